@@ -1,0 +1,26 @@
+/// The `.nib` layout constants: docs/FORMAT.md in code. Everything little-endian.
+public enum Layout {
+    /// "NIBL"
+    public static let magic: [UInt8] = [0x4E, 0x49, 0x42, 0x4C]
+    /// The format version this runtime reads and writes. A file with a higher version is refused.
+    public static let formatVersion: UInt32 = 1
+    public static let headerSize = 64
+    public static let sectionEntrySize = 32
+    /// Every section and every constant tensor starts on this boundary, so weights can be used in place
+    /// by SIMD kernels straight from an mmap'ed file or a caller's buffer.
+    public static let alignment = 64
+    /// Bounds that keep a malformed file from asking for absurd allocations.
+    public static let maxSections = 64
+    public static let maxRank = 8
+    public static let maxNameLength = 4096
+
+    public enum SectionKind: UInt32 {
+        case graph = 1
+        case weights = 2
+        case metadata = 3
+        // Reserved (docs/FORMAT.md §6): 4 codec tables, 5 residual-edge levels, 6 sparse indices.
+    }
+
+    @inline(__always)
+    public static func alignUp(_ n: Int, _ a: Int = alignment) -> Int { (n + a - 1) / a * a }
+}

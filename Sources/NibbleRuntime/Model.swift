@@ -1,0 +1,51 @@
+import NibbleFormat
+
+/// A loaded, fully validated model: immutable, shareable across threads (docs/ARCHITECTURE.md).
+/// Weights stay in the caller's buffer (or mapping) and are used in place.
+public final class Model: @unchecked Sendable {
+    public let file: ModelFile
+    let steps: [Step]
+    /// The arena every session of this model uses, planned once from tensor lifetimes.
+    public let plan: ArenaPlan
+    /// Called once when the model goes away (unmaps the file, frees a copy).
+    private let release: (() -> Void)?
+
+    public var graph: Graph { file.graph }
+
+    /// Parses and validates `bytes` (64-byte aligned, so weights can be used in place). On success the model
+    /// takes over `release`; on failure the caller still owns `bytes` and `release` is not called.
+    public init(bytes: UnsafeRawBufferPointer, release: (() -> Void)? = nil) throws(NibbleError) {
+        if let base = bytes.baseAddress, Int(bitPattern: base) % Layout.alignment != 0 {
+            throw .invalidArgument("model buffer at \(base) is not \(Layout.alignment)-byte aligned; weights are used in place")
+        }
+        let file = try Reader.read(bytes)
+        let graph = file.graph
+        for i in graph.inputs where graph.tensors[i].dtype != .float32 {
+            throw .unsupported("input '\(graph.tensors[i].name)' is \(graph.tensors[i].dtype.name); only float32 inputs are supported")
+        }
+        var steps: [Step] = []
+        var scratch = 0
+        for n in graph.nodes.indices {
+            let (step, bytes) = try Step.make(graph: graph, index: n)
+            steps.append(step)
+            scratch = max(scratch, bytes)
+        }
+        self.file = file
+        self.steps = steps
+        self.plan = ArenaPlan(graph: graph, scratchBytes: scratch)
+        self.release = release
+    }
+
+    deinit { release?() }
+
+    public var inputCount: Int { graph.inputs.count }
+    public var outputCount: Int { graph.outputs.count }
+    public func input(_ i: Int) -> TensorDesc { graph.tensors[graph.inputs[i]] }
+    public func output(_ i: Int) -> TensorDesc { graph.tensors[graph.outputs[i]] }
+
+    /// The kernel each node runs, in node order.
+    public var kernelNames: [String] { steps.map { $0.kernelName } }
+
+    /// Highest residual-edge level (0: this model has no ternary residual edges yet).
+    public var maxResidualLevel: Int { 0 }
+}

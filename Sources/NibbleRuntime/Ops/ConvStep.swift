@@ -1,0 +1,92 @@
+import NibbleFormat
+import NibbleKernels
+
+/// Conv over NCHW (batch 1) with OIHW weights used in place; fp32 or int8 (per-channel weight scales,
+/// per-tensor uint8 activations), with an optional fused clamp (ReLU, ReLU6, Clip).
+struct ConvStep {
+    let geometry: ConvGeometry
+    let input: Int, weights: Int, bias: Int, output: Int
+    let precision: Precision
+    /// int8 only: per-output-channel weight scales and the activation quantization.
+    let weightScales: Int
+    let inputScale: Float
+    let inputZeroPoint: Int32
+    let outputMin: Float, outputMax: Float
+
+    static func make(_ c: NodeChecker) throws(NibbleError) -> (ConvStep, scratchBytes: Int) {
+        let int8 = c.node.precision == .int8
+        try c.requireInputs(int8 ? 4...4 : 2...3)
+        let x = try c.input(0), w = try c.input(1), b = c.optionalInput(2)
+        try c.require(x, dtype: .float32, "input")
+        try c.requireConstant(w, "weights")
+        try c.require(w, dtype: int8 ? .int8 : .float32, "weights")
+        let xs = c.tensor(x).shape, ws = c.tensor(w).shape
+        if xs.count != 4 || xs[0] != 1 { throw c.fail("input shape \(xs), expected [1, C, H, W]") }
+        if ws.count != 4 { throw c.fail("weight shape \(ws), expected [O, C/group, kH, kW]") }
+        let kernel = try c.ints(.kernelShape, count: 2, default: [ws[2], ws[3]])
+        if kernel != [ws[2], ws[3]] { throw c.fail("kernel_shape \(kernel) disagrees with weights \(ws)") }
+        let strides = try c.ints(.strides, count: 2, default: [1, 1])
+        let pads = try c.ints(.pads, count: 4, default: [0, 0, 0, 0])
+        let dil = try c.ints(.dilations, count: 2, default: [1, 1])
+        let group = try c.ints(.group, count: 1, default: [1])[0]
+        if strides.contains(where: { $0 < 1 }) || dil.contains(where: { $0 < 1 }) || pads.contains(where: { $0 < 0 }) {
+            throw c.fail("strides \(strides), dilations \(dil) must be >= 1 and pads \(pads) >= 0")
+        }
+        let inC = xs[1], outC = ws[0]
+        if group < 1 || inC % group != 0 || outC % group != 0 || ws[1] != inC / group {
+            throw c.fail("group \(group) does not fit input channels \(inC), output channels \(outC), weights \(ws)")
+        }
+        let effH = (ws[2] - 1) * dil[0] + 1, effW = (ws[3] - 1) * dil[1] + 1
+        let outH = (xs[2] + pads[0] + pads[2] - effH) / strides[0] + 1
+        let outW = (xs[3] + pads[1] + pads[3] - effW) / strides[1] + 1
+        if xs[2] + pads[0] + pads[2] < effH || xs[3] + pads[1] + pads[3] < effW {
+            throw c.fail("kernel \(kernel) with dilations \(dil) is larger than the padded input \(xs)")
+        }
+        try c.requireShape(c.output, [1, outC, outH, outW], "output")
+        try c.require(c.output, dtype: .float32, "output")
+        if b != absentTensor {
+            try c.requireConstant(b, "bias"); try c.require(b, dtype: .float32, "bias")
+            if c.tensor(b).elementCount != outC { throw c.fail("bias has \(c.tensor(b).elementCount) values, expected \(outC)") }
+        }
+        var scales = absentTensor
+        var inputScale: Float = 0, zeroPoint: Int32 = 0
+        if int8 {
+            scales = try c.input(3)
+            try c.requireConstant(scales, "weight scales"); try c.require(scales, dtype: .float32, "weight scales")
+            if c.tensor(scales).elementCount != outC { throw c.fail("weight scales have \(c.tensor(scales).elementCount) values, expected \(outC)") }
+            inputScale = try c.float(.inputScale, default: 0)
+            if !(inputScale > 0) || !inputScale.isFinite { throw c.fail("input_scale \(inputScale) must be a positive finite float") }
+            let zp = try c.ints(.inputZeroPoint, count: 1)[0]
+            if zp < 0 || zp > 255 { throw c.fail("input_zero_point \(zp) outside 0...255") }
+            zeroPoint = Int32(zp)
+        }
+        let g = ConvGeometry(inC: inC, inH: xs[2], inW: xs[3], outC: outC, outH: outH, outW: outW,
+                             kernelH: ws[2], kernelW: ws[3], strideH: strides[0], strideW: strides[1],
+                             padTop: pads[0], padLeft: pads[1], dilationH: dil[0], dilationW: dil[1], groups: group)
+        let minV = try c.float(.outputMin, default: -.infinity), maxV = try c.float(.outputMax, default: .infinity)
+        if minV > maxV { throw c.fail("output_min \(minV) > output_max \(maxV)") }
+        let step = ConvStep(geometry: g, input: x, weights: w, bias: b, output: c.output, precision: c.node.precision,
+                            weightScales: scales, inputScale: inputScale, inputZeroPoint: zeroPoint,
+                            outputMin: minV, outputMax: maxV)
+        let scratch = int8 ? Int8Conv.scratchByteCount(g) : FP32Conv.scratchFloatCount(g) * 4
+        return (step, scratch)
+    }
+
+    var kernelName: String {
+        precision == .int8 ? "int8 conv (\(KernelISA.current.name))" : (geometry.groups == geometry.inC && geometry.groups > 1 ? "fp32 depthwise conv (\(KernelISA.current.name))" : "fp32 conv (\(KernelISA.current.name))")
+    }
+
+    @inline(__always)
+    func run(_ b: Bindings) {
+        if precision == .int8 {
+            Int8Conv.run(geometry, input: b.f32(input), inputScale: inputScale, inputZeroPoint: inputZeroPoint,
+                         weights: b.raw(weights).assumingMemoryBound(to: Int8.self), weightScales: b.f32(weightScales),
+                         bias: b.optionalF32(bias), output: b.f32(output), scratch: b.scratch,
+                         outputMin: outputMin, outputMax: outputMax)
+        } else {
+            FP32Conv.run(geometry, input: b.f32(input), weights: b.f32(weights), bias: b.optionalF32(bias),
+                         output: b.f32(output), scratch: b.scratch.assumingMemoryBound(to: Float.self),
+                         outputMin: outputMin, outputMax: outputMax)
+        }
+    }
+}

@@ -1,0 +1,44 @@
+import NibbleFormat
+
+/// Elementwise activations: Relu, Clip, Sigmoid, HardSigmoid (ONNX: max(0, min(1, αx+β))),
+/// HardSwish (x·HardSigmoid(x) with α=1/6, β=1/2; MobileNetV3).
+struct UnaryStep {
+    enum Function { case relu, clip, sigmoid, hardSigmoid, hardSwish }
+    let function: Function
+    let input: Int, output: Int, count: Int
+    let alpha: Float, beta: Float
+    let low: Float, high: Float
+
+    static func make(_ c: NodeChecker) throws(NibbleError) -> UnaryStep {
+        try c.requireInputs(1...1)
+        let x = try c.input(0)
+        try c.require(x, dtype: .float32, "input")
+        try c.requireShape(c.output, c.tensor(x).shape, "output")
+        try c.require(c.output, dtype: .float32, "output")
+        let f: Function
+        switch c.node.op {
+        case .relu: f = .relu
+        case .clip: f = .clip
+        case .sigmoid: f = .sigmoid
+        case .hardSigmoid: f = .hardSigmoid
+        default: f = .hardSwish
+        }
+        let alpha = try c.float(.alpha, default: f == .hardSwish ? 1.0 / 6 : 0.2)
+        let beta = try c.float(.beta, default: 0.5)
+        let low = try c.float(.outputMin, default: -.infinity), high = try c.float(.outputMax, default: .infinity)
+        if low > high { throw c.fail("output_min \(low) > output_max \(high)") }
+        return UnaryStep(function: f, input: x, output: c.output, count: c.tensor(x).elementCount,
+                         alpha: alpha, beta: beta, low: low, high: high)
+    }
+
+    func run(_ b: Bindings) {
+        let x = b.f32(input), y = b.f32(output)
+        switch function {
+        case .relu: for i in 0..<count { y[i] = max(x[i], 0) }
+        case .clip: for i in 0..<count { y[i] = min(max(x[i], low), high) }
+        case .sigmoid: for i in 0..<count { y[i] = 1 / (1 + expf(-x[i])) }
+        case .hardSigmoid: for i in 0..<count { y[i] = max(0, min(1, alpha * x[i] + beta)) }
+        case .hardSwish: for i in 0..<count { y[i] = x[i] * max(0, min(1, x[i] / 6 + 0.5)) }
+        }
+    }
+}

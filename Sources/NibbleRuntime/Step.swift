@@ -1,0 +1,76 @@
+import NibbleFormat
+
+/// One node, validated and resolved into what its kernel needs. A closed enum, not a protocol:
+/// the run loop is a switch, with no existentials or allocation (DESIGN.md, embedded-grade core).
+enum Step {
+    case conv(ConvStep)
+    case fullyConnected(FullyConnectedStep)
+    case binary(BinaryStep)
+    case unary(UnaryStep)
+    case pool(PoolStep)
+    case globalAveragePool(GlobalAveragePoolStep)
+    case softmax(SoftmaxStep)
+    case reshape(ReshapeStep)
+    case concat(ConcatStep)
+    case transpose(TransposeStep)
+    case matMul(MatMulStep)
+
+    /// Validates node `index` of `graph` (attributes, dtypes, shapes against the op's own shape rule)
+    /// and returns its step with the scratch bytes its kernel needs.
+    static func make(graph: Graph, index: Int) throws(NibbleError) -> (Step, scratchBytes: Int) {
+        let c = NodeChecker(graph: graph, index: index)
+        let node = graph.nodes[index]
+        if node.precision != .float32 && node.op != .conv && node.op != .fullyConnected {
+            throw c.fail("precision \(node.precision.name) is only supported for Conv and FullyConnected")
+        }
+        switch node.op {
+        case .conv:
+            let (s, scratch) = try ConvStep.make(c); return (.conv(s), scratch)
+        case .fullyConnected:
+            let (s, scratch) = try FullyConnectedStep.make(c); return (.fullyConnected(s), scratch)
+        case .add, .sub, .mul, .div: return (.binary(try BinaryStep.make(c)), 0)
+        case .relu, .clip, .sigmoid, .hardSigmoid, .hardSwish: return (.unary(try UnaryStep.make(c)), 0)
+        case .maxPool, .averagePool: return (.pool(try PoolStep.make(c)), 0)
+        case .globalAveragePool: return (.globalAveragePool(try GlobalAveragePoolStep.make(c)), 0)
+        case .softmax: return (.softmax(try SoftmaxStep.make(c)), 0)
+        case .reshape: return (.reshape(try ReshapeStep.make(c)), 0)
+        case .concat: return (.concat(try ConcatStep.make(c)), 0)
+        case .transpose: return (.transpose(try TransposeStep.make(c)), 0)
+        case .matMul: return (.matMul(try MatMulStep.make(c)), 0)
+        }
+    }
+
+    @inline(__always)
+    func run(_ b: Bindings) {
+        switch self {
+        case .conv(let s): s.run(b)
+        case .fullyConnected(let s): s.run(b)
+        case .binary(let s): s.run(b)
+        case .unary(let s): s.run(b)
+        case .pool(let s): s.run(b)
+        case .globalAveragePool(let s): s.run(b)
+        case .softmax(let s): s.run(b)
+        case .reshape(let s): s.run(b)
+        case .concat(let s): s.run(b)
+        case .transpose(let s): s.run(b)
+        case .matMul(let s): s.run(b)
+        }
+    }
+
+    /// Which kernel runs this step, for stats and `nibble inspect`.
+    var kernelName: String {
+        switch self {
+        case .conv(let s): return s.kernelName
+        case .fullyConnected(let s): return s.kernelName
+        case .binary: return "fp32 elementwise"
+        case .unary: return "fp32 activation"
+        case .pool(let s): return s.isMax ? "fp32 max pool" : "fp32 average pool"
+        case .globalAveragePool: return "fp32 global average pool"
+        case .softmax: return "fp32 softmax"
+        case .reshape: return "copy"
+        case .concat: return "copy"
+        case .transpose: return "fp32 transpose"
+        case .matMul: return "fp32 matmul (reference)"
+        }
+    }
+}
