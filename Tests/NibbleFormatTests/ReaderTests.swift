@@ -16,7 +16,7 @@ final class ReaderTests: XCTestCase {
                          attributes: [Attribute(.outputMin, floats: [0])])],
             inputs: [0], outputs: [3], metadata: [("producer", "tests")])
         let w = (0..<12).flatMap { withUnsafeBytes(of: Float($0).bitPattern.littleEndian, Array.init) }
-        let b = (0..<3).flatMap { withUnsafeBytes(of: Float(1).bitPattern.littleEndian, Array.init) }
+        let b = (0..<3).flatMap { (_: Int) in withUnsafeBytes(of: Float(1).bitPattern.littleEndian, Array.init) }
         return try Writer.serialize(graph, constantData: [[], w, b, []])
     }
 

@@ -1,0 +1,144 @@
+import XCTest
+import NibbleFormat
+import NibbleKernels
+@testable import NibbleRuntime
+
+/// Ops against values worked out by hand or by the kernels' reference twins.
+final class OpTests: XCTestCase {
+    func testConvWithFusedReluMatchesReference() throws {
+        var h = GraphHarness()
+        let x = h.input("x", [1, 3, 7, 6])
+        let wv: [Float] = (0..<108).map { (i: Int) -> Float in Float((i * 37) % 11) / 11 - 0.5 }
+        let bv: [Float] = [0.1, -0.2, 0.3, -2]
+        let w = h.constant("w", [4, 3, 3, 3], wv), b = h.constant("b", [4], bv)
+        let y = h.node(.conv, [x, w, b], [1, 4, 4, 3], [
+            Attribute(.kernelShape, ints: [3, 3]), Attribute(.strides, ints: [2, 2]), Attribute(.pads, ints: [1, 1, 1, 0]),
+            Attribute(.dilations, ints: [1, 1]), Attribute(.group, ints: [1]), Attribute(.outputMin, floats: [0]),
+        ])
+        let input: [Float] = (0..<126).map { (i: Int) -> Float in Float((i * 13) % 17) / 17 - 0.3 }
+        let got = try h.run(outputs: [y], input)
+        let g = ConvGeometry(inC: 3, inH: 7, inW: 6, outC: 4, outH: 4, outW: 3, kernelH: 3, kernelW: 3, strideH: 2, strideW: 2,
+                             padTop: 1, padLeft: 1, dilationH: 1, dilationW: 1, groups: 1)
+        var want = [Float](repeating: 0, count: 48)
+        input.withUnsafeBufferPointer { i in wv.withUnsafeBufferPointer { w in bv.withUnsafeBufferPointer { b in
+            want.withUnsafeMutableBufferPointer { o in
+                FP32ConvReference.run(g, input: i.baseAddress!, weights: w.baseAddress!, bias: b.baseAddress!, output: o.baseAddress!,
+                                      outputMin: 0, outputMax: .infinity)
+            }
+        }}}
+        for i in 0..<48 { XCTAssertEqual(got[i], want[i], accuracy: 1e-5) }
+        XCTAssertTrue(got.allSatisfy { $0 >= 0 })
+    }
+
+    func testSoftmaxAndBroadcastAdd() throws {
+        var h = GraphHarness()
+        let x = h.input("x", [1, 2, 1, 2])
+        let c = h.constant("c", [2, 1, 1], [10, 20])
+        let s = h.node(.add, [x, c], [1, 2, 1, 2])
+        let out = try h.run(outputs: [s], [1, 2, 3, 4])
+        XCTAssertEqual(out, [11, 12, 23, 24])
+
+        var k = GraphHarness()
+        let x2 = k.input("x", [1, 3])
+        let y = k.node(.softmax, [x2], [1, 3], [Attribute(.axis, ints: [1])])
+        let p = try k.run(outputs: [y], [1, 2, 3])
+        let e: [Double] = [1, 2, 3].map { Foundation.exp($0) }
+        let sum = e.reduce(0, +)
+        for i in 0..<3 { XCTAssertEqual(Double(p[i]), e[i] / sum, accuracy: 1e-6) }
+    }
+
+    func testActivations() throws {
+        let xs: [Float] = [-4, -1, 0, 0.5, 3, 7]
+        for (op, attrs, f) in [
+            (OpType.sigmoid, [Attribute](), { (v: Float) in Float(1 / (1 + Foundation.exp(-Double(v)))) }),
+            (.hardSwish, [], { (v: Float) in v * max(0, min(1, v / 6 + 0.5)) }),
+            (.hardSigmoid, [Attribute(.alpha, floats: [0.2]), Attribute(.beta, floats: [0.5])], { (v: Float) in max(0, min(1, 0.2 * v + 0.5)) }),
+            (.clip, [Attribute(.outputMin, floats: [0]), Attribute(.outputMax, floats: [6])], { (v: Float) in min(max(v, 0), 6) }),
+            (.relu, [], { (v: Float) in max(v, 0) }),
+        ] {
+            var h = GraphHarness()
+            let x = h.input("x", [1, 6])
+            let y = h.node(op, [x], [1, 6], attrs)
+            let got = try h.run(outputs: [y], xs)
+            for i in 0..<6 { XCTAssertEqual(got[i], f(xs[i]), accuracy: 1e-6, "\(op.name)(\(xs[i]))") }
+        }
+    }
+
+    func testPools() throws {
+        // 4x4 input 0..15; 2x2 stride 2.
+        let input: [Float] = (0..<16).map { Float($0) }
+        var h = GraphHarness()
+        let x = h.input("x", [1, 1, 4, 4])
+        let m = h.node(.maxPool, [x], [1, 1, 2, 2], [Attribute(.kernelShape, ints: [2, 2]), Attribute(.strides, ints: [2, 2])])
+        XCTAssertEqual(try h.run(outputs: [m], input), [5, 7, 13, 15])
+
+        var a = GraphHarness()
+        let xa = a.input("x", [1, 1, 4, 4])
+        // 3x3, stride 1, pad 1, count_include_pad 0: corner averages 4 cells.
+        let avg = a.node(.averagePool, [xa], [1, 1, 4, 4], [Attribute(.kernelShape, ints: [3, 3]), Attribute(.pads, ints: [1, 1, 1, 1])])
+        let got = try a.run(outputs: [avg], input)
+        XCTAssertEqual(got[0], (0 + 1 + 4 + 5) / 4)
+        XCTAssertEqual(got[5], (0 + 1 + 2 + 4 + 5 + 6 + 8 + 9 + 10) / 9)
+
+        var g = GraphHarness()
+        let xg = g.input("x", [1, 2, 2, 2])
+        let gap = g.node(.globalAveragePool, [xg], [1, 2, 1, 1])
+        XCTAssertEqual(try g.run(outputs: [gap], [1, 2, 3, 4, 10, 20, 30, 40]), [2.5, 25])
+    }
+
+    func testTransposeConcatReshape() throws {
+        var h = GraphHarness()
+        let x = h.input("x", [1, 2, 3])
+        let t = h.node(.transpose, [x], [1, 3, 2], [Attribute(.perm, ints: [0, 2, 1])])
+        let c = h.node(.concat, [t, t], [1, 3, 4], [Attribute(.axis, ints: [2])])
+        let r = h.node(.reshape, [c], [1, 12])
+        XCTAssertEqual(try h.run(outputs: [r], [1, 2, 3, 4, 5, 6]), [1, 4, 1, 4, 2, 5, 2, 5, 3, 6, 3, 6])
+    }
+
+    func testArenaReusesMemoryAlongAChain() throws {
+        var h = GraphHarness()
+        var t = h.input("x", [1, 1024])
+        for _ in 0..<6 { t = h.node(.relu, [t], [1, 1024]) }
+        let model = try h.model(outputs: [t])
+        // Input and output stay live; the four middle tensors can share two slots.
+        XCTAssertLessThanOrEqual(model.plan.tensorBytes, 4 * 4096)
+        XCTAssertEqual(model.plan.ioBytes, 2 * 4096)
+    }
+
+    func testCallerArenaAndInputSizeErrors() throws {
+        var h = GraphHarness()
+        let x = h.input("x", [1, 8])
+        let y = h.node(.relu, [x], [1, 8])
+        let model = try h.model(outputs: [y])
+        let small = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 64)
+        defer { small.deallocate() }
+        XCTAssertThrowsError(try Session(model: model, arena: small)) { e in
+            XCTAssertTrue((e as? NibbleError)?.message.contains("needed \(model.plan.totalBytes) bytes, got 64") ?? false, "\(e)")
+        }
+        let exact = UnsafeMutableRawBufferPointer.allocate(byteCount: model.plan.totalBytes, alignment: 64)
+        defer { exact.deallocate() }
+        let session = try Session(model: model, arena: exact)
+        XCTAssertThrowsError(try [Float](repeating: 1, count: 7).withUnsafeBufferPointer { try session.setInput(0, floats: $0) })
+        XCTAssertThrowsError(try session.setInput(1, bytes: UnsafeRawBufferPointer(start: nil, count: 0)))
+        try [Float](repeating: -1, count: 8).withUnsafeBufferPointer { try session.setInput(0, floats: $0) }
+        session.run()
+        XCTAssertEqual(Array(session.output(0).bindMemory(to: Float.self)), [Float](repeating: 0, count: 8))
+    }
+
+    func testInvalidNodesAreNamed() throws {
+        var h = GraphHarness()
+        let x = h.input("x", [1, 3, 4, 4])
+        let w = h.constant("w", [4, 3, 3, 3], [Float](repeating: 0, count: 108))
+        let y = h.node(.conv, [x, w], [1, 4, 2, 2], [Attribute(.group, ints: [2])], name: "conv_bad")
+        XCTAssertThrowsError(try h.model(outputs: [y])) { e in
+            let m = (e as? NibbleError)?.message ?? ""
+            XCTAssertTrue(m.contains("conv_bad") && m.contains("group 2"), m)
+        }
+        var k = GraphHarness()
+        let a = k.input("x", [1, 4])
+        let b = k.node(.relu, [a], [1, 5], name: "relu_wrong_shape")
+        XCTAssertThrowsError(try k.model(outputs: [b])) { e in
+            XCTAssertTrue((e as? NibbleError)?.message.contains("relu_wrong_shape") ?? false)
+        }
+    }
+}
