@@ -1,0 +1,77 @@
+import NibbleFormat
+
+/// int8 recipe: Conv and FullyConnected get int8 weights, symmetric per output channel
+/// (scale = max|w| / 127), and uint8 activations, asymmetric per tensor from calibration
+/// (scale = (max − min) / 255 with min ≤ 0 ≤ max, zero point = round(−min / scale)).
+/// Node inputs become [X, Wq (int8, same shape), B (float32) or absent, weight scales (float32, [outC])].
+enum Int8Recipe {
+    /// The tensors whose ranges the recipe needs: the data input of every Conv/FullyConnected.
+    static func observedTensors(_ g: Graph) -> Set<Int> {
+        Set(g.nodes.filter { $0.op == .conv || $0.op == .fullyConnected }.map { $0.inputs[0] })
+    }
+
+    static func apply(_ r: inout ONNXImporter.Result, ranges: [Int: (min: Float, max: Float)]) throws {
+        var names = Set(r.graph.tensors.map { $0.name })
+        func unique(_ base: String) -> String {
+            var n = base, i = 1
+            while names.contains(n) { n = "\(base)_\(i)"; i += 1 }
+            names.insert(n)
+            return n
+        }
+        for i in r.graph.nodes.indices where r.graph.nodes[i].op == .conv || r.graph.nodes[i].op == .fullyConnected {
+            let node = r.graph.nodes[i]
+            let wIndex = node.inputs[1]
+            guard let w = r.constants[wIndex], let outC = w.shape.first, outC > 0 else {
+                throw ConvertError.malformed("node '\(node.name)' (\(node.op.name)): weights are not a constant")
+            }
+            guard let range = ranges[node.inputs[0]] else {
+                throw ConvertError.invalidInput("node '\(node.name)' (\(node.op.name)): calibration saw no finite values for its input '\(r.graph.tensors[node.inputs[0]].name)'")
+            }
+            let (q, scales) = quantizePerChannel(w.floats, outChannels: outC)
+            let (inScale, zp) = activationQuantization(min: range.min, max: range.max)
+
+            let wq = r.graph.tensors.count
+            r.graph.tensors.append(TensorDesc(name: unique("\(r.graph.tensors[wIndex].name)_int8"), dtype: .int8, shape: w.shape, role: .constant))
+            r.constants[wq] = HostTensor(shape: w.shape, ints: q.map { Int64($0) })
+            let st = r.graph.tensors.count
+            r.graph.tensors.append(TensorDesc(name: unique("\(node.name).weight_scale"), dtype: .float32, shape: [outC], role: .constant))
+            r.constants[st] = HostTensor(shape: [outC], floats: scales)
+
+            var n = node
+            n.precision = .int8
+            n.inputs = [node.inputs[0], wq, node.inputs.count > 2 ? node.inputs[2] : absentTensor, st]
+            n.attributes.removeAll { $0.key == .inputScale || $0.key == .inputZeroPoint }
+            n.attributes.append(Attribute(.inputScale, floats: [inScale]))
+            n.attributes.append(Attribute(.inputZeroPoint, ints: [Int64(zp)]))
+            r.graph.nodes[i] = n
+        }
+        r = DeadCodeElimination.run(r)
+    }
+
+    /// Symmetric per-output-channel int8: q = round(w / s), s = max|w| / 127 (1 for an all-zero channel).
+    static func quantizePerChannel(_ w: [Float], outChannels: Int) -> ([Int8], [Float]) {
+        let per = w.count / outChannels
+        var q = [Int8](repeating: 0, count: w.count)
+        var scales = [Float](repeating: 1, count: outChannels)
+        for o in 0..<outChannels {
+            var m: Float = 0
+            for k in 0..<per { m = max(m, abs(w[o * per + k])) }
+            let s: Float = m > 0 && m.isFinite ? m / 127 : 1
+            scales[o] = s
+            for k in 0..<per {
+                let v = (w[o * per + k] / s).rounded()
+                q[o * per + k] = Int8(max(-127, min(127, v.isNaN ? 0 : v)))
+            }
+        }
+        return (q, scales)
+    }
+
+    /// Asymmetric uint8: the range is widened to include 0 so that zero (padding) is exact.
+    static func activationQuantization(min lo: Float, max hi: Float) -> (scale: Float, zeroPoint: Int) {
+        let l = Swift.min(lo, 0), h = Swift.max(hi, 0)
+        let s = (h - l) / 255
+        if !(s > 0) || !s.isFinite { return (1, 0) }
+        let zp = Int((-l / s).rounded())
+        return (s, Swift.max(0, Swift.min(255, zp)))
+    }
+}

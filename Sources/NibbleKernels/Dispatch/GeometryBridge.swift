@@ -1,0 +1,16 @@
+// Each ISA module compiles its own copy of the shared ConvGeometry; these convert field by field.
+import NibbleKernelsAVX2
+import NibbleKernelsAVX512
+
+extension ConvGeometry {
+    @inline(__always) var forAVX2: NibbleKernelsAVX2.ConvGeometry {
+        .init(inC: inC, inH: inH, inW: inW, outC: outC, outH: outH, outW: outW, kernelH: kernelH, kernelW: kernelW,
+              strideH: strideH, strideW: strideW, padTop: padTop, padLeft: padLeft,
+              dilationH: dilationH, dilationW: dilationW, groups: groups)
+    }
+    @inline(__always) var forAVX512: NibbleKernelsAVX512.ConvGeometry {
+        .init(inC: inC, inH: inH, inW: inW, outC: outC, outH: outH, outW: outW, kernelH: kernelH, kernelW: kernelW,
+              strideH: strideH, strideW: strideW, padTop: padTop, padLeft: padLeft,
+              dilationH: dilationH, dilationW: dilationW, groups: groups)
+    }
+}

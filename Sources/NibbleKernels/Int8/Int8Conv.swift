@@ -1,0 +1,43 @@
+// Public int8 convolution entry point: picks the ISA build (VNNI on AVX-512, exact widening elsewhere).
+import NibbleKernelsAVX2
+import NibbleKernelsAVX512
+
+/// Convolution with uint8 activations (quantized here, per-tensor scale and zero point) and int8
+/// symmetric OIHW weights with per-output-channel scales; float output with fused bias and clamp.
+public enum Int8Conv {
+    /// Bytes of scratch `run` needs at any level this host runs; pass a 64-byte aligned pointer.
+    /// (Only levels the host supports are asked: their code may not execute elsewhere.)
+    public static func scratchByteCount(_ g: ConvGeometry) -> Int {
+        var n = Int8ConvTiled.scratchByteCount(g)
+        if KernelISA.detected >= .avx2 { n = Swift.max(n, NibbleKernelsAVX2.Int8ConvTiled.scratchByteCount(g.forAVX2)) }
+        if KernelISA.detected >= .avx512 { n = Swift.max(n, NibbleKernelsAVX512.Int8ConvTiled.scratchByteCount(g.forAVX512)) }
+        return n
+    }
+
+    /// y[o] = clamp(Σ (q - zp)·w[o] · inputScale · weightScales[o] + bias[o]),
+    /// q = clamp(round(x / inputScale) + inputZeroPoint, 0, 255).
+    public static func run(_ g: ConvGeometry, input: UnsafePointer<Float>, inputScale: Float, inputZeroPoint: Int32,
+                           weights: UnsafePointer<Int8>, weightScales: UnsafePointer<Float>,
+                           bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+                           scratch: UnsafeMutableRawPointer, outputMin: Float = -.infinity,
+                           outputMax: Float = .infinity, isa: KernelISA = KernelISA.current) {
+        switch isa {
+        case .avx512:
+            NibbleKernelsAVX512.Int8ConvTiled.run(g.forAVX512, input: input, inputScale: inputScale,
+                inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,
+                output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax)
+        case .avx2:
+            NibbleKernelsAVX2.Int8ConvTiled.run(g.forAVX2, input: input, inputScale: inputScale,
+                inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,
+                output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax)
+        case .portable:
+            Int8ConvTiled.run(g, input: input, inputScale: inputScale,
+                inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,
+                output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax)
+        case .reference:
+            Int8ConvReference.run(g, input: input, inputScale: inputScale, inputZeroPoint: inputZeroPoint,
+                weights: weights, weightScales: weightScales, bias: bias, output: output,
+                outputMin: outputMin, outputMax: outputMax)
+        }
+    }
+}

@@ -1,0 +1,13 @@
+// Module-specific (not shared): the native vector the shared kernels are written against.
+// Compiled with -target-cpu haswell, so FVec is one ymm register.
+
+typealias FVec = SIMD8<Float>
+/// pmaddubsw would saturate, so AVX2 uses the exact widening microkernel.
+typealias Int8Microkernel = Int8MicrokernelGeneric
+
+/// Identifies this build of the shared kernels.
+public enum ModuleISA { public static let name = "avx2" }
+
+/// acc + a·b as one fused multiply-add instruction (this module's target has FMA).
+@inline(__always) func madd(_ acc: FVec, _ a: FVec, _ b: FVec) -> FVec { acc.addingProduct(a, b) }
+@inline(__always) func madd(_ acc: Float, _ a: Float, _ b: Float) -> Float { acc.addingProduct(a, b) }

@@ -1,0 +1,70 @@
+// Shared source (symlinked into every kernel module). Exact int8 dot products without VNNI: bytes are
+// widened to int32 lanes (no pmaddubsw, whose int16 saturation would break exactness).
+
+/// 4 x 16 int32 tile over the 4-byte-interleaved panel layout of Int8ConvTiled.
+enum Int8MicrokernelGeneric {
+    static let tileRows = 4
+    static let tileColumns = 16
+
+    @inline(__always)
+    static func weight(_ a: UnsafePointer<Int8>, _ i: Int) -> SIMD16<Int32> {
+        SIMD16<Int32>(repeating: Int32(a[i]))
+    }
+
+    /// out[r·16 + j] = Σ_k a[r][k] · b[k][j] for r < rows (other rows are garbage-free but unused).
+    @inline(__always)
+    static func tile(k: Int, a: UnsafePointer<Int8>, lda: Int, rows: Int, b: UnsafePointer<UInt8>,
+                     out: UnsafeMutablePointer<Int32>) {
+        let a0 = a
+        let a1 = a + (rows > 1 ? 1 : 0) &* lda
+        let a2 = a + (rows > 2 ? 2 : rows &- 1) &* lda
+        let a3 = a + (rows > 3 ? 3 : rows &- 1) &* lda
+        var c0 = SIMD16<Int32>(), c1 = SIMD16<Int32>(), c2 = SIMD16<Int32>(), c3 = SIMD16<Int32>()
+        let mask = SIMD16<UInt32>(repeating: 0xFF)
+        var bp = UnsafeRawPointer(b)
+        var kk = 0
+        while kk < k {
+            let v = bp.loadUnaligned(as: SIMD16<UInt32>.self)
+            bp += 64
+            let valid = Swift.min(4, k &- kk)
+            for t in 0..<valid {
+                let bt = SIMD16<Int32>(truncatingIfNeeded: (v &>> UInt32(8 &* t)) & mask)
+                c0 &+= bt &* weight(a0, kk &+ t)
+                c1 &+= bt &* weight(a1, kk &+ t)
+                c2 &+= bt &* weight(a2, kk &+ t)
+                c3 &+= bt &* weight(a3, kk &+ t)
+            }
+            kk &+= 4
+        }
+        let o = UnsafeMutableRawPointer(out)
+        o.storeBytes(of: c0, as: SIMD16<Int32>.self)
+        o.storeBytes(of: c1, toByteOffset: 64, as: SIMD16<Int32>.self)
+        o.storeBytes(of: c2, toByteOffset: 128, as: SIMD16<Int32>.self)
+        o.storeBytes(of: c3, toByteOffset: 192, as: SIMD16<Int32>.self)
+    }
+
+    /// Σ_i x[i]·w_r[i] for four weight rows.
+    @inline(__always)
+    static func dot4(n: Int, x: UnsafePointer<UInt8>, _ w0: UnsafePointer<Int8>, _ w1: UnsafePointer<Int8>,
+                     _ w2: UnsafePointer<Int8>, _ w3: UnsafePointer<Int8>) -> SIMD4<Int32> {
+        var s0 = SIMD16<Int32>(), s1 = SIMD16<Int32>(), s2 = SIMD16<Int32>(), s3 = SIMD16<Int32>()
+        let xr = UnsafeRawPointer(x)
+        let r0 = UnsafeRawPointer(w0), r1 = UnsafeRawPointer(w1), r2 = UnsafeRawPointer(w2), r3 = UnsafeRawPointer(w3)
+        var i = 0
+        while i &+ 16 <= n {
+            let xv = SIMD16<Int32>(truncatingIfNeeded: xr.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self))
+            s0 &+= xv &* SIMD16<Int32>(truncatingIfNeeded: r0.loadUnaligned(fromByteOffset: i, as: SIMD16<Int8>.self))
+            s1 &+= xv &* SIMD16<Int32>(truncatingIfNeeded: r1.loadUnaligned(fromByteOffset: i, as: SIMD16<Int8>.self))
+            s2 &+= xv &* SIMD16<Int32>(truncatingIfNeeded: r2.loadUnaligned(fromByteOffset: i, as: SIMD16<Int8>.self))
+            s3 &+= xv &* SIMD16<Int32>(truncatingIfNeeded: r3.loadUnaligned(fromByteOffset: i, as: SIMD16<Int8>.self))
+            i &+= 16
+        }
+        var t = SIMD4<Int32>(s0.wrappedSum(), s1.wrappedSum(), s2.wrappedSum(), s3.wrappedSum())
+        while i < n {
+            let xi = Int32(x[i])
+            t &+= SIMD4<Int32>(Int32(w0[i]), Int32(w1[i]), Int32(w2[i]), Int32(w3[i])) &* xi
+            i &+= 1
+        }
+        return t
+    }
+}

@@ -1,0 +1,16 @@
+// Module-specific (not shared): the native vector the shared kernels are written against.
+// Compiled with -target-cpu icelake-server, so FVec is one zmm register.
+
+typealias FVec = SIMD16<Float>
+#if arch(x86_64)
+typealias Int8Microkernel = Int8MicrokernelVNNI
+#else
+typealias Int8Microkernel = Int8MicrokernelGeneric
+#endif
+
+/// Identifies this build of the shared kernels.
+public enum ModuleISA { public static let name = "avx512" }
+
+/// acc + a·b as one fused multiply-add instruction (this module's target has FMA).
+@inline(__always) func madd(_ acc: FVec, _ a: FVec, _ b: FVec) -> FVec { acc.addingProduct(a, b) }
+@inline(__always) func madd(_ acc: Float, _ a: Float, _ b: Float) -> Float { acc.addingProduct(a, b) }

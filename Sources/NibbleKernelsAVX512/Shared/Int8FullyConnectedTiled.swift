@@ -1,0 +1,41 @@
+// Shared source (symlinked into every kernel module). Batch rows are quantized once, then the
+// module's Int8Microkernel.dot4 streams four weight rows against them.
+
+/// Int8 fully connected: y[b][o] = dequantize(Σ_i (q[b][i] - zp)·W[o][i]), W int8 row-major [out][in].
+public enum Int8FullyConnectedTiled {
+    public static func scratchByteCount(inFeatures: Int, outFeatures: Int, batch: Int) -> Int {
+        ((batch &* inFeatures &+ 63) & ~63) &+ outFeatures &* 4 &+ 128
+    }
+
+    public static func run(inFeatures: Int, outFeatures: Int, batch: Int, input: UnsafePointer<Float>,
+                           inputScale: Float, inputZeroPoint: Int32, weights: UnsafePointer<Int8>,
+                           weightScales: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                           output: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer,
+                           outputMin: Float, outputMax: Float) {
+        let n = inFeatures
+        let q = scratch.assumingMemoryBound(to: UInt8.self)
+        let rowSums = (scratch + ((batch &* n &+ 63) & ~63)).assumingMemoryBound(to: Int32.self)
+        Int8Quantization.quantize(input, count: batch &* n, scale: inputScale, zeroPoint: inputZeroPoint, into: q)
+        Int8Quantization.rowSums(weights, rows: outFeatures, length: n, into: rowSums)
+        for bi in 0..<batch {
+            let x = UnsafePointer(q) + bi &* n
+            let y = output + bi &* outFeatures
+            var o0 = 0
+            while o0 < outFeatures {
+                let rows = Swift.min(4, outFeatures &- o0)
+                let w0 = weights + o0 &* n
+                let w1 = weights + (o0 &+ Swift.min(1, rows &- 1)) &* n
+                let w2 = weights + (o0 &+ Swift.min(2, rows &- 1)) &* n
+                let w3 = weights + (o0 &+ Swift.min(3, rows &- 1)) &* n
+                let d = Int8Microkernel.dot4(n: n, x: x, w0, w1, w2, w3)
+                for r in 0..<rows {
+                    let o = o0 &+ r
+                    let acc = d[r] &- inputZeroPoint &* rowSums[o]
+                    y[o] = Int8Quantization.dequantize(acc, scale: inputScale * weightScales[o], bias: bias?[o] ?? 0,
+                                                       outputMin: outputMin, outputMax: outputMax)
+                }
+                o0 &+= 4
+            }
+        }
+    }
+}

@@ -1,0 +1,39 @@
+// Shared source (symlinked into every kernel module, and used by the reference twins), so the
+// quantize and dequantize steps are the same IEEE operations everywhere and results compare bit-exactly.
+
+/// Per-tensor uint8 activation quantization and the per-output-channel float epilogue.
+public enum Int8Quantization {
+    /// q = clamp(round_half_even(x / scale) + zeroPoint, 0, 255), as ONNX QuantizeLinear.
+    @inline(__always)
+    public static func quantize(_ x: Float, scale: Float, zeroPoint: Int32) -> UInt8 {
+        let v = (x / scale).rounded(.toNearestOrEven) + Float(zeroPoint)
+        if !(v >= 0) { return 0 }  // also maps NaN to 0
+        if v >= 255 { return 255 }
+        return UInt8(v)
+    }
+
+    /// y = clamp(acc · (inputScale · weightScale) + bias); `scale` is that product, computed by the caller.
+    @inline(__always)
+    public static func dequantize(_ acc: Int32, scale: Float, bias: Float, outputMin: Float, outputMax: Float) -> Float {
+        let y = Float(acc) * scale + bias
+        return Swift.max(Swift.min(y, outputMax), outputMin)
+    }
+
+    /// Quantizes `count` floats into bytes.
+    @inline(__always)
+    public static func quantize(_ x: UnsafePointer<Float>, count: Int, scale: Float, zeroPoint: Int32,
+                                into q: UnsafeMutablePointer<UInt8>) {
+        for i in 0..<count { q[i] = quantize(x[i], scale: scale, zeroPoint: zeroPoint) }
+    }
+
+    /// Σ_k w[o][k] for every row, so Σ (q - zp)·w = Σ q·w - zp·Σ w keeps the inner loop zero-point free.
+    @inline(__always)
+    public static func rowSums(_ w: UnsafePointer<Int8>, rows: Int, length: Int, into s: UnsafeMutablePointer<Int32>) {
+        for o in 0..<rows {
+            let r = w + o &* length
+            var acc: Int32 = 0
+            for k in 0..<length { acc &+= Int32(r[k]) }
+            s[o] = acc
+        }
+    }
+}

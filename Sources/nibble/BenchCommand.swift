@@ -1,0 +1,261 @@
+import ArgumentParser
+import Foundation
+import NibbleConvert
+import NibbleKernels
+import NibbleRuntime
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure kernels and models (medians of many repetitions; ratios are from the same run).",
+        subcommands: [KernelsBench.self, ModelBench.self])
+}
+
+/// Median and minimum of repeated timings.
+struct Timing {
+    let medianMs: Double
+    let minMs: Double
+    let reps: Int
+
+    /// Runs `body` for warm-up, then repeatedly for about `seconds` (at least `minReps` times).
+    static func measure(seconds: Double = 0.6, minReps: Int = 10, _ body: () -> Void) -> Timing {
+        let clock = ContinuousClock()
+        for _ in 0..<3 { body() }
+        var samples: [Double] = []
+        let end = clock.now.advanced(by: .milliseconds(Int(seconds * 1000)))
+        while samples.count < minReps || clock.now < end {
+            let t0 = clock.now
+            body()
+            let d = clock.now - t0
+            samples.append(Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) * 1e-15)
+            if samples.count >= 100_000 { break }
+        }
+        samples.sort()
+        return Timing(medianMs: samples[samples.count / 2], minMs: samples[0], reps: samples.count)
+    }
+}
+
+/// The CPU model name from /proc/cpuinfo (Linux), or the architecture.
+func cpuName() -> String {
+    if let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) {
+        for line in text.split(separator: "\n") where line.hasPrefix("model name") {
+            if let v = line.split(separator: ":", maxSplits: 1).last { return v.trimmingCharacters(in: .whitespaces) }
+        }
+    }
+    #if arch(x86_64)
+    return "x86_64"
+    #else
+    return "arm64"
+    #endif
+}
+
+/// Deterministic pseudo-random floats in [-1, 1) (xorshift), so runs are comparable.
+func randomFloats(_ n: Int, seed: UInt64) -> [Float] {
+    var s = seed | 1
+    return (0..<n).map { _ in
+        s ^= s << 13; s ^= s >> 7; s ^= s << 17
+        return Float(s >> 40) / Float(1 << 23) - 1
+    }
+}
+
+struct KernelsBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernels",
+        abstract: "Time the canonical layers (DESIGN.md: L1–L5 convs, G1 FC) with each kernel family.",
+        discussion: "Ratios are each kernel's median against Nibble's own fp32 median of the same layer, in the same run.")
+
+    @Option(help: "Threads (only 1 today; multi-threading lands with the kernels issue).")
+    var threads: Int = 1
+
+    @Option(help: "Comma-separated kernels to run: fp32,int8.")
+    var kernels: String = "fp32,int8"
+
+    @Option(help: "Comma-separated layers to run (L1,L2,L3,L4,L5,G1).")
+    var layers: String = "L1,L2,L3,L4,L5,G1"
+
+    @Option(help: "Seconds of timing per entry.")
+    var seconds: Double = 0.6
+
+    @Flag(help: "Print JSON: {threads, cpu, isa, results: [{layer, kernel, median_ms, min_ms}]}.")
+    var json = false
+
+    func run() throws {
+        if threads != 1 { throw CLIError("--threads \(threads): only 1 thread is implemented so far") }
+        let wanted = kernels.split(separator: ",").map(String.init)
+        for k in wanted where k != "fp32" && k != "int8" { throw CLIError("unknown kernel '\(k)'; available: fp32, int8") }
+        let layerNames = layers.split(separator: ",").map { $0.uppercased() }
+        let known = CanonicalLayers.convolutions.map(\.name) + ["G1"]
+        for l in layerNames where !known.contains(l) { throw CLIError("unknown layer '\(l)'; available: \(known.joined(separator: ","))") }
+
+        var results: [(layer: String, kernel: String, timing: Timing, macs: Int)] = []
+        for (name, g) in CanonicalLayers.convolutions where layerNames.contains(name) {
+            let macs = g.outC * g.outH * g.outW * (g.inC / g.groups) * g.kernelH * g.kernelW
+            for k in wanted {
+                if !json { progress("timing \(name) \(k)…") }
+                results.append((name, k, benchConv(g, kernel: k), macs))
+            }
+        }
+        if layerNames.contains("G1") {
+            let s = CanonicalLayers.g1
+            for k in wanted {
+                if !json { progress("timing G1 \(k)…") }
+                results.append(("G1", k, benchFC(s, kernel: k), s.macCount))
+            }
+        }
+        if json {
+            let object: [String: Any] = [
+                "threads": threads, "cpu": cpuName(), "isa": KernelISA.current.name,
+                "results": results.map { ["layer": $0.layer, "kernel": $0.kernel, "median_ms": $0.timing.medianMs, "min_ms": $0.timing.minMs] },
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        print("cpu: \(cpuName()), isa: \(KernelISA.current.name), threads: \(threads), batch 1")
+        var rows: [[String]] = []
+        for r in results {
+            let fp32 = results.first { $0.layer == r.layer && $0.kernel == "fp32" }?.timing.medianMs
+            let gmacs = Double(r.macs) / (r.timing.medianMs * 1e-3) / 1e9
+            rows.append([r.layer, r.kernel, String(format: "%.3f", r.timing.medianMs), String(format: "%.3f", r.timing.minMs),
+                         String(format: "%.1f", gmacs), fp32.map { String(format: "%.2fx", $0 / r.timing.medianMs) } ?? "-", "\(r.timing.reps)"])
+        }
+        printTable(["layer", "kernel", "median ms", "min ms", "GMAC/s", "vs fp32", "reps"], rows)
+    }
+
+    func benchConv(_ g: ConvGeometry, kernel: String) -> Timing {
+        let input = randomFloats(g.inC * g.inH * g.inW, seed: 1)
+        let wCount = g.outC * (g.inC / g.groups) * g.kernelH * g.kernelW
+        let weights = randomFloats(wCount, seed: 2)
+        let bias = randomFloats(g.outC, seed: 3)
+        var output = [Float](repeating: 0, count: g.outC * g.outH * g.outW)
+        if kernel == "fp32" {
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(FP32Conv.scratchFloatCount(g), 1))
+            defer { scratch.deallocate() }
+            return input.withUnsafeBufferPointer { i in weights.withUnsafeBufferPointer { w in bias.withUnsafeBufferPointer { b in
+                output.withUnsafeMutableBufferPointer { o in
+                    Timing.measure(seconds: seconds) {
+                        FP32Conv.run(g, input: i.baseAddress!, weights: w.baseAddress!, bias: b.baseAddress!, output: o.baseAddress!,
+                                     scratch: scratch, outputMin: -.infinity, outputMax: .infinity)
+                    }
+                }
+            }}}
+        }
+        let q = weights.map { Int8(($0 * 127).rounded()) }
+        let scales = [Float](repeating: 1 / 127, count: g.outC)
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(Int8Conv.scratchByteCount(g), 1), alignment: 64)
+        defer { scratch.deallocate() }
+        return input.withUnsafeBufferPointer { i in q.withUnsafeBufferPointer { w in bias.withUnsafeBufferPointer { b in
+            scales.withUnsafeBufferPointer { s in output.withUnsafeMutableBufferPointer { o in
+                Timing.measure(seconds: seconds) {
+                    Int8Conv.run(g, input: i.baseAddress!, inputScale: 2.0 / 255, inputZeroPoint: 128, weights: w.baseAddress!,
+                                 weightScales: s.baseAddress!, bias: b.baseAddress!, output: o.baseAddress!, scratch: scratch,
+                                 outputMin: -.infinity, outputMax: .infinity)
+                }
+            }}
+        }}}
+    }
+
+    func benchFC(_ s: FullyConnectedShape, kernel: String) -> Timing {
+        let input = randomFloats(s.inFeatures, seed: 1)
+        let weights = randomFloats(s.macCount, seed: 2)
+        let bias = randomFloats(s.outFeatures, seed: 3)
+        var output = [Float](repeating: 0, count: s.outFeatures)
+        if kernel == "fp32" {
+            return input.withUnsafeBufferPointer { i in weights.withUnsafeBufferPointer { w in bias.withUnsafeBufferPointer { b in
+                output.withUnsafeMutableBufferPointer { o in
+                    Timing.measure(seconds: seconds) {
+                        FP32FullyConnected.run(inFeatures: s.inFeatures, outFeatures: s.outFeatures, batch: 1, input: i.baseAddress!,
+                                               weights: w.baseAddress!, bias: b.baseAddress!, output: o.baseAddress!,
+                                               outputMin: -.infinity, outputMax: .infinity)
+                    }
+                }
+            }}}
+        }
+        let q = weights.map { Int8(($0 * 127).rounded()) }
+        let scales = [Float](repeating: 1 / 127, count: s.outFeatures)
+        let bytes = Int8FullyConnected.scratchByteCount(inFeatures: s.inFeatures, outFeatures: s.outFeatures, batch: 1)
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
+        defer { scratch.deallocate() }
+        return input.withUnsafeBufferPointer { i in q.withUnsafeBufferPointer { w in bias.withUnsafeBufferPointer { b in
+            scales.withUnsafeBufferPointer { sc in output.withUnsafeMutableBufferPointer { o in
+                Timing.measure(seconds: seconds) {
+                    Int8FullyConnected.run(inFeatures: s.inFeatures, outFeatures: s.outFeatures, batch: 1, input: i.baseAddress!,
+                                           inputScale: 2.0 / 255, inputZeroPoint: 128, weights: w.baseAddress!,
+                                           weightScales: sc.baseAddress!, bias: b.baseAddress!, output: o.baseAddress!,
+                                           scratch: scratch, outputMin: -.infinity, outputMax: .infinity)
+                }
+            }}
+        }}}
+    }
+}
+
+struct ModelBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "Time a whole .nib model (batch 1) and break the time down per layer.")
+
+    @Argument(help: "The .nib model.")
+    var model: String
+
+    @Option(help: "An .npy batch whose first sample is used as the input (default: pseudo-random values).")
+    var input: String?
+
+    @Option(help: "Seconds of timing.")
+    var seconds: Double = 1.0
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+        let m = try loadModel(model)
+        let session = try Session(model: m)
+        for i in 0..<m.inputCount {
+            var values = randomFloats(m.input(i).elementCount, seed: UInt64(i + 1))
+            if i == 0, let input {
+                let batch = try NPY.read(contentsOf: URL(fileURLWithPath: input))
+                guard let f = batch.floats, f.count >= values.count else {
+                    throw CLIError("\(input): need float32 with at least \(values.count) values for input '\(m.input(0).name)'")
+                }
+                values = Array(f[0..<values.count])
+            }
+            try values.withUnsafeBufferPointer { try session.setInput(i, floats: $0) }
+        }
+        let total = Timing.measure(seconds: seconds) { session.run() }
+        // Per-layer: time from one observer call to the next, accumulated over a few runs.
+        let clock = ContinuousClock()
+        var perNode = [Double](repeating: 0, count: m.graph.nodes.count)
+        let runs = 20
+        for _ in 0..<runs {
+            var last = clock.now
+            var current = -1
+            session.run { n in
+                let now = clock.now
+                if current >= 0 { perNode[current] += ms(now - last) }
+                current = n
+                last = now
+            }
+            if current >= 0 { perNode[current] += ms(clock.now - last) }
+        }
+        perNode = perNode.map { $0 / Double(runs) }
+        if json {
+            let object: [String: Any] = [
+                "model": model, "cpu": cpuName(), "isa": KernelISA.current.name, "threads": 1,
+                "median_ms": total.medianMs, "min_ms": total.minMs, "reps": total.reps,
+                "arena_bytes": m.plan.totalBytes, "nib_bytes": m.file.fileSize,
+                "layers": m.graph.nodes.enumerated().map { ["name": $0.element.name, "op": $0.element.op.name, "kernel": m.kernelNames[$0.offset], "ms": perNode[$0.offset]] },
+            ]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+            return
+        }
+        print(String(format: "%@: median %.3f ms, min %.3f ms over %d runs (batch 1, 1 thread, %@, isa %@)",
+                     model, total.medianMs, total.minMs, total.reps, cpuName(), KernelISA.current.name))
+        print("arena \(formatBytes(m.plan.totalBytes)), file \(formatBytes(m.file.fileSize))\n")
+        let sum = perNode.reduce(0, +)
+        let rows = m.graph.nodes.enumerated().map { n, node in
+            [node.name, node.op.name, m.kernelNames[n], String(format: "%.4f", perNode[n]), String(format: "%.1f%%", 100 * perNode[n] / max(sum, 1e-12))]
+        }
+        printTable(["node", "op", "kernel", "ms", "share"], rows)
+    }
+}
+
+func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) * 1e-15 }

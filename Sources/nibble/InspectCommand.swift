@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import NibbleFormat
+import NibbleRuntime
+
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Show a .nib model: ops, shapes, precisions, kernels, weight sizes and the arena.")
+
+    @Argument(help: "The .nib model.")
+    var model: String
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    func run() throws {
+        let m = try loadModel(model)
+        let g = m.graph
+        let kernels = m.kernelNames
+        var byPrecision: [String: Int] = [:]
+        for (n, node) in g.nodes.enumerated() { byPrecision[node.precision.name, default: 0] += m.weightBytes(ofNode: n) }
+        let fileSize = m.file.fileSize
+        if json {
+            let nodes: [[String: Any]] = g.nodes.enumerated().map { n, node in
+                ["name": node.name, "op": node.op.name, "precision": node.precision.name, "kernel": kernels[n],
+                 "output_shape": g.tensors[node.outputs[0]].shape, "weight_bytes": m.weightBytes(ofNode: n)]
+            }
+            func io(_ ids: [Int]) -> [[String: Any]] {
+                ids.map { ["name": g.tensors[$0].name, "dtype": g.tensors[$0].dtype.name, "shape": g.tensors[$0].shape] }
+            }
+            let object: [String: Any] = [
+                "file": model, "format_version": Int(m.file.formatVersion), "file_bytes": fileSize,
+                "metadata": Dictionary(g.metadata.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a }),
+                "inputs": io(g.inputs), "outputs": io(g.outputs), "nodes": nodes,
+                "weight_bytes_by_precision": byPrecision,
+                "arena": ["total_bytes": m.plan.totalBytes, "tensor_bytes": m.plan.tensorBytes,
+                          "io_bytes": m.plan.ioBytes, "scratch_bytes": m.plan.scratchBytes],
+                "max_residual_level": m.maxResidualLevel,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        print("\(model): .nib format v\(m.file.formatVersion), \(formatBytes(fileSize))")
+        for kv in g.metadata { print("  \(kv.key): \(kv.value)") }
+        for i in g.inputs { print("input  \(g.tensors[i].name): \(g.tensors[i].dtype.name) \(g.tensors[i].shape)") }
+        for o in g.outputs { print("output \(g.tensors[o].name): \(g.tensors[o].dtype.name) \(g.tensors[o].shape)") }
+        print("")
+        let header = ["#", "node", "op", "precision", "kernel", "output shape", "weights"]
+        var rows: [[String]] = []
+        for (n, node) in g.nodes.enumerated() {
+            rows.append(["\(n)", node.name, node.op.name, node.precision.name, kernels[n],
+                         "\(g.tensors[node.outputs[0]].shape)", formatBytes(m.weightBytes(ofNode: n))])
+        }
+        printTable(header, rows)
+        print("")
+        print("weights: " + byPrecision.sorted { $0.key < $1.key }.map { "\($0.key) \(formatBytes($0.value))" }.joined(separator: ", "))
+        print("arena: \(formatBytes(m.plan.totalBytes)) = tensors \(formatBytes(m.plan.tensorBytes)) (of which inputs/outputs \(formatBytes(m.plan.ioBytes))) + kernel scratch \(formatBytes(m.plan.scratchBytes))")
+        print("residual levels: \(m.maxResidualLevel) (no ternary residual edges)")
+    }
+}
+
+/// Prints rows under a header with columns padded to their widest cell.
+func printTable(_ header: [String], _ rows: [[String]]) {
+    var widths = header.map(\.count)
+    for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
+    func line(_ cells: [String]) -> String {
+        cells.enumerated().map { i, c in c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+    }
+    print(line(header))
+    print(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
+    for r in rows { print(line(r)) }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import CNibble
+import Nibble
+import NibbleConvert
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a .nib model on a batch from an .npy file.",
+        discussion: """
+            The first dimension of the input .npy is the batch; every sample must have the model input's shape
+            without its batch dimension. Samples run one after another through the C API and the outputs are
+            stacked into an .npy whose first dimension is the batch.
+            """)
+
+    @Argument(help: "The .nib model.")
+    var model: String
+
+    @Option(help: "Input batch: float32 .npy, shape [N, ...model input shape without batch].")
+    var input: String
+
+    @Option(help: "Where to write the output batch (.npy, float32).")
+    var output: String
+
+    @Option(help: "Which model output to write (default 0).")
+    var outputIndex: Int = 0
+
+    @Option(help: "Residual level: -1 = all edges (default), 0 = first ternary plane only.")
+    var residualLevel: Int32 = -1
+
+    func run() throws {
+        let m = try CModel(path: model)
+        if m.inputs.count != 1 {
+            throw CLIError("'\(model)' has \(m.inputs.count) inputs; nibble run feeds models with exactly one input")
+        }
+        if outputIndex < 0 || outputIndex >= m.outputs.count {
+            throw CLIError("--output-index \(outputIndex) out of range: '\(model)' has \(m.outputs.count) outputs")
+        }
+        let st = nibble_session_set_residual_level(m.session, residualLevel)
+        if st != NIBBLE_OK { throw CLIError("--residual-level \(residualLevel)", st) }
+        let batch = try NPY.read(contentsOf: URL(fileURLWithPath: input))
+        guard let values = batch.floats else {
+            throw CLIError("\(input): input is \(batch.descr); the model input '\(m.inputs[0].nameString)' takes float32 ('<f4')")
+        }
+        let sampleShape = Array(m.inputs[0].shapeArray.dropFirst())
+        if batch.shape.count != sampleShape.count + 1 || Array(batch.shape.dropFirst()) != sampleShape {
+            throw CLIError("\(input): shape \(batch.shape) does not match [N] + \(sampleShape) (input '\(m.inputs[0].nameString)' of shape \(m.inputs[0].shapeArray))")
+        }
+        let n = batch.shape[0], inCount = sampleShape.reduce(1, *)
+        let outInfo = m.outputs[outputIndex]
+        let outCount = outInfo.elementCount
+        var result = [Float](repeating: 0, count: n * outCount)
+        let start = Date()
+        try values.withUnsafeBufferPointer { src in
+            try result.withUnsafeMutableBufferPointer { dst in
+                for i in 0..<n {
+                    try m.run(UnsafeBufferPointer(rebasing: src[(i * inCount)..<((i + 1) * inCount)]),
+                              into: UnsafeMutableBufferPointer(rebasing: dst[(i * outCount)..<((i + 1) * outCount)]),
+                              outputIndex: outputIndex)
+                }
+            }
+        }
+        let seconds = Date().timeIntervalSince(start)
+        let outShape = [n] + Array(outInfo.shapeArray.dropFirst())
+        try NPY.write(NPYArray(shape: outShape, floats: result), to: URL(fileURLWithPath: output))
+        progress(String(format: "ran %d sample(s) in %.2f ms (%.3f ms/sample); wrote %@ %@", n, seconds * 1000,
+                        seconds * 1000 / Double(max(n, 1)), output, "\(outShape)"))
+    }
+}

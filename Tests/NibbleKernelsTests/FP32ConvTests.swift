@@ -1,0 +1,88 @@
+import XCTest
+import NibbleKernels
+
+/// Optimized fp32 convolutions at every level the host runs, against FP32ConvReference.
+final class FP32ConvTests: XCTestCase {
+    func check(_ g: ConvGeometry, seed: UInt64, bias useBias: Bool, clamp: (Float, Float),
+               file: StaticString = #filePath, line: UInt = #line) {
+        var rng = SplitMix(seed: seed)
+        let input = AlignedBuffer<Float>(count: g.inC * g.inH * g.inW, fill: 0)
+        let weights = AlignedBuffer<Float>(count: g.outC * g.reductionLength, fill: 0)
+        let bias = AlignedBuffer<Float>(count: g.outC, fill: 0)
+        for i in 0..<input.count { input.pointer[i] = rng.float(-1, 1) }
+        for i in 0..<weights.count { weights.pointer[i] = rng.float(-1, 1) }
+        for i in 0..<bias.count { bias.pointer[i] = rng.float(-1, 1) }
+        let n = g.outC * g.outH * g.outW
+        let expected = AlignedBuffer<Float>(count: n, fill: 0)
+        FP32ConvReference.run(g, input: input.pointer, weights: weights.pointer, bias: useBias ? bias.pointer : nil,
+                              output: expected.pointer, outputMin: clamp.0, outputMax: clamp.1)
+        var maxRef: Float = 0
+        for i in 0..<n { maxRef = max(maxRef, abs(expected.pointer[i])) }
+        let tol = 1e-4 * max(1, maxRef)
+        let scratch = AlignedBuffer<Float>(count: FP32Conv.scratchFloatCount(g), fill: .nan)
+        for isa in KernelISA.supported {
+            let out = AlignedBuffer<Float>(count: n, fill: .nan)
+            FP32Conv.run(g, input: input.pointer, weights: weights.pointer, bias: useBias ? bias.pointer : nil,
+                         output: out.pointer, scratch: scratch.pointer, outputMin: clamp.0, outputMax: clamp.1, isa: isa)
+            var worst: Float = 0
+            for i in 0..<n {
+                let d = abs(out.pointer[i] - expected.pointer[i])
+                if !(d <= worst) { worst = d.isNaN ? .infinity : d }
+            }
+            XCTAssertLessThanOrEqual(worst, tol, "\(isa.name) \(g)", file: file, line: line)
+        }
+    }
+
+    func testRandomShapes() {
+        var rng = SplitMix(seed: 1)
+        for i in 0..<150 {
+            let g = randomGeometry(&rng)
+            let clamps: [(Float, Float)] = [(-.infinity, .infinity), (0, .infinity), (-0.5, 0.75)]
+            check(g, seed: UInt64(i), bias: i % 3 != 0, clamp: clamps[i % 3])
+        }
+    }
+
+    func testDepthwise3x3And5x5() {
+        var rng = SplitMix(seed: 2)
+        for i in 0..<40 {
+            check(randomGeometry(&rng, kernel: [3, 5][i % 2], groupsKind: 2), seed: UInt64(100 + i),
+                  bias: true, clamp: (0, 6))
+        }
+        // Wide rows so the vector path runs several lanes-wide steps plus a tail.
+        check(ConvGeometry(inC: 5, inH: 9, inW: 53, outC: 5, outH: 9, outW: 53, kernelH: 3, kernelW: 3,
+                           padTop: 1, padLeft: 1, groups: 5), seed: 7, bias: true, clamp: (-.infinity, .infinity))
+        check(ConvGeometry(inC: 3, inH: 20, inW: 40, outC: 3, outH: 10, outW: 20, kernelH: 5, kernelW: 5,
+                           strideH: 2, strideW: 2, padTop: 2, padLeft: 2, groups: 3), seed: 8, bias: false, clamp: (0, 6))
+    }
+
+    func testGroupedAndDepthwiseMultiplier() {
+        // groups 3, and a depthwise multiplier of 2 (groups == inC, outC = 2·inC) take the grouped GEMM path.
+        check(ConvGeometry(inC: 9, inH: 8, inW: 7, outC: 12, outH: 8, outW: 7, kernelH: 3, kernelW: 3,
+                           padTop: 1, padLeft: 1, groups: 3), seed: 9, bias: true, clamp: (-.infinity, .infinity))
+        check(ConvGeometry(inC: 4, inH: 6, inW: 6, outC: 8, outH: 6, outW: 6, kernelH: 3, kernelW: 3,
+                           padTop: 1, padLeft: 1, groups: 4), seed: 10, bias: true, clamp: (0, .infinity))
+    }
+
+    func testTinyAndDegenerate() {
+        // 1x1 image, 1x1 kernel; 1x1 image with 3x3 kernel and padding; single channel.
+        check(ConvGeometry(inC: 1, inH: 1, inW: 1, outC: 1, outH: 1, outW: 1, kernelH: 1, kernelW: 1),
+              seed: 11, bias: true, clamp: (-.infinity, .infinity))
+        check(ConvGeometry(inC: 3, inH: 1, inW: 1, outC: 7, outH: 1, outW: 1, kernelH: 3, kernelW: 3,
+                           padTop: 1, padLeft: 1), seed: 12, bias: false, clamp: (-.infinity, .infinity))
+    }
+
+    func testLongReductionAndManyPanels() {
+        // K = 70·9 = 630 crosses the 512 reduction block; N = 15·17 spans several panels with a tail.
+        check(ConvGeometry(inC: 70, inH: 15, inW: 17, outC: 13, outH: 15, outW: 17, kernelH: 3, kernelW: 3,
+                           padTop: 1, padLeft: 1), seed: 13, bias: true, clamp: (0, .infinity))
+        // 1x1 stride 1 (pure GEMM) and 7x7 stride 2 pad 3 (a ResNet stem).
+        check(ConvGeometry(inC: 33, inH: 7, inW: 9, outC: 31, outH: 7, outW: 9, kernelH: 1, kernelW: 1),
+              seed: 14, bias: true, clamp: (-.infinity, .infinity))
+        check(ConvGeometry(inC: 3, inH: 32, inW: 32, outC: 16, outH: 16, outW: 16, kernelH: 7, kernelW: 7,
+                           strideH: 2, strideW: 2, padTop: 3, padLeft: 3), seed: 15, bias: true, clamp: (0, .infinity))
+    }
+
+    func testCanonicalL4() {
+        check(CanonicalLayers.l4, seed: 16, bias: true, clamp: (0, .infinity))
+    }
+}

@@ -1,0 +1,104 @@
+import XCTest
+import NibbleKernels
+
+/// Optimized int8 kernels at every level the host runs must equal the references bit for bit.
+final class Int8KernelTests: XCTestCase {
+    func checkConv(_ g: ConvGeometry, seed: UInt64, bias useBias: Bool, clamp: (Float, Float),
+                   file: StaticString = #filePath, line: UInt = #line) {
+        var rng = SplitMix(seed: seed)
+        let input = AlignedBuffer<Float>(count: g.inC * g.inH * g.inW, fill: 0)
+        let weights = AlignedBuffer<Int8>(count: g.outC * g.reductionLength, fill: 0)
+        let scales = AlignedBuffer<Float>(count: g.outC, fill: 0)
+        let bias = AlignedBuffer<Float>(count: g.outC, fill: 0)
+        // Range past the representable window so quantization also clamps at 0 and 255.
+        for i in 0..<input.count { input.pointer[i] = rng.float(-1.3, 3.5) }
+        for i in 0..<weights.count { weights.pointer[i] = Int8(truncatingIfNeeded: rng.int(-128...127)) }
+        for i in 0..<g.outC { scales.pointer[i] = rng.float(0.001, 0.02); bias.pointer[i] = rng.float(-1, 1) }
+        let inputScale: Float = 3.0 / 255, zp = Int32(rng.int(0...255))
+        let n = g.outC * g.outH * g.outW
+        let expected = AlignedBuffer<Float>(count: n, fill: 0)
+        Int8ConvReference.run(g, input: input.pointer, inputScale: inputScale, inputZeroPoint: zp,
+                              weights: weights.pointer, weightScales: scales.pointer,
+                              bias: useBias ? bias.pointer : nil, output: expected.pointer,
+                              outputMin: clamp.0, outputMax: clamp.1)
+        let scratch = AlignedBuffer<UInt8>(count: Int8Conv.scratchByteCount(g), fill: 0xA5)
+        for isa in KernelISA.supported {
+            let out = AlignedBuffer<Float>(count: n, fill: .nan)
+            Int8Conv.run(g, input: input.pointer, inputScale: inputScale, inputZeroPoint: zp,
+                         weights: weights.pointer, weightScales: scales.pointer, bias: useBias ? bias.pointer : nil,
+                         output: out.pointer, scratch: scratch.raw, outputMin: clamp.0, outputMax: clamp.1, isa: isa)
+            var mismatches = 0
+            for i in 0..<n where out.pointer[i] != expected.pointer[i] { mismatches += 1 }
+            XCTAssertEqual(mismatches, 0, "\(isa.name) \(g)", file: file, line: line)
+        }
+    }
+
+    func testConvRandomShapes() {
+        var rng = SplitMix(seed: 5)
+        for i in 0..<150 {
+            let clamps: [(Float, Float)] = [(-.infinity, .infinity), (0, .infinity), (-0.5, 0.75)]
+            checkConv(randomGeometry(&rng), seed: UInt64(i), bias: i % 3 != 2, clamp: clamps[i % 3])
+        }
+    }
+
+    func testConvEdges() {
+        // K = 70·9 = 630 (K % 4 = 2), many panels; 1x1; tiny; 7x7 stride 2.
+        checkConv(ConvGeometry(inC: 70, inH: 15, inW: 17, outC: 13, outH: 15, outW: 17, kernelH: 3, kernelW: 3,
+                               padTop: 1, padLeft: 1), seed: 1, bias: true, clamp: (0, .infinity))
+        checkConv(ConvGeometry(inC: 33, inH: 7, inW: 9, outC: 31, outH: 7, outW: 9, kernelH: 1, kernelW: 1),
+                  seed: 2, bias: true, clamp: (-.infinity, .infinity))
+        checkConv(ConvGeometry(inC: 1, inH: 1, inW: 1, outC: 1, outH: 1, outW: 1, kernelH: 1, kernelW: 1),
+                  seed: 3, bias: false, clamp: (-.infinity, .infinity))
+        checkConv(ConvGeometry(inC: 3, inH: 32, inW: 32, outC: 16, outH: 16, outW: 16, kernelH: 7, kernelW: 7,
+                               strideH: 2, strideW: 2, padTop: 3, padLeft: 3), seed: 4, bias: true, clamp: (0, 6))
+        checkConv(CanonicalLayers.l4, seed: 5, bias: true, clamp: (0, .infinity))
+    }
+
+    func checkFC(inF: Int, outF: Int, batch: Int, seed: UInt64, bias useBias: Bool, clamp: (Float, Float)) {
+        var rng = SplitMix(seed: seed)
+        let x = AlignedBuffer<Float>(count: batch * inF, fill: 0)
+        let w = AlignedBuffer<Int8>(count: outF * inF, fill: 0)
+        let scales = AlignedBuffer<Float>(count: outF, fill: 0)
+        let b = AlignedBuffer<Float>(count: outF, fill: 0)
+        for i in 0..<x.count { x.pointer[i] = rng.float(-2, 2) }
+        for i in 0..<w.count { w.pointer[i] = Int8(truncatingIfNeeded: rng.int(-128...127)) }
+        for i in 0..<outF { scales.pointer[i] = rng.float(0.001, 0.02); b.pointer[i] = rng.float(-1, 1) }
+        let inputScale: Float = 4.0 / 255, zp = Int32(rng.int(0...255))
+        let n = batch * outF
+        let expected = AlignedBuffer<Float>(count: n, fill: 0)
+        Int8FullyConnectedReference.run(inFeatures: inF, outFeatures: outF, batch: batch, input: x.pointer,
+                                        inputScale: inputScale, inputZeroPoint: zp, weights: w.pointer,
+                                        weightScales: scales.pointer, bias: useBias ? b.pointer : nil,
+                                        output: expected.pointer, outputMin: clamp.0, outputMax: clamp.1)
+        let scratch = AlignedBuffer<UInt8>(
+            count: Int8FullyConnected.scratchByteCount(inFeatures: inF, outFeatures: outF, batch: batch), fill: 0)
+        for isa in KernelISA.supported {
+            let out = AlignedBuffer<Float>(count: n, fill: .nan)
+            Int8FullyConnected.run(inFeatures: inF, outFeatures: outF, batch: batch, input: x.pointer,
+                                   inputScale: inputScale, inputZeroPoint: zp, weights: w.pointer,
+                                   weightScales: scales.pointer, bias: useBias ? b.pointer : nil, output: out.pointer,
+                                   scratch: scratch.raw, outputMin: clamp.0, outputMax: clamp.1, isa: isa)
+            var mismatches = 0
+            for i in 0..<n where out.pointer[i] != expected.pointer[i] { mismatches += 1 }
+            XCTAssertEqual(mismatches, 0, "\(isa.name) \(inF)->\(outF) x\(batch)")
+        }
+    }
+
+    func testFullyConnected() {
+        var rng = SplitMix(seed: 6)
+        for i in 0..<60 {
+            checkFC(inF: rng.int(1...300), outF: rng.int(1...37), batch: rng.int(1...3), seed: UInt64(i),
+                    bias: i % 2 == 0, clamp: i % 3 == 0 ? (0, 6) : (-.infinity, .infinity))
+        }
+        let s = CanonicalLayers.g1
+        checkFC(inF: s.inFeatures, outF: s.outFeatures, batch: 1, seed: 99, bias: true, clamp: (-.infinity, .infinity))
+    }
+
+    func testQuantizeRoundsHalfToEven() {
+        XCTAssertEqual(Int8Quantization.quantize(0.5, scale: 1, zeroPoint: 0), 0)
+        XCTAssertEqual(Int8Quantization.quantize(1.5, scale: 1, zeroPoint: 0), 2)
+        XCTAssertEqual(Int8Quantization.quantize(-3, scale: 1, zeroPoint: 1), 0)
+        XCTAssertEqual(Int8Quantization.quantize(300, scale: 1, zeroPoint: 0), 255)
+        XCTAssertEqual(Int8Quantization.quantize(.nan, scale: 1, zeroPoint: 0), 0)
+    }
+}

@@ -1,0 +1,35 @@
+# ctest helper: every function declared in nibble.h is a defined (T) symbol of libnibble.a, and libnibble.a
+# defines no other nibble_* function (a Swift @_cdecl without a declaration would be an undocumented export).
+#   cmake -DNM=nm -DLIBRARY=libnibble.a -DHEADER=Include/nibble.h -P CheckExports.cmake
+file(READ "${HEADER}" header)
+# Drop comments, then take every identifier nibble_xxx directly followed by "(".
+string(REGEX REPLACE "/\\*([^*]|\\*+[^*/])*\\*+/" "" header "${header}")
+string(REGEX MATCHALL "nibble_[a-z0-9_]+\\(" declared "${header}")
+list(TRANSFORM declared REPLACE "\\($" "")
+list(REMOVE_DUPLICATES declared)
+list(SORT declared)
+list(LENGTH declared count)
+if(count LESS 20)
+  message(FATAL_ERROR "found only ${count} functions in ${HEADER}: ${declared}")
+endif()
+
+execute_process(COMMAND "${NM}" --defined-only -g "${LIBRARY}" OUTPUT_VARIABLE symbols RESULT_VARIABLE rc ERROR_QUIET)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "${NM} ${LIBRARY} failed")
+endif()
+string(REGEX MATCHALL "[0-9a-f]+ T nibble_[a-z0-9_]+" defined "${symbols}")
+list(TRANSFORM defined REPLACE "^[0-9a-f]+ T " "")
+list(FILTER defined EXCLUDE REGEX "^nibble_support_")  # the internal C shim (Sources/CNibbleSupport)
+list(REMOVE_DUPLICATES defined)
+
+set(missing ${declared})
+list(REMOVE_ITEM missing ${defined})
+set(extra ${defined})
+list(REMOVE_ITEM extra ${declared})
+if(missing)
+  message(FATAL_ERROR "declared in nibble.h but not defined in ${LIBRARY}: ${missing}")
+endif()
+if(extra)
+  message(FATAL_ERROR "defined in ${LIBRARY} but not declared in nibble.h: ${extra}")
+endif()
+message(STATUS "all ${count} functions of nibble.h are defined in libnibble.a")
