@@ -51,6 +51,12 @@ public enum Reader {
             throw .malformedModel("header: section table checksum mismatch (stored \(hex(tableCRC)), computed \(hex(actualTableCRC)))")
         }
 
+        // Every byte belongs to the header, the table or a section; padding and reserved fields must be zero,
+        // so a damaged byte anywhere is caught (docs/FORMAT.md §2).
+        for i in 28..<Layout.headerSize where bytes[i] != 0 {
+            throw .malformedModel("header byte \(i): reserved bytes must be zero, found \(bytes[i])")
+        }
+        var ranges: [(start: Int, end: Int)] = []
         var graphBytes: UnsafeRawBufferPointer?
         var weights: UnsafeRawBufferPointer?
         var metadataBytes: UnsafeRawBufferPointer?
@@ -70,6 +76,7 @@ public enum Reader {
                 throw .malformedModel("section \(s) (\(name)): offset \(offset) is not \(Layout.alignment)-byte aligned after the section table")
             }
             let body = UnsafeRawBufferPointer(rebasing: bytes[Int(offset)..<Int(offset + size)])
+            ranges.append((Int(offset), Int(offset + size)))
             let actual = CRC32.checksum(body)
             if actual != crc {
                 throw .malformedModel("section \(s) (\(name)): checksum mismatch (stored \(hex(crc)), computed \(hex(actual))); the file is corrupt")
@@ -88,6 +95,16 @@ public enum Reader {
                 continue  // reserved kinds from later minor revisions are skipped (docs/FORMAT.md §3)
             }
         }
+        ranges.sort { $0.start < $1.start }
+        var covered = Layout.headerSize + tableBytes
+        for r in ranges {
+            if r.start < covered { throw .malformedModel("section table: sections overlap at byte \(r.start)") }
+            for i in covered..<r.start where bytes[i] != 0 {
+                throw .malformedModel("byte \(i): padding between sections must be zero, found \(bytes[i])")
+            }
+            covered = r.end
+        }
+        if covered != bytes.count { throw .malformedModel("bytes \(covered)..<\(bytes.count) belong to no section") }
         guard let graphBytes else { throw .malformedModel("section table: no graph section") }
         guard let weights else { throw .malformedModel("section table: no weights section") }
         var graph = try decodeGraph(graphBytes, weightsSize: weights.count)
