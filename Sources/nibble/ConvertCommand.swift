@@ -53,7 +53,12 @@ struct ConvertCommand: ParsableCommand {
             throw CLIError("recipe int8 needs --calibrate CALIB.npy (a float32 batch shaped like the model input)")
         }
         progress("converting \(input) (\(formatBytes(onnx.count))) with recipe \(recipe.rawValue)\(data.map { ", calibrating on \($0.sampleCount) samples" } ?? "")…")
-        let (nib, report) = try Converter.convert(onnxBytes: onnx, recipe: recipe, calibration: data, calibrationMethod: method)
+        let nib: [UInt8], report: ConversionReport
+        do {
+            (nib, report) = try Converter.convert(onnxBytes: onnx, recipe: recipe, calibration: data, calibrationMethod: method)
+        } catch let e as ConvertError {
+            throw CLIError("\(input): \(e)")
+        }
         try writeFile(nib, to: output)
         if !quiet { print(report) }
         progress("wrote \(output) (\(formatBytes(nib.count)))")
