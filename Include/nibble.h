@@ -182,7 +182,7 @@ NIBBLE_NODISCARD nibble_status nibble_session_set_layer_residual_level(nibble_se
  * codec tables for `codec` (NIBBLE_CODEC_NONE is always accepted). */
 NIBBLE_NODISCARD nibble_status nibble_session_set_codec(nibble_session* session, nibble_codec codec);
 
-/* Arena bytes this session uses (planned size) and the bytes of it that hold intermediate activations at peak. */
+/* Arena bytes this session uses: the planned size, including kernel scratch (what nibble_model_arena_size reports). */
 NIBBLE_NODISCARD nibble_status nibble_session_arena_used(const nibble_session* session, size_t* out_bytes);
 
 /* Detail of the session's last failure; "" if none. Lives until the next call on the session. */

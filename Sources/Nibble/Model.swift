@@ -59,6 +59,8 @@ public func nibble_model_load_file(_ path: UnsafePointer<CChar>?, _ outModel: Un
 public func nibble_model_load_memory(_ data: UnsafeRawPointer?, _ size: Int, _ outModel: UnsafeMutablePointer<OpaquePointer?>?) -> nibble_status {
     guard let data else { return nullArgument("nibble_model_load_memory", "data") }
     guard let outModel else { return nullArgument("nibble_model_load_memory", "out_model") }
+    // size_t arrives as Int: a size above Int.max is negative here and cannot describe real memory.
+    if size < 0 { return report(.invalidArgument("nibble_model_load_memory: size \(UInt(bitPattern: size)) is not a valid buffer size")) }
     if Int(bitPattern: data) % Layout.alignment == 0 {
         return makeModel(UnsafeRawBufferPointer(start: data, count: size), release: {}, outModel)
     }
@@ -92,7 +94,7 @@ private func tensorInfo(_ function: String, _ model: OpaquePointer?, _ index: In
     guard let out else { return nullArgument(function, "out_info") }
     let handle = ModelHandle.from(model)
     let ids = list(handle.model.graph)
-    if index >= ids.count { return report(.invalidArgument("\(function): \(what) index \(index) out of range 0..<\(ids.count)")) }
+    if index < 0 || index >= ids.count { return report(.invalidArgument("\(function): \(what) index \(UInt(bitPattern: index)) out of range 0..<\(ids.count)")) }
     let t = handle.model.graph.tensors[ids[index]]
     var info = nibble_tensor_info()
     info.name = UnsafePointer(handle.names[ids[index]])
@@ -144,7 +146,7 @@ public func nibble_model_layer_residual_edges(_ model: OpaquePointer?, _ layer: 
     guard let model else { return nullArgument("nibble_model_layer_residual_edges", "model") }
     guard let outEdges else { return nullArgument("nibble_model_layer_residual_edges", "out_edges") }
     let count = ModelHandle.from(model).model.graph.nodes.count
-    if layer >= count { return report(.invalidArgument("nibble_model_layer_residual_edges: layer \(layer) out of range 0..<\(count)")) }
+    if layer < 0 || layer >= count { return report(.invalidArgument("nibble_model_layer_residual_edges: layer \(UInt(bitPattern: layer)) out of range 0..<\(count)")) }
     outEdges.pointee = 0
     return NIBBLE_OK
 }

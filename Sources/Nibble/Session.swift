@@ -75,6 +75,9 @@ public func nibble_session_create(_ model: OpaquePointer?, _ options: UnsafePoin
     }
     let handle = ModelHandle.from(model)
     var arena: UnsafeMutableRawBufferPointer?
+    if o.arena_size < 0 {
+        return report(.invalidArgument("nibble_session_create: arena_size \(UInt(bitPattern: o.arena_size)) is not a valid size"))
+    }
     if let base = o.arena {
         arena = UnsafeMutableRawBufferPointer(start: base, count: o.arena_size)
     } else if o.arena_size != 0 {
@@ -102,6 +105,7 @@ public func nibble_session_set_input(_ session: OpaquePointer?, _ index: Int, _ 
     guard let session else { return nullArgument("nibble_session_set_input", "session") }
     let h = SessionHandle.from(session)
     guard let data else { return h.fail(.invalidArgument("nibble_session_set_input: data is NULL")) }
+    if byteSize < 0 { return h.fail(.invalidArgument("nibble_session_set_input: byte_size \(UInt(bitPattern: byteSize)) is not a valid size")) }
     do {
         try h.session.setInput(index, bytes: UnsafeRawBufferPointer(start: data, count: byteSize))
         return h.succeed()
@@ -124,8 +128,8 @@ public func nibble_session_get_output(_ session: OpaquePointer?, _ index: Int, _
     let h = SessionHandle.from(session)
     guard let data else { return h.fail(.invalidArgument("nibble_session_get_output: data is NULL")) }
     let model = h.session.model
-    if index >= model.outputCount {
-        return h.fail(.invalidArgument("nibble_session_get_output: output index \(index) out of range 0..<\(model.outputCount)"))
+    if index < 0 || index >= model.outputCount {
+        return h.fail(.invalidArgument("nibble_session_get_output: output index \(UInt(bitPattern: index)) out of range 0..<\(model.outputCount)"))
     }
     let out = h.session.output(index)
     if byteSize != out.count {

@@ -50,14 +50,26 @@ enum Int8MicrokernelGeneric {
         var s0 = SIMD16<Int32>(), s1 = SIMD16<Int32>(), s2 = SIMD16<Int32>(), s3 = SIMD16<Int32>()
         let xr = UnsafeRawPointer(x)
         let r0 = UnsafeRawPointer(w0), r1 = UnsafeRawPointer(w1), r2 = UnsafeRawPointer(w2), r3 = UnsafeRawPointer(w3)
+        // 64 bytes per step viewed as 16 lanes of 4 bytes: byte t of lane i is element 4i+t in both
+        // x and w, so the per-byte products summed over lanes and t give the dot product. Bytes are
+        // pulled out with shifts (zero-extended for u8, sign-extended for s8): no generic conversions.
+        let mask = SIMD16<Int32>(repeating: 0xFF)
         var i = 0
-        while i &+ 16 <= n {
-            let xv = SIMD16<Int32>(truncatingIfNeeded: xr.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self))
-            s0 &+= xv &* SIMD16<Int32>(truncatingIfNeeded: r0.loadUnaligned(fromByteOffset: i, as: SIMD16<Int8>.self))
-            s1 &+= xv &* SIMD16<Int32>(truncatingIfNeeded: r1.loadUnaligned(fromByteOffset: i, as: SIMD16<Int8>.self))
-            s2 &+= xv &* SIMD16<Int32>(truncatingIfNeeded: r2.loadUnaligned(fromByteOffset: i, as: SIMD16<Int8>.self))
-            s3 &+= xv &* SIMD16<Int32>(truncatingIfNeeded: r3.loadUnaligned(fromByteOffset: i, as: SIMD16<Int8>.self))
-            i &+= 16
+        while i &+ 64 <= n {
+            let xv = xr.loadUnaligned(fromByteOffset: i, as: SIMD16<Int32>.self)
+            let v0 = r0.loadUnaligned(fromByteOffset: i, as: SIMD16<Int32>.self)
+            let v1 = r1.loadUnaligned(fromByteOffset: i, as: SIMD16<Int32>.self)
+            let v2 = r2.loadUnaligned(fromByteOffset: i, as: SIMD16<Int32>.self)
+            let v3 = r3.loadUnaligned(fromByteOffset: i, as: SIMD16<Int32>.self)
+            for t in 0..<4 {
+                let xb = (xv &>> Int32(8 &* t)) & mask
+                let up = Int32(24 &- 8 &* t)
+                s0 &+= xb &* ((v0 &<< up) &>> 24)
+                s1 &+= xb &* ((v1 &<< up) &>> 24)
+                s2 &+= xb &* ((v2 &<< up) &>> 24)
+                s3 &+= xb &* ((v3 &<< up) &>> 24)
+            }
+            i &+= 64
         }
         var t = SIMD4<Int32>(s0.wrappedSum(), s1.wrappedSum(), s2.wrappedSum(), s3.wrappedSum())
         while i < n {

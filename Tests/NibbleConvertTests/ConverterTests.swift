@@ -76,6 +76,7 @@ final class ConverterTests: XCTestCase {
             let onnx = try Fixtures.bytes(model, in: dir)
             let xs = try XCTUnwrap(try Fixtures.npy(x, in: dir).floats)
             let calibration = try CalibrationData(contentsOf: try Fixtures.url(calib, in: dir))
+            var fp32Accuracy = 0.0
             for recipe in [Recipe.fp32, .int8] {
                 let (nib, _) = try Converter.convert(onnxBytes: onnx, recipe: recipe, calibration: calibration)
                 let logits = try NibRunner(nib).run(xs)
@@ -85,7 +86,13 @@ final class ConverterTests: XCTestCase {
                     if let best = row.indices.max(by: { row[$0] < row[$1] }), Int64(best - i * 10) == label { correct += 1 }
                 }
                 let accuracy = Double(correct) / Double(labels.count)
-                XCTAssertGreaterThan(accuracy, recipe == .fp32 ? 0.97 : 0.95, "\(model) \(recipe): \(correct)/\(labels.count)")
+                if recipe == .fp32 {
+                    fp32Accuracy = accuracy
+                    XCTAssertGreaterThan(accuracy, 0.97, "\(model) fp32: \(correct)/\(labels.count)")
+                } else {
+                    // The foundation issue's bar: int8 within 1 point of fp32 on the demo models.
+                    XCTAssertGreaterThanOrEqual(accuracy, fp32Accuracy - 0.01, "\(model) int8: \(correct)/\(labels.count)")
+                }
             }
         }
     }

@@ -122,3 +122,41 @@ final class ImporterTests: XCTestCase {
         }
     }
 }
+
+final class ImporterRobustnessTests: XCTestCase {
+    /// Random byte flips in valid models: the importer either succeeds or throws, never traps.
+    func testMutatedModelsNeverCrash() throws {
+        var rng = SplitMix64(seed: 0x5EED)
+        for name in ["mlp.onnx", "resnet_small.onnx", "mobilenetv3_block.onnx"] {
+            let original = try Fixtures.bytes(name)
+            var accepted = 0
+            for _ in 0..<80 {
+                var bytes = original
+                for _ in 0..<(1 + Int(rng.next() % 4)) {
+                    let at = Int(rng.next() % UInt64(bytes.count))
+                    bytes[at] = UInt8(truncatingIfNeeded: rng.next())
+                }
+                if let m = try? ONNXImporter.importModel(onnxBytes: bytes) {
+                    accepted += 1
+                    // Whatever imports must serialize into a .nib the reader accepts.
+                    let nib = try Writer.serialize(m.graph, constantData: m.constantData)
+                    XCTAssertNoThrow(try nib.withUnsafeBytes { try Reader.read($0) }, name)
+                }
+            }
+            XCTAssertGreaterThan(accepted, 0, "\(name): some mutations (e.g. inside weights) must still import")
+        }
+    }
+}
+
+/// Deterministic generator for the mutation test (seed printed by the assertion messages' reproducibility).
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -157,6 +157,8 @@ enum ConstantFolder {
         if r == 0 { throw node.malformed("data is a scalar") }
         let axis = try ShapeRules.axis(try node.int("axis", default: 0), rank: r, node)
         let dim = data.shape[axis]
+        let outShape = Array(data.shape[..<axis]) + indicesShape + Array(data.shape[(axis + 1)...])
+        _ = try HostTensor.elementCount(outShape, node.where_())
         let outer = data.shape[..<axis].reduce(1, *), inner = data.shape[(axis + 1)...].reduce(1, *)
         var picks: [Int] = []
         for o in 0..<outer {
@@ -166,7 +168,6 @@ enum ConstantFolder {
                 for k in 0..<inner { picks.append((o * dim + Int(i)) * inner + k) }
             }
         }
-        let outShape = Array(data.shape[..<axis]) + indicesShape + Array(data.shape[(axis + 1)...])
         return data.picking(picks, shape: outShape)
     }
 

@@ -50,7 +50,7 @@ extension ONNXImporter {
         let strides = try spatial(n, "strides", count: 2, default: [1, 1], range: 1...65535)
         let dilations = try spatial(n, "dilations", count: 2, default: [1, 1], range: 1...65535)
         let group = try n.int("group", default: 1)
-        if group < 1 || ws[0] % group != 0 || xs[1] != ws[1] * group {
+        if group < 1 || group > xs[1] || ws[0] % group != 0 || xs[1] != ws[1] * group {
             throw n.unsupported("group \(group) does not fit input channels \(xs[1]) and weight shape \(ws) (needs C = \(ws[1]) × group, M divisible by group)")
         }
         let pads = try resolvePads(n, input: xs, kernel: kernel, strides: strides, dilations: dilations)

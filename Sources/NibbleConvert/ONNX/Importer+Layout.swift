@@ -19,7 +19,8 @@ extension ONNXImporter {
             shape = try ShapeRules.flatten(xs, axis: try n.int("axis", default: 1), n)
         case "Unsqueeze":
             try n.requireArity(inputs: 1...2, consumed: b.consumed)
-            shape = try ShapeRules.unsqueeze(xs, axes: try axes(n, b) ?? [], n)
+            guard let ax = try axes(n, b) else { throw n.malformed("axes are required") }
+            shape = try ShapeRules.unsqueeze(xs, axes: ax, n)
         default:
             try n.requireArity(inputs: 1...2, consumed: b.consumed)
             shape = try ShapeRules.squeeze(xs, axes: try axes(n, b), n)

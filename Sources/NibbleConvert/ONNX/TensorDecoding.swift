@@ -21,7 +21,7 @@ extension HostTensor {
         let names: [Int32: String] = [0: "undefined", 1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32",
                                       7: "int64", 8: "string", 9: "bool", 10: "float16", 11: "float64", 12: "uint32",
                                       13: "uint64", 14: "complex64", 15: "complex128", 16: "bfloat16"]
-        return names[code] ?? "type code \(code)"
+        return names[code] ?? "code \(code)"
     }
 
     /// `context` names the tensor and where it came from, e.g. "initializer 'w0'".

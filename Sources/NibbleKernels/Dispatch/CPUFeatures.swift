@@ -11,7 +11,8 @@ import _Builtin_intrinsics.intel.cpuid
 public struct CPUFeatures: Sendable, Equatable {
     /// AVX2 + FMA + BMI1/2 with AVX state enabled: what `-target-cpu haswell` code may use.
     public var hasHaswellLevel: Bool
-    /// AVX-512 F/CD/BW/DQ/VL/IFMA/VBMI/VBMI2/VNNI/BITALG/VPOPCNTDQ with AVX-512 state enabled:
+    /// AVX-512 F/CD/BW/DQ/VL/IFMA/VBMI/VBMI2/VNNI/BITALG/VPOPCNTDQ and GFNI (LLVM may use it for byte
+    /// shifts) with AVX-512 state enabled:
     /// what `-target-cpu icelake-server` vector code may use.
     public var hasIcelakeServerLevel: Bool
 
@@ -38,10 +39,12 @@ public struct CPUFeatures: Sendable, Equatable {
             avxState = ymm.a != 0 && enabledSize >= ymm.b &+ ymm.a
             avx512State = hi16.a != 0 && enabledSize >= hi16.b &+ hi16.a
         }
+        let lzcnt = __get_cpuid_max(0x8000_0000, nil) >= 0x8000_0001 && bit(cpuid(0x8000_0001, 0).c, 5)
+        // AVX FMA F16C MOVBE POPCNT, AVX2 BMI1 BMI2, LZCNT: the -target-cpu haswell feature set.
         let haswell = avxState && bit(l1.c, 28) && bit(l1.c, 12) && bit(l1.c, 29) && bit(l1.c, 22)
-            && bit(l7.b, 5) && bit(l7.b, 3) && bit(l7.b, 8)
+            && bit(l1.c, 23) && bit(l7.b, 5) && bit(l7.b, 3) && bit(l7.b, 8) && lzcnt
         let ebx512: [UInt32] = [16, 17, 21, 28, 30, 31]      // F DQ IFMA CD BW VL
-        let ecx512: [UInt32] = [1, 6, 11, 12, 14]            // VBMI VBMI2 VNNI BITALG VPOPCNTDQ
+        let ecx512: [UInt32] = [1, 6, 8, 11, 12, 14]         // VBMI VBMI2 GFNI VNNI BITALG VPOPCNTDQ
         var icelake = haswell && avx512State
         for i in ebx512 where !bit(l7.b, i) { icelake = false }
         for i in ecx512 where !bit(l7.c, i) { icelake = false }

@@ -22,17 +22,26 @@ public enum FP32ConvTiled {
         (g.outW &- 1) &* g.strideW &+ (g.kernelW &- 1) &* g.dilationW &+ 1
     }
 
-    /// K is streamed in blocks so the panel slice (reductionBlock · NR floats, 16 KB) stays in L1
-    /// while every row tile of W passes over it.
+    /// K is streamed in blocks: a tile's panel slice (reductionBlock · NR floats, 8 KB) and the 6-row
+    /// W slice stay in L1 while the microkernel sweeps the tiles of a column block.
     @inline(__always) static var reductionBlock: Int { 2048 / FVec.scalarCount }
 
-    /// Float offsets of the scratch parts: k offsets (Int, 2 floats each), C column block (outC/groups x NR),
-    /// packed panel (K x NR), padded input (stride 1 only).
+    /// Output positions per column block: the block's panel slice (reductionBlock x 256 floats, 256 KB)
+    /// stays in L2 while each 6-row W slice (in L1) sweeps all its tiles.
+    public static let columnBlock = 256
+
+    @inline(__always) static func positionCount(_ g: ConvGeometry) -> Int {
+        isImplicit(g) ? (g.outH &- 1) &* paddedWidth(g) &+ g.outW : g.outPixels
+    }
+
+    /// Float offsets of the scratch parts: k offsets (Int, 2 floats each), C block (tiles x outC/groups x NR),
+    /// packed panels (tiles x K x NR), padded input (stride 1 only).
     @inline(__always) static func layout(_ g: ConvGeometry) -> (c: Int, panel: Int, padded: Int, total: Int) {
         let nr = tileColumns
+        let blockCols = (Swift.min(columnBlock, positionCount(g)) &+ nr &- 1) / nr &* nr
         let offsets = ((g.reductionLength &* 2) &+ 15) & ~15
-        let c = (g.outCPerGroup &* nr &+ 15) & ~15
-        let panel = (g.reductionLength &* nr &+ 15) & ~15
+        let c = (g.outCPerGroup &* blockCols &+ 15) & ~15
+        let panel = (g.reductionLength &* blockCols &+ 15) & ~15
         let padded = isImplicit(g) ? g.inCPerGroup &* paddedHeight(g) &* paddedWidth(g) &+ 2 &* nr : 0
         return (offsets, offsets &+ c, offsets &+ c &+ panel, offsets &+ c &+ panel &+ padded)
     }
@@ -75,56 +84,69 @@ public enum FP32ConvTiled {
             }
         }
         // Positions: padded-grid numbering (pos = oh·wp + ow) or plain output columns.
-        let positions = implicit ? (g.outH &- 1) &* wp &+ g.outW : n
+        let positions = positionCount(g)
         for grp in 0..<g.groups {
             let wG = weights + grp &* ocg &* k
             let inG = input + grp &* icg &* inPlane
             if implicit { padInput(g, input: inG, hp: hp, wp: wp, into: padded) }
-            var p0 = 0
-            while p0 < positions {
-                let cols = Swift.min(nr, positions &- p0)
-                if implicit {
-                    copyPanel(from: UnsafePointer(padded + p0), offsets: UnsafePointer(offsets), k: k, into: panel)
-                } else {
-                    packPanel(g, input: inG, firstColumn: p0, columns: cols, panel: panel)
+            var n0 = 0
+            while n0 < positions {
+                let nc = Swift.min(columnBlock, positions &- n0)
+                let tiles = (nc &+ nr &- 1) / nr
+                for t in 0..<tiles {
+                    let p0 = n0 &+ t &* nr
+                    let dst = panel + t &* k &* nr
+                    if implicit {
+                        copyPanel(from: UnsafePointer(padded + p0), offsets: UnsafePointer(offsets), k: k, into: dst)
+                    } else {
+                        packPanel(g, input: inG, firstColumn: p0, columns: Swift.min(nr, positions &- p0), panel: dst)
+                    }
                 }
                 var k0 = 0
                 while k0 < k {
                     let kc = Swift.min(kcMax, k &- k0)
                     var m0 = 0
                     while m0 < ocg {
-                        microkernel(k: kc, a: wG + (m0 &* k &+ k0), lda: k, rows: Swift.min(mr, ocg &- m0),
-                                    b: UnsafePointer(panel + k0 &* nr), c: cBuf + m0 &* nr, accumulate: k0 != 0)
+                        let rows = Swift.min(mr, ocg &- m0)
+                        let a = wG + (m0 &* k &+ k0)
+                        for t in 0..<tiles {
+                            microkernel(k: kc, a: a, lda: k, rows: rows, b: UnsafePointer(panel + (t &* k &+ k0) &* nr),
+                                        c: cBuf + (t &* ocg &+ m0) &* nr, accumulate: k0 != 0)
+                        }
                         m0 &+= mr
                     }
                     k0 &+= kc
                 }
-                for r in 0..<ocg {
-                    let o = grp &* ocg &+ r
-                    let b: Float = bias?[o] ?? 0
-                    let src = UnsafePointer(cBuf) + r &* nr
-                    let outRow = output + o &* n
-                    if implicit {
-                        // Scatter the padded-grid positions that are real outputs (ow < outW).
-                        var j = 0
-                        var oh = p0 / wp
-                        var ow = p0 &- oh &* wp
-                        while j < cols {
-                            let seg = Swift.min(cols &- j, wp &- ow)
-                            let valid = Swift.min(seg, g.outW &- ow)
-                            if valid > 0 {
-                                epilogue(src + j, outRow + (oh &* g.outW &+ ow), count: valid, bias: b,
-                                         lo: outputMin, hi: outputMax)
+                for t in 0..<tiles {
+                    let p0 = n0 &+ t &* nr
+                    let cols = Swift.min(nr, positions &- p0)
+                    for r in 0..<ocg {
+                        let o = grp &* ocg &+ r
+                        let b: Float = bias?[o] ?? 0
+                        let src = UnsafePointer(cBuf) + (t &* ocg &+ r) &* nr
+                        let outRow = output + o &* n
+                        if implicit {
+                            // Scatter the padded-grid positions that are real outputs (ow < outW).
+                            var j = 0
+                            var oh = p0 / wp
+                            var ow = p0 &- oh &* wp
+                            while j < cols {
+                                let seg = Swift.min(cols &- j, wp &- ow)
+                                let valid = Swift.min(seg, g.outW &- ow)
+                                if valid > 0 {
+                                    epilogue(src + j, outRow + (oh &* g.outW &+ ow), count: valid, bias: b,
+                                             lo: outputMin, hi: outputMax)
+                                }
+                                j &+= seg
+                                ow = 0
+                                oh &+= 1
                             }
-                            j &+= seg
-                            ow = 0
-                            oh &+= 1
+                        } else {
+                            epilogue(src, outRow + p0, count: cols, bias: b, lo: outputMin, hi: outputMax)
                         }
-                    } else {
-                        epilogue(src, outRow + p0, count: cols, bias: b, lo: outputMin, hi: outputMax)
                     }
                 }
-                p0 &+= nr
+                n0 &+= nc
             }
         }
     }

@@ -6,14 +6,26 @@
 public enum Int8ConvTiled {
     @inline(__always) static func roundUp64(_ x: Int) -> Int { (x &+ 63) & ~63 }
 
-    /// Byte offsets of the scratch parts: quantized input, row sums, int32 tile, packed panel.
-    @inline(__always) static func layout(_ g: ConvGeometry) -> (rowSums: Int, tile: Int, panel: Int, total: Int) {
-        let q = roundUp64(g.inC &* g.inH &* g.inW)
+    /// Stride 1 reads panels from a zero-point-padded quantized input (see FP32ConvTiled: implicit GEMM
+    /// over the padded grid, pos = oh·wp + ow).
+    @inline(__always) static func isImplicit(_ g: ConvGeometry) -> Bool { g.strideH == 1 && g.strideW == 1 }
+    @inline(__always) static func paddedHeight(_ g: ConvGeometry) -> Int { g.outH &+ (g.kernelH &- 1) &* g.dilationH }
+    @inline(__always) static func paddedWidth(_ g: ConvGeometry) -> Int { g.outW &+ (g.kernelW &- 1) &* g.dilationW }
+
+    /// Byte offsets of the scratch parts: k offsets, row sums, int32 tile, packed panel, then the
+    /// quantized input (plain for im2col, padded for stride 1).
+    @inline(__always) static func layout(_ g: ConvGeometry) -> (rowSums: Int, tile: Int, panel: Int, q: Int, total: Int) {
+        let nr = Int8Microkernel.tileColumns
+        let offsets = roundUp64(g.reductionLength &* 8)
         let rs = roundUp64(g.outC &* 4)
-        let tile = roundUp64(Int8Microkernel.tileRows &* Int8Microkernel.tileColumns &* 4)
+        let tile = roundUp64(Int8Microkernel.tileRows &* nr &* 4)
         let kp = (g.reductionLength &+ 3) & ~3
-        let panel = roundUp64(kp &* Int8Microkernel.tileColumns)
-        return (q, q &+ rs, q &+ rs &+ tile, q &+ rs &+ tile &+ panel)
+        let panel = roundUp64(kp &* nr)
+        let q = isImplicit(g)
+            ? roundUp64(g.inCPerGroup &* paddedHeight(g) &* paddedWidth(g) &+ 2 &* nr)
+            : roundUp64(g.inC &* g.inH &* g.inW)
+        let r = offsets, t = r &+ rs, p = t &+ tile, qq = p &+ panel
+        return (r, t, p, qq, qq &+ q)
     }
 
     public static func scratchByteCount(_ g: ConvGeometry) -> Int { layout(g).total &+ 64 }
@@ -23,46 +35,150 @@ public enum Int8ConvTiled {
                            bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
                            scratch: UnsafeMutableRawPointer, outputMin: Float, outputMax: Float) {
         let lay = layout(g)
-        let q = scratch.assumingMemoryBound(to: UInt8.self)
+        let offsets = scratch.assumingMemoryBound(to: Int.self)
         let rowSums = (scratch + lay.rowSums).assumingMemoryBound(to: Int32.self)
         let tile = (scratch + lay.tile).assumingMemoryBound(to: Int32.self)
         let panel = (scratch + lay.panel).assumingMemoryBound(to: UInt8.self)
+        let q = (scratch + lay.q).assumingMemoryBound(to: UInt8.self)
         let k = g.reductionLength
         let n = g.outPixels
         let ocg = g.outCPerGroup, icg = g.inCPerGroup
         let inPlane = g.inH &* g.inW
         let mr = Int8Microkernel.tileRows, nr = Int8Microkernel.tileColumns
-        Int8Quantization.quantize(input, count: g.inC &* inPlane, scale: inputScale, zeroPoint: inputZeroPoint, into: q)
+        let implicit = isImplicit(g)
+        let hp = paddedHeight(g), wp = paddedWidth(g)
         Int8Quantization.rowSums(weights, rows: g.outC, length: k, into: rowSums)
         let zpByte = UInt8(truncatingIfNeeded: Swift.max(0, Swift.min(255, inputZeroPoint)))
+        if implicit {
+            var kIndex = 0
+            for ci in 0..<icg {
+                for kh in 0..<g.kernelH {
+                    for kw in 0..<g.kernelW {
+                        offsets[kIndex] = (ci &* hp &+ kh &* g.dilationH) &* wp &+ kw &* g.dilationW
+                        kIndex &+= 1
+                    }
+                }
+            }
+        } else {
+            Int8Quantization.quantize(input, count: g.inC &* inPlane, scale: inputScale, zeroPoint: inputZeroPoint, into: q)
+        }
+        let positions = implicit ? (g.outH &- 1) &* wp &+ g.outW : n
         for grp in 0..<g.groups {
             let wG = weights + grp &* ocg &* k
-            let qG = UnsafePointer(q) + grp &* icg &* inPlane
-            var n0 = 0
-            while n0 < n {
-                let cols = Swift.min(nr, n &- n0)
-                packPanel(g, input: qG, padValue: zpByte, firstColumn: n0, columns: cols, panel: panel)
+            if implicit {
+                padQuantized(g, input: input + grp &* icg &* inPlane, scale: inputScale, zeroPoint: inputZeroPoint,
+                             padValue: zpByte, hp: hp, wp: wp, into: q)
+            }
+            var p0 = 0
+            while p0 < positions {
+                let cols = Swift.min(nr, positions &- p0)
+                if implicit {
+                    interleavePanel(from: UnsafePointer(q + p0), offsets: UnsafePointer(offsets), k: k, into: panel)
+                } else {
+                    packPanel(g, input: UnsafePointer(q) + grp &* icg &* inPlane, padValue: zpByte, firstColumn: p0,
+                              columns: cols, panel: panel)
+                }
                 var m0 = 0
                 while m0 < ocg {
                     let rows = Swift.min(mr, ocg &- m0)
                     Int8Microkernel.tile(k: k, a: wG + m0 &* k, lda: k, rows: rows, b: UnsafePointer(panel), out: tile)
-                    let oBase = grp &* ocg &+ m0
                     for r in 0..<rows {
-                        let o = oBase &+ r
+                        let o = grp &* ocg &+ m0 &+ r
                         let corr = inputZeroPoint &* rowSums[o]
                         let scale = inputScale * weightScales[o]
                         let b: Float = bias?[o] ?? 0
-                        let dst = output + (o &* n &+ n0)
-                        let src = tile + r &* nr
-                        for j in 0..<cols {
-                            dst[j] = Int8Quantization.dequantize(src[j] &- corr, scale: scale, bias: b,
-                                                                 outputMin: outputMin, outputMax: outputMax)
+                        let outRow = output + o &* n
+                        let src = UnsafePointer(tile) + r &* nr
+                        if implicit {
+                            // Scatter the padded-grid positions that are real outputs (ow < outW).
+                            var j = 0
+                            var oh = p0 / wp
+                            var ow = p0 &- oh &* wp
+                            while j < cols {
+                                let seg = Swift.min(cols &- j, wp &- ow)
+                                let valid = Swift.min(seg, g.outW &- ow)
+                                let dst = outRow + (oh &* g.outW &+ ow)
+                                var t = 0
+                                while t < valid {
+                                    dst[t] = Int8Quantization.dequantize(src[j &+ t] &- corr, scale: scale, bias: b,
+                                                                         outputMin: outputMin, outputMax: outputMax)
+                                    t &+= 1
+                                }
+                                j &+= seg
+                                ow = 0
+                                oh &+= 1
+                            }
+                        } else {
+                            let dst = outRow + p0
+                            for j in 0..<cols {
+                                dst[j] = Int8Quantization.dequantize(src[j] &- corr, scale: scale, bias: b,
+                                                                     outputMin: outputMin, outputMax: outputMax)
+                            }
                         }
                     }
                     m0 &+= mr
                 }
-                n0 &+= nr
+                p0 &+= nr
             }
+        }
+    }
+
+    /// padded[ci][r][s] = quantize(input[ci][r - padTop][s - padLeft]), the zero point outside, plus
+    /// 2·NR bytes of slack read (and discarded) by the last tile.
+    static func padQuantized(_ g: ConvGeometry, input: UnsafePointer<Float>, scale: Float, zeroPoint: Int32,
+                             padValue: UInt8, hp: Int, wp: Int, into dst: UnsafeMutablePointer<UInt8>) {
+        let inH = g.inH, inW = g.inW
+        let sLo = Swift.min(Swift.max(g.padLeft, 0), wp)
+        let sHi = Swift.max(sLo, Swift.min(wp, g.padLeft &+ inW))
+        for ci in 0..<g.inCPerGroup {
+            let plane = input + ci &* inH &* inW
+            for r in 0..<hp {
+                let d = dst + (ci &* hp &+ r) &* wp
+                let ih = r &- g.padTop
+                if ih < 0 || ih >= inH {
+                    d.update(repeating: padValue, count: wp)
+                } else {
+                    d.update(repeating: padValue, count: sLo)
+                    Int8Quantization.quantize(plane + (ih &* inW &+ sLo &- g.padLeft), count: sHi &- sLo,
+                                              scale: scale, zeroPoint: zeroPoint, into: d + sLo)
+                    (d + sHi).update(repeating: padValue, count: wp &- sHi)
+                }
+            }
+        }
+        (dst + g.inCPerGroup &* hp &* wp).update(repeating: padValue, count: 2 &* Int8Microkernel.tileColumns)
+    }
+
+    /// Four taps' rows of 16 bytes become 16 lanes of 4 interleaved bytes (the vpdpbusd operand) by
+    /// widening and shifting; taps past K contribute 0.
+    @inline(__always)
+    static func interleavePanel(from src: UnsafePointer<UInt8>, offsets: UnsafePointer<Int>, k: Int,
+                                into panel: UnsafeMutablePointer<UInt8>) {
+        let nr = Int8Microkernel.tileColumns
+        let s = UnsafeRawPointer(src)
+        var d = UnsafeMutableRawPointer(panel)
+        var kk = 0
+        while kk < k {
+            let o0 = offsets[kk]
+            let o1 = kk &+ 1 < k ? offsets[kk &+ 1] : -1
+            let o2 = kk &+ 2 < k ? offsets[kk &+ 2] : -1
+            let o3 = kk &+ 3 < k ? offsets[kk &+ 3] : -1
+            var h = 0
+            while h < nr {
+                var v = SIMD16<UInt32>(truncatingIfNeeded: s.loadUnaligned(fromByteOffset: o0 &+ h, as: SIMD16<UInt8>.self))
+                if o1 >= 0 {
+                    v |= SIMD16<UInt32>(truncatingIfNeeded: s.loadUnaligned(fromByteOffset: o1 &+ h, as: SIMD16<UInt8>.self)) &<< 8
+                }
+                if o2 >= 0 {
+                    v |= SIMD16<UInt32>(truncatingIfNeeded: s.loadUnaligned(fromByteOffset: o2 &+ h, as: SIMD16<UInt8>.self)) &<< 16
+                }
+                if o3 >= 0 {
+                    v |= SIMD16<UInt32>(truncatingIfNeeded: s.loadUnaligned(fromByteOffset: o3 &+ h, as: SIMD16<UInt8>.self)) &<< 24
+                }
+                d.storeBytes(of: v, toByteOffset: h &* 4, as: SIMD16<UInt32>.self)
+                h &+= 16
+            }
+            d += nr &* 4
+            kk &+= 4
         }
     }
 

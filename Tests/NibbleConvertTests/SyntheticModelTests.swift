@@ -1,0 +1,143 @@
+import Foundation
+@testable import NibbleConvert
+import NibbleFormat
+import XCTest
+
+/// Importer cases the fixtures do not cover, on small models built in memory; numeric checks run the
+/// converted model with the runtime against values computed here.
+final class SyntheticModelTests: XCTestCase {
+    func convert(_ b: ONNXBuilder) throws -> (Graph, NibRunner) {
+        let (nib, _) = try Converter.convert(onnxBytes: try b.bytes())
+        let runner = try NibRunner(nib)
+        return (runner.model.graph, runner)
+    }
+
+    func testStandaloneBatchNormBecomesMulAdd() throws {
+        var b = ONNXBuilder()
+        b.input("x", ["N", 2, 1, 2])
+        b.initializer("s", [2], [2, 0.5]); b.initializer("b", [2], [1, -1])
+        b.initializer("m", [2], [0.5, 0]); b.initializer("v", [2], [1, 4])
+        b.node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], ["epsilon": .float(0)])
+        b.outputs = ["y"]
+        let (g, run) = try convert(b)
+        XCTAssertEqual(g.nodes.map { $0.op }, [.mul, .add])
+        XCTAssertEqual(g.tensors[g.nodes[0].inputs[1]].shape, [2, 1, 1])
+        let y = try run.run([1, 2, 3, 4])
+        // channel 0: (x - 0.5) * 2 + 1; channel 1: x / 2 * 0.5 - 1
+        let expected: [Float] = [2, 4, -0.25, 0]
+        XCTAssertEqual(y, expected)
+    }
+
+    func testGemmAlphaBetaTransB0() throws {
+        var b = ONNXBuilder()
+        b.input("x", [3, 2])  // a numeric batch dim is also the batch
+        b.initializer("w", [2, 3], [1, 2, 3, 4, 5, 6])
+        b.initializer("c", [3], [1, 1, 1])
+        b.node("Gemm", ["x", "w", "c"], ["y"], ["alpha": .float(2), "beta": .float(3)])
+        b.outputs = ["y"]
+        let (g, run) = try convert(b)
+        XCTAssertEqual(g.tensors[g.nodes[0].inputs[1]].shape, [3, 2])
+        let expected: [Float] = [13, 17, 21]  // 2·(x·W) + 3·c with x·W = [5, 7, 9]
+        XCTAssertEqual(try run.run([1, 1]), expected)
+    }
+
+    func testAutoPadSameUpperAndFusedClipOpset10() throws {
+        var b = ONNXBuilder()
+        b.opset = 10
+        b.input("x", ["N", 1, 5, 5])
+        b.initializer("w", [1, 1, 2, 2], [1, 1, 1, 1])
+        b.node("Conv", ["x", "w"], ["c"], ["strides": .ints([2, 2]), "auto_pad": .string("SAME_UPPER")])
+        b.node("Clip", ["c"], ["y"], ["min": .float(0), "max": .float(3)])
+        b.outputs = ["y"]
+        let (g, run) = try convert(b)
+        XCTAssertEqual(g.nodes.count, 1)
+        XCTAssertEqual(g.nodes[0].attribute(.pads)?.ints, [0, 0, 1, 1])
+        XCTAssertEqual(g.nodes[0].attribute(.outputMax)?.floats, [3])
+        XCTAssertEqual(g.tensors[g.outputs[0]].shape, [1, 1, 3, 3])
+        XCTAssertEqual(g.tensors[g.outputs[0]].name, "y")
+        let y = try run.run([Float](repeating: 1, count: 25))
+        XCTAssertEqual(y, [3, 3, 2, 3, 3, 2, 2, 2, 1])
+    }
+
+    func testSoftmaxOpset11CoercesTo2D() throws {
+        var b = ONNXBuilder()
+        b.opset = 11
+        b.input("x", ["N", 2, 2])
+        b.node("Softmax", ["x"], ["y"], ["axis": .int(1)])
+        b.outputs = ["y"]
+        let (g, run) = try convert(b)
+        XCTAssertEqual(g.nodes.map { $0.op }, [.reshape, .softmax, .reshape])
+        let y = try run.run([0, 0, 0, 0])
+        for v in y { XCTAssertEqual(v, 0.25, accuracy: 1e-6) }
+    }
+
+    func testShapeSubgraphWithSliceCastConstantOfShape() throws {
+        var b = ONNXBuilder()
+        b.input("x", ["N", 2, 3])
+        b.node("Shape", ["x"], ["s"])
+        b.initializer("st", [1], ints: [1]); b.initializer("en", [1], ints: [Int64.max])
+        b.node("Slice", ["s", "st", "en"], ["tail"])              // [2, 3]
+        b.node("Cast", ["tail"], ["tailf"], ["to": .int(1)])
+        b.node("Cast", ["tailf"], ["tail2"], ["to": .int(7)])
+        b.initializer("one", [1], ints: [1])
+        b.node("ConstantOfShape", ["one"], ["minus"], ["value": .tensor(ONNXBuilder.tensor("v", [1], ints: [-1]))])
+        b.node("Mul", ["tail2", "one"], ["prod"])                  // [2, 3]
+        b.node("Concat", ["minus", "prod"], ["shape"], ["axis": .int(0)])  // [-1, 2, 3]
+        b.node("Reshape", ["x", "shape"], ["r"])
+        b.node("Constant", [], ["k"], ["value_floats": .floats([10])])
+        b.node("Add", ["r", "k"], ["y"])
+        b.outputs = ["y"]
+        let (g, run) = try convert(b)
+        XCTAssertEqual(g.nodes.map { $0.op }, [.add], "Reshape to the same shape is an alias; the shape subgraph folds away")
+        XCTAssertEqual(try run.run([1, 2, 3, 4, 5, 6]), [11, 12, 13, 14, 15, 16])
+    }
+
+    func testSymbolicNonBatchDimIsAnError() throws {
+        var b = ONNXBuilder()
+        b.input("x", ["N", "C"])
+        b.node("Relu", ["x"], ["y"])
+        b.outputs = ["y"]
+        XCTAssertThrowsError(try Converter.convert(onnxBytes: try b.bytes())) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("'x'") && text.contains("dimension 1") && text.contains("'C'"), text)
+        }
+    }
+
+    func testBadRawDataLengthIsAnError() throws {
+        var b = ONNXBuilder()
+        b.input("x", ["N", 2])
+        var w = ONNXBuilder.tensor("w", [2, 2], floats: [])
+        w.rawData = Data([0, 0, 0])
+        b.initializers.append(w)
+        b.node("MatMul", ["x", "w"], ["y"])
+        b.outputs = ["y"]
+        XCTAssertThrowsError(try Converter.convert(onnxBytes: try b.bytes())) { error in
+            XCTAssertTrue("\(error)".contains("initializer 'w'") && "\(error)".contains("raw_data has 3 bytes"), "\(error)")
+        }
+    }
+
+    func testUnsupportedAttributeNamesNodeAndValue() throws {
+        var b = ONNXBuilder()
+        b.input("x", ["N", 2])
+        b.initializer("w", [2, 2], [1, 0, 0, 1])
+        b.node("Gemm", ["w", "x"], ["y"], name: "g", ["transA": .int(1)])
+        b.outputs = ["y"]
+        XCTAssertThrowsError(try Converter.convert(onnxBytes: try b.bytes())) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("node 'g' (Gemm)") && text.contains("transA=1"), text)
+        }
+    }
+
+    func testDynamicMatMulAndIdentity() throws {
+        var b = ONNXBuilder()
+        b.input("x", ["N", 2, 2])
+        b.node("Identity", ["x"], ["i"])
+        b.node("Transpose", ["i"], ["t"], ["perm": .ints([0, 2, 1])])
+        b.node("MatMul", ["i", "t"], ["y"])
+        b.outputs = ["y"]
+        let (g, run) = try convert(b)
+        XCTAssertEqual(g.nodes.map { $0.op }, [.transpose, .matMul])
+        // [[1,2],[3,4]] · its transpose
+        XCTAssertEqual(try run.run([1, 2, 3, 4]), [5, 11, 11, 25])
+    }
+}
