@@ -10,9 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #define NIBBLE_HAVE_MMAP 1
-#else
-#include <stdlib.h>
 #endif
+#include <stdlib.h>
 
 static _Thread_local char last_error[1024];
 
@@ -88,3 +87,12 @@ void nibble_support_unmap(const void* data, size_t size) {
   free((void*)data);
 #endif
 }
+
+void* nibble_support_aligned_alloc(size_t alignment, size_t size) {
+  if (size == 0) size = alignment;
+  size = (size + alignment - 1) / alignment * alignment;  /* aligned_alloc wants a multiple */
+  if (size < alignment) return NULL;                     /* wrapped around */
+  return aligned_alloc(alignment, size);
+}
+
+void nibble_support_aligned_free(void* p) { free(p); }

@@ -10,16 +10,22 @@ final class SessionHandle {
     let session: Session
     let model: ModelHandle
     let lastError: UnsafeMutablePointer<CChar>
+    /// The arena when the session allocated it (freed with the session), nil for a caller's arena.
+    let ownedArena: UnsafeMutableRawPointer?
     static let errorCapacity = 1024
 
-    init(_ session: Session, model: ModelHandle) {
+    init(_ session: Session, model: ModelHandle, ownedArena: UnsafeMutableRawPointer?) {
         self.session = session
         self.model = model
+        self.ownedArena = ownedArena
         lastError = UnsafeMutablePointer<CChar>.allocate(capacity: SessionHandle.errorCapacity)
         lastError[0] = 0
     }
 
-    deinit { lastError.deallocate() }
+    deinit {
+        lastError.deallocate()
+        nibble_support_aligned_free(ownedArena)
+    }
 
     static func from(_ p: OpaquePointer) -> SessionHandle { Unmanaged<SessionHandle>.fromOpaque(UnsafeRawPointer(p)).takeUnretainedValue() }
 
@@ -83,13 +89,25 @@ public func nibble_session_create(_ model: OpaquePointer?, _ options: UnsafePoin
     } else if o.arena_size != 0 {
         return report(.invalidArgument("nibble_session_create: arena_size is \(o.arena_size) but arena is NULL"))
     }
+    // A session-owned arena comes from the C allocator so that a model asking for too much memory is a
+    // status, not a trap.
+    var owned: UnsafeMutableRawPointer?
+    if arena == nil {
+        let bytes = handle.model.plan.totalBytes
+        guard let p = nibble_support_aligned_alloc(Int(NIBBLE_ARENA_ALIGNMENT), bytes) else {
+            return report(.insufficientMemory("nibble_session_create: cannot allocate the \(bytes)-byte arena"))
+        }
+        owned = p
+        arena = UnsafeMutableRawBufferPointer(start: p, count: bytes)
+    }
     do {
         let session = try Session(model: handle.model, arena: arena)
         try session.setResidualLevel(Int(o.residual_level))
         try session.setCodec(codec)
-        outSession.pointee = OpaquePointer(Unmanaged.passRetained(SessionHandle(session, model: handle)).toOpaque())
+        outSession.pointee = OpaquePointer(Unmanaged.passRetained(SessionHandle(session, model: handle, ownedArena: owned)).toOpaque())
         return NIBBLE_OK
     } catch {
+        nibble_support_aligned_free(owned)
         return report(error)
     }
 }

@@ -13,6 +13,12 @@ public enum Layout {
     public static let maxSections = 64
     public static let maxRank = 8
     public static let maxNameLength = 4096
+    /// Largest element count of one tensor (also checked for overflow while reading shapes).
+    public static let maxElements = 1 << 40
+    /// Largest kernel scratch (in elements) and arena (in bytes) a model may ask for: far beyond any real
+    /// model, small enough that sizes computed from them never overflow.
+    public static let maxScratchElements = 1 << 36
+    public static let maxArenaBytes = 1 << 44
 
     public enum SectionKind: UInt32 {
         case graph = 1

@@ -160,7 +160,7 @@ public enum Reader {
                     throw r.fail("tensor \(i) '\(name)': dimension \(d) is \(dim), expected 1...\(Int32.max)")
                 }
                 let (p, overflow) = elements.multipliedReportingOverflow(by: Int(dim))
-                if overflow || p > (1 << 40) {
+                if overflow || p > Layout.maxElements {
                     throw r.fail("tensor \(i) '\(name)': shape \(shape + [Int(dim)]) overflows the element count")
                 }
                 elements = p

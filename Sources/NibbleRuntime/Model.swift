@@ -23,6 +23,15 @@ public final class Model: @unchecked Sendable {
         for i in graph.inputs where graph.tensors[i].dtype != .float32 {
             throw .unsupported("input '\(graph.tensors[i].name)' is \(graph.tensors[i].dtype.name); only float32 inputs are supported")
         }
+        // Bound the arena before planning it, so no size computed from the file can overflow.
+        var total = 0
+        for t in graph.tensors where t.role != .constant {
+            let (sum, overflow) = total.addingReportingOverflow(Layout.alignUp(t.byteCount))
+            if overflow || sum > Layout.maxArenaBytes {
+                throw .unsupported("the model's tensors need more than \(Layout.maxArenaBytes) bytes of arena")
+            }
+            total = sum
+        }
         var steps: [Step] = []
         var scratch = 0
         for n in graph.nodes.indices {

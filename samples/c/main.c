@@ -176,6 +176,23 @@ int main(int argc, char** argv) {
     if (output[i] > output[argmax]) argmax = i;
   }
   printf("\nargmax: %zu (%.6g)\n", argmax, out_count ? output[argmax] : 0.0f);
+
+  /* Top-k (k = 3): repeated selection, fine for a classifier's handful of scores. */
+  enum { TOP_K = 3 };
+  size_t top[TOP_K];
+  size_t k = out_count < TOP_K ? out_count : TOP_K;
+  for (size_t r = 0; r < k; r++) {
+    size_t best = SIZE_MAX;
+    for (size_t i = 0; i < out_count; i++) {
+      int taken = 0;
+      for (size_t q = 0; q < r; q++) taken |= top[q] == i;
+      if (!taken && (best == SIZE_MAX || output[i] > output[best])) best = i;
+    }
+    top[r] = best;
+  }
+  printf("top-%zu:", k);
+  for (size_t r = 0; r < k; r++) printf(" %zu (%.6g)", top[r], output[top[r]]);
+  printf("\n");
   exit_code = 0;
 
 cleanup:

@@ -18,6 +18,10 @@ const char* nibble_support_last_error(void);
 int nibble_support_map_file(const char* path, const void** data, size_t* size, char* error, size_t error_size);
 void nibble_support_unmap(const void* data, size_t size);
 
+/* Aligned allocation that reports failure with NULL (Swift's allocate would trap), for session arenas. */
+void* nibble_support_aligned_alloc(size_t alignment, size_t size);
+void nibble_support_aligned_free(void* p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,18 +5,14 @@ import NibbleKernels
 /// per-tensor uint8 activations), with an optional fused clamp (ReLU, ReLU6, Clip).
 struct ConvStep {
     let geometry: ConvGeometry
-    let input: Int, weights: Int, bias: Int, output: Int
+    let input: Int, weights: Int, output: Int
     let precision: Precision
-    /// int8 only: per-output-channel weight scales and the activation quantization.
-    let weightScales: Int
-    let inputScale: Float
-    let inputZeroPoint: Int32
-    let outputMin: Float, outputMax: Float
+    let p: WeightedOpParameters
 
     static func make(_ c: NodeChecker) throws(NibbleError) -> (ConvStep, scratchBytes: Int) {
         let int8 = c.node.precision == .int8
         try c.requireInputs(int8 ? 4...4 : 2...3)
-        let x = try c.input(0), w = try c.input(1), b = c.optionalInput(2)
+        let x = try c.input(0), w = try c.input(1)
         try c.require(x, dtype: .float32, "input")
         try c.requireConstant(w, "weights")
         try c.require(w, dtype: int8 ? .int8 : .float32, "weights")
@@ -44,30 +40,17 @@ struct ConvStep {
         }
         try c.requireShape(c.output, [1, outC, outH, outW], "output")
         try c.require(c.output, dtype: .float32, "output")
-        if b != absentTensor {
-            try c.requireConstant(b, "bias"); try c.require(b, dtype: .float32, "bias")
-            if c.tensor(b).elementCount != outC { throw c.fail("bias has \(c.tensor(b).elementCount) values, expected \(outC)") }
-        }
-        var scales = absentTensor
-        var inputScale: Float = 0, zeroPoint: Int32 = 0
-        if int8 {
-            scales = try c.input(3)
-            try c.requireConstant(scales, "weight scales"); try c.require(scales, dtype: .float32, "weight scales")
-            if c.tensor(scales).elementCount != outC { throw c.fail("weight scales have \(c.tensor(scales).elementCount) values, expected \(outC)") }
-            inputScale = try c.float(.inputScale, default: 0)
-            if !(inputScale > 0) || !inputScale.isFinite { throw c.fail("input_scale \(inputScale) must be a positive finite float") }
-            let zp = try c.ints(.inputZeroPoint, count: 1)[0]
-            if zp < 0 || zp > 255 { throw c.fail("input_zero_point \(zp) outside 0...255") }
-            zeroPoint = Int32(zp)
+        // The kernels' scratch holds im2col panels of up to K × outH·outW values: refuse sizes that would
+        // overflow or could never be allocated, before any kernel computes them.
+        let (panel, overflow) = (ws[1] * ws[2] * ws[3]).multipliedReportingOverflow(by: outH * outW)
+        if overflow || panel > Layout.maxScratchElements {
+            throw c.fail("im2col of \(ws[1] * ws[2] * ws[3]) × \(outH * outW) values exceeds the limit of \(Layout.maxScratchElements)")
         }
         let g = ConvGeometry(inC: inC, inH: xs[2], inW: xs[3], outC: outC, outH: outH, outW: outW,
                              kernelH: ws[2], kernelW: ws[3], strideH: strides[0], strideW: strides[1],
                              padTop: pads[0], padLeft: pads[1], dilationH: dil[0], dilationW: dil[1], groups: group)
-        let minV = try c.float(.outputMin, default: -.infinity), maxV = try c.float(.outputMax, default: .infinity)
-        if minV > maxV { throw c.fail("output_min \(minV) > output_max \(maxV)") }
-        let step = ConvStep(geometry: g, input: x, weights: w, bias: b, output: c.output, precision: c.node.precision,
-                            weightScales: scales, inputScale: inputScale, inputZeroPoint: zeroPoint,
-                            outputMin: minV, outputMax: maxV)
+        let step = ConvStep(geometry: g, input: x, weights: w, output: c.output, precision: c.node.precision,
+                            p: try WeightedOpParameters.make(c, outChannels: outC))
         let scratch = int8 ? Int8Conv.scratchByteCount(g) : FP32Conv.scratchFloatCount(g) * 4
         return (step, scratch)
     }
@@ -79,14 +62,14 @@ struct ConvStep {
     @inline(__always)
     func run(_ b: Bindings) {
         if precision == .int8 {
-            Int8Conv.run(geometry, input: b.f32(input), inputScale: inputScale, inputZeroPoint: inputZeroPoint,
-                         weights: b.raw(weights).assumingMemoryBound(to: Int8.self), weightScales: b.f32(weightScales),
-                         bias: b.optionalF32(bias), output: b.f32(output), scratch: b.scratch,
-                         outputMin: outputMin, outputMax: outputMax)
+            Int8Conv.run(geometry, input: b.f32(input), inputScale: p.inputScale, inputZeroPoint: p.inputZeroPoint,
+                         weights: b.raw(weights).assumingMemoryBound(to: Int8.self), weightScales: b.f32(p.weightScales),
+                         bias: b.optionalF32(p.bias), output: b.f32(output), scratch: b.scratch,
+                         outputMin: p.outputMin, outputMax: p.outputMax)
         } else {
-            FP32Conv.run(geometry, input: b.f32(input), weights: b.f32(weights), bias: b.optionalF32(bias),
+            FP32Conv.run(geometry, input: b.f32(input), weights: b.f32(weights), bias: b.optionalF32(p.bias),
                          output: b.f32(output), scratch: b.scratch.assumingMemoryBound(to: Float.self),
-                         outputMin: outputMin, outputMax: outputMax)
+                         outputMin: p.outputMin, outputMax: p.outputMax)
         }
     }
 }

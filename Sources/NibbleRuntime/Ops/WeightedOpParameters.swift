@@ -1,0 +1,39 @@
+import NibbleFormat
+
+/// What Conv and FullyConnected share: an optional per-channel bias, the int8 quantization of the input
+/// and weights (FORMAT.md §4.2, precision int8), and the fused output clamp.
+struct WeightedOpParameters {
+    let bias: Int
+    /// int8 only (`absentTensor` / 0 otherwise): per-output-channel weight scales and the uint8 input quantization.
+    let weightScales: Int
+    let inputScale: Float
+    let inputZeroPoint: Int32
+    let outputMin: Float, outputMax: Float
+
+    /// Checks inputs 2 (bias) and 3 (int8 weight scales) and the attributes, for `outChannels` outputs.
+    static func make(_ c: NodeChecker, outChannels: Int) throws(NibbleError) -> WeightedOpParameters {
+        let b = c.optionalInput(2)
+        if b != absentTensor {
+            try c.requireConstant(b, "bias"); try c.require(b, dtype: .float32, "bias")
+            if c.tensor(b).elementCount != outChannels { throw c.fail("bias has \(c.tensor(b).elementCount) values, expected \(outChannels)") }
+        }
+        var scales = absentTensor
+        var inputScale: Float = 0, zeroPoint: Int32 = 0
+        if c.node.precision == .int8 {
+            scales = try c.input(3)
+            try c.requireConstant(scales, "weight scales"); try c.require(scales, dtype: .float32, "weight scales")
+            if c.tensor(scales).elementCount != outChannels {
+                throw c.fail("weight scales have \(c.tensor(scales).elementCount) values, expected \(outChannels)")
+            }
+            inputScale = try c.float(.inputScale, default: 0)
+            if !(inputScale > 0) || !inputScale.isFinite { throw c.fail("input_scale \(inputScale) must be a positive finite float") }
+            let zp = try c.ints(.inputZeroPoint, count: 1)[0]
+            if zp < 0 || zp > 255 { throw c.fail("input_zero_point \(zp) outside 0...255") }
+            zeroPoint = Int32(zp)
+        }
+        let minV = try c.float(.outputMin, default: -.infinity), maxV = try c.float(.outputMax, default: .infinity)
+        if minV > maxV { throw c.fail("output_min \(minV) > output_max \(maxV)") }
+        return WeightedOpParameters(bias: b, weightScales: scales, inputScale: inputScale, inputZeroPoint: zeroPoint,
+                                    outputMin: minV, outputMax: maxV)
+    }
+}
