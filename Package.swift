@@ -46,6 +46,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "NibbleKernelsTests", dependencies: ["NibbleKernels"]),
+        .testTarget(name: "NibbleCodecTests", dependencies: ["NibbleCodec"]),
         .testTarget(name: "NibbleFormatTests", dependencies: ["NibbleFormat"]),
         .testTarget(name: "NibbleRuntimeTests", dependencies: ["NibbleRuntime", "NibbleFormat"]),
         .testTarget(name: "NibbleTests", dependencies: ["Nibble", "CNibble"]),
