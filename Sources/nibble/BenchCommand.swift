@@ -67,8 +67,8 @@ struct KernelsBench: ParsableCommand {
     @Option(help: "Threads (only 1 today; multi-threading lands with the kernels issue).")
     var threads: Int = 1
 
-    @Option(help: "Comma-separated kernels to run: fp32,int8.")
-    var kernels: String = "fp32,int8"
+    @Option(help: "Comma-separated kernels to run: fp32,int8,w1a1,w2a2 (w1a1: bipolar ±1 weights and activations; w2a2: 2-bit two's-complement weights × 2-bit unsigned activations; timed on pre-packed operands).")
+    var kernels: String = "fp32,int8,w1a1,w2a2"
 
     @Option(help: "Comma-separated layers to run (L1,L2,L3,L4,L5,G1).")
     var layers: String = "L1,L2,L3,L4,L5,G1"
@@ -82,7 +82,8 @@ struct KernelsBench: ParsableCommand {
     func run() throws {
         if threads != 1 { throw CLIError("--threads \(threads): only 1 thread is implemented so far") }
         let wanted = kernels.split(separator: ",").map(String.init)
-        for k in wanted where k != "fp32" && k != "int8" { throw CLIError("unknown kernel '\(k)'; available: fp32, int8") }
+        let available = ["fp32", "int8", "w1a1", "w2a2"]
+        for k in wanted where !available.contains(k) { throw CLIError("unknown kernel '\(k)'; available: \(available.joined(separator: ", "))") }
         let layerNames = layers.split(separator: ",").map { $0.uppercased() }
         let known = CanonicalLayers.convolutions.map(\.name) + ["G1"]
         for l in layerNames where !known.contains(l) { throw CLIError("unknown layer '\(l)'; available: \(known.joined(separator: ","))") }
@@ -120,6 +121,40 @@ struct KernelsBench: ParsableCommand {
                          String(format: "%.1f", gmacs), fp32.map { String(format: "%.2fx", $0 / r.timing.medianMs) } ?? "-", "\(r.timing.reps)"])
         }
         printTable(["layer", "kernel", "median ms", "min ms", "GMAC/s", "vs fp32", "reps"], rows)
+        if wanted.contains("w1a1") || wanted.contains("w2a2") {
+            print("\nw1a1/w2a2: kernel on pre-packed weights and activations (\(BinaryConv.microkernelName()) tile), float epilogue included; input packing not included:")
+            for (layer, bits, t) in packTimes {
+                print(String(format: "  %@ pack %d-bit input: median %.3f ms", layer, bits, t.medianMs))
+            }
+        }
+        if wanted.contains("w1a1") {
+            // No-load ceiling: register-only add + popcount + accumulate chains, the best of scalar and vector.
+            let peak = popcountPeak()
+            print(String(format: "popcount-peak (%@): %.1f Gword/s = %.0f G binary MAC/s (scalar %.1f, vector %.1f Gword/s)",
+                         KernelISA.current.name, peak.best, peak.best * 64, peak.scalar, peak.vector))
+            for r in results where r.kernel == "w1a1" {
+                let rate = Double(r.macs) / (r.timing.medianMs * 1e-3) / 1e9
+                print(String(format: "  %@ w1a1: %.0f G binary MAC/s = %.1f%% of the popcount peak", r.layer, rate, 100 * rate / (peak.best * 64)))
+            }
+        }
+    }
+
+    /// Gwords/s of the scalar and vector no-load popcount chains at the current level.
+    func popcountPeak() -> (scalar: Double, vector: Double, best: Double) {
+        func rate(_ vector: Bool) -> Double {
+            let iterations = 1 << 20
+            var sink: UInt64 = 0
+            var words = 0
+            let t = Timing.measure(seconds: min(seconds, 0.3)) {
+                let r = BinaryPopcountCeiling.run(vector: vector, iterations: iterations)
+                sink &+= r.checksum
+                words = r.words
+            }
+            if sink == 42 { print("") }  // keeps the checksum alive
+            return Double(words) / (t.medianMs * 1e-3) / 1e9
+        }
+        let s = rate(false), v = rate(true)
+        return (s, v, max(s, v))
     }
 
     func benchConv(_ g: ConvGeometry, kernel: String) -> Timing {
@@ -128,6 +163,7 @@ struct KernelsBench: ParsableCommand {
         let weights = randomFloats(wCount, seed: 2)
         let bias = randomFloats(g.outC, seed: 3)
         var output = [Float](repeating: 0, count: g.outC * g.outH * g.outW)
+        if kernel == "w1a1" || kernel == "w2a2" { return benchBinary(g, kernel: kernel, input: input, weights: weights, bias: bias) }
         if kernel == "fp32" {
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(FP32Conv.scratchFloatCount(g), 1))
             defer { scratch.deallocate() }
@@ -160,6 +196,11 @@ struct KernelsBench: ParsableCommand {
         let weights = randomFloats(s.macCount, seed: 2)
         let bias = randomFloats(s.outFeatures, seed: 3)
         var output = [Float](repeating: 0, count: s.outFeatures)
+        if kernel == "w1a1" || kernel == "w2a2" {
+            // FC as a 1x1 convolution over one pixel (weights [out][in] = OIHW with kH = kW = 1).
+            let g = ConvGeometry(inC: s.inFeatures, inH: 1, inW: 1, outC: s.outFeatures, outH: 1, outW: 1, kernelH: 1, kernelW: 1)
+            return benchBinary(g, kernel: kernel, input: input, weights: weights, bias: bias, layer: "G1")
+        }
         if kernel == "fp32" {
             return input.withUnsafeBufferPointer { i in weights.withUnsafeBufferPointer { w in bias.withUnsafeBufferPointer { b in
                 output.withUnsafeMutableBufferPointer { o in
@@ -183,6 +224,43 @@ struct KernelsBench: ParsableCommand {
                                            inputScale: 2.0 / 255, inputZeroPoint: 128, weights: w.baseAddress!,
                                            weightScales: sc.baseAddress!, bias: b.baseAddress!, output: o.baseAddress!,
                                            scratch: scratch, outputMin: -.infinity, outputMax: .infinity)
+                }
+            }}
+        }}}
+    }
+}
+
+/// Input packing times of the binary entries, printed under the table (not part of their medians).
+nonisolated(unsafe) var packTimes: [(layer: String, bits: Int, timing: Timing)] = []
+
+extension KernelsBench {
+    /// Times BinaryConv on weights and activations packed beforehand; the input packing is timed separately.
+    func benchBinary(_ g: ConvGeometry, kernel: String, input: [Float], weights: [Float], bias: [Float],
+                     layer: String? = nil) -> Timing {
+        let w1 = kernel == "w1a1"
+        let bits = w1 ? 1 : 2
+        let al = BitPlaneLayout.activations(channels: g.inC, height: g.inH, width: g.inW,
+                                            encoding: w1 ? .bipolar : .unsigned, bits: bits)
+        let wl = BitPlaneLayout.weights(outChannels: g.outC, inChannels: g.inC, kernelH: g.kernelH, kernelW: g.kernelW,
+                                        encoding: w1 ? .bipolar : .twosComplement, bits: bits)
+        var wq = [Int8](repeating: 0, count: weights.count), aq = [Int8](repeating: 0, count: input.count)
+        var wp = [UInt64](repeating: 0, count: wl.wordCount), ap = [UInt64](repeating: 0, count: al.wordCount)
+        let steps = [Float](repeating: 0.5, count: g.outC), scales = [Float](repeating: 1.0 / 64, count: g.outC)
+        BitPacking.packWeights(weights, steps: steps, outChannels: g.outC, layout: wl, scratch: &wq, into: &wp)
+        let packT = Timing.measure(seconds: min(seconds, 0.2)) {
+            BitPacking.packActivations(input, step: 0.5, layout: al, scratch: &aq, into: &ap)
+        }
+        let name = layer ?? CanonicalLayers.convolutions.first { $0.geometry == g }?.name ?? "?"
+        packTimes.append((name, bits, packT))
+        var output = [Float](repeating: 0, count: g.outC * g.outPixels)
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: BinaryConv.scratchByteCount(g, activationBits: bits), alignment: 64)
+        defer { scratch.deallocate() }
+        return ap.withUnsafeBufferPointer { a in wp.withUnsafeBufferPointer { w in scales.withUnsafeBufferPointer { sc in
+            bias.withUnsafeBufferPointer { b in output.withUnsafeMutableBufferPointer { o in
+                Timing.measure(seconds: seconds) {
+                    BinaryConv.run(g, activations: a.baseAddress!, activationLayout: al, weights: w.baseAddress!, weightLayout: wl,
+                                   scales: sc.baseAddress!, bias: b.baseAddress!, accumulators: nil, output: o.baseAddress!,
+                                   scratch: scratch)
                 }
             }}
         }}}

@@ -1,0 +1,119 @@
+// Public bit-serial convolution entry point: checks operands, then picks the ISA build
+// (vpopcntq on AVX-512, pshufb or POPCNT on AVX2, scalar portable, or the reference twin).
+import NibbleKernelsAVX2
+import NibbleKernelsAVX512
+
+/// Convolution of bit-packed activations with bit-packed weights (BitPlaneLayout), groups 1.
+///
+/// Integer result: acc[o][p] = Σ over valid taps, Σ_c a·w (padded taps contribute 0), computed as
+/// - both bipolar (w1a1): Σ_valid (C − 2·popcount(a xor w)); zero words stand for padded taps and
+///   Σ popcount(w) of those taps is subtracted again (per-tap weight popcounts, per-pixel padded-tap mask);
+/// - unsigned m-bit activations × k-bit weights: Σ_i Σ_j c_j·2^(i+j)·popcount(a_i and w_j), c_j = −1 on the
+///   top plane of two's-complement weights, else +1; bipolar weights (w = 2b − 1) give
+///   2·Σ_i 2^i popcount(a_i and b) − Σ_i 2^i popcount(a_i).
+/// Float result: y = clamp(Float(acc) · scales[o] + bias[o], outputMin, outputMax).
+public enum BinaryConv {
+    /// Activation × weight encodings the kernels implement.
+    public static func supports(activations a: BitPlaneEncoding, weights w: BitPlaneEncoding) -> Bool {
+        (a == .bipolar && w == .bipolar) || a == .unsigned
+    }
+
+    /// Bytes of scratch `run` needs at any level this host runs; pass a 64-byte aligned pointer.
+    public static func scratchByteCount(_ g: ConvGeometry, activationBits: Int) -> Int {
+        var n = BinaryConvTiled.scratchByteCount(g, actBits: activationBits)
+        if KernelISA.detected >= .avx2 {
+            n = Swift.max(n, NibbleKernelsAVX2.BinaryConvTiled.scratchByteCount(g.forAVX2, actBits: activationBits))
+        }
+        if KernelISA.detected >= .avx512 {
+            n = Swift.max(n, NibbleKernelsAVX512.BinaryConvTiled.scratchByteCount(g.forAVX512, actBits: activationBits))
+        }
+        return n
+    }
+
+    /// Name of the tile a level runs (for benchmark reports).
+    public static func microkernelName(isa: KernelISA = KernelISA.current) -> String {
+        switch isa {
+        case .avx512: return NibbleKernelsAVX512.BinaryConvTiled.microkernelName
+        case .avx2: return NibbleKernelsAVX2.BinaryConvTiled.microkernelName
+        case .portable: return BinaryConvTiled.microkernelName
+        case .reference: return "reference"
+        }
+    }
+
+    /// `activations`: layout `.activations(channels: g.inC, height: g.inH, width: g.inW, …)`;
+    /// `weights`: layout `.weights(outChannels: g.outC, inChannels: g.inC, kernelH:, kernelW:, …)`.
+    /// Writes `accumulators` and/or `output` (NCHW, g.outC × g.outH × g.outW) when non-nil.
+    /// The reference level unpacks into `scratch`-free temporary arrays (it is never timed).
+    public static func run(_ g: ConvGeometry, activations: UnsafePointer<UInt64>, activationLayout al: BitPlaneLayout,
+                           weights: UnsafePointer<UInt64>, weightLayout wl: BitPlaneLayout,
+                           scales: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                           accumulators: UnsafeMutablePointer<Int32>?, output: UnsafeMutablePointer<Float>?,
+                           scratch: UnsafeMutableRawPointer, outputMin: Float = -.infinity,
+                           outputMax: Float = .infinity, isa: KernelISA = KernelISA.current) {
+        precondition(g.groups == 1, "BinaryConv: groups \(g.groups), expected 1")
+        precondition(supports(activations: al.encoding, weights: wl.encoding),
+                     "BinaryConv: \(al.encoding) activations × \(wl.encoding) weights not implemented")
+        precondition(al.bits <= 4 && wl.bits <= 4, "BinaryConv: \(wl.bits)-bit weights × \(al.bits)-bit activations, expected ≤ 4 each")
+        precondition(al.channels == g.inC && al.vectors == g.inH * g.inW,
+                     "BinaryConv: activation layout \(al.channels)×\(al.vectors), expected \(g.inC)×\(g.inH * g.inW)")
+        precondition(wl.channels == g.inC && wl.vectors == g.outC * g.kernelH * g.kernelW,
+                     "BinaryConv: weight layout \(wl.channels)×\(wl.vectors), expected \(g.inC)×\(g.outC * g.kernelH * g.kernelW)")
+        precondition(al.encoding != .bipolar || g.kernelH * g.kernelW <= 64,
+                     "BinaryConv: bipolar padding correction takes up to 64 taps, got \(g.kernelH * g.kernelW)")
+        let ae = Int(al.encoding.rawValue), we = Int(wl.encoding.rawValue)
+        switch isa {
+        case .avx512:
+            NibbleKernelsAVX512.BinaryConvTiled.run(g.forAVX512, activations: activations, actBits: al.bits, actEncoding: ae,
+                weights: weights, weightBits: wl.bits, weightEncoding: we, scales: scales, bias: bias,
+                accumulators: accumulators, output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax)
+        case .avx2:
+            NibbleKernelsAVX2.BinaryConvTiled.run(g.forAVX2, activations: activations, actBits: al.bits, actEncoding: ae,
+                weights: weights, weightBits: wl.bits, weightEncoding: we, scales: scales, bias: bias,
+                accumulators: accumulators, output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax)
+        case .portable:
+            BinaryConvTiled.run(g, activations: activations, actBits: al.bits, actEncoding: ae,
+                weights: weights, weightBits: wl.bits, weightEncoding: we, scales: scales, bias: bias,
+                accumulators: accumulators, output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax)
+        case .reference:
+            // Unpack to integers and run the plain loops.
+            var a = [Int8](repeating: 0, count: g.inC * g.inH * g.inW)
+            var w = [Int8](repeating: 0, count: g.outC * g.reductionLength)
+            let taps = g.kernelH * g.kernelW
+            for c in 0..<g.inC {
+                for v in 0..<al.vectors { a[c * al.vectors + v] = Int8(al.value(activations, vector: v, channel: c)) }
+            }
+            for o in 0..<g.outC {
+                for c in 0..<g.inC {
+                    for t in 0..<taps { w[(o * g.inC + c) * taps + t] = Int8(wl.value(weights, vector: o * taps + t, channel: c)) }
+                }
+            }
+            BinaryConvReference.run(g, activations: a, weights: w, scales: scales, bias: bias,
+                                    accumulators: accumulators, output: output, outputMin: outputMin, outputMax: outputMax)
+        }
+    }
+}
+
+/// The no-load popcount ceiling of a level (see BinaryPopcountPeak in the shared kernels).
+public enum BinaryPopcountCeiling {
+    /// Runs the scalar (`vector: false`) or vector chains; returns (checksum, words popcounted).
+    public static func run(vector: Bool, iterations: Int, isa: KernelISA = KernelISA.current) -> (checksum: UInt64, words: Int) {
+        let seed = UInt64(truncatingIfNeeded: iterations) | 1
+        switch isa {
+        case .avx512:
+            return vector ? (NibbleKernelsAVX512.BinaryPopcountPeak.vector(iterations: iterations, seed: seed),
+                             iterations * NibbleKernelsAVX512.BinaryPopcountPeak.vectorWordsPerIteration)
+                          : (NibbleKernelsAVX512.BinaryPopcountPeak.scalar(iterations: iterations, seed: seed),
+                             iterations * NibbleKernelsAVX512.BinaryPopcountPeak.scalarWordsPerIteration)
+        case .avx2:
+            return vector ? (NibbleKernelsAVX2.BinaryPopcountPeak.vector(iterations: iterations, seed: seed),
+                             iterations * NibbleKernelsAVX2.BinaryPopcountPeak.vectorWordsPerIteration)
+                          : (NibbleKernelsAVX2.BinaryPopcountPeak.scalar(iterations: iterations, seed: seed),
+                             iterations * NibbleKernelsAVX2.BinaryPopcountPeak.scalarWordsPerIteration)
+        case .portable, .reference:
+            return vector ? (BinaryPopcountPeak.vector(iterations: iterations, seed: seed),
+                             iterations * BinaryPopcountPeak.vectorWordsPerIteration)
+                          : (BinaryPopcountPeak.scalar(iterations: iterations, seed: seed),
+                             iterations * BinaryPopcountPeak.scalarWordsPerIteration)
+        }
+    }
+}

@@ -1,0 +1,29 @@
+// AVX-512 only (this module alone compiles this file): VPOPCNTDQ counts 8 words per instruction, so the
+// binary tile is 4 output channels × 16 pixels (two zmm of pixel lanes).
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+#endif
+
+typealias BinaryLanes = SIMD8<UInt64>
+
+/// Per-lane popcount: one vpopcntq.
+@inline(__always) func popcountLanes(_ v: BinaryLanes) -> BinaryLanes {
+    #if arch(x86_64)
+    unsafeBitCast(_mm512_popcnt_epi64(unsafeBitCast(v, to: __m512i.self)), to: BinaryLanes.self)
+    #else
+    v.nonzeroBitCount
+    #endif
+}
+
+/// The tile BinaryConvTiled runs in this module.
+enum BinaryMicrokernel {
+    static let tileRows = 4
+    static let panelWidth = 2 * BinaryLanes.scalarCount
+    static let name = "vpopcntq 4x16"
+
+    @inline(__always)
+    static func tile(k: Int, w: UnsafePointer<UInt64>, ldw: Int, rows: Int, panel: UnsafePointer<UInt64>,
+                     xor: Bool, out: UnsafeMutablePointer<Int32>) {
+        BinaryTiles.vector(k: k, w: w, ldw: ldw, rows: rows, panel: panel, xor: xor, out: out)
+    }
+}

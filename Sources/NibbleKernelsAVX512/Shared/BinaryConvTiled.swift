@@ -1,0 +1,279 @@
+// Shared source (symlinked into every kernel module). Bit-serial convolution over BitPlaneLayout data:
+// activation bit-planes are gathered into panels of `BinaryMicrokernel.panelWidth` pixels ([k word][pixel],
+// padded taps as zero words), and the module's BinaryMicrokernel accumulates popcounts for 4 output
+// channels × panelWidth pixels while the K = taps · ⌈C/64⌉ words stream (DESIGN.md, "Bit-serial math").
+
+/// Bit-serial conv: w1a1 bipolar (xor), and k-bit weights × m-bit unsigned activations (and).
+public enum BinaryConvTiled {
+    @inline(__always) static func roundUp64(_ x: Int) -> Int { (x &+ 63) & ~63 }
+
+    /// Byte offsets of the scratch parts: panels (all activation planes), per-column valid-tap count,
+    /// padded-tap mask and activation sum, per-(o, tap) weight popcounts, and two int32 tiles.
+    @inline(__always)
+    static func layout(_ g: ConvGeometry, actBits: Int)
+        -> (valid: Int, mask: Int, actSum: Int, tapPop: Int, acc: Int, part: Int, total: Int) {
+        let nr = BinaryMicrokernel.panelWidth, mr = BinaryMicrokernel.tileRows
+        let taps = g.kernelH &* g.kernelW
+        let k = taps &* ((g.inC &+ 63) >> 6)
+        let panel = roundUp64(actBits &* k &* nr &* 8)
+        let valid = panel, mask = valid &+ roundUp64(nr &* 4), actSum = mask &+ roundUp64(nr &* 8)
+        let tapPop = actSum &+ roundUp64(nr &* 4)
+        let acc = tapPop &+ roundUp64(g.outC &* taps &* 4)
+        let part = acc &+ roundUp64(mr &* nr &* 4)
+        return (valid, mask, actSum, tapPop, acc, part, part &+ roundUp64(mr &* nr &* 4))
+    }
+
+    public static func scratchByteCount(_ g: ConvGeometry, actBits: Int) -> Int { layout(g, actBits: actBits).total &+ 64 }
+
+    /// Which tile this build runs (e.g. "pshufb 4x8").
+    public static var microkernelName: String { BinaryMicrokernel.name }
+
+    /// Encodings are BitPlaneEncoding raw values (0 bipolar, 1 unsigned, 2 two's complement); the
+    /// caller (BinaryConv) has checked the combination: both bipolar, or unsigned activations.
+    /// acc[o][p] (int32, exact) and/or y = clamp(Float(acc)·scales[o] + bias[o]) are written NCHW.
+    public static func run(_ g: ConvGeometry, activations: UnsafePointer<UInt64>, actBits: Int, actEncoding: Int,
+                           weights: UnsafePointer<UInt64>, weightBits: Int, weightEncoding: Int,
+                           scales: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                           accumulators: UnsafeMutablePointer<Int32>?, output: UnsafeMutablePointer<Float>?,
+                           scratch: UnsafeMutableRawPointer, outputMin: Float, outputMax: Float) {
+        let words = (g.inC &+ 63) >> 6
+        let taps = g.kernelH &* g.kernelW
+        let k = taps &* words
+        let actPlane = g.inH &* g.inW &* words
+        let wPlane = g.outC &* k
+        let xorMode = actEncoding == 0
+        let wBipolar = weightEncoding == 0
+        let nr = BinaryMicrokernel.panelWidth, mr = BinaryMicrokernel.tileRows
+        let lay = layout(g, actBits: actBits)
+        let panel = scratch.assumingMemoryBound(to: UInt64.self)
+        let validTaps = (scratch + lay.valid).assumingMemoryBound(to: Int32.self)
+        let padMask = (scratch + lay.mask).assumingMemoryBound(to: UInt64.self)
+        let actSum = (scratch + lay.actSum).assumingMemoryBound(to: Int32.self)
+        let tapPop = (scratch + lay.tapPop).assumingMemoryBound(to: Int32.self)
+        let accT = (scratch + lay.acc).assumingMemoryBound(to: Int32.self)
+        let part = (scratch + lay.part).assumingMemoryBound(to: Int32.self)
+        if xorMode {
+            // A padded tap reads zero activation words, so pop(0 ^ w) = pop(w) must be taken back out.
+            for v in 0..<(g.outC &* taps) {
+                var s = 0
+                for u in 0..<words { s &+= weights[v &* words &+ u].nonzeroBitCount }
+                tapPop[v] = Int32(truncatingIfNeeded: s)
+            }
+        }
+        let n = g.outPixels
+        let inC = Int32(truncatingIfNeeded: g.inC)
+        var p0 = 0
+        while p0 < n {
+            let cols = Swift.min(nr, n &- p0)
+            for c in 0..<nr {
+                var valid: Int32 = 0
+                var mask: UInt64 = 0
+                if c < cols {
+                    let p = p0 &+ c
+                    let oh = p / g.outW, ow = p &- (p / g.outW) &* g.outW
+                    for kh in 0..<g.kernelH {
+                        let ih = oh &* g.strideH &- g.padTop &+ kh &* g.dilationH
+                        for kw in 0..<g.kernelW {
+                            let iw = ow &* g.strideW &- g.padLeft &+ kw &* g.dilationW
+                            let t = kh &* g.kernelW &+ kw
+                            let inside = ih >= 0 && ih < g.inH && iw >= 0 && iw < g.inW
+                            for i in 0..<actBits {
+                                let dOff: Int = (i &* k &+ t &* words) &* nr &+ c
+                                let dst = panel + dOff
+                                if inside {
+                                    let sOff: Int = i &* actPlane &+ (ih &* g.inW &+ iw) &* words
+                                    let src = activations + sOff
+                                    for u in 0..<words { dst[u &* nr] = src[u] }
+                                } else {
+                                    for u in 0..<words { dst[u &* nr] = 0 }
+                                }
+                            }
+                            if inside { valid &+= 1 } else if t < 64 { mask |= 1 << UInt64(t) }
+                        }
+                    }
+                } else {
+                    for kk in 0..<(actBits &* k) { panel[kk &* nr &+ c] = 0 }
+                }
+                validTaps[c] = valid
+                padMask[c] = mask
+                if wBipolar && !xorMode {
+                    var s = 0
+                    for i in 0..<actBits {
+                        var pi = 0
+                        for kk in 0..<k { pi &+= panel[(i &* k &+ kk) &* nr &+ c].nonzeroBitCount }
+                        s &+= pi &<< i
+                    }
+                    actSum[c] = Int32(truncatingIfNeeded: s)
+                }
+            }
+            var m0 = 0
+            while m0 < g.outC {
+                let rows = Swift.min(mr, g.outC &- m0)
+                if xorMode {
+                    BinaryMicrokernel.tile(k: k, w: weights + m0 &* k, ldw: k, rows: rows, panel: UnsafePointer(panel),
+                                           xor: true, out: accT)
+                } else {
+                    accT.update(repeating: 0, count: mr &* nr)
+                    for i in 0..<actBits {
+                        for j in 0..<weightBits {
+                            BinaryMicrokernel.tile(k: k, w: weights + (j &* wPlane &+ m0 &* k), ldw: k, rows: rows,
+                                                   panel: UnsafePointer(panel + (i &* k &* nr)), xor: false, out: part)
+                            // bipolar w = 2b − 1: 2·Σ 2^i pop(a_i & b) here, − Σ 2^i pop(a_i) in the epilogue.
+                            let shift = Int32(truncatingIfNeeded: i &+ j &+ (wBipolar ? 1 : 0))
+                            if weightEncoding == 2 && j == weightBits &- 1 {
+                                for e in 0..<(mr &* nr) { accT[e] &-= part[e] &<< shift }
+                            } else {
+                                for e in 0..<(mr &* nr) { accT[e] &+= part[e] &<< shift }
+                            }
+                        }
+                    }
+                }
+                for r in 0..<rows {
+                    let o = m0 &+ r
+                    let s = scales[o]
+                    let b: Float = bias?[o] ?? 0
+                    let row = UnsafePointer(accT) + r &* nr
+                    let tp = UnsafePointer(tapPop) + o &* taps
+                    for c in 0..<cols {
+                        var a = row[c]
+                        if xorMode {
+                            // Σ_valid (C − 2·pop(a ^ w)) = valid·C − 2·(Σ_all pop − Σ_padded pop(w)).
+                            var m = padMask[c]
+                            var corr: Int32 = 0
+                            while m != 0 {
+                                corr &+= tp[m.trailingZeroBitCount]
+                                m &= m &- 1
+                            }
+                            a = validTaps[c] &* inC &- 2 &* (a &- corr)
+                        } else if wBipolar {
+                            a &-= actSum[c]
+                        }
+                        let idx = o &* n &+ p0 &+ c
+                        accumulators?[idx] = a
+                        output?[idx] = Int8Quantization.dequantize(a, scale: s, bias: b, outputMin: outputMin,
+                                                                   outputMax: outputMax)
+                    }
+                }
+                m0 &+= mr
+            }
+            p0 &+= nr
+        }
+    }
+}
+
+/// The two register-blocked tiles a module's BinaryMicrokernel chooses from.
+enum BinaryTiles {
+    /// out[r·NR + c] = Σ_k pop(w[r][k] op panel[k][c]), NR = 2 · lanes; lanes are pixels, each weight word
+    /// is broadcast. `BinaryLanes` and `popcountLanes` come from the module (vpopcntq, pshufb LUT, …).
+    @inline(__always)
+    static func vector(k: Int, w: UnsafePointer<UInt64>, ldw: Int, rows: Int, panel: UnsafePointer<UInt64>,
+                       xor: Bool, out: UnsafeMutablePointer<Int32>) {
+        let w0 = w
+        let w1 = w + (rows > 1 ? 1 : 0) &* ldw
+        let w2 = w + (rows > 2 ? 2 : rows &- 1) &* ldw
+        let w3 = w + (rows > 3 ? 3 : rows &- 1) &* ldw
+        var c00 = BinaryLanes(), c01 = BinaryLanes(), c10 = BinaryLanes(), c11 = BinaryLanes()
+        var c20 = BinaryLanes(), c21 = BinaryLanes(), c30 = BinaryLanes(), c31 = BinaryLanes()
+        let step = MemoryLayout<BinaryLanes>.size
+        var bp = UnsafeRawPointer(panel)
+        var kk = 0
+        while kk < k {
+            let b0 = bp.loadUnaligned(as: BinaryLanes.self)
+            let b1 = bp.loadUnaligned(fromByteOffset: step, as: BinaryLanes.self)
+            bp += 2 &* step
+            var x = BinaryLanes(repeating: w0[kk])
+            c00 &+= popcountLanes(xor ? x ^ b0 : x & b0); c01 &+= popcountLanes(xor ? x ^ b1 : x & b1)
+            x = BinaryLanes(repeating: w1[kk])
+            c10 &+= popcountLanes(xor ? x ^ b0 : x & b0); c11 &+= popcountLanes(xor ? x ^ b1 : x & b1)
+            x = BinaryLanes(repeating: w2[kk])
+            c20 &+= popcountLanes(xor ? x ^ b0 : x & b0); c21 &+= popcountLanes(xor ? x ^ b1 : x & b1)
+            x = BinaryLanes(repeating: w3[kk])
+            c30 &+= popcountLanes(xor ? x ^ b0 : x & b0); c31 &+= popcountLanes(xor ? x ^ b1 : x & b1)
+            kk &+= 1
+        }
+        let l = BinaryLanes.scalarCount
+        let nr = 2 &* l
+        for j in 0..<l {
+            out[j] = Int32(truncatingIfNeeded: c00[j]); out[l &+ j] = Int32(truncatingIfNeeded: c01[j])
+            out[nr &+ j] = Int32(truncatingIfNeeded: c10[j]); out[nr &+ l &+ j] = Int32(truncatingIfNeeded: c11[j])
+            out[2 &* nr &+ j] = Int32(truncatingIfNeeded: c20[j]); out[2 &* nr &+ l &+ j] = Int32(truncatingIfNeeded: c21[j])
+            out[3 &* nr &+ j] = Int32(truncatingIfNeeded: c30[j]); out[3 &* nr &+ l &+ j] = Int32(truncatingIfNeeded: c31[j])
+        }
+    }
+
+    /// Same contract with NR = 4 and scalar `nonzeroBitCount` (POPCNT where the target has it).
+    @inline(__always)
+    static func scalar(k: Int, w: UnsafePointer<UInt64>, ldw: Int, rows: Int, panel: UnsafePointer<UInt64>,
+                       xor: Bool, out: UnsafeMutablePointer<Int32>) {
+        let w0 = w
+        let w1 = w + (rows > 1 ? 1 : 0) &* ldw
+        let w2 = w + (rows > 2 ? 2 : rows &- 1) &* ldw
+        let w3 = w + (rows > 3 ? 3 : rows &- 1) &* ldw
+        var c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0
+        var c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0
+        var bp = panel
+        var kk = 0
+        while kk < k {
+            let b0 = bp[0], b1 = bp[1], b2 = bp[2], b3 = bp[3]
+            bp += 4
+            var x = w0[kk]
+            c00 &+= (xor ? x ^ b0 : x & b0).nonzeroBitCount; c01 &+= (xor ? x ^ b1 : x & b1).nonzeroBitCount
+            c02 &+= (xor ? x ^ b2 : x & b2).nonzeroBitCount; c03 &+= (xor ? x ^ b3 : x & b3).nonzeroBitCount
+            x = w1[kk]
+            c10 &+= (xor ? x ^ b0 : x & b0).nonzeroBitCount; c11 &+= (xor ? x ^ b1 : x & b1).nonzeroBitCount
+            c12 &+= (xor ? x ^ b2 : x & b2).nonzeroBitCount; c13 &+= (xor ? x ^ b3 : x & b3).nonzeroBitCount
+            x = w2[kk]
+            c20 &+= (xor ? x ^ b0 : x & b0).nonzeroBitCount; c21 &+= (xor ? x ^ b1 : x & b1).nonzeroBitCount
+            c22 &+= (xor ? x ^ b2 : x & b2).nonzeroBitCount; c23 &+= (xor ? x ^ b3 : x & b3).nonzeroBitCount
+            x = w3[kk]
+            c30 &+= (xor ? x ^ b0 : x & b0).nonzeroBitCount; c31 &+= (xor ? x ^ b1 : x & b1).nonzeroBitCount
+            c32 &+= (xor ? x ^ b2 : x & b2).nonzeroBitCount; c33 &+= (xor ? x ^ b3 : x & b3).nonzeroBitCount
+            kk &+= 1
+        }
+        out[0] = Int32(truncatingIfNeeded: c00); out[1] = Int32(truncatingIfNeeded: c01)
+        out[2] = Int32(truncatingIfNeeded: c02); out[3] = Int32(truncatingIfNeeded: c03)
+        out[4] = Int32(truncatingIfNeeded: c10); out[5] = Int32(truncatingIfNeeded: c11)
+        out[6] = Int32(truncatingIfNeeded: c12); out[7] = Int32(truncatingIfNeeded: c13)
+        out[8] = Int32(truncatingIfNeeded: c20); out[9] = Int32(truncatingIfNeeded: c21)
+        out[10] = Int32(truncatingIfNeeded: c22); out[11] = Int32(truncatingIfNeeded: c23)
+        out[12] = Int32(truncatingIfNeeded: c30); out[13] = Int32(truncatingIfNeeded: c31)
+        out[14] = Int32(truncatingIfNeeded: c32); out[15] = Int32(truncatingIfNeeded: c33)
+    }
+}
+
+/// No-load popcount throughput (the ceiling `nibble bench kernels` reports): independent chains of
+/// add + popcount + accumulate on registers, the same three operations per word as the tiles' xor/pop/add.
+public enum BinaryPopcountPeak {
+    /// 64-bit words popcounted per iteration of `scalar` / `vector`.
+    public static let scalarWordsPerIteration = 8
+    public static let vectorWordsPerIteration = 4 &* BinaryLanes.scalarCount
+
+    @inline(never)
+    public static func scalar(iterations: Int, seed: UInt64) -> UInt64 {
+        var v0 = seed, v1 = seed &* 3, v2 = seed &* 5, v3 = seed &* 7
+        var v4 = seed &* 11, v5 = seed &* 13, v6 = seed &* 17, v7 = seed &* 19
+        var a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0
+        let inc: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for _ in 0..<iterations {
+            v0 &+= inc; a0 &+= v0.nonzeroBitCount; v1 &+= inc; a1 &+= v1.nonzeroBitCount
+            v2 &+= inc; a2 &+= v2.nonzeroBitCount; v3 &+= inc; a3 &+= v3.nonzeroBitCount
+            v4 &+= inc; a4 &+= v4.nonzeroBitCount; v5 &+= inc; a5 &+= v5.nonzeroBitCount
+            v6 &+= inc; a6 &+= v6.nonzeroBitCount; v7 &+= inc; a7 &+= v7.nonzeroBitCount
+        }
+        return UInt64(truncatingIfNeeded: a0 &+ a1 &+ a2 &+ a3 &+ a4 &+ a5 &+ a6 &+ a7)
+    }
+
+    @inline(never)
+    public static func vector(iterations: Int, seed: UInt64) -> UInt64 {
+        var v0 = BinaryLanes(repeating: seed), v1 = BinaryLanes(repeating: seed &* 3)
+        var v2 = BinaryLanes(repeating: seed &* 5), v3 = BinaryLanes(repeating: seed &* 7)
+        for j in 0..<BinaryLanes.scalarCount { v0[j] &+= UInt64(j); v1[j] &*= UInt64(j &+ 1) }
+        var a0 = BinaryLanes(), a1 = BinaryLanes(), a2 = BinaryLanes(), a3 = BinaryLanes()
+        let inc = BinaryLanes(repeating: 0x9E37_79B9_7F4A_7C15)
+        for _ in 0..<iterations {
+            v0 &+= inc; a0 &+= popcountLanes(v0); v1 &+= inc; a1 &+= popcountLanes(v1)
+            v2 &+= inc; a2 &+= popcountLanes(v2); v3 &+= inc; a3 &+= popcountLanes(v3)
+        }
+        return (a0 &+ a1 &+ a2 &+ a3).wrappedSum()
+    }
+}
