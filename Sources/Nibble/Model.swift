@@ -145,8 +145,9 @@ public func nibble_model_layer_count(_ model: OpaquePointer?) -> Int {
 public func nibble_model_layer_residual_edges(_ model: OpaquePointer?, _ layer: Int, _ outEdges: UnsafeMutablePointer<Int32>?) -> nibble_status {
     guard let model else { return nullArgument("nibble_model_layer_residual_edges", "model") }
     guard let outEdges else { return nullArgument("nibble_model_layer_residual_edges", "out_edges") }
-    let count = ModelHandle.from(model).model.graph.nodes.count
+    let m = ModelHandle.from(model).model
+    let count = m.graph.nodes.count
     if layer < 0 || layer >= count { return report(.invalidArgument("nibble_model_layer_residual_edges: layer \(UInt(bitPattern: layer)) out of range 0..<\(count)")) }
-    outEdges.pointee = 0
+    outEdges.pointee = Int32(m.residualEdgeCount(layer: layer))
     return NIBBLE_OK
 }

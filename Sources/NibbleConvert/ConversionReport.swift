@@ -1,16 +1,47 @@
 import NibbleFormat
 
-/// What the converter produced, per node: precision and weight bytes next to their fp32 size.
+/// What the converter produced, per node: precision and weight bytes next to their fp32 size; for ternary
+/// nodes also the group size, edge levels, the packed size (2 bits per ternary weight, the kernels' target
+/// layout) and the approximation error; and the calibration output error at each residual level.
 /// `description` is the text table the CLI prints.
 public struct ConversionReport: Sendable, CustomStringConvertible {
     public struct Row: Sendable, Equatable {
         public var name: String
         public var op: String
         public var precision: String
-        /// Bytes of the node's constant inputs as stored (weights, bias, weight scales).
+        /// Bytes of the node's constant inputs as stored (weights, bias, weight scales; ternary: int8 planes).
         public var weightBytes: Int
         /// The same weights (and bias) in float32, i.e. before quantization.
         public var fp32WeightBytes: Int
+        /// Ternary only: input channels per scale group, the level of each edge, the bytes once the planes are
+        /// packed at 2 bits per weight (scales and bias as stored), ‖W − Σ_{e<k} αₑTₑ‖/‖W‖ for k = 1…edges,
+        /// and the sensitivity (model output error added on the calibration set when only edge 0 runs).
+        public var groupSize: Int? = nil
+        public var edgeLevels: [Int] = []
+        public var packedWeightBytes: Int? = nil
+        public var weightErrors: [Double] = []
+        public var sensitivity: Double? = nil
+
+        /// fp32 bytes ÷ bytes (packed bytes for ternary nodes).
+        public var compression: Double {
+            let b = packedWeightBytes ?? weightBytes
+            return b > 0 ? Double(fp32WeightBytes) / Double(b) : 1
+        }
+    }
+
+    /// What the converter measured for one ternary layer.
+    public struct TernaryLayer: Sendable, Equatable {
+        public var weightErrors: [Double]
+        public var sensitivity: Double
+    }
+
+    /// The model's output on the calibration set at one residual level, vs the fp32 model.
+    public struct LevelError: Sendable, Equatable {
+        public var level: Int
+        /// ‖y − y_fp32‖ / ‖y_fp32‖ over the whole batch.
+        public var relativeError: Double
+        /// Fraction of samples whose arg-max output equals the fp32 model's.
+        public var top1Agreement: Double
     }
 
     public var rows: [Row]
@@ -20,49 +51,104 @@ public struct ConversionReport: Sendable, CustomStringConvertible {
     /// Size of the `.nib` file in bytes.
     public var fileBytes: Int
     public var tensorCount: Int
+    /// Ternary recipe: calibration error at each level 0…max (empty otherwise).
+    public var levelErrors: [LevelError]
 
     public var totalWeightBytes: Int { rows.reduce(0) { $0 + $1.weightBytes } }
     public var totalFP32WeightBytes: Int { rows.reduce(0) { $0 + $1.fp32WeightBytes } }
+    /// Like `totalWeightBytes` with ternary planes counted at 2 bits per weight.
+    public var totalPackedWeightBytes: Int { rows.reduce(0) { $0 + ($1.packedWeightBytes ?? $1.weightBytes) } }
 
-    init(graph: Graph, recipe: Recipe, calibrationMethod: CalibrationMethod?, calibrationSamples: Int, fileBytes: Int) {
+    init(graph: Graph, recipe: Recipe, calibrationMethod: CalibrationMethod?, calibrationSamples: Int, fileBytes: Int,
+         ternaryLayers: [String: TernaryLayer] = [:], levelErrors: [LevelError] = []) {
         self.recipe = recipe
         self.calibrationMethod = calibrationMethod
         self.calibrationSamples = calibrationSamples
         self.fileBytes = fileBytes
         self.tensorCount = graph.tensors.count
+        self.levelErrors = levelErrors
         rows = graph.nodes.map { node in
-            var bytes = 0, fp32 = 0
+            var bytes = 0, fp32 = 0, packed = 0
+            let ternary = node.precision == .ternary
             for (k, t) in node.inputs.enumerated() where t != absentTensor && graph.tensors[t].role == .constant {
-                bytes += graph.tensors[t].byteCount
-                let isScales = node.precision == .int8 && k == 3
-                if !isScales { fp32 += graph.tensors[t].elementCount * 4 }
+                let tensor = graph.tensors[t]
+                bytes += tensor.byteCount
+                // Ternary inputs: 1 = T₀, 2 = bias, 3 = S₀, then (Tₑ, Sₑ) pairs; planes are int8 today, 2 bits packed.
+                let isPlane = ternary && (k == 1 || (k >= 4 && k % 2 == 0))
+                packed += isPlane ? (tensor.elementCount * 2 + 7) / 8 : tensor.byteCount
+                let isScales = (node.precision == .int8 && k == 3) || (ternary && k >= 3 && k % 2 == 1)
+                let isExtraEdge = ternary && k >= 4
+                if !isScales && !isExtraEdge { fp32 += tensor.elementCount * 4 }
             }
-            return Row(name: node.name, op: node.op.name, precision: node.precision.name, weightBytes: bytes, fp32WeightBytes: fp32)
+            var row = Row(name: node.name, op: node.op.name, precision: node.precision.name, weightBytes: bytes, fp32WeightBytes: fp32)
+            if ternary {
+                row.groupSize = node.attribute(.groupSize)?.ints.first.map { Int($0) }
+                row.edgeLevels = node.attribute(.edgeLevels)?.ints.map { Int($0) } ?? []
+                row.packedWeightBytes = packed
+                row.weightErrors = ternaryLayers[node.name]?.weightErrors ?? []
+                row.sensitivity = ternaryLayers[node.name]?.sensitivity
+            }
+            return row
         }
     }
 
     public var description: String {
         let nameWidth = max(4, min(40, rows.map { $0.name.count }.max() ?? 4))
         let opWidth = max(2, rows.map { $0.op.count }.max() ?? 2)
+        let anyTernary = rows.contains { $0.packedWeightBytes != nil }
         func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s : s + String(repeating: " ", count: w - s.count) }
         func lpad(_ s: String, _ w: Int) -> String { s.count >= w ? s : String(repeating: " ", count: w - s.count) + s }
         var lines: [String] = []
         var head = "recipe \(recipe.rawValue)"
         if let m = calibrationMethod { head += ", calibration \(m) on \(calibrationSamples) sample(s)" }
         lines.append(head + "; \(rows.count) nodes, \(tensorCount) tensors, \(fileBytes) bytes")
-        lines.append("\(pad("node", nameWidth))  \(pad("op", opWidth))  precision  \(lpad("weights", 10))  \(lpad("fp32", 10))")
+        var header = "\(pad("node", nameWidth))  \(pad("op", opWidth))  precision  \(lpad("weights", 10))  \(lpad("fp32", 10))"
+        if anyTernary { header += "  \(lpad("packed", 10))  \(lpad("vs fp32", 8))  group  edge levels  ‖W−Ŵ‖/‖W‖ per edge count  sensitivity" }
+        lines.append(header)
         for r in rows {
             let name = r.name.count > nameWidth ? String(r.name.prefix(nameWidth - 1)) + "…" : r.name
-            lines.append("\(pad(name, nameWidth))  \(pad(r.op, opWidth))  \(pad(r.precision, 9))  \(lpad(String(r.weightBytes), 10))  \(lpad(String(r.fp32WeightBytes), 10))")
+            var line = "\(pad(name, nameWidth))  \(pad(r.op, opWidth))  \(pad(r.precision, 9))  \(lpad(String(r.weightBytes), 10))  \(lpad(String(r.fp32WeightBytes), 10))"
+            if anyTernary {
+                let packed = r.packedWeightBytes ?? r.weightBytes
+                line += "  \(lpad(String(packed), 10))  \(lpad(formatRatio(r.compression) + "×", 8))"
+                if let g = r.groupSize {
+                    line += "  \(lpad(String(g), 5))  \(pad(r.edgeLevels.map(String.init).joined(separator: ","), 11))"
+                    line += "  \(pad(r.weightErrors.map { formatFixed($0, 3) }.joined(separator: " → "), 24))"
+                    if let s = r.sensitivity { line += "  \(formatFixed(s, 4))" }
+                }
+            }
+            lines.append(line)
         }
         let ratio = totalWeightBytes > 0 ? Double(totalFP32WeightBytes) / Double(totalWeightBytes) : 1
-        lines.append("\(pad("total", nameWidth))  \(pad("", opWidth))  \(pad("", 9))  \(lpad(String(totalWeightBytes), 10))  \(lpad(String(totalFP32WeightBytes), 10))  (\(formatRatio(ratio))× smaller than fp32)")
+        var total = "\(pad("total", nameWidth))  \(pad("", opWidth))  \(pad("", 9))  \(lpad(String(totalWeightBytes), 10))  \(lpad(String(totalFP32WeightBytes), 10))"
+        if anyTernary {
+            let packedRatio = totalPackedWeightBytes > 0 ? Double(totalFP32WeightBytes) / Double(totalPackedWeightBytes) : 1
+            total += "  \(lpad(String(totalPackedWeightBytes), 10))  (\(formatRatio(ratio))× smaller than fp32 as stored, \(formatRatio(packedRatio))× packed)"
+        } else {
+            total += "  (\(formatRatio(ratio))× smaller than fp32)"
+        }
+        lines.append(total)
+        if !levelErrors.isEmpty {
+            lines.append("")
+            lines.append("residual level  output error vs fp32 (calibration)  top-1 agreement with fp32")
+            for e in levelErrors {
+                lines.append("\(lpad(String(e.level), 14))  \(lpad(formatFixed(e.relativeError, 4), 34))  \(lpad(formatFixed(e.top1Agreement * 100, 1) + "%", 25))")
+            }
+        }
         return lines.joined(separator: "\n")
     }
 
-    func formatRatio(_ r: Double) -> String {
-        let hundredths = Int((r * 100).rounded())
-        let frac = hundredths % 100
-        return "\(hundredths / 100).\(frac < 10 ? "0" : "")\(frac)"
+    func formatRatio(_ r: Double) -> String { formatFixed(r, 2) }
+
+    /// `v` with `digits` decimals, without Foundation.
+    func formatFixed(_ v: Double, _ digits: Int) -> String {
+        if !v.isFinite { return "\(v)" }
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let n = Int((abs(v) * scale).rounded())
+        let whole = n / Int(scale), frac = n % Int(scale)
+        var f = String(frac)
+        while f.count < digits { f = "0" + f }
+        return (v < 0 && n > 0 ? "-" : "") + "\(whole)" + (digits > 0 ? "." + f : "")
     }
 }

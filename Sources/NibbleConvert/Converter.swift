@@ -7,6 +7,9 @@ public enum Recipe: String, Sendable, CaseIterable {
     case fp32
     /// Conv and FullyConnected in int8 (per-channel int8 weights, calibrated uint8 activations); the rest float32.
     case int8
+    /// FGQ ternary weights with residual edges and calibrated uint8 activations; the first and last
+    /// Conv/FullyConnected and depthwise convs int8 (`TernaryOptions`, docs/FORMAT.md §4.4).
+    case ternary
 }
 
 /// ONNX bytes → `.nib` bytes plus a report (DESIGN.md, "Convert").
@@ -15,25 +18,49 @@ public enum Converter {
     /// the fp32 model is run on it with the Nibble runtime to find each Conv/FullyConnected input range.
     /// The result is checked by loading it with the runtime before it is returned.
     public static func convert(onnxBytes: [UInt8], recipe: Recipe = .fp32, calibration: CalibrationData? = nil,
-                               calibrationMethod: CalibrationMethod = .minMax) throws -> (nib: [UInt8], report: ConversionReport) {
+                               calibrationMethod: CalibrationMethod = .minMax,
+                               ternary: TernaryOptions = TernaryOptions()) throws -> (nib: [UInt8], report: ConversionReport) {
         var result = try ONNXImporter.importGraph(try ONNXImporter.decode(onnxBytes))
         result.graph.metadata.append(("recipe", recipe.rawValue))
         var nib = try serialize(result)
         var usedCalibration: CalibrationMethod? = nil
-        if recipe == .int8 {
+        var layers: [String: ConversionReport.TernaryLayer] = [:]
+        var perLevel: [ConversionReport.LevelError] = []
+        if recipe == .int8 || recipe == .ternary {
             guard let calibration else {
-                throw ConvertError.invalidInput("recipe int8 needs calibration data (a float32 .npy batch shaped like the model input)")
+                throw ConvertError.invalidInput("recipe \(recipe.rawValue) needs calibration data (a float32 .npy batch shaped like the model input)")
             }
             let observed = Int8Recipe.observedTensors(result.graph)
             let ranges = try Calibrator.ranges(nib: nib, tensors: observed, data: calibration, method: calibrationMethod)
-            try Int8Recipe.apply(&result, ranges: ranges)
+            let fp32Nib = nib
+            var infos: [TernaryRecipe.LayerInfo] = []
+            if recipe == .int8 {
+                try Int8Recipe.apply(&result, ranges: ranges)
+            } else {
+                infos = try TernaryRecipe.apply(&result, ranges: ranges, options: ternary)
+                result.graph.metadata.append(("ternary", "group size \(ternary.groupSize), \(ternary.residualEdges) residual edges, levels by sensitivity"))
+            }
             result.graph.metadata.append(("calibration", "\(calibrationMethod), \(calibration.sampleCount) samples"))
             nib = try serialize(result)
             usedCalibration = calibrationMethod
+            if recipe == .ternary {
+                let captured = result
+                let levels = try ResidualLevels.assign(&result.graph, nib: nib, fp32Nib: fp32Nib, data: calibration) { g in
+                    var r = captured
+                    r.graph = g
+                    return try serialize(r)
+                }
+                nib = try serialize(result)
+                perLevel = levels.perLevel
+                for info in infos {
+                    layers[info.name] = .init(weightErrors: info.weightErrors, sensitivity: levels.sensitivity[info.name] ?? 0)
+                }
+            }
         }
         try verifyLoads(nib)
         let report = ConversionReport(graph: result.graph, recipe: recipe, calibrationMethod: usedCalibration,
-                                      calibrationSamples: usedCalibration == nil ? 0 : calibration?.sampleCount ?? 0, fileBytes: nib.count)
+                                      calibrationSamples: usedCalibration == nil ? 0 : calibration?.sampleCount ?? 0, fileBytes: nib.count,
+                                      ternaryLayers: layers, levelErrors: perLevel)
         return (nib, report)
     }
 

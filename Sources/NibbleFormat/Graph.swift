@@ -29,16 +29,20 @@ public enum DType: UInt8, Sendable {
 }
 
 /// How a node computes: which kernel family runs it. Raw values are on-disk codes (append only);
-/// codes 3… are reserved for the low-bit families (w4/w2/w1 bit-planes, ternary with residual edges).
+/// codes 4… are reserved for the other low-bit families (w4/w2/w1 bit-planes, sparse).
 public enum Precision: UInt8, Sendable {
     case float32 = 1
     /// int8 weights (per-output-channel scale) × uint8 activations (per-tensor scale and zero point).
     case int8 = 2
+    /// FGQ ternary residual edges W ≈ Σₑ αₑ·Tₑ (Tₑ ∈ {−1, 0, +1}, one α per group of input channels per
+    /// output channel) × uint8 activations (docs/FORMAT.md §4.4).
+    case ternary = 3
 
     public var name: String {
         switch self {
         case .float32: return "fp32"
         case .int8: return "int8"
+        case .ternary: return "ternary"
         }
     }
 }
@@ -118,6 +122,8 @@ public enum AttributeKey: UInt16, Sendable {
     case inputScale = 13      // floats [s]: int8 activation quantization
     case inputZeroPoint = 14  // ints [zp]
     case ceilMode = 15        // ints [0|1]
+    case groupSize = 16       // ints [G]: ternary, input channels per scale group (FORMAT.md §4.4)
+    case edgeLevels = 17      // ints, one per residual edge: the level at which the edge turns on
 
     public var name: String {
         switch self {
@@ -136,6 +142,8 @@ public enum AttributeKey: UInt16, Sendable {
         case .inputScale: return "input_scale"
         case .inputZeroPoint: return "input_zero_point"
         case .ceilMode: return "ceil_mode"
+        case .groupSize: return "group_size"
+        case .edgeLevels: return "edge_levels"
         }
     }
 }

@@ -19,12 +19,17 @@ public enum Layout {
     /// model, small enough that sizes computed from them never overflow.
     public static let maxScratchElements = 1 << 36
     public static let maxArenaBytes = 1 << 44
+    /// Most residual edges one ternary node may have, and the highest level an edge may carry
+    /// (docs/FORMAT.md §4.4): bounds that keep per-session level tables tiny.
+    public static let maxResidualEdges = 16
+    public static let maxResidualLevel = 65535
 
     public enum SectionKind: UInt32 {
         case graph = 1
         case weights = 2
         case metadata = 3
-        // Reserved (docs/FORMAT.md §6): 4 codec tables, 5 residual-edge levels, 6 sparse indices.
+        // Reserved (docs/FORMAT.md §3): 4 codec tables, 6 sparse indices. Kind 5 (residual-edge levels) stays
+        // unused: the levels live in each ternary node's `edge_levels` attribute, next to the edges they gate.
     }
 
     @inline(__always)

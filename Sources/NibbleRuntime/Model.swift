@@ -39,8 +39,19 @@ public final class Model: @unchecked Sendable {
             steps.append(step)
             scratch = max(scratch, bytes)
         }
+        var levels: [[Int]] = []
+        for (n, step) in steps.enumerated() {
+            if case .ternary(let t) = step {
+                try t.validateWeights(file, node: graph.nodes[n])
+                levels.append(t.edges.map { $0.level })
+            } else {
+                levels.append([])
+            }
+        }
         self.file = file
         self.steps = steps
+        self.edgeLevels = levels
+        self.maxResidualLevel = levels.reduce(0) { Swift.max($0, $1.last ?? 0) }
         self.plan = ArenaPlan(graph: graph, scratchBytes: scratch)
         self.release = release
     }
@@ -55,6 +66,16 @@ public final class Model: @unchecked Sendable {
     /// The kernel each node runs, in node order.
     public var kernelNames: [String] { steps.map { $0.kernelName } }
 
-    /// Highest residual-edge level (0: this model has no ternary residual edges yet).
-    public var maxResidualLevel: Int { 0 }
+    /// Per node, the level of each ternary residual edge in edge order (empty for other nodes).
+    /// Level L runs the edges whose level is <= L (docs/FORMAT.md §4.4).
+    public let edgeLevels: [[Int]]
+
+    /// Highest residual-edge level (0 for a model without ternary residual edges).
+    public let maxResidualLevel: Int
+
+    /// Number of residual edges of node `layer` (0 unless ternary); `layer` must be a node index.
+    public func residualEdgeCount(layer: Int) -> Int { edgeLevels[layer].count }
+
+    /// True when at least one node has ternary residual edges.
+    public var hasResidualEdges: Bool { edgeLevels.contains { !$0.isEmpty } }
 }

@@ -9,6 +9,9 @@ public final class Session {
     public let arena: UnsafeMutableRawBufferPointer
     private let ownsArena: Bool
     private let pointers: UnsafeMutablePointer<UnsafeMutableRawPointer>
+    /// Per node, how many of its residual edges run (0 for nodes without edges); set by `setResidualLevel`,
+    /// read by the ternary steps at every run. Allocated once here, so changing levels allocates nothing.
+    private let enabledEdges: UnsafeMutablePointer<Int32>
     private let bindings: Bindings
 
     /// Creates a session. `arena`: caller memory of at least `model.plan.totalBytes` bytes,
@@ -43,14 +46,18 @@ public final class Session {
                 pointers[i] = base + max(model.plan.offsets[i], 0)
             }
         }
+        let enabledEdges = UnsafeMutablePointer<Int32>.allocate(capacity: max(graph.nodes.count, 1))
+        for n in graph.nodes.indices { enabledEdges[n] = Int32(model.residualEdgeCount(layer: n)) }
         self.model = model
         self.arena = arena
         self.pointers = pointers
-        self.bindings = Bindings(pointers: pointers, scratch: base + model.plan.scratchOffset)
+        self.enabledEdges = enabledEdges
+        self.bindings = Bindings(pointers: pointers, scratch: base + model.plan.scratchOffset, enabledEdges: enabledEdges)
     }
 
     deinit {
         pointers.deallocate()
+        enabledEdges.deallocate()
         if ownsArena { arena.deallocate() }
     }
 
@@ -99,21 +106,51 @@ public final class Session {
         return UnsafeBufferPointer(start: pointers[tensor].assumingMemoryBound(to: Float.self), count: t.elementCount)
     }
 
-    /// Residual level for the whole session: -1 (all) or 0..max. Models without ternary residual edges
-    /// have max 0. The low-bit issue fills this in; the signature is already the ABI's.
+    /// Residual level for the whole session (docs/FORMAT.md §4.4): level L runs, in every ternary node, the
+    /// edges whose level is <= L; -1 runs all edges. Valid: -1...model.maxResidualLevel. Effective at the
+    /// next run; no reload, no allocation.
     public func setResidualLevel(_ level: Int) throws(NibbleError) {
-        if level < -1 || level > model.maxResidualLevel {
-            throw .unsupported("residual level \(level) outside -1...\(model.maxResidualLevel) (this model has no ternary residual edges)")
+        let maxLevel = model.maxResidualLevel
+        if level < -1 || level > maxLevel {
+            if !model.hasResidualEdges {
+                throw .unsupported("residual level \(level) outside -1...0 (this model has no ternary residual edges)")
+            }
+            throw .invalidArgument("residual level \(level) outside -1...\(maxLevel) (-1 = all edges, 0 = the first ternary plane of every layer, \(maxLevel) = all)")
         }
+        for n in model.graph.nodes.indices { enabledEdges[n] = Int32(edgesEnabled(layer: n, level: level)) }
     }
 
+    /// Residual level for node `layer` only (the other nodes keep theirs). A node without residual edges
+    /// accepts -1 and 0 only (NibbleError.unsupported otherwise).
     public func setResidualLevel(_ level: Int, layer: Int) throws(NibbleError) {
         if layer < 0 || layer >= model.graph.nodes.count {
             throw .invalidArgument("layer \(layer) out of range 0..<\(model.graph.nodes.count)")
         }
-        if level < -1 || level > 0 {
-            throw .unsupported("layer \(layer) '\(model.graph.nodes[layer].name)' has no ternary residual edges; level \(level) outside -1...0")
+        let node = model.graph.nodes[layer]
+        if model.residualEdgeCount(layer: layer) == 0 {
+            if level < -1 || level > 0 {
+                throw .unsupported("layer \(layer) '\(node.name)' (\(node.op.name), \(node.precision.name)) has no ternary residual edges; level \(level) outside -1...0")
+            }
+            return
         }
+        let maxLevel = model.maxResidualLevel
+        if level < -1 || level > maxLevel {
+            throw .invalidArgument("layer \(layer) '\(node.name)': residual level \(level) outside -1...\(maxLevel) (its edges have levels \(model.edgeLevels[layer]))")
+        }
+        enabledEdges[layer] = Int32(edgesEnabled(layer: layer, level: level))
+    }
+
+    /// How many residual edges of node `layer` run now.
+    public func enabledResidualEdges(layer: Int) -> Int {
+        layer >= 0 && layer < model.graph.nodes.count ? Int(enabledEdges[layer]) : 0
+    }
+
+    private func edgesEnabled(layer: Int, level: Int) -> Int {
+        let levels = model.edgeLevels[layer]
+        if level < 0 { return levels.count }
+        var k = 0
+        while k < levels.count && levels[k] <= level { k += 1 }
+        return k
     }
 }
 

@@ -5,6 +5,8 @@ import NibbleFormat
 enum Step {
     case conv(ConvStep)
     case fullyConnected(FullyConnectedStep)
+    /// Conv or FullyConnected with ternary residual edges.
+    case ternary(TernaryStep)
     case binary(BinaryStep)
     case unary(UnaryStep)
     case pool(PoolStep)
@@ -22,6 +24,9 @@ enum Step {
         let node = graph.nodes[index]
         if node.precision != .float32 && node.op != .conv && node.op != .fullyConnected {
             throw c.fail("precision \(node.precision.name) is only supported for Conv and FullyConnected")
+        }
+        if node.precision == .ternary {
+            let (s, scratch) = try TernaryStep.make(c); return (.ternary(s), scratch)
         }
         switch node.op {
         case .conv:
@@ -45,6 +50,7 @@ enum Step {
         switch self {
         case .conv(let s): s.run(b)
         case .fullyConnected(let s): s.run(b)
+        case .ternary(let s): s.run(b)
         case .binary(let s): s.run(b)
         case .unary(let s): s.run(b)
         case .pool(let s): s.run(b)
@@ -62,6 +68,7 @@ enum Step {
         switch self {
         case .conv(let s): return s.kernelName
         case .fullyConnected(let s): return s.kernelName
+        case .ternary(let s): return s.kernelName
         case .binary: return "fp32 elementwise"
         case .unary: return "fp32 activation"
         case .pool(let s): return s.isMax ? "fp32 max pool" : "fp32 average pool"

@@ -11,7 +11,11 @@ struct ConvertCommand: ParsableCommand {
             shape subgraphs (Shape, Gather, Slice, Concat, Unsqueeze on constants) at convert time and fixes the
             batch dimension to 1 (the runtime runs batches one sample at a time).
             Recipes: fp32 keeps every weight in float32; int8 stores Conv/Gemm weights as int8 with one scale
-            per output channel and quantizes their inputs to uint8 with ranges calibrated on --calibrate.
+            per output channel and quantizes their inputs to uint8 with ranges calibrated on --calibrate;
+            ternary stores Conv/Gemm weights as FGQ ternary residual edges W ≈ Σ αₑ·Tₑ (one α per
+            --group-size input channels per output channel, --residual-edges edges) with uint8 inputs, keeps
+            the first and last Conv/Gemm and depthwise convs int8 (override with --layer NAME=int8|ternary|fp32),
+            and assigns each edge a residual level by its sensitivity on --calibrate (nibble run --residual-level).
             """)
 
     @Argument(help: "The ONNX model to convert.")
@@ -28,6 +32,16 @@ struct ConvertCommand: ParsableCommand {
 
     @Option(help: "How ranges are taken from the calibration data: minmax, or percentile:P (e.g. percentile:99.99).")
     var calibration: String = "minmax"
+
+    @Option(help: ArgumentHelp("ternary: input channels per scale group (FGQ's N), default 16.",
+                               discussion: "Small groups are more accurate (FGQ: N=4 best), large ones cheaper (one float32 scale per N·kH·kW weights); 16 costs 0.22 extra bits per weight on a 3×3 conv and divides the kernels' 64-channel words. The last group of a row is shorter when N does not divide the channels."))
+    var groupSize: Int = 16
+
+    @Option(help: "ternary: residual edges per layer (W ≈ Σ αₑ·Tₑ), 1...16, default 2.")
+    var residualEdges: Int = 2
+
+    @Option(name: .customLong("layer"), help: "ternary: precision of one Conv/Gemm node, NAME=int8|ternary|fp32 (repeatable).")
+    var layers: [String] = []
 
     @Flag(help: "Do not print the per-layer report.")
     var quiet = false
@@ -49,13 +63,25 @@ struct ConvertCommand: ParsableCommand {
         if let calibrate {
             data = try CalibrationData(contentsOf: URL(fileURLWithPath: calibrate))
         }
-        if recipe == .int8 && data == nil {
-            throw CLIError("recipe int8 needs --calibrate CALIB.npy (a float32 batch shaped like the model input)")
+        if (recipe == .int8 || recipe == .ternary) && data == nil {
+            throw CLIError("recipe \(recipe.rawValue) needs --calibrate CALIB.npy (a float32 batch shaped like the model input)")
         }
+        var overrides: [String: String] = [:]
+        for l in layers {
+            guard let eq = l.lastIndex(of: "="), eq != l.startIndex else {
+                throw CLIError("--layer \(l): expected NAME=int8|ternary|fp32")
+            }
+            overrides[String(l[..<eq])] = String(l[l.index(after: eq)...])
+        }
+        if recipe != .ternary && (!layers.isEmpty || groupSize != 16 || residualEdges != 2) {
+            throw CLIError("--group-size, --residual-edges and --layer apply to --recipe ternary only")
+        }
+        let ternary = TernaryOptions(groupSize: groupSize, residualEdges: residualEdges, overrides: overrides)
         progress("converting \(input) (\(formatBytes(onnx.count))) with recipe \(recipe.rawValue)\(data.map { ", calibrating on \($0.sampleCount) samples" } ?? "")…")
         let nib: [UInt8], report: ConversionReport
         do {
-            (nib, report) = try Converter.convert(onnxBytes: onnx, recipe: recipe, calibration: data, calibrationMethod: method)
+            (nib, report) = try Converter.convert(onnxBytes: onnx, recipe: recipe, calibration: data, calibrationMethod: method,
+                                                     ternary: ternary)
         } catch let e as ConvertError {
             throw CLIError("\(input): \(e)")
         }

@@ -23,8 +23,14 @@ struct InspectCommand: ParsableCommand {
         let fileSize = m.file.fileSize
         if json {
             let nodes: [[String: Any]] = g.nodes.enumerated().map { n, node in
-                ["name": node.name, "op": node.op.name, "precision": node.precision.name, "kernel": kernels[n],
-                 "output_shape": g.tensors[node.outputs[0]].shape, "weight_bytes": m.weightBytes(ofNode: n)]
+                var o: [String: Any] = ["name": node.name, "op": node.op.name, "precision": node.precision.name, "kernel": kernels[n],
+                                        "output_shape": g.tensors[node.outputs[0]].shape, "weight_bytes": m.weightBytes(ofNode: n)]
+                if !m.edgeLevels[n].isEmpty {
+                    o["residual_edges"] = m.edgeLevels[n].count
+                    o["edge_levels"] = m.edgeLevels[n]
+                    o["group_size"] = Int(node.attribute(.groupSize)?.ints.first ?? 0)
+                }
+                return o
             }
             func io(_ ids: [Int]) -> [[String: Any]] {
                 ids.map { ["name": g.tensors[$0].name, "dtype": g.tensors[$0].dtype.name, "shape": g.tensors[$0].shape] }
@@ -47,17 +53,28 @@ struct InspectCommand: ParsableCommand {
         for i in g.inputs { print("input  \(g.tensors[i].name): \(g.tensors[i].dtype.name) \(g.tensors[i].shape)") }
         for o in g.outputs { print("output \(g.tensors[o].name): \(g.tensors[o].dtype.name) \(g.tensors[o].shape)") }
         print("")
-        let header = ["#", "node", "op", "precision", "kernel", "output shape", "weights"]
+        var header = ["#", "node", "op", "precision", "kernel", "output shape", "weights"]
+        if m.hasResidualEdges { header += ["group", "edges", "edge levels"] }
         var rows: [[String]] = []
         for (n, node) in g.nodes.enumerated() {
-            rows.append(["\(n)", node.name, node.op.name, node.precision.name, kernels[n],
-                         "\(g.tensors[node.outputs[0]].shape)", formatBytes(m.weightBytes(ofNode: n))])
+            var row = ["\(n)", node.name, node.op.name, node.precision.name, kernels[n],
+                       "\(g.tensors[node.outputs[0]].shape)", formatBytes(m.weightBytes(ofNode: n))]
+            if m.hasResidualEdges {
+                let levels = m.edgeLevels[n]
+                row += levels.isEmpty ? ["", "", ""]
+                    : ["\(node.attribute(.groupSize)?.ints.first ?? 0)", "\(levels.count)", levels.map(String.init).joined(separator: ",")]
+            }
+            rows.append(row)
         }
         printTable(header, rows)
         print("")
         print("weights: " + byPrecision.sorted { $0.key < $1.key }.map { "\($0.key) \(formatBytes($0.value))" }.joined(separator: ", "))
         print("arena: \(formatBytes(m.plan.totalBytes)) = tensors \(formatBytes(m.plan.tensorBytes)) (of which inputs/outputs \(formatBytes(m.plan.ioBytes))) + kernel scratch \(formatBytes(m.plan.scratchBytes))")
-        print("residual levels: \(m.maxResidualLevel) (no ternary residual edges)")
+        if m.hasResidualEdges {
+            print("residual levels: 0...\(m.maxResidualLevel); level L runs the edges whose level is <= L (nibble run --residual-level L, -1 = all)")
+        } else {
+            print("residual levels: \(m.maxResidualLevel) (no ternary residual edges)")
+        }
     }
 }
 

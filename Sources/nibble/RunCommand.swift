@@ -26,7 +26,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Which model output to write (default 0).")
     var outputIndex: Int = 0
 
-    @Option(help: "Residual level: -1 = all edges (default), 0 = first ternary plane only.")
+    // .unconditional so that `--residual-level -1` reads -1 as the value, not as a flag.
+    @Option(parsing: .unconditional,
+            help: "Residual level of ternary models: -1 = all edges (default), 0 = only the first ternary plane of every layer, up to the model's maximum (nibble inspect shows it and each layer's edge levels).")
     var residualLevel: Int32 = -1
 
     func run() throws {

@@ -11,41 +11,47 @@ enum Int8Recipe {
     }
 
     static func apply(_ r: inout ONNXImporter.Result, ranges: [Int: (min: Float, max: Float)]) throws {
-        var names = Set(r.graph.tensors.map { $0.name })
-        func unique(_ base: String) -> String {
-            var n = base, i = 1
-            while names.contains(n) { n = "\(base)_\(i)"; i += 1 }
-            names.insert(n)
-            return n
-        }
+        var names = UniqueNames(r.graph)
         for i in r.graph.nodes.indices where r.graph.nodes[i].op == .conv || r.graph.nodes[i].op == .fullyConnected {
-            let node = r.graph.nodes[i]
-            let wIndex = node.inputs[1]
-            guard let w = r.constants[wIndex], let outC = w.shape.first, outC > 0 else {
-                throw ConvertError.malformed("node '\(node.name)' (\(node.op.name)): weights are not a constant")
-            }
-            guard let range = ranges[node.inputs[0]] else {
-                throw ConvertError.invalidInput("node '\(node.name)' (\(node.op.name)): calibration saw no finite values for its input '\(r.graph.tensors[node.inputs[0]].name)'")
-            }
-            let (q, scales) = quantizePerChannel(w.floats, outChannels: outC)
-            let (inScale, zp) = activationQuantization(min: range.min, max: range.max)
-
-            let wq = r.graph.tensors.count
-            r.graph.tensors.append(TensorDesc(name: unique("\(r.graph.tensors[wIndex].name)_int8"), dtype: .int8, shape: w.shape, role: .constant))
-            r.constants[wq] = HostTensor(shape: w.shape, ints: q.map { Int64($0) })
-            let st = r.graph.tensors.count
-            r.graph.tensors.append(TensorDesc(name: unique("\(node.name).weight_scale"), dtype: .float32, shape: [outC], role: .constant))
-            r.constants[st] = HostTensor(shape: [outC], floats: scales)
-
-            var n = node
-            n.precision = .int8
-            n.inputs = [node.inputs[0], wq, node.inputs.count > 2 ? node.inputs[2] : absentTensor, st]
-            n.attributes.removeAll { $0.key == .inputScale || $0.key == .inputZeroPoint }
-            n.attributes.append(Attribute(.inputScale, floats: [inScale]))
-            n.attributes.append(Attribute(.inputZeroPoint, ints: [Int64(zp)]))
-            r.graph.nodes[i] = n
+            try quantize(&r, node: i, ranges: ranges, names: &names)
         }
         r = DeadCodeElimination.run(r)
+    }
+
+    /// Turns node `i` (Conv or FullyConnected with constant float weights) into its int8 form; the old float
+    /// weights become dead (the caller runs DeadCodeElimination once at the end).
+    static func quantize(_ r: inout ONNXImporter.Result, node i: Int, ranges: [Int: (min: Float, max: Float)],
+                         names: inout UniqueNames) throws {
+        let node = r.graph.nodes[i]
+        let wIndex = node.inputs[1]
+        guard let w = r.constants[wIndex], let outC = w.shape.first, outC > 0 else {
+            throw ConvertError.malformed("node '\(node.name)' (\(node.op.name)): weights are not a constant")
+        }
+        let (inScale, zp) = try inputQuantization(r, node: node, ranges: ranges)
+        let (q, scales) = quantizePerChannel(w.floats, outChannels: outC)
+
+        let wq = r.graph.tensors.count
+        r.graph.tensors.append(TensorDesc(name: names.make("\(r.graph.tensors[wIndex].name)_int8"), dtype: .int8, shape: w.shape, role: .constant))
+        r.constants[wq] = HostTensor(shape: w.shape, ints: q.map { Int64($0) })
+        let st = r.graph.tensors.count
+        r.graph.tensors.append(TensorDesc(name: names.make("\(node.name).weight_scale"), dtype: .float32, shape: [outC], role: .constant))
+        r.constants[st] = HostTensor(shape: [outC], floats: scales)
+
+        var n = node
+        n.precision = .int8
+        n.inputs = [node.inputs[0], wq, node.inputs.count > 2 ? node.inputs[2] : absentTensor, st]
+        n.attributes.removeAll { $0.key == .inputScale || $0.key == .inputZeroPoint }
+        n.attributes.append(Attribute(.inputScale, floats: [inScale]))
+        n.attributes.append(Attribute(.inputZeroPoint, ints: [Int64(zp)]))
+        r.graph.nodes[i] = n
+    }
+
+    /// The uint8 quantization of `node`'s input from its calibrated range.
+    static func inputQuantization(_ r: ONNXImporter.Result, node: Node, ranges: [Int: (min: Float, max: Float)]) throws -> (scale: Float, zeroPoint: Int) {
+        guard let range = ranges[node.inputs[0]] else {
+            throw ConvertError.invalidInput("node '\(node.name)' (\(node.op.name)): calibration saw no finite values for its input '\(r.graph.tensors[node.inputs[0]].name)'")
+        }
+        return activationQuantization(min: range.min, max: range.max)
     }
 
     /// Symmetric per-output-channel int8: q = round(w / s), s = max|w| / 127 (1 for an all-zero channel).
@@ -73,5 +79,19 @@ enum Int8Recipe {
         if !(s > 0) || !s.isFinite { return (1, 0) }
         let zp = Int((-l / s).rounded())
         return (s, Swift.max(0, Swift.min(255, zp)))
+    }
+}
+
+/// Fresh tensor names for the tensors a recipe adds.
+struct UniqueNames {
+    var names: Set<String>
+
+    init(_ g: Graph) { names = Set(g.tensors.map { $0.name }) }
+
+    mutating func make(_ base: String) -> String {
+        var n = base, i = 1
+        while names.contains(n) { n = "\(base)_\(i)"; i += 1 }
+        names.insert(n)
+        return n
     }
 }

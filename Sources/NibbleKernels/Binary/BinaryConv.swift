@@ -1,7 +1,11 @@
 // Public bit-serial convolution entry point: checks operands, then picks the ISA build
 // (vpopcntq on AVX-512, pshufb or POPCNT on AVX2, scalar portable, or the reference twin).
+// The x86 ISA modules exist only in the SwiftPM build; the Embedded ARM build (scripts/test-arm) compiles
+// these files into one module without them (#if false there), so every level runs the portable kernels.
+#if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
 import NibbleKernelsAVX2
 import NibbleKernelsAVX512
+#endif
 
 /// Convolution of bit-packed activations with bit-packed weights (BitPlaneLayout), groups 1.
 ///
@@ -21,20 +25,27 @@ public enum BinaryConv {
     /// Bytes of scratch `run` needs at any level this host runs; pass a 64-byte aligned pointer.
     public static func scratchByteCount(_ g: ConvGeometry, activationBits: Int) -> Int {
         var n = BinaryConvTiled.scratchByteCount(g, actBits: activationBits)
+        #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
         if KernelISA.detected >= .avx2 {
             n = Swift.max(n, NibbleKernelsAVX2.BinaryConvTiled.scratchByteCount(g.forAVX2, actBits: activationBits))
         }
         if KernelISA.detected >= .avx512 {
             n = Swift.max(n, NibbleKernelsAVX512.BinaryConvTiled.scratchByteCount(g.forAVX512, actBits: activationBits))
         }
+        #endif
         return n
     }
 
     /// Name of the tile a level runs (for benchmark reports).
     public static func microkernelName(isa: KernelISA = KernelISA.current) -> String {
         switch isa {
+        #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
         case .avx512: return NibbleKernelsAVX512.BinaryConvTiled.microkernelName
         case .avx2: return NibbleKernelsAVX2.BinaryConvTiled.microkernelName
+        #else
+        case .avx512, .avx2:
+            fallthrough  // no x86 ISA modules in this build: run the portable kernels
+        #endif
         case .portable: return BinaryConvTiled.microkernelName
         case .reference: return "reference"
         }
@@ -62,6 +73,7 @@ public enum BinaryConv {
                      "BinaryConv: bipolar padding correction takes up to 64 taps, got \(g.kernelH * g.kernelW)")
         let ae = Int(al.encoding.rawValue), we = Int(wl.encoding.rawValue)
         switch isa {
+        #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
         case .avx512:
             NibbleKernelsAVX512.BinaryConvTiled.run(g.forAVX512, activations: activations, actBits: al.bits, actEncoding: ae,
                 weights: weights, weightBits: wl.bits, weightEncoding: we, scales: scales, bias: bias,
@@ -70,6 +82,10 @@ public enum BinaryConv {
             NibbleKernelsAVX2.BinaryConvTiled.run(g.forAVX2, activations: activations, actBits: al.bits, actEncoding: ae,
                 weights: weights, weightBits: wl.bits, weightEncoding: we, scales: scales, bias: bias,
                 accumulators: accumulators, output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax)
+        #else
+        case .avx512, .avx2:
+            fallthrough  // no x86 ISA modules in this build: run the portable kernels
+        #endif
         case .portable:
             BinaryConvTiled.run(g, activations: activations, actBits: al.bits, actEncoding: ae,
                 weights: weights, weightBits: wl.bits, weightEncoding: we, scales: scales, bias: bias,
@@ -99,6 +115,7 @@ public enum BinaryPopcountCeiling {
     public static func run(vector: Bool, iterations: Int, isa: KernelISA = KernelISA.current) -> (checksum: UInt64, words: Int) {
         let seed = UInt64(truncatingIfNeeded: iterations) | 1
         switch isa {
+        #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
         case .avx512:
             return vector ? (NibbleKernelsAVX512.BinaryPopcountPeak.vector(iterations: iterations, seed: seed),
                              iterations * NibbleKernelsAVX512.BinaryPopcountPeak.vectorWordsPerIteration)
@@ -109,6 +126,10 @@ public enum BinaryPopcountCeiling {
                              iterations * NibbleKernelsAVX2.BinaryPopcountPeak.vectorWordsPerIteration)
                           : (NibbleKernelsAVX2.BinaryPopcountPeak.scalar(iterations: iterations, seed: seed),
                              iterations * NibbleKernelsAVX2.BinaryPopcountPeak.scalarWordsPerIteration)
+        #else
+        case .avx512, .avx2:
+            fallthrough  // no x86 ISA modules in this build: run the portable kernels
+        #endif
         case .portable, .reference:
             return vector ? (BinaryPopcountPeak.vector(iterations: iterations, seed: seed),
                              iterations * BinaryPopcountPeak.vectorWordsPerIteration)

@@ -1,4 +1,6 @@
 // Each ISA module compiles its own copy of the shared ConvGeometry; these convert field by field.
+// The x86 ISA modules exist only in the SwiftPM build (the Embedded ARM build, scripts/test-arm, has none).
+#if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
 import NibbleKernelsAVX2
 import NibbleKernelsAVX512
 
@@ -14,3 +16,4 @@ extension ConvGeometry {
               dilationH: dilationH, dilationW: dilationW, groups: groups)
     }
 }
+#endif

@@ -1,6 +1,10 @@
 // Public int8 convolution entry point: picks the ISA build (VNNI on AVX-512, exact widening elsewhere).
+// The x86 ISA modules exist only in the SwiftPM build; the Embedded ARM build (scripts/test-arm) compiles
+// these files into one module without them (#if false there), so every level runs the portable kernels.
+#if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
 import NibbleKernelsAVX2
 import NibbleKernelsAVX512
+#endif
 
 /// Convolution with uint8 activations (quantized here, per-tensor scale and zero point) and int8
 /// symmetric OIHW weights with per-output-channel scales; float output with fused bias and clamp.
@@ -9,8 +13,10 @@ public enum Int8Conv {
     /// (Only levels the host supports are asked: their code may not execute elsewhere.)
     public static func scratchByteCount(_ g: ConvGeometry) -> Int {
         var n = Int8ConvTiled.scratchByteCount(g)
+        #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
         if KernelISA.detected >= .avx2 { n = Swift.max(n, NibbleKernelsAVX2.Int8ConvTiled.scratchByteCount(g.forAVX2)) }
         if KernelISA.detected >= .avx512 { n = Swift.max(n, NibbleKernelsAVX512.Int8ConvTiled.scratchByteCount(g.forAVX512)) }
+        #endif
         return n
     }
 
@@ -22,6 +28,7 @@ public enum Int8Conv {
                            scratch: UnsafeMutableRawPointer, outputMin: Float = -.infinity,
                            outputMax: Float = .infinity, isa: KernelISA = KernelISA.current) {
         switch isa {
+        #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
         case .avx512:
             NibbleKernelsAVX512.Int8ConvTiled.run(g.forAVX512, input: input, inputScale: inputScale,
                 inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,
@@ -30,6 +37,10 @@ public enum Int8Conv {
             NibbleKernelsAVX2.Int8ConvTiled.run(g.forAVX2, input: input, inputScale: inputScale,
                 inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,
                 output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax)
+        #else
+        case .avx512, .avx2:
+            fallthrough  // no x86 ISA modules in this build: run the portable kernels
+        #endif
         case .portable:
             Int8ConvTiled.run(g, input: input, inputScale: inputScale,
                 inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,

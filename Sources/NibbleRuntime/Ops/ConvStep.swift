@@ -16,6 +16,17 @@ struct ConvStep {
         try c.require(x, dtype: .float32, "input")
         try c.requireConstant(w, "weights")
         try c.require(w, dtype: int8 ? .int8 : .float32, "weights")
+        let g = try geometry(c, input: x, weights: w)
+        let ws = c.tensor(w).shape
+        let step = ConvStep(geometry: g, input: x, weights: w, output: c.output, precision: c.node.precision,
+                            p: try WeightedOpParameters.make(c, outChannels: ws[0]))
+        let scratch = int8 ? Int8Conv.scratchByteCount(g) : FP32Conv.scratchFloatCount(g) * 4
+        return (step, scratch)
+    }
+
+    /// Checks the input `x` and OIHW `weights` shapes, the attributes and the stored output shape against the
+    /// conv shape rule; shared by every conv precision (ternary included).
+    static func geometry(_ c: NodeChecker, input x: Int, weights w: Int) throws(NibbleError) -> ConvGeometry {
         let xs = c.tensor(x).shape, ws = c.tensor(w).shape
         if xs.count != 4 || xs[0] != 1 { throw c.fail("input shape \(xs), expected [1, C, H, W]") }
         if ws.count != 4 { throw c.fail("weight shape \(ws), expected [O, C/group, kH, kW]") }
@@ -46,13 +57,9 @@ struct ConvStep {
         if overflow || panel > Layout.maxScratchElements {
             throw c.fail("im2col of \(ws[1] * ws[2] * ws[3]) × \(outH * outW) values exceeds the limit of \(Layout.maxScratchElements)")
         }
-        let g = ConvGeometry(inC: inC, inH: xs[2], inW: xs[3], outC: outC, outH: outH, outW: outW,
+        return ConvGeometry(inC: inC, inH: xs[2], inW: xs[3], outC: outC, outH: outH, outW: outW,
                              kernelH: ws[2], kernelW: ws[3], strideH: strides[0], strideW: strides[1],
                              padTop: pads[0], padLeft: pads[1], dilationH: dil[0], dilationW: dil[1], groups: group)
-        let step = ConvStep(geometry: g, input: x, weights: w, output: c.output, precision: c.node.precision,
-                            p: try WeightedOpParameters.make(c, outChannels: outC))
-        let scratch = int8 ? Int8Conv.scratchByteCount(g) : FP32Conv.scratchFloatCount(g) * 4
-        return (step, scratch)
     }
 
     var kernelName: String {

@@ -1,10 +1,12 @@
 import NibbleFormat
 
 /// What a step needs to find its tensors at run time: one raw pointer per graph tensor
-/// (constants point into the weights section, everything else into the arena), plus the scratch region.
+/// (constants point into the weights section, everything else into the arena), plus the scratch region
+/// and the session's enabled residual-edge count per node (ternary steps read theirs at every run).
 public struct Bindings {
     let pointers: UnsafeMutablePointer<UnsafeMutableRawPointer>
     let scratch: UnsafeMutableRawPointer
+    let enabledEdges: UnsafeMutablePointer<Int32>
 
     @inline(__always) func f32(_ i: Int) -> UnsafeMutablePointer<Float> {
         pointers[i].assumingMemoryBound(to: Float.self)

@@ -4,7 +4,8 @@ import NibbleFormat
 /// and weights (FORMAT.md §4.2, precision int8), and the fused output clamp.
 struct WeightedOpParameters {
     let bias: Int
-    /// int8 only (`absentTensor` / 0 otherwise): per-output-channel weight scales and the uint8 input quantization.
+    /// int8 only (`absentTensor` otherwise): per-output-channel weight scales.
+    /// int8 and ternary (0 otherwise): the uint8 input quantization.
     let weightScales: Int
     let inputScale: Float
     let inputZeroPoint: Int32
@@ -25,6 +26,8 @@ struct WeightedOpParameters {
             if c.tensor(scales).elementCount != outChannels {
                 throw c.fail("weight scales have \(c.tensor(scales).elementCount) values, expected \(outChannels)")
             }
+        }
+        if c.node.precision == .int8 || c.node.precision == .ternary {
             inputScale = try c.float(.inputScale, default: 0)
             if !(inputScale > 0) || !inputScale.isFinite { throw c.fail("input_scale \(inputScale) must be a positive finite float") }
             let zp = try c.ints(.inputZeroPoint, count: 1)[0]

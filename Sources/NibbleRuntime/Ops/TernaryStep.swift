@@ -1,0 +1,116 @@
+import NibbleFormat
+import NibbleKernels
+
+/// One ternary residual edge of a node: a plane of {−1, 0, +1} (int8, the weights' shape), its group scales
+/// (float32 [O, groups]) and the level at which the session turns it on (docs/FORMAT.md §4.4).
+struct ResidualEdge {
+    let plane: Int
+    let scales: Int
+    let level: Int
+}
+
+/// Conv or FullyConnected with FGQ ternary residual edges: y = clamp(Σ_{enabled e} αₑ ⊙ Tₑ ∗ x + b).
+/// Inputs [X, T₁, B or absent, S₁, T₂, S₂, …]; attributes group_size, edge_levels, input_scale,
+/// input_zero_point (the input is quantized to uint8 as for int8). The session's enabled-edge count for this
+/// node (`Bindings.enabledEdges[layer]`) says how many edges, in order, run.
+struct TernaryStep {
+    /// Fully connected runs as a 1×1 conv over a 1×1 image.
+    let geometry: ConvGeometry
+    let isConv: Bool
+    let layer: Int
+    let input: Int, output: Int
+    let edges: [ResidualEdge]
+    let groupSize: Int
+    let p: WeightedOpParameters
+
+    static func make(_ c: NodeChecker) throws(NibbleError) -> (TernaryStep, scratchBytes: Int) {
+        try c.requireInputs(4...(2 + 2 * Layout.maxResidualEdges))
+        let n = c.node.inputs.count
+        if n % 2 != 0 {
+            throw c.fail("has \(n) inputs, expected an even count: X, T1, B (or absent), S1, then T_e, S_e per further edge")
+        }
+        let edgeCount = (n - 2) / 2
+        let x = try c.input(0), w = try c.input(1)
+        try c.require(x, dtype: .float32, "input")
+        let g: ConvGeometry
+        if c.node.op == .conv {
+            g = try ConvStep.geometry(c, input: x, weights: w)
+        } else {
+            let ws = c.tensor(w).shape, xs = c.tensor(x).shape
+            if ws.count != 2 { throw c.fail("weight shape \(ws), expected [out, in]") }
+            if xs.count != 2 || xs[0] != 1 || xs[1] != ws[1] { throw c.fail("input shape \(xs), expected [1, \(ws[1])]") }
+            try c.requireShape(c.output, [1, ws[0]], "output")
+            try c.require(c.output, dtype: .float32, "output")
+            g = ConvGeometry(inC: ws[1], inH: 1, inW: 1, outC: ws[0], outH: 1, outW: 1, kernelH: 1, kernelW: 1,
+                             strideH: 1, strideW: 1, padTop: 0, padLeft: 0, dilationH: 1, dilationW: 1, groups: 1)
+        }
+        let groupSize = try c.ints(.groupSize, count: 1)[0]
+        if groupSize < 1 { throw c.fail("group_size \(groupSize) must be >= 1") }
+        let groups = (g.inCPerGroup + groupSize - 1) / groupSize
+        let levels = try c.ints(.edgeLevels, count: edgeCount)
+        let planeShape = c.tensor(w).shape
+        var edges: [ResidualEdge] = []
+        for e in 0..<edgeCount {
+            let plane = e == 0 ? 1 : 2 + 2 * e, scales = plane == 1 ? 3 : plane + 1
+            let t = try c.input(plane), s = try c.input(scales)
+            try c.requireConstant(t, "edge \(e) plane"); try c.require(t, dtype: .int8, "edge \(e) plane")
+            try c.requireShape(t, planeShape, "edge \(e) plane")
+            try c.requireConstant(s, "edge \(e) scales"); try c.require(s, dtype: .float32, "edge \(e) scales")
+            try c.requireShape(s, [g.outC, groups], "edge \(e) scales (one per output channel and group of \(groupSize) input channels)")
+            let level = levels[e]
+            if e == 0 && level != 0 { throw c.fail("edge_levels \(levels): edge 0 must have level 0") }
+            if level < 0 || level > Layout.maxResidualLevel {
+                throw c.fail("edge_levels \(levels): level \(level) outside 0...\(Layout.maxResidualLevel)")
+            }
+            if e > 0 && level < levels[e - 1] {
+                throw c.fail("edge_levels \(levels) must not decrease: edge \(e) refines edge \(e - 1)'s residual")
+            }
+            edges.append(ResidualEdge(plane: t, scales: s, level: level))
+        }
+        let step = TernaryStep(geometry: g, isConv: c.node.op == .conv, layer: c.index, input: x, output: c.output,
+                               edges: edges, groupSize: groupSize, p: try WeightedOpParameters.make(c, outChannels: g.outC))
+        return (step, g.inC * g.inH * g.inW)
+    }
+
+    /// Checks every plane value is −1, 0 or +1 and every scale finite (run once by `Model` on the weights).
+    func validateWeights(_ file: ModelFile, node: Node) throws(NibbleError) {
+        for (e, edge) in edges.enumerated() {
+            let plane = file.constantBytes(edge.plane)
+            for i in 0..<plane.count {
+                let v = Int8(bitPattern: plane[i])
+                if v < -1 || v > 1 {
+                    throw .malformedModel("node \(layer) '\(node.name)' (\(node.op.name)): edge \(e) plane '\(file.graph.tensors[edge.plane].name)' has value \(v) at element \(i), expected -1, 0 or 1")
+                }
+            }
+            let scales = file.constantBytes(edge.scales)
+            for i in 0..<(scales.count / 4) {
+                let v = scales.loadUnaligned(fromByteOffset: 4 * i, as: Float.self)
+                if !v.isFinite {
+                    throw .malformedModel("node \(layer) '\(node.name)' (\(node.op.name)): edge \(e) scale \(i) of '\(file.graph.tensors[edge.scales].name)' is \(v), expected a finite float")
+                }
+            }
+        }
+    }
+
+    var kernelName: String { isConv ? "ternary conv (reference)" : "ternary fully connected (reference)" }
+
+    @inline(__always)
+    func run(_ b: Bindings) {
+        let g = geometry
+        let y = b.f32(output)
+        let count = g.outC &* g.outPixels
+        y.update(repeating: 0, count: count)
+        let q = b.scratch.assumingMemoryBound(to: UInt8.self)
+        Int8Quantization.quantize(b.f32(input), count: g.inC &* g.inH &* g.inW, scale: p.inputScale,
+                                  zeroPoint: p.inputZeroPoint, into: q)
+        let enabled = Swift.min(Int(b.enabledEdges[layer]), edges.count)
+        for e in 0..<enabled {
+            let edge = edges[e]
+            TernaryReference.accumulate(g, input: q, zeroPoint: p.inputZeroPoint, inputScale: p.inputScale,
+                                        plane: b.raw(edge.plane).assumingMemoryBound(to: Int8.self),
+                                        scales: b.f32(edge.scales), groupSize: groupSize, output: y)
+        }
+        TernaryReference.epilogue(y, outC: g.outC, pixels: g.outPixels, bias: b.optionalF32(p.bias),
+                                  outputMin: p.outputMin, outputMax: p.outputMax)
+    }
+}
