@@ -36,12 +36,14 @@ let package = Package(
         // Thread-local error text and file mapping for the C ABI, in C so the Swift core stays embedded-grade.
         .target(name: "CNibbleSupport"),
         .target(name: "Nibble", dependencies: ["CNibble", "CNibbleSupport", "NibbleRuntime"]),
+        // jemalloc's mallctl for `nibble bench footprint` (heap bytes); links libjemalloc into the CLI only.
+        .systemLibrary(name: "CJemalloc", path: "Sources/CJemalloc"),
         .target(name: "NibbleConvert", dependencies: [
             "NibbleFormat", "NibbleRuntime", "NibbleKernels",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
         .executableTarget(name: "nibble", dependencies: [
-            "Nibble", "NibbleConvert", "NibbleRuntime", "NibbleFormat", "NibbleKernels",
+            "Nibble", "NibbleConvert", "NibbleRuntime", "NibbleFormat", "NibbleKernels", "CJemalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -159,17 +159,20 @@ public enum NPY {
         guard descr.count >= 2 else { return descr }
         let order = descr.first!
         let kind = descr.dropFirst().first!
-        let bytes = Int(descr.dropFirst(2)) ?? 0
+        // The item size comes from the file: only sizes numpy has (1…16 bytes) become a bit width, so an
+        // absurd size cannot overflow (found by the npy fuzzer: '<f2305843009213693952').
+        let bytes = Int(descr.dropFirst(2)).flatMap { (1...16).contains($0) ? $0 : nil }
+        let width = bytes.map { "\($0 * 8)" } ?? "(\(descr.dropFirst(2)) bytes)"
         let base: String
         switch kind {
-        case "f": base = "float\(bytes * 8)"
-        case "i": base = "int\(bytes * 8)"
-        case "u": base = "uint\(bytes * 8)"
+        case "f": base = "float\(width)"
+        case "i": base = "int\(width)"
+        case "u": base = "uint\(width)"
         case "b": base = "bool"
         case "O": base = "object"
         case "U": base = "unicode string"
         case "S": base = "byte string"
-        case "c": base = "complex\(bytes * 8)"
+        case "c": base = "complex\(width)"
         default: base = descr
         }
         switch order {

@@ -8,7 +8,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure kernels and models (medians of many repetitions; ratios are from the same run).",
-        subcommands: [KernelsBench.self, ModelBench.self])
+        subcommands: [KernelsBench.self, ModelBench.self, FootprintBench.self])
 }
 
 /// Median and minimum of repeated timings.

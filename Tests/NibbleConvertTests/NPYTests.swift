@@ -34,6 +34,15 @@ final class NPYTests: XCTestCase {
         XCTAssertEqual(try NPY.decode(v1).floats, [1, 2])
     }
 
+    /// Regression (npy fuzzer): an absurd item size in the dtype is an error, not an overflow trap.
+    func testAbsurdDtypeSizeIsAnError() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("fuzz/crashes/npy/describe-dtype-size-overflow.npy")
+        XCTAssertThrowsError(try NPY.read(contentsOf: url)) { error in
+            XCTAssertTrue("\(error)".contains("2305843009213693952"), "\(error)")
+        }
+    }
+
     func testRejectsFloat64NamingFileAndDtype() throws {
         let url = try Fixtures.url("mlp.input_f64.npy")
         XCTAssertThrowsError(try NPY.read(contentsOf: url)) { error in
