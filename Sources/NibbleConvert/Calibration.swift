@@ -52,6 +52,16 @@ enum Calibrator {
 
     /// Returns (min, max) for every tensor index in `tensors`, observed at the nodes that read them.
     static func ranges(nib: [UInt8], tensors: Set<Int>, data: CalibrationData, method: CalibrationMethod) throws -> [Int: (min: Float, max: Float)] {
+        try observe(nib: nib, tensors: tensors, data: data, method: method).ranges
+    }
+
+    /// Values kept per tensor for choosing bit-serial activation steps (`samples` of `observe`).
+    static let maxSampleValues = 1 << 16
+
+    /// Like `ranges`, plus up to `sampleValues` values per tensor, taken evenly over the calibration batch
+    /// (empty unless `sampleValues` > 0).
+    static func observe(nib: [UInt8], tensors: Set<Int>, data: CalibrationData, method: CalibrationMethod,
+                        sampleValues: Int = 0) throws -> (ranges: [Int: (min: Float, max: Float)], samples: [Int: [Float]]) {
         if case .percentile(let p) = method, !(p > 50 && p <= 100) {
             throw ConvertError.invalidInput("calibration: percentile \(p) outside (50, 100]")
         }
@@ -81,6 +91,14 @@ enum Calibrator {
         var lo: [Int: Float] = [:], hi: [Int: Float] = [:]
         var kept: [Int: [Float]] = [:]
         var stride: [Int: Int] = [:]
+        var sampled: [Int: [Float]] = [:]
+        var sampleStride: [Int: Int] = [:]
+        if sampleValues > 0 {
+            for t in tensors {
+                let total = graph.tensors[t].elementCount * data.sampleCount
+                sampleStride[t] = max(1, (total + sampleValues - 1) / sampleValues)
+            }
+        }
         let percentile: Double? = { if case .percentile(let p) = method { return p } else { return nil } }()
         if percentile != nil {
             for t in tensors {
@@ -106,6 +124,11 @@ enum Calibrator {
                         var i = 0
                         while i < v.count { kept[t, default: []].append(v[i]); i += st }
                     }
+                    if let st = sampleStride[t] {
+                        // Offset by the sample index so a stride that divides the image does not always hit the same pixel.
+                        var i = s % st
+                        while i < v.count { if v[i].isFinite { sampled[t, default: []].append(v[i]) }; i += st }
+                    }
                 }
             }
         }
@@ -121,6 +144,6 @@ enum Calibrator {
             if l > h { continue }  // no finite value seen
             out[t] = (l, h)
         }
-        return out
+        return (out, sampled)
     }
 }

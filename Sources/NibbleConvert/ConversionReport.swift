@@ -29,6 +29,13 @@ public struct ConversionReport: Sendable, CustomStringConvertible {
         }
     }
 
+    /// What the converter measured for one bit-serial layer.
+    public struct BitSerialLayer: Sendable, Equatable {
+        /// ‖W − Ŵ‖ / ‖W‖ of the quantized weights.
+        public var weightError: Double
+        public var activationStep: Float
+    }
+
     /// What the converter measured for one ternary layer.
     public struct TernaryLayer: Sendable, Equatable {
         public var weightErrors: [Double]
@@ -46,6 +53,8 @@ public struct ConversionReport: Sendable, CustomStringConvertible {
 
     public var rows: [Row]
     public var recipe: Recipe
+    /// The recipe as the user named it (`w2a2` for `.bitSerial`).
+    public var recipeName: String
     public var calibrationMethod: CalibrationMethod?
     public var calibrationSamples: Int
     /// Size of the `.nib` file in bytes.
@@ -60,8 +69,10 @@ public struct ConversionReport: Sendable, CustomStringConvertible {
     public var totalPackedWeightBytes: Int { rows.reduce(0) { $0 + ($1.packedWeightBytes ?? $1.weightBytes) } }
 
     init(graph: Graph, recipe: Recipe, calibrationMethod: CalibrationMethod?, calibrationSamples: Int, fileBytes: Int,
-         ternaryLayers: [String: TernaryLayer] = [:], levelErrors: [LevelError] = []) {
+         ternaryLayers: [String: TernaryLayer] = [:], levelErrors: [LevelError] = [],
+         bitSerialLayers: [String: BitSerialLayer] = [:]) {
         self.recipe = recipe
+        self.recipeName = recipe.rawValue
         self.calibrationMethod = calibrationMethod
         self.calibrationSamples = calibrationSamples
         self.fileBytes = fileBytes
@@ -70,17 +81,26 @@ public struct ConversionReport: Sendable, CustomStringConvertible {
         rows = graph.nodes.map { node in
             var bytes = 0, fp32 = 0, packed = 0
             let ternary = node.precision == .ternary
+            let bitSerial = node.precision == .bitSerial
             for (k, t) in node.inputs.enumerated() where t != absentTensor && graph.tensors[t].role == .constant {
                 let tensor = graph.tensors[t]
                 bytes += tensor.byteCount
                 // Ternary inputs: 1 = T₀, 2 = bias, 3 = S₀, then (Tₑ, Sₑ) pairs; planes are int8 today, 2 bits packed.
                 let isPlane = ternary && (k == 1 || (k >= 4 && k % 2 == 0))
                 packed += isPlane ? (tensor.elementCount * 2 + 7) / 8 : tensor.byteCount
-                let isScales = (node.precision == .int8 && k == 3) || (ternary && k >= 3 && k % 2 == 1)
+                let isScales = ((node.precision == .int8 || bitSerial) && k == 3) || (ternary && k >= 3 && k % 2 == 1)
                 let isExtraEdge = ternary && k >= 4
-                if !isScales && !isExtraEdge { fp32 += tensor.elementCount * 4 }
+                if bitSerial && k == 1 {
+                    // Packed [K, O·kH·kW, words]: the fp32 weights were (O·kH·kW) × input channels.
+                    let inC = graph.tensors[node.inputs[0]].shape.count >= 2 ? graph.tensors[node.inputs[0]].shape[1] : 0
+                    fp32 += (tensor.shape.count == 3 ? tensor.shape[1] : 0) * inC * 4
+                } else if !isScales && !isExtraEdge { fp32 += tensor.elementCount * 4 }
             }
-            var row = Row(name: node.name, op: node.op.name, precision: node.precision.name, weightBytes: bytes, fp32WeightBytes: fp32)
+            var row = Row(name: node.name, op: node.op.name, precision: node.precisionLabel, weightBytes: bytes, fp32WeightBytes: fp32)
+            if bitSerial {
+                row.packedWeightBytes = bytes
+                if let l = bitSerialLayers[node.name] { row.weightErrors = [l.weightError] }
+            }
             if ternary {
                 row.groupSize = node.attribute(.groupSize)?.ints.first.map { Int($0) }
                 row.edgeLevels = node.attribute(.edgeLevels)?.ints.map { Int($0) } ?? []
@@ -99,11 +119,12 @@ public struct ConversionReport: Sendable, CustomStringConvertible {
         func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s : s + String(repeating: " ", count: w - s.count) }
         func lpad(_ s: String, _ w: Int) -> String { s.count >= w ? s : String(repeating: " ", count: w - s.count) + s }
         var lines: [String] = []
-        var head = "recipe \(recipe.rawValue)"
+        var head = "recipe \(recipeName)"
         if let m = calibrationMethod { head += ", calibration \(m) on \(calibrationSamples) sample(s)" }
         lines.append(head + "; \(rows.count) nodes, \(tensorCount) tensors, \(fileBytes) bytes")
         var header = "\(pad("node", nameWidth))  \(pad("op", opWidth))  precision  \(lpad("weights", 10))  \(lpad("fp32", 10))"
-        if anyTernary { header += "  \(lpad("packed", 10))  \(lpad("vs fp32", 8))  group  edge levels  ‖W−Ŵ‖/‖W‖ per edge count  sensitivity" }
+        let anyGroups = rows.contains { $0.groupSize != nil }
+        if anyTernary { header += "  \(lpad("packed", 10))  \(lpad("vs fp32", 8))" + (anyGroups ? "  group  edge levels  ‖W−Ŵ‖/‖W‖ per edge count  sensitivity" : "  ‖W−Ŵ‖/‖W‖") }
         lines.append(header)
         for r in rows {
             let name = r.name.count > nameWidth ? String(r.name.prefix(nameWidth - 1)) + "…" : r.name
@@ -115,6 +136,8 @@ public struct ConversionReport: Sendable, CustomStringConvertible {
                     line += "  \(lpad(String(g), 5))  \(pad(r.edgeLevels.map(String.init).joined(separator: ","), 11))"
                     line += "  \(pad(r.weightErrors.map { formatFixed($0, 3) }.joined(separator: " → "), 24))"
                     if let s = r.sensitivity { line += "  \(formatFixed(s, 4))" }
+                } else if let e = r.weightErrors.first {
+                    line += "  \(formatFixed(e, 3))"
                 }
             }
             lines.append(line)

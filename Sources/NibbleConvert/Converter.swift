@@ -10,6 +10,10 @@ public enum Recipe: String, Sendable, CaseIterable {
     /// FGQ ternary weights with residual edges and calibrated uint8 activations; the first and last
     /// Conv/FullyConnected and depthwise convs int8 (`TernaryOptions`, docs/FORMAT.md §4.4).
     case ternary
+    /// `wKaM` bit-serial (K-bit weights × M-bit activations, K and M in `BitSerialOptions`): the Conv and
+    /// FullyConnected nodes with ReLU-bounded inputs, except the first and last and grouped convs, which stay
+    /// int8 (docs/FORMAT.md §4.5). The CLI spells it `--recipe w4a4`, `w2a2`, `w1a1`, … .
+    case bitSerial = "wKaM"
 }
 
 /// ONNX bytes → `.nib` bytes plus a report (DESIGN.md, "Convert").
@@ -19,23 +23,31 @@ public enum Converter {
     /// The result is checked by loading it with the runtime before it is returned.
     public static func convert(onnxBytes: [UInt8], recipe: Recipe = .fp32, calibration: CalibrationData? = nil,
                                calibrationMethod: CalibrationMethod = .minMax,
-                               ternary: TernaryOptions = TernaryOptions()) throws -> (nib: [UInt8], report: ConversionReport) {
+                               ternary: TernaryOptions = TernaryOptions(),
+                               bitSerial: BitSerialOptions = BitSerialOptions()) throws -> (nib: [UInt8], report: ConversionReport) {
         var result = try ONNXImporter.importGraph(try ONNXImporter.decode(onnxBytes))
-        result.graph.metadata.append(("recipe", recipe.rawValue))
+        let recipeName = recipe == .bitSerial ? bitSerial.name : recipe.rawValue
+        result.graph.metadata.append(("recipe", recipeName))
         var nib = try serialize(result)
         var usedCalibration: CalibrationMethod? = nil
         var layers: [String: ConversionReport.TernaryLayer] = [:]
         var perLevel: [ConversionReport.LevelError] = []
-        if recipe == .int8 || recipe == .ternary {
+        var bitSerialLayers: [String: ConversionReport.BitSerialLayer] = [:]
+        if recipe == .int8 || recipe == .ternary || recipe == .bitSerial {
             guard let calibration else {
-                throw ConvertError.invalidInput("recipe \(recipe.rawValue) needs calibration data (a float32 .npy batch shaped like the model input)")
+                throw ConvertError.invalidInput("recipe \(recipeName) needs calibration data (a float32 .npy batch shaped like the model input)")
             }
             let observed = Int8Recipe.observedTensors(result.graph)
-            let ranges = try Calibrator.ranges(nib: nib, tensors: observed, data: calibration, method: calibrationMethod)
+            let (ranges, samples) = try Calibrator.observe(nib: nib, tensors: observed, data: calibration, method: calibrationMethod,
+                                                           sampleValues: recipe == .bitSerial ? Calibrator.maxSampleValues : 0)
             let fp32Nib = nib
             var infos: [TernaryRecipe.LayerInfo] = []
             if recipe == .int8 {
                 try Int8Recipe.apply(&result, ranges: ranges)
+            } else if recipe == .bitSerial {
+                let layers = try BitSerialRecipe.apply(&result, ranges: ranges, samples: samples, options: bitSerial)
+                for l in layers { bitSerialLayers[l.name] = .init(weightError: l.weightError, activationStep: l.activationStep) }
+                result.graph.metadata.append(("bit-serial", "\(bitSerial.name): WRPN uniform quantizers, \(bitSerial.weightBits == 1 ? "bipolar sign weights, scale mean|w|" : "symmetric \(bitSerial.weightBits)-bit weights, MSE-optimal per-channel scale"), unsigned \(bitSerial.activationBits)-bit activations, MSE-optimal step; first/last, grouped and signed-input layers int8"))
             } else {
                 infos = try TernaryRecipe.apply(&result, ranges: ranges, options: ternary)
                 result.graph.metadata.append(("ternary", "group size \(ternary.groupSize), \(ternary.residualEdges) residual edges, levels by sensitivity"))
@@ -58,9 +70,10 @@ public enum Converter {
             }
         }
         try verifyLoads(nib)
-        let report = ConversionReport(graph: result.graph, recipe: recipe, calibrationMethod: usedCalibration,
+        var report = ConversionReport(graph: result.graph, recipe: recipe, calibrationMethod: usedCalibration,
                                       calibrationSamples: usedCalibration == nil ? 0 : calibration?.sampleCount ?? 0, fileBytes: nib.count,
-                                      ternaryLayers: layers, levelErrors: perLevel)
+                                      ternaryLayers: layers, levelErrors: perLevel, bitSerialLayers: bitSerialLayers)
+        report.recipeName = recipeName
         return (nib, report)
     }
 
@@ -70,6 +83,7 @@ public enum Converter {
             guard t.role == .constant, let h = r.constants[i] else { return [] }
             switch t.dtype {
             case .int8: return (h.ints ?? []).map { UInt8(bitPattern: Int8(truncatingIfNeeded: $0)) }
+            case .bits64: return (h.ints ?? []).flatMap { withUnsafeBytes(of: UInt64(bitPattern: $0).littleEndian, Array.init) }
             default: return h.float32Bytes
             }
         }

@@ -8,12 +8,15 @@ public enum DType: UInt8, Sendable {
     case uint8 = 3
     case int32 = 4
     case int64 = 5
+    /// Packed bit-planes: little-endian 64-bit words in the bit-serial kernels' `BitPlaneLayout` order
+    /// (docs/FORMAT.md §4.5). Shape [planes, vectors, words per vector].
+    case bits64 = 6
 
     public var byteSize: Int {
         switch self {
         case .float32, .int32: return 4
         case .int8, .uint8: return 1
-        case .int64: return 8
+        case .int64, .bits64: return 8
         }
     }
 
@@ -24,12 +27,13 @@ public enum DType: UInt8, Sendable {
         case .uint8: return "uint8"
         case .int32: return "int32"
         case .int64: return "int64"
+        case .bits64: return "bits64"
         }
     }
 }
 
 /// How a node computes: which kernel family runs it. Raw values are on-disk codes (append only);
-/// codes 4… are reserved for the other low-bit families (w4/w2/w1 bit-planes, sparse).
+/// codes 5… are reserved for the other low-bit families (sparse).
 public enum Precision: UInt8, Sendable {
     case float32 = 1
     /// int8 weights (per-output-channel scale) × uint8 activations (per-tensor scale and zero point).
@@ -37,12 +41,16 @@ public enum Precision: UInt8, Sendable {
     /// FGQ ternary residual edges W ≈ Σₑ αₑ·Tₑ (Tₑ ∈ {−1, 0, +1}, one α per group of input channels per
     /// output channel) × uint8 activations (docs/FORMAT.md §4.4).
     case ternary = 3
+    /// `wKaM` bit-serial: K-bit weights packed as bit-planes (one float32 scale per output channel) ×
+    /// M-bit activations quantized with one calibrated step (docs/FORMAT.md §4.5).
+    case bitSerial = 4
 
     public var name: String {
         switch self {
         case .float32: return "fp32"
         case .int8: return "int8"
         case .ternary: return "ternary"
+        case .bitSerial: return "bit-serial"
         }
     }
 }
@@ -124,6 +132,11 @@ public enum AttributeKey: UInt16, Sendable {
     case ceilMode = 15        // ints [0|1]
     case groupSize = 16       // ints [G]: ternary, input channels per scale group (FORMAT.md §4.4)
     case edgeLevels = 17      // ints, one per residual edge: the level at which the edge turns on
+    case weightBits = 18          // ints [K]: bit-serial weight bits (FORMAT.md §4.5)
+    case weightEncoding = 19      // ints [e]: 0 bipolar, 1 unsigned, 2 two's complement
+    case activationBits = 20      // ints [M]: bit-serial activation bits
+    case activationEncoding = 21  // ints [e]: 0 bipolar, 1 unsigned
+    case activationStep = 22      // floats [s]: activation quantization step
 
     public var name: String {
         switch self {
@@ -144,6 +157,11 @@ public enum AttributeKey: UInt16, Sendable {
         case .ceilMode: return "ceil_mode"
         case .groupSize: return "group_size"
         case .edgeLevels: return "edge_levels"
+        case .weightBits: return "weight_bits"
+        case .weightEncoding: return "weight_encoding"
+        case .activationBits: return "activation_bits"
+        case .activationEncoding: return "activation_encoding"
+        case .activationStep: return "activation_step"
         }
     }
 }
@@ -202,6 +220,14 @@ public struct Node: Sendable, Equatable {
     public func attribute(_ key: AttributeKey) -> Attribute? {
         for a in attributes where a.key == key { return a }
         return nil
+    }
+
+    /// The precision as reports show it: `wKaM` for bit-serial nodes (from their attributes), else its name.
+    public var precisionLabel: String {
+        if precision == .bitSerial, let k = attribute(.weightBits)?.ints.first, let m = attribute(.activationBits)?.ints.first {
+            return "w\(k)a\(m)"
+        }
+        return precision.name
     }
 }
 

@@ -45,6 +45,7 @@ public final class Model: @unchecked Sendable {
                 try t.validateWeights(file, node: graph.nodes[n])
                 levels.append(t.edges.map { $0.level })
             } else {
+                if case .bitSerial(let s) = step { try s.validateWeights(file, node: graph.nodes[n], index: n) }
                 levels.append([])
             }
         }

@@ -7,6 +7,8 @@ enum Step {
     case fullyConnected(FullyConnectedStep)
     /// Conv or FullyConnected with ternary residual edges.
     case ternary(TernaryStep)
+    /// Conv or FullyConnected with `wKaM` bit-serial packed weights.
+    case bitSerial(BitSerialStep)
     case binary(BinaryStep)
     case unary(UnaryStep)
     case pool(PoolStep)
@@ -27,6 +29,9 @@ enum Step {
         }
         if node.precision == .ternary {
             let (s, scratch) = try TernaryStep.make(c); return (.ternary(s), scratch)
+        }
+        if node.precision == .bitSerial {
+            let (s, scratch) = try BitSerialStep.make(c); return (.bitSerial(s), scratch)
         }
         switch node.op {
         case .conv:
@@ -51,6 +56,7 @@ enum Step {
         case .conv(let s): s.run(b)
         case .fullyConnected(let s): s.run(b)
         case .ternary(let s): s.run(b)
+        case .bitSerial(let s): s.run(b)
         case .binary(let s): s.run(b)
         case .unary(let s): s.run(b)
         case .pool(let s): s.run(b)
@@ -69,6 +75,7 @@ enum Step {
         case .conv(let s): return s.kernelName
         case .fullyConnected(let s): return s.kernelName
         case .ternary(let s): return s.kernelName
+        case .bitSerial(let s): return s.kernelName
         case .binary: return "fp32 elementwise"
         case .unary: return "fp32 activation"
         case .pool(let s): return s.isMax ? "fp32 max pool" : "fp32 average pool"

@@ -16,6 +16,11 @@ struct ConvertCommand: ParsableCommand {
             --group-size input channels per output channel, --residual-edges edges) with uint8 inputs, keeps
             the first and last Conv/Gemm and depthwise convs int8 (override with --layer NAME=int8|ternary|fp32),
             and assigns each edge a residual level by its sensitivity on --calibrate (nibble run --residual-level).
+            wKaM (w4a4, w2a2, w1a1, any K, M in 1...4) stores Conv/Gemm weights as packed K-bit planes (1 bit:
+            bipolar sign, scale mean|w|; 2...4 bits: symmetric, MSE-optimal scale per output channel) run by the
+            bit-serial kernel with unsigned M-bit inputs (WRPN; step calibrated on --calibrate); the first and
+            last Conv/Gemm, grouped convs and nodes whose input is not ReLU-bounded stay int8
+            (override with --layer NAME=int8|fp32|wKaM).
             """)
 
     @Argument(help: "The ONNX model to convert.")
@@ -24,7 +29,7 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Where to write the .nib file.")
     var output: String
 
-    @Option(help: "Precision recipe: \(Recipe.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: "Precision recipe: fp32, int8, ternary, or wKaM bit-serial (w4a4, w2a2, w1a1, …; K, M in 1...4).")
     var recipe: String = "fp32"
 
     @Option(help: "A float32 .npy batch shaped like the model input, for int8 activation ranges.")
@@ -40,15 +45,17 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "ternary: residual edges per layer (W ≈ Σ αₑ·Tₑ), 1...16, default 2.")
     var residualEdges: Int = 2
 
-    @Option(name: .customLong("layer"), help: "ternary: precision of one Conv/Gemm node, NAME=int8|ternary|fp32 (repeatable).")
+    @Option(name: .customLong("layer"), help: "ternary, wKaM: precision of one Conv/Gemm node, NAME=int8|ternary|fp32 (ternary) or NAME=int8|fp32|wKaM (wKaM) (repeatable).")
     var layers: [String] = []
 
     @Flag(help: "Do not print the per-layer report.")
     var quiet = false
 
     func run() throws {
-        guard let recipe = Recipe(rawValue: recipe) else {
-            throw CLIError("unknown recipe '\(self.recipe)'; supported: \(Recipe.allCases.map(\.rawValue).joined(separator: ", "))")
+        var bitSerial: BitSerialOptions?
+        do { bitSerial = try BitSerialOptions.parse(self.recipe) } catch let e as ConvertError { throw CLIError("\(e)") }
+        guard let recipe = bitSerial != nil ? .bitSerial : Recipe(rawValue: recipe), recipe != .bitSerial || bitSerial != nil else {
+            throw CLIError("unknown recipe '\(self.recipe)'; supported: fp32, int8, ternary, wKaM with K and M in 1...4 (e.g. w4a4, w2a2, w1a1)")
         }
         let method: CalibrationMethod
         if calibration == "minmax" {
@@ -63,8 +70,8 @@ struct ConvertCommand: ParsableCommand {
         if let calibrate {
             data = try CalibrationData(contentsOf: URL(fileURLWithPath: calibrate))
         }
-        if (recipe == .int8 || recipe == .ternary) && data == nil {
-            throw CLIError("recipe \(recipe.rawValue) needs --calibrate CALIB.npy (a float32 batch shaped like the model input)")
+        if recipe != .fp32 && data == nil {
+            throw CLIError("recipe \(self.recipe) needs --calibrate CALIB.npy (a float32 batch shaped like the model input)")
         }
         var overrides: [String: String] = [:]
         for l in layers {
@@ -73,15 +80,19 @@ struct ConvertCommand: ParsableCommand {
             }
             overrides[String(l[..<eq])] = String(l[l.index(after: eq)...])
         }
-        if recipe != .ternary && (!layers.isEmpty || groupSize != 16 || residualEdges != 2) {
-            throw CLIError("--group-size, --residual-edges and --layer apply to --recipe ternary only")
+        if recipe != .ternary && (groupSize != 16 || residualEdges != 2) {
+            throw CLIError("--group-size and --residual-edges apply to --recipe ternary only")
         }
+        if recipe != .ternary && recipe != .bitSerial && !layers.isEmpty {
+            throw CLIError("--layer applies to --recipe ternary and wKaM only")
+        }
+        bitSerial?.overrides = overrides
         let ternary = TernaryOptions(groupSize: groupSize, residualEdges: residualEdges, overrides: overrides)
-        progress("converting \(input) (\(formatBytes(onnx.count))) with recipe \(recipe.rawValue)\(data.map { ", calibrating on \($0.sampleCount) samples" } ?? "")…")
+        progress("converting \(input) (\(formatBytes(onnx.count))) with recipe \(self.recipe)\(data.map { ", calibrating on \($0.sampleCount) samples" } ?? "")…")
         let nib: [UInt8], report: ConversionReport
         do {
             (nib, report) = try Converter.convert(onnxBytes: onnx, recipe: recipe, calibration: data, calibrationMethod: method,
-                                                     ternary: ternary)
+                                                     ternary: ternary, bitSerial: bitSerial ?? BitSerialOptions())
         } catch let e as ConvertError {
             throw CLIError("\(input): \(e)")
         }

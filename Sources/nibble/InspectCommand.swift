@@ -19,11 +19,11 @@ struct InspectCommand: ParsableCommand {
         let g = m.graph
         let kernels = m.kernelNames
         var byPrecision: [String: Int] = [:]
-        for (n, node) in g.nodes.enumerated() { byPrecision[node.precision.name, default: 0] += m.weightBytes(ofNode: n) }
+        for (n, node) in g.nodes.enumerated() { byPrecision[node.precisionLabel, default: 0] += m.weightBytes(ofNode: n) }
         let fileSize = m.file.fileSize
         if json {
             let nodes: [[String: Any]] = g.nodes.enumerated().map { n, node in
-                var o: [String: Any] = ["name": node.name, "op": node.op.name, "precision": node.precision.name, "kernel": kernels[n],
+                var o: [String: Any] = ["name": node.name, "op": node.op.name, "precision": node.precisionLabel, "kernel": kernels[n],
                                         "output_shape": g.tensors[node.outputs[0]].shape, "weight_bytes": m.weightBytes(ofNode: n)]
                 if !m.edgeLevels[n].isEmpty {
                     o["residual_edges"] = m.edgeLevels[n].count
@@ -57,7 +57,7 @@ struct InspectCommand: ParsableCommand {
         if m.hasResidualEdges { header += ["group", "edges", "edge levels"] }
         var rows: [[String]] = []
         for (n, node) in g.nodes.enumerated() {
-            var row = ["\(n)", node.name, node.op.name, node.precision.name, kernels[n],
+            var row = ["\(n)", node.name, node.op.name, node.precisionLabel, kernels[n],
                        "\(g.tensors[node.outputs[0]].shape)", formatBytes(m.weightBytes(ofNode: n))]
             if m.hasResidualEdges {
                 let levels = m.edgeLevels[n]

@@ -27,7 +27,12 @@ struct ConvStep {
     /// Checks the input `x` and OIHW `weights` shapes, the attributes and the stored output shape against the
     /// conv shape rule; shared by every conv precision (ternary included).
     static func geometry(_ c: NodeChecker, input x: Int, weights w: Int) throws(NibbleError) -> ConvGeometry {
-        let xs = c.tensor(x).shape, ws = c.tensor(w).shape
+        try geometry(c, input: x, weightShape: c.tensor(w).shape)
+    }
+
+    /// The same with the logical OIHW weight shape given (bit-serial weights are stored packed).
+    static func geometry(_ c: NodeChecker, input x: Int, weightShape ws: [Int]) throws(NibbleError) -> ConvGeometry {
+        let xs = c.tensor(x).shape
         if xs.count != 4 || xs[0] != 1 { throw c.fail("input shape \(xs), expected [1, C, H, W]") }
         if ws.count != 4 { throw c.fail("weight shape \(ws), expected [O, C/group, kH, kW]") }
         let kernel = try c.ints(.kernelShape, count: 2, default: [ws[2], ws[3]])

@@ -1,0 +1,131 @@
+import NibbleFormat
+import NibbleKernels
+
+/// Conv or FullyConnected with `wKaM` bit-serial weights (docs/FORMAT.md §4.5), run by `BinaryConv`:
+/// the float input is quantized with one step (q = clamp(round_half_even(x/step), 0, 2^M − 1), or its sign
+/// for bipolar 1-bit), packed into bit-planes, convolved with the packed weight planes in the file, and
+/// y = clamp(acc · weightScale[o] · step + B[o]).
+/// Inputs [X, W (bits64 [K, O·kH·kW, ⌈C/64⌉]), B or absent, weight scales (float32 [O])].
+/// FullyConnected runs as a 1×1 conv over one pixel.
+struct BitSerialStep {
+    let geometry: ConvGeometry
+    let isConv: Bool
+    let input: Int, weights: Int, output: Int
+    let weightScales: Int
+    let activationStep: Float
+    let activationLayout: BitPlaneLayout
+    let weightLayout: BitPlaneLayout
+    let p: WeightedOpParameters
+    /// Scratch byte offsets (64-byte aligned): combined scales, quantized input bytes, packed input, kernel scratch.
+    let scalesOffset: Int, valuesOffset: Int, packedOffset: Int, kernelOffset: Int
+
+    static func make(_ c: NodeChecker) throws(NibbleError) -> (BitSerialStep, scratchBytes: Int) {
+        try c.requireInputs(4...4)
+        let x = try c.input(0), w = try c.input(1), s = try c.input(3)
+        try c.require(x, dtype: .float32, "input")
+        try c.requireConstant(w, "packed weights"); try c.require(w, dtype: .bits64, "packed weights")
+        try c.requireConstant(s, "weight scales"); try c.require(s, dtype: .float32, "weight scales")
+        let outC = c.tensor(s).elementCount
+        if c.tensor(s).shape.count != 1 { throw c.fail("weight scales '\(c.tensor(s).name)' have shape \(c.tensor(s).shape), expected [out channels]") }
+
+        let k = try c.ints(.weightBits, count: 1)[0], m = try c.ints(.activationBits, count: 1)[0]
+        let weCode = try c.ints(.weightEncoding, count: 1)[0], aeCode = try c.ints(.activationEncoding, count: 1)[0]
+        guard weCode >= 0 && weCode <= 2, let we = BitPlaneEncoding(rawValue: UInt8(weCode)) else {
+            throw c.fail("weight_encoding \(weCode), expected 0 (bipolar), 1 (unsigned) or 2 (two's complement)")
+        }
+        guard aeCode >= 0 && aeCode <= 1, let ae = BitPlaneEncoding(rawValue: UInt8(aeCode)) else {
+            throw c.fail("activation_encoding \(aeCode), expected 0 (bipolar) or 1 (unsigned); signed activations are not supported")
+        }
+        if !(1...4).contains(k) || (we == .bipolar && k != 1) {
+            throw c.fail("weight_bits \(k) invalid for \(we) weights: expected \(we == .bipolar ? "1" : "1...4")")
+        }
+        if !(1...4).contains(m) || (ae == .bipolar && m != 1) {
+            throw c.fail("activation_bits \(m) invalid for \(ae) activations: expected \(ae == .bipolar ? "1" : "1...4")")
+        }
+        if !BinaryConv.supports(activations: ae, weights: we) {
+            throw c.fail("\(ae) activations × \(we) weights are not supported; bipolar activations need bipolar weights")
+        }
+        let step = try c.float(.activationStep, default: 0)
+        if !(step > 0) || !step.isFinite { throw c.fail("activation_step \(step) must be a positive finite float") }
+
+        let g: ConvGeometry
+        let isConv = c.node.op == .conv
+        if isConv {
+            let kernel = try c.ints(.kernelShape, count: 2)
+            let xs = c.tensor(x).shape
+            if xs.count != 4 { throw c.fail("input shape \(xs), expected [1, C, H, W]") }
+            if kernel.contains(where: { $0 < 1 || $0 > 4096 }) { throw c.fail("kernel_shape \(kernel) must be in 1...4096") }
+            g = try ConvStep.geometry(c, input: x, weightShape: [outC, xs[1], kernel[0], kernel[1]])
+            if g.groups != 1 { throw c.fail("group \(g.groups): bit-serial convs take group 1 only (keep grouped convs int8)") }
+        } else {
+            let xs = c.tensor(x).shape
+            if xs.count != 2 || xs[0] != 1 { throw c.fail("input shape \(xs), expected [1, in]") }
+            try c.requireShape(c.output, [1, outC], "output")
+            try c.require(c.output, dtype: .float32, "output")
+            g = ConvGeometry(inC: xs[1], inH: 1, inW: 1, outC: outC, outH: 1, outW: 1, kernelH: 1, kernelW: 1)
+        }
+        if ae == .bipolar && g.kernelH * g.kernelW > 64 {
+            throw c.fail("bipolar activations take kernels of up to 64 taps, got \(g.kernelH)×\(g.kernelW)")
+        }
+        let wl = BitPlaneLayout.weights(outChannels: g.outC, inChannels: g.inC, kernelH: g.kernelH, kernelW: g.kernelW,
+                                        encoding: we, bits: k)
+        try c.requireShape(w, [k, wl.vectors, wl.wordsPerVector],
+                           "packed weights ([weight bits, out channels × kH × kW, ⌈in channels / 64⌉] words)")
+        let al = BitPlaneLayout.activations(channels: g.inC, height: g.inH, width: g.inW, encoding: ae, bits: m)
+        let params = try WeightedOpParameters.make(c, outChannels: g.outC)
+
+        let scalesOffset = 0
+        let valuesOffset = Layout.alignUp(scalesOffset + 4 * g.outC)
+        let packedOffset = Layout.alignUp(valuesOffset + g.inC * g.inH * g.inW)
+        let kernelOffset = Layout.alignUp(packedOffset + 8 * al.wordCount)
+        let total = kernelOffset + BinaryConv.scratchByteCount(g, activationBits: m)
+        let stepValue = BitSerialStep(geometry: g, isConv: isConv, input: x, weights: w, output: c.output, weightScales: s,
+                                      activationStep: step, activationLayout: al, weightLayout: wl, p: params,
+                                      scalesOffset: scalesOffset, valuesOffset: valuesOffset, packedOffset: packedOffset,
+                                      kernelOffset: kernelOffset)
+        return (stepValue, total)
+    }
+
+    /// Checks that the bits past the input channels in each vector's last word are zero (the kernels count
+    /// them) and that every weight scale is finite (run once by `Model` on the weights).
+    func validateWeights(_ file: ModelFile, node: Node, index: Int) throws(NibbleError) {
+        let words = file.constantBytes(weights)
+        let wpv = weightLayout.wordsPerVector
+        let used = weightLayout.channels - (wpv - 1) * 64
+        let mask: UInt64 = used == 64 ? 0 : ~((1 << UInt64(used)) - 1)
+        var i = wpv - 1
+        while i < weightLayout.wordCount {
+            let v = UInt64(littleEndian: words.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))
+            if v & mask != 0 {
+                throw .malformedModel("node \(index) '\(node.name)' (\(node.op.name)): packed weights '\(file.graph.tensors[weights].name)' word \(i) has bits set past input channel \(weightLayout.channels), expected zero padding")
+            }
+            i += wpv
+        }
+        let scales = file.constantBytes(weightScales)
+        for j in 0..<(scales.count / 4) {
+            let v = scales.loadUnaligned(fromByteOffset: 4 * j, as: Float.self)
+            if !v.isFinite {
+                throw .malformedModel("node \(index) '\(node.name)' (\(node.op.name)): weight scale \(j) of '\(file.graph.tensors[weightScales].name)' is \(v), expected a finite float")
+            }
+        }
+    }
+
+    var kernelName: String {
+        "w\(weightLayout.bits)a\(activationLayout.bits) bit-serial \(isConv ? "conv" : "fully connected") (\(KernelISA.current.name))"
+    }
+
+    @inline(__always)
+    func run(_ b: Bindings) {
+        let g = geometry
+        let scales = (b.scratch + scalesOffset).assumingMemoryBound(to: Float.self)
+        let ws = b.f32(weightScales)
+        for o in 0..<g.outC { scales[o] = ws[o] * activationStep }
+        let packed = (b.scratch + packedOffset).assumingMemoryBound(to: UInt64.self)
+        BitPacking.packActivations(b.f32(input), step: activationStep, layout: activationLayout,
+                                   scratch: (b.scratch + valuesOffset).assumingMemoryBound(to: Int8.self), into: packed)
+        BinaryConv.run(g, activations: packed, activationLayout: activationLayout,
+                       weights: UnsafePointer(b.raw(weights).assumingMemoryBound(to: UInt64.self)), weightLayout: weightLayout,
+                       scales: scales, bias: b.optionalF32(p.bias), accumulators: nil, output: b.f32(output),
+                       scratch: b.scratch + kernelOffset, outputMin: p.outputMin, outputMax: p.outputMax)
+    }
+}
