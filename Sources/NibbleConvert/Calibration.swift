@@ -65,13 +65,10 @@ enum Calibrator {
         if case .percentile(let p) = method, !(p > 50 && p <= 100) {
             throw ConvertError.invalidInput("calibration: percentile \(p) outside (50, 100]")
         }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(nib.count, 1), alignment: Layout.alignment)
-        nib.withUnsafeBytes { buffer.copyMemory(from: $0) }
         let model: Model
         do {
-            model = try Model(bytes: UnsafeRawBufferPointer(rebasing: buffer[0..<nib.count]), release: { buffer.deallocate() })
+            model = try Model(copying: nib)
         } catch {
-            buffer.deallocate()
             throw ConvertError.runtime("calibration: the runtime refused the fp32 model: \(error.message)")
         }
         if model.inputCount != 1 {

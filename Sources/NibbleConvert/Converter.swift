@@ -96,11 +96,8 @@ public enum Converter {
 
     /// Loads `nib` with the runtime so that a model it would refuse is a conversion error, not a surprise later.
     static func verifyLoads(_ nib: [UInt8]) throws {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(nib.count, 1), alignment: Layout.alignment)
-        defer { buffer.deallocate() }
-        nib.withUnsafeBytes { buffer.copyMemory(from: $0) }
         do {
-            _ = try Model(bytes: UnsafeRawBufferPointer(rebasing: buffer[0..<nib.count]))
+            _ = try Model(copying: nib)
         } catch {
             throw ConvertError.runtime("the runtime refused the converted model: \(error.message)")
         }

@@ -20,24 +20,17 @@ enum ResidualLevels {
 
     /// Runs a `.nib` over a batch: output 0 of every sample, concatenated, at the session's current levels.
     final class Runner {
-        let buffer: UnsafeMutableRawBufferPointer
         let model: Model
         let session: Session
 
         init(_ nib: [UInt8]) throws {
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(nib.count, 1), alignment: Layout.alignment)
-            nib.withUnsafeBytes { buffer.copyMemory(from: $0) }
-            self.buffer = buffer
             do {
-                model = try Model(bytes: UnsafeRawBufferPointer(rebasing: buffer[0..<nib.count]))
+                model = try Model(copying: nib)
                 session = try Session(model: model)
             } catch {
-                buffer.deallocate()
                 throw ConvertError.runtime("residual levels: the runtime refused the model: \(error.message)")
             }
         }
-
-        deinit { buffer.deallocate() }
 
         func run(_ data: CalibrationData) throws -> [Float] {
             let inCount = model.input(0).elementCount

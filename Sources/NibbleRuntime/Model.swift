@@ -57,6 +57,20 @@ public final class Model: @unchecked Sendable {
         self.release = release
     }
 
+    /// Loads from bytes that may live anywhere: they are copied once into 64-byte aligned memory that the
+    /// model owns (tools and tests; the C ABI maps files or borrows the caller's buffer instead).
+    public convenience init(copying bytes: [UInt8]) throws(NibbleError) {
+        let count = bytes.count
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: Layout.alignment)
+        bytes.withUnsafeBytes { copy.copyMemory(from: $0) }
+        do {
+            try self.init(bytes: UnsafeRawBufferPointer(rebasing: copy[0..<count]), release: { copy.deallocate() })
+        } catch {
+            copy.deallocate()
+            throw error
+        }
+    }
+
     deinit { release?() }
 
     public var inputCount: Int { graph.inputs.count }

@@ -6,12 +6,9 @@ import NibbleRuntime
 /// whole graph, such as inspect and bench).
 func loadModel(_ path: String) throws -> Model {
     let bytes = try readFile(path)
-    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: Layout.alignment)
-    buffer.copyMemory(from: UnsafeRawBufferPointer(start: bytes, count: bytes.count))
     do {
-        return try Model(bytes: UnsafeRawBufferPointer(rebasing: buffer[0..<bytes.count]), release: { buffer.deallocate() })
+        return try Model(copying: bytes)
     } catch {
-        buffer.deallocate()
         throw CLIError("\(path): \(error.message)")
     }
 }

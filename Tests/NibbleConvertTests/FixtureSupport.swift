@@ -27,24 +27,13 @@ enum Fixtures {
 
 /// Runs a `.nib` with the Nibble runtime, one sample at a time (the runtime's batch is 1).
 final class NibRunner {
-    let buffer: UnsafeMutableRawBufferPointer
     let model: Model
     let session: Session
 
     init(_ nib: [UInt8]) throws {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(nib.count, 1), alignment: Layout.alignment)
-        nib.withUnsafeBytes { buffer.copyMemory(from: $0) }
-        self.buffer = buffer
-        do {
-            model = try Model(bytes: UnsafeRawBufferPointer(rebasing: buffer[0..<nib.count]))
-            session = try Session(model: model)
-        } catch {
-            buffer.deallocate()
-            throw error
-        }
+        model = try Model(copying: nib)
+        session = try Session(model: model)
     }
-
-    deinit { buffer.deallocate() }
 
     /// Output 0 for every sample of the batch `x` ([N, …]), concatenated.
     func run(_ x: [Float]) throws -> [Float] {
