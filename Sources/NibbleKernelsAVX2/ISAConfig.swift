@@ -2,8 +2,12 @@
 // Compiled with -target-cpu haswell, so FVec is one ymm register.
 
 typealias FVec = SIMD8<Float>
-/// pmaddubsw would saturate, so AVX2 uses the exact widening microkernel.
+/// pmaddubsw would saturate, so AVX2 widens to int16 and multiplies with vpmaddwd (exact).
+#if arch(x86_64)
+typealias Int8Microkernel = Int8MicrokernelMaddwd
+#else
 typealias Int8Microkernel = Int8MicrokernelGeneric
+#endif
 
 /// Identifies this build of the shared kernels.
 public enum ModuleISA { public static let name = "avx2" }
