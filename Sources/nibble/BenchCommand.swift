@@ -243,12 +243,12 @@ extension KernelsBench {
                                             encoding: w1 ? .bipolar : .unsigned, bits: bits)
         let wl = BitPlaneLayout.weights(outChannels: g.outC, inChannels: g.inC, kernelH: g.kernelH, kernelW: g.kernelW,
                                         encoding: w1 ? .bipolar : .twosComplement, bits: bits)
-        var wq = [Int8](repeating: 0, count: weights.count), aq = [Int8](repeating: 0, count: input.count)
+        var wq = [Int8](repeating: 0, count: weights.count)
         var wp = [UInt64](repeating: 0, count: wl.wordCount), ap = [UInt64](repeating: 0, count: al.wordCount)
         let steps = [Float](repeating: 0.5, count: g.outC), scales = [Float](repeating: 1.0 / 64, count: g.outC)
         BitPacking.packWeights(weights, steps: steps, outChannels: g.outC, layout: wl, scratch: &wq, into: &wp)
         let packT = Timing.measure(seconds: min(seconds, 0.2)) {
-            BitPacking.packActivations(input, step: 0.5, layout: al, scratch: &aq, into: &ap)
+            BitPacking.packActivations(input, step: 0.5, layout: al, into: &ap)
         }
         let name = layer ?? CanonicalLayers.convolutions.first { $0.geometry == g }?.name ?? "?"
         packTimes.append((name, bits, packT))

@@ -46,7 +46,10 @@ final class BinaryConvTests: XCTestCase {
         let b: UnsafePointer<Float>? = useBias ? UnsafePointer(bias.pointer) : nil
         for s in 0..<batch {
             // Batch is the caller's loop over images.
-            BitPacking.packActivations(x.pointer + s * inCount, step: 0.75, layout: al, scratch: aq.pointer, into: aPacked.pointer)
+            BitPacking.packActivations(x.pointer + s * inCount, step: 0.75, layout: al, into: aPacked.pointer)
+            for i in 0..<inCount {   // the reference's integer activations
+                aq.pointer[i] = BitPacking.quantize(x.pointer[s * inCount + i], step: 0.75, encoding: al.encoding, bits: al.bits)
+            }
             let accRef = AlignedBuffer<Int32>(count: n, fill: 0)
             let outRef = AlignedBuffer<Float>(count: n, fill: 0)
             BinaryConvReference.run(g, activations: aq.pointer, weights: wq.pointer, scales: scales.pointer, bias: b,

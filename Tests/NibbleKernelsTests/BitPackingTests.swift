@@ -53,4 +53,33 @@ final class BitPackingTests: XCTestCase {
         XCTAssertEqual(idx, (1 * 18 + 16) * 2 + 1)
         for i in 0..<packed.count { XCTAssertEqual(packed[i], i == idx ? 1 << 2 : 0) }
     }
+
+    /// The one-pass float packer gives the same words as quantize-then-pack, for every encoding and width, on
+    /// channel counts around the 64-bit word, pixel counts around the 8-pixel block, and edge values (ties,
+    /// ±0, ±∞, NaN, out of range).
+    func testFloatPackingMatchesQuantizeThenPack() {
+        var rng = SplitMix(seed: 11)
+        let edges: [Float] = [0, -0.0, 0.5, 1.5, 2.5, -0.5, -1.5, .infinity, -.infinity, .nan, 1e30, -1e30, 3.49999, 7.5]
+        let cases: [(BitPlaneEncoding, Int)] = [(.bipolar, 1), (.unsigned, 1), (.unsigned, 2), (.unsigned, 4),
+                                                (.twosComplement, 2), (.twosComplement, 4)]
+        for (enc, bits) in cases {
+            for c in [1, 3, 63, 64, 65, 130] {
+                for pixels in [1, 7, 8, 9, 16, 23] {
+                    let step: Float = rng.int(0...1) == 0 ? 1 : 0.37
+                    let l = BitPlaneLayout(encoding: enc, bits: bits, channels: c, vectors: pixels)
+                    let x = (0..<(c * pixels)).map { _ -> Float in
+                        rng.int(0...5) == 0 ? edges[rng.int(0...(edges.count - 1))] : Float(rng.int(-40...40)) / 8
+                    }
+                    let q = x.map { BitPacking.quantize($0, step: step, encoding: enc, bits: bits) }
+                    var expected = [UInt64](repeating: 0, count: l.wordCount)
+                    BitPacking.packActivations(values: q, layout: l, into: &expected)
+                    var got = [UInt64](repeating: .max, count: l.wordCount)
+                    x.withUnsafeBufferPointer { xp in
+                        BitPacking.packActivations(xp.baseAddress!, step: step, layout: l, into: &got)
+                    }
+                    XCTAssertEqual(got, expected, "\(enc) \(bits)-bit, \(c) channels, \(pixels) pixels")
+                }
+            }
+        }
+    }
 }

@@ -86,6 +86,63 @@ final class OpTests: XCTestCase {
         XCTAssertEqual(try g.run(outputs: [gap], [1, 2, 3, 4, 10, 20, 30, 40]), [2.5, 25])
     }
 
+    /// Max and average pooling against a direct evaluation of the ONNX definition, on shapes where the
+    /// interior fast path and the border path both run: kernels 1…3, strides 1…3, pads, dilation, ceil mode,
+    /// count_include_pad.
+    func testPoolsMatchDefinition() throws {
+        var rng = SystemRandomNumberGenerator()
+        for trial in 0..<120 {
+            let c = Int.random(in: 1...3, using: &rng), ih = Int.random(in: 3...9, using: &rng), iw = Int.random(in: 3...9, using: &rng)
+            let kh = Int.random(in: 1...3, using: &rng), kw = Int.random(in: 1...3, using: &rng)
+            let sh = Int.random(in: 1...3, using: &rng), sw = Int.random(in: 1...3, using: &rng)
+            let isMax = trial % 2 == 0   // AveragePool has no dilation
+            let dh = isMax && trial % 5 == 0 ? 2 : 1, dw = isMax && trial % 3 == 1 ? 2 : 1
+            let pads = (0..<4).map { i in Int.random(in: 0...((i % 2 == 0 ? kh : kw) - 1), using: &rng) }
+            let ceil = trial % 3 == 0, include = trial % 4 == 0
+            func out(_ n: Int, _ k: Int, _ s: Int, _ p0: Int, _ p1: Int, _ d: Int) -> Int {
+                let span = n + p0 + p1 - ((k - 1) * d + 1)
+                var o = (ceil ? (span + s - 1) / s : span / s) + 1
+                if ceil && (o - 1) * s >= n + p0 { o -= 1 }
+                return o
+            }
+            let oh = out(ih, kh, sh, pads[0], pads[2], dh), ow = out(iw, kw, sw, pads[1], pads[3], dw)
+            if oh < 1 || ow < 1 || (kh - 1) * dh + 1 > ih + pads[0] + pads[2] || (kw - 1) * dw + 1 > iw + pads[1] + pads[3] { continue }
+            let x = (0..<(c * ih * iw)).map { _ in Float(Int.random(in: -50...50, using: &rng)) / 8 }
+            var want = [Float](repeating: 0, count: c * oh * ow)
+            for ch in 0..<c {
+                for oy in 0..<oh {
+                    for ox in 0..<ow {
+                        var acc: Float = isMax ? -.infinity : 0, n = 0
+                        for ky in 0..<kh {
+                            for kx in 0..<kw {
+                                let y = oy * sh - pads[0] + ky * dh, xx = ox * sw - pads[1] + kx * dw
+                                if y < 0 || y >= ih || xx < 0 || xx >= iw { continue }
+                                let v = x[(ch * ih + y) * iw + xx]
+                                if isMax { acc = max(acc, v) } else { acc += v }
+                                n += 1
+                            }
+                        }
+                        if !isMax {
+                            let y0 = oy * sh - pads[0], x0 = ox * sw - pads[1]
+                            let d = include ? (min(y0 + kh, ih + pads[2]) - y0) * (min(x0 + kw, iw + pads[3]) - x0) : n
+                            acc = d > 0 ? acc / Float(d) : 0
+                        }
+                        want[(ch * oh + oy) * ow + ox] = acc
+                    }
+                }
+            }
+            var h = GraphHarness()
+            let xi = h.input("x", [1, c, ih, iw])
+            let y = h.node(isMax ? .maxPool : .averagePool, [xi], [1, c, oh, ow], [
+                Attribute(.kernelShape, ints: [kh, kw].map(Int64.init)), Attribute(.strides, ints: [sh, sw].map(Int64.init)),
+                Attribute(.pads, ints: pads.map(Int64.init)), Attribute(.dilations, ints: [dh, dw].map(Int64.init)),
+                Attribute(.ceilMode, ints: [ceil ? 1 : 0]),
+                Attribute(.countIncludePad, ints: [include ? 1 : 0]),
+            ])
+            XCTAssertEqual(try h.run(outputs: [y], x), want, "trial \(trial): \(isMax ? "max" : "avg") k \(kh)x\(kw) s \(sh)x\(sw) d \(dh)x\(dw) pads \(pads) ceil \(ceil) include \(include) in \(ih)x\(iw)")
+        }
+    }
+
     func testTransposeConcatReshape() throws {
         var h = GraphHarness()
         let x = h.input("x", [1, 2, 3])

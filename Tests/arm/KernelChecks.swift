@@ -303,7 +303,8 @@ public func armBinaryConv(_ index: Int32, _ shape: UnsafeMutablePointer<Int32>, 
     let wq = buffer(wCount, Int8(0)), wPacked = buffer(wl.wordCount, UInt64.max)
     BitPacking.packWeights(w, steps: steps, outChannels: g.outC, layout: wl, scratch: wq, into: wPacked)
     let aq = buffer(inCount, Int8(0)), aPacked = buffer(al.wordCount, UInt64.max)
-    BitPacking.packActivations(x, step: 0.75, layout: al, scratch: aq, into: aPacked)
+    BitPacking.packActivations(x, step: 0.75, layout: al, into: aPacked)
+    for j in 0..<inCount { aq[j] = BitPacking.quantize(x[j], step: 0.75, encoding: al.encoding, bits: al.bits) }
     let scratch = buffer(BinaryConv.scratchByteCount(g, activationBits: ab), UInt8(0xA5))
     let b: UnsafePointer<Float>? = useBias ? UnsafePointer(bias) : nil
     let accRef = buffer(n, Int32(0)), outRef = buffer(n, Float(0))

@@ -42,13 +42,65 @@ public enum BitPacking {
         }
     }
 
-    /// Quantizes NCHW floats (`x[c · H·W + pixel]`, batch 1) with one step and packs them.
-    /// `scratch` holds layout.channels · layout.vectors bytes.
+    /// Quantizes NCHW floats (`x[c · H·W + pixel]`, batch 1) with one step and packs them: the same words as
+    /// `quantize` then `packActivations(values:)`, in one pass. Each block of 8 pixels × 64 channels is
+    /// quantized into registers (8 pixels are contiguous in NCHW) and its words are assembled there, one
+    /// shift-or per value and plane, instead of a read-modify-write of a strided word per set bit: this runs
+    /// before every bit-serial layer, and the scattered form cost several times the conv itself
+    /// (`nibble bench kernels` prints "pack 1-bit input"). Pixels past the last full block of 8 take the scalar
+    /// path.
     public static func packActivations(_ x: UnsafePointer<Float>, step: Float, layout: BitPlaneLayout,
-                                       scratch: UnsafeMutablePointer<Int8>, into packed: UnsafeMutablePointer<UInt64>) {
-        let n = layout.channels * layout.vectors
-        for i in 0..<n { scratch[i] = quantize(x[i], step: step, encoding: layout.encoding, bits: layout.bits) }
-        packActivations(values: UnsafePointer(scratch), layout: layout, into: packed)
+                                       into packed: UnsafeMutablePointer<UInt64>) {
+        let nv = layout.vectors, wpv = layout.wordsPerVector, channels = layout.channels, bits = layout.bits
+        let encoding = layout.encoding
+        let r = encoding.range(bits: bits)
+        let lo = SIMD8<Float>(repeating: Float(r.lowerBound)), hi = SIMD8<Float>(repeating: Float(r.upperBound))
+        let stepV = SIMD8<Float>(repeating: step)
+        withUnsafeTemporaryAllocation(of: SIMD8<UInt32>.self, capacity: 64) { q in
+            var v0 = 0
+            while v0 &+ 8 <= nv {
+                for word in 0..<wpv {
+                    let c0 = word &<< 6
+                    let count = Swift.min(64, channels &- c0)
+                    // The plane bits of 8 pixels × `count` channels, exactly as `quantize` + `planeBits`.
+                    for c in 0..<count {
+                        let xv = UnsafeRawPointer(x + ((c0 &+ c) &* nv &+ v0)).loadUnaligned(as: SIMD8<Float>.self)
+                        if encoding == .bipolar {
+                            q[c] = SIMD8<UInt32>(repeating: 0).replacing(with: 1, where: xv .>= 0)
+                        } else {
+                            var v = (xv / stepV).rounded(.toNearestOrEven)
+                            v = v.replacing(with: lo, where: .!(v .>= lo))
+                            v = v.replacing(with: 0, where: xv .!= xv)   // NaN → 0 (v is NaN too)
+                            v = v.replacing(with: hi, where: v .>= hi)
+                            q[c] = SIMD8<UInt32>(truncatingIfNeeded: SIMD8<Int32>(v, rounding: .towardZero)) & 0xFF
+                        }
+                    }
+                    for j in 0..<bits {
+                        var acc = SIMD8<UInt64>()
+                        for c in 0..<count {
+                            acc |= SIMD8<UInt64>(truncatingIfNeeded: (q[c] &>> UInt32(j)) & 1) &<< UInt64(c)
+                        }
+                        let base = packed + ((j &* nv &+ v0) &* wpv &+ word)
+                        for l in 0..<8 { base[l &* wpv] = acc[l] }
+                    }
+                }
+                v0 &+= 8
+            }
+            // The last pixels, one at a time.
+            while v0 < nv {
+                for word in 0..<wpv {
+                    let c0 = word &<< 6
+                    let count = Swift.min(64, channels &- c0)
+                    for j in 0..<bits { packed[(j &* nv &+ v0) &* wpv &+ word] = 0 }
+                    for c in 0..<count {
+                        let b = planeBits(quantize(x[(c0 &+ c) &* nv &+ v0], step: step, encoding: encoding, bits: bits),
+                                          encoding: encoding)
+                        for j in 0..<bits { packed[(j &* nv &+ v0) &* wpv &+ word] |= ((b &>> UInt64(j)) & 1) &<< UInt64(c) }
+                    }
+                }
+                v0 &+= 1
+            }
+        }
     }
 
     /// Packs OIHW integer weights `values[((o · C + c) · kH + kh) · kW + kw]`; layout.vectors = O · kH · kW.

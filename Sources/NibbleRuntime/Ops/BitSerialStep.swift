@@ -16,8 +16,8 @@ struct BitSerialStep {
     let activationLayout: BitPlaneLayout
     let weightLayout: BitPlaneLayout
     let p: WeightedOpParameters
-    /// Scratch byte offsets (64-byte aligned): combined scales, quantized input bytes, packed input, kernel scratch.
-    let scalesOffset: Int, valuesOffset: Int, packedOffset: Int, kernelOffset: Int
+    /// Scratch byte offsets (64-byte aligned): combined scales, packed input, kernel scratch.
+    let scalesOffset: Int, packedOffset: Int, kernelOffset: Int
 
     static func make(_ c: NodeChecker) throws(NibbleError) -> (BitSerialStep, scratchBytes: Int) {
         try c.requireInputs(4...4)
@@ -75,13 +75,12 @@ struct BitSerialStep {
         let params = try WeightedOpParameters.make(c, outChannels: g.outC)
 
         let scalesOffset = 0
-        let valuesOffset = Layout.alignUp(scalesOffset + 4 * g.outC)
-        let packedOffset = Layout.alignUp(valuesOffset + g.inC * g.inH * g.inW)
+        let packedOffset = Layout.alignUp(scalesOffset + 4 * g.outC)
         let kernelOffset = Layout.alignUp(packedOffset + 8 * al.wordCount)
         let total = kernelOffset + BinaryConv.scratchByteCount(g, activationBits: m)
         let stepValue = BitSerialStep(geometry: g, isConv: isConv, input: x, weights: w, output: c.output, weightScales: s,
                                       activationStep: step, activationLayout: al, weightLayout: wl, p: params,
-                                      scalesOffset: scalesOffset, valuesOffset: valuesOffset, packedOffset: packedOffset,
+                                      scalesOffset: scalesOffset, packedOffset: packedOffset,
                                       kernelOffset: kernelOffset)
         return (stepValue, total)
     }
@@ -121,8 +120,7 @@ struct BitSerialStep {
         let ws = b.f32(weightScales)
         for o in 0..<g.outC { scales[o] = ws[o] * activationStep }
         let packed = (b.scratch + packedOffset).assumingMemoryBound(to: UInt64.self)
-        BitPacking.packActivations(b.f32(input), step: activationStep, layout: activationLayout,
-                                   scratch: (b.scratch + valuesOffset).assumingMemoryBound(to: Int8.self), into: packed)
+        BitPacking.packActivations(b.f32(input), step: activationStep, layout: activationLayout, into: packed)
         BinaryConv.run(g, activations: packed, activationLayout: activationLayout,
                        weights: UnsafePointer(b.raw(weights).assumingMemoryBound(to: UInt64.self)), weightLayout: weightLayout,
                        scales: scales, bias: b.optionalF32(p.bias), accumulators: nil, output: b.f32(output),

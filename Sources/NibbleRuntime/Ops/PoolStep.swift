@@ -45,13 +45,39 @@ struct PoolStep {
                         dH: d[0], dW: d[1], countIncludePad: include)
     }
 
+    /// The output columns [lo, hi) whose pooling window lies inside the input horizontally.
+    func interiorColumns() -> (Int, Int) {
+        let lo = (padLeft + sW - 1) / sW
+        let lastStart = inW - 1 - (kW - 1) * dW + padLeft   // ox · sW must not exceed this
+        let hi = lastStart < 0 ? 0 : min(outW, lastStart / sW + 1)
+        return (min(lo, hi), hi)
+    }
+
     func run(_ b: Bindings) {
         let x = b.f32(input), y = b.f32(output)
         for ch in 0..<channels {
             let src = x + ch * inH * inW, dst = y + ch * outH * outW
             for oy in 0..<outH {
-                for ox in 0..<outW {
-                    let y0 = oy * sH - padTop, x0 = ox * sW - padLeft
+                let y0 = oy &* sH &- padTop
+                // Outputs whose whole window lies inside the input take a loop without bounds checks (same
+                // visiting order, so the results are identical); the border ones take the general loop below.
+                let (oxLo, oxHi) = y0 >= 0 && y0 &+ (kH &- 1) &* dH < inH ? interiorColumns() : (0, 0)
+                if oxLo < oxHi {
+                    for ox in oxLo..<oxHi {
+                        let base = src + (y0 &* inW &+ ox &* sW &- padLeft)
+                        var acc: Float = isMax ? -.infinity : 0
+                        for ky in 0..<kH {
+                            let row = base + ky &* dH &* inW
+                            for kx in 0..<kW {
+                                let v = row[kx &* dW]
+                                if isMax { acc = max(acc, v) } else { acc += v }
+                            }
+                        }
+                        dst[oy &* outW &+ ox] = isMax ? acc : acc / Float(kH &* kW)
+                    }
+                }
+                for ox in 0..<outW where ox < oxLo || ox >= oxHi {
+                    let x0 = ox * sW - padLeft
                     var acc: Float = isMax ? -.infinity : 0
                     var n = 0
                     for ky in 0..<kH {
