@@ -29,6 +29,16 @@ public enum Converter {
         let recipeName = recipe == .bitSerial ? bitSerial.name : recipe.rawValue
         result.graph.metadata.append(("recipe", recipeName))
         var nib = try serialize(result)
+        if !result.prequantized.isEmpty {
+            // A model quantized elsewhere (QDQ) keeps its own scales; the recipe below handles the other nodes.
+            let unobserved = QDQRecipe.uncalibratedInputs(result)
+            var ranges: [Int: (min: Float, max: Float)] = [:]
+            if !unobserved.isEmpty, let calibration {
+                ranges = try Calibrator.ranges(nib: nib, tensors: unobserved, data: calibration, method: calibrationMethod)
+            }
+            result.graph.metadata.append(("qdq", try QDQRecipe.apply(&result, ranges: ranges).summary))
+            nib = try serialize(result)
+        }
         var usedCalibration: CalibrationMethod? = nil
         var layers: [String: ConversionReport.TernaryLayer] = [:]
         var perLevel: [ConversionReport.LevelError] = []

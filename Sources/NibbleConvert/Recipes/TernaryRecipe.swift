@@ -146,7 +146,7 @@ enum TernaryRecipe {
         let precisions = try plan(r.graph, options: options)
         var names = UniqueNames(r.graph)
         var infos: [LayerInfo] = []
-        for i in precisions.keys.sorted() {
+        for i in precisions.keys.sorted() where r.graph.nodes[i].precision == .float32 {  // QDQ nodes are int8 already
             switch precisions[i]! {
             case .int8: try Int8Recipe.quantize(&r, node: i, ranges: ranges, names: &names)
             case .ternary: infos.append(try ternarize(&r, node: i, ranges: ranges, options: options, names: &names))
