@@ -51,7 +51,16 @@ struct ConvertCommand: ParsableCommand {
     @Flag(help: "Do not print the per-layer report.")
     var quiet = false
 
+    @Option(help: "A recipe file with the recipe, group-size, residual-edges, calibration and `layer NAME = P` lines, one per line, instead of those options (format: Sources/NibbleConvert/RecipeFile.swift).")
+    var recipeFile: String?
+
     func run() throws {
+        var options = self
+        if let recipeFile { try options.adopt(recipeFile: recipeFile) }
+        try options.convert()
+    }
+
+    func convert() throws {
         var bitSerial: BitSerialOptions?
         do { bitSerial = try BitSerialOptions.parse(self.recipe) } catch let e as ConvertError { throw CLIError("\(e)") }
         guard let recipe = bitSerial != nil ? .bitSerial : Recipe(rawValue: recipe), recipe != .bitSerial || bitSerial != nil else {

@@ -1,0 +1,52 @@
+import NibbleConvert
+import XCTest
+
+final class RecipeFileTests: XCTestCase {
+    func testParsesEveryKeyWithCommentsAndBlankLines() throws {
+        let text = """
+            # digits CNN: ternary body, 8-bit ends
+
+            default = ternary          # same as recipe =
+            group-size=8
+            residual-edges = 3
+            calibration = percentile:99.9
+            layer conv1 = int8
+            layer\tfc = fp32\r
+            """
+        let f = try RecipeFile(text: text, path: "r.txt")
+        XCTAssertEqual(f.recipe, "ternary")
+        XCTAssertEqual(f.groupSize, 8)
+        XCTAssertEqual(f.residualEdges, 3)
+        XCTAssertEqual(f.calibration, "percentile:99.9")
+        XCTAssertEqual(f.layers.map { "\($0.name)=\($0.precision)" }, ["conv1=int8", "fc=fp32"])
+        let bitSerial = try RecipeFile(text: "recipe = w4a4\nlayer fc1 = w4a4\nlayer fc0 = int8\n", path: "r.txt")
+        XCTAssertEqual(bitSerial.recipe, "w4a4")
+        XCTAssertEqual(bitSerial.layers.count, 2)
+        XCTAssertEqual(try RecipeFile(text: "", path: "empty.txt"), try RecipeFile(text: "# nothing\n\n", path: "x"))
+    }
+
+    func expectError(_ text: String, _ fragments: [String], file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try RecipeFile(text: text, path: "recipes/m.txt"), file: file, line: line) { error in
+            for f in fragments { XCTAssertTrue("\(error)".contains(f), "'\(f)' not in: \(error)", file: file, line: line) }
+        }
+    }
+
+    func testErrorsNameFileLineAndWhatIsValid() {
+        expectError("recipe = ternary\ngroupsize = 4", ["recipes/m.txt:2:", "unknown key 'groupsize'", "group-size"])
+        expectError("# c\nrecipe = ternay", ["recipes/m.txt:2:", "unknown recipe 'ternay'", "fp32, int8, ternary, wKaM"])
+        expectError("recipe = wKaM", ["recipes/m.txt:1:", "unknown recipe 'wKaM'"])
+        expectError("recipe = w3a9", ["recipes/m.txt:1:", "9-bit activations", "1...4"])
+        expectError("recipe ternary", ["recipes/m.txt:1:", "expected KEY = VALUE"])
+        expectError("recipe = ternary\n\ndefault = int8", ["recipes/m.txt:3:", "given again (first on line 1)"])
+        expectError("recipe = ternary\ngroup-size = 0", ["recipes/m.txt:2:", "1...4096"])
+        expectError("recipe = ternary\nresidual-edges = 17", ["recipes/m.txt:2:", "1...16"])
+        expectError("calibration = percentile:40", ["recipes/m.txt:1:", "minmax or percentile:P"])
+        expectError("recipe = int8\ngroup-size = 8", ["recipes/m.txt:2:", "group-size applies to recipe ternary only"])
+        expectError("recipe = ternary\nlayer conv1 = w4a4", ["recipes/m.txt:2:", "unknown precision 'w4a4' for recipe ternary", "int8, ternary, fp32"])
+        expectError("recipe = w2a2\nlayer conv1 = ternary", ["recipes/m.txt:2:", "int8, fp32, w2a2"])
+        expectError("layer conv1 = int8", ["recipes/m.txt:1:", "apply to recipes ternary and wKaM only", "fp32"])
+        expectError("recipe = ternary\nlayer conv1 = int8\nlayer conv1 = fp32", ["recipes/m.txt:3:", "given again (first on line 2)"])
+        expectError("recipe = ternary\nlayer a b = int8", ["recipes/m.txt:2:", "white space"])
+        expectError("recipe =", ["recipes/m.txt:1:", "no value"])
+    }
+}
