@@ -32,21 +32,24 @@ final class RecipeFileTests: XCTestCase {
     }
 
     func testErrorsNameFileLineAndWhatIsValid() {
-        expectError("recipe = ternary\ngroupsize = 4", ["recipes/m.txt:2:", "unknown key 'groupsize'", "group-size"])
-        expectError("# c\nrecipe = ternay", ["recipes/m.txt:2:", "unknown recipe 'ternay'", "fp32, int8, ternary, wKaM"])
-        expectError("recipe = wKaM", ["recipes/m.txt:1:", "unknown recipe 'wKaM'"])
-        expectError("recipe = w3a9", ["recipes/m.txt:1:", "9-bit activations", "1...4"])
-        expectError("recipe ternary", ["recipes/m.txt:1:", "expected KEY = VALUE"])
-        expectError("recipe = ternary\n\ndefault = int8", ["recipes/m.txt:3:", "given again (first on line 1)"])
-        expectError("recipe = ternary\ngroup-size = 0", ["recipes/m.txt:2:", "1...4096"])
-        expectError("recipe = ternary\nresidual-edges = 17", ["recipes/m.txt:2:", "1...16"])
-        expectError("calibration = percentile:40", ["recipes/m.txt:1:", "minmax or percentile:P"])
-        expectError("recipe = int8\ngroup-size = 8", ["recipes/m.txt:2:", "group-size applies to recipe ternary only"])
-        expectError("recipe = ternary\nlayer conv1 = w4a4", ["recipes/m.txt:2:", "unknown precision 'w4a4' for recipe ternary", "int8, ternary, fp32"])
-        expectError("recipe = w2a2\nlayer conv1 = ternary", ["recipes/m.txt:2:", "int8, fp32, w2a2"])
-        expectError("layer conv1 = int8", ["recipes/m.txt:1:", "apply to recipes ternary and wKaM only", "fp32"])
-        expectError("recipe = ternary\nlayer conv1 = int8\nlayer conv1 = fp32", ["recipes/m.txt:3:", "given again (first on line 2)"])
-        expectError("recipe = ternary\nlayer a b = int8", ["recipes/m.txt:2:", "white space"])
-        expectError("recipe =", ["recipes/m.txt:1:", "no value"])
+        let cases: [(String, [String])] = [
+            ("recipe = ternary\ngroupsize = 4", ["recipes/m.txt:2:", "unknown key 'groupsize'", "group-size"]),
+            ("# c\nrecipe = ternay", ["recipes/m.txt:2:", "unknown recipe 'ternay'", "fp32, int8, ternary, wKaM"]),
+            ("recipe = wKaM", ["recipes/m.txt:1:", "unknown recipe 'wKaM'"]),
+            ("recipe = w3a9", ["recipes/m.txt:1:", "9-bit activations", "1...4"]),
+            ("recipe ternary", ["recipes/m.txt:1:", "expected KEY = VALUE"]),
+            ("recipe = ternary\n\ndefault = int8", ["recipes/m.txt:3:", "given again (first on line 1)"]),
+            ("recipe = ternary\ngroup-size = 0", ["recipes/m.txt:2:", "1...4096"]),
+            ("recipe = ternary\nresidual-edges = 17", ["recipes/m.txt:2:", "1...16"]),
+            ("calibration = percentile:40", ["recipes/m.txt:1:", "minmax or percentile:P"]),
+            ("recipe = int8\ngroup-size = 8", ["recipes/m.txt:2:", "group-size applies to recipe ternary only"]),
+            ("recipe = ternary\nlayer conv1 = w4a4", ["recipes/m.txt:2:", "unknown precision 'w4a4' for recipe ternary", "int8, ternary, fp32"]),
+            ("recipe = w2a2\nlayer conv1 = ternary", ["recipes/m.txt:2:", "int8, fp32, w2a2"]),
+            ("layer conv1 = int8", ["recipes/m.txt:1:", "apply to recipes ternary and wKaM only", "fp32"]),
+            ("recipe = ternary\nlayer conv1 = int8\nlayer conv1 = fp32", ["recipes/m.txt:3:", "given again (first on line 2)"]),
+            ("recipe = ternary\nlayer a b = int8", ["recipes/m.txt:2:", "white space"]),
+            ("recipe =", ["recipes/m.txt:1:", "no value"]),
+        ]
+        for (text, fragments) in cases { expectError(text, fragments) }
     }
 }
