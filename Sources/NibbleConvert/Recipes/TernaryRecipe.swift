@@ -1,4 +1,5 @@
 import NibbleFormat
+import NibbleKernels
 
 /// Options of the `ternary` recipe (docs/FORMAT.md §4.4).
 public struct TernaryOptions: Sendable, Equatable {
@@ -172,9 +173,16 @@ enum TernaryRecipe {
         var inputs = [node.inputs[0]]
         let base = r.graph.tensors[wIndex].name
         for (e, edge) in edges.enumerated() {
+            // Stored as two packed bit masks per edge (FORMAT.md §4.4, `TernaryPlanes`): 2 bits per weight.
+            let rowLength = channels * taps
+            var words = [UInt64](repeating: 0, count: TernaryPlanes.wordCount(rows: rows, rowLength: rowLength))
+            edge.plane.withUnsafeBufferPointer { v in
+                words.withUnsafeMutableBufferPointer { TernaryPlanes.pack(v.baseAddress!, rows: rows, rowLength: rowLength, into: $0.baseAddress!) }
+            }
+            let planeShape = [2, rows, TernaryPlanes.wordsPerRow(rowLength)]
             let t = r.graph.tensors.count
-            r.graph.tensors.append(TensorDesc(name: names.make("\(base).ternary\(e)"), dtype: .int8, shape: w.shape, role: .constant))
-            r.constants[t] = HostTensor(shape: w.shape, ints: edge.plane.map { Int64($0) })
+            r.graph.tensors.append(TensorDesc(name: names.make("\(base).ternary\(e)"), dtype: .bits64, shape: planeShape, role: .constant))
+            r.constants[t] = HostTensor(shape: planeShape, ints: words.map { Int64(bitPattern: $0) })
             let s = r.graph.tensors.count
             r.graph.tensors.append(TensorDesc(name: names.make("\(base).alpha\(e)"), dtype: .float32, shape: [rows, groups], role: .constant))
             r.constants[s] = HostTensor(shape: [rows, groups], floats: edge.scales)
