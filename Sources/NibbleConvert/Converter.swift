@@ -49,7 +49,7 @@ public enum Converter {
             }
             let observed = Int8Recipe.observedTensors(result.graph)
             let (ranges, samples) = try Calibrator.observe(nib: nib, tensors: observed, data: calibration, method: calibrationMethod,
-                                                           sampleValues: recipe == .bitSerial ? Calibrator.maxSampleValues : 0)
+                                                           sampleValues: recipe == .bitSerial || (recipe == .ternary && ternary.activationBits < 8) ? Calibrator.maxSampleValues : 0)
             let fp32Nib = nib
             var infos: [TernaryRecipe.LayerInfo] = []
             if recipe == .int8 {
@@ -59,8 +59,10 @@ public enum Converter {
                 for l in layers { bitSerialLayers[l.name] = .init(weightError: l.weightError, activationStep: l.activationStep) }
                 result.graph.metadata.append(("bit-serial", "\(bitSerial.name): WRPN uniform quantizers, \(bitSerial.weightBits == 1 ? "bipolar sign weights, scale mean|w|" : "symmetric \(bitSerial.weightBits)-bit weights, MSE-optimal per-channel scale"), unsigned \(bitSerial.activationBits)-bit activations, MSE-optimal step; first/last, grouped and signed-input layers int8"))
             } else {
-                infos = try TernaryRecipe.apply(&result, ranges: ranges, options: ternary)
-                result.graph.metadata.append(("ternary", "group size \(ternary.groupSize), \(ternary.residualEdges) residual edges, levels by sensitivity"))
+                infos = try TernaryRecipe.apply(&result, ranges: ranges, samples: samples, options: ternary)
+                let lowBits = infos.filter { $0.activationBits < 8 }.count
+                let activations = ternary.activationBits < 8 ? ", \(ternary.activationBits)-bit activations (MSE step) on \(lowBits) of \(infos.count) ternary layers, uint8 where the input is not ReLU-bounded" : ""
+                result.graph.metadata.append(("ternary", "group size \(ternary.groupSize), \(ternary.residualEdges) residual edges, levels by sensitivity\(activations)"))
             }
             result.graph.metadata.append(("calibration", "\(calibrationMethod), \(calibration.sampleCount) samples"))
             nib = try serialize(result)

@@ -6,6 +6,7 @@
 /// recipe = ternary            # or `default = …`; fp32, int8, ternary, wKaM (w4a4, w2a2, …)
 /// group-size = 16             # ternary only (--group-size)
 /// residual-edges = 2          # ternary only (--residual-edges)
+/// act-bits = 4                # ternary only (--act-bits): k-bit activations of ternary layers
 /// calibration = percentile:99.99   # minmax or percentile:P (--calibration)
 /// layer conv1 = int8          # one line per node (--layer conv1=int8): ternary takes int8|ternary|fp32,
 /// layer fc = fp32             #   wKaM takes int8|fp32|wKaM
@@ -17,14 +18,15 @@ public struct RecipeFile: Sendable, Equatable {
     public var recipe: String?
     public var groupSize: Int?
     public var residualEdges: Int?
+    public var activationBits: Int?
     public var calibration: String?
     /// Node name → precision, in file order.
     public var layers: [(name: String, precision: String)] = []
 
-    public static let keys = "recipe (or default), group-size, residual-edges, calibration, layer NAME"
+    public static let keys = "recipe (or default), group-size, residual-edges, act-bits, calibration, layer NAME"
 
     public static func == (a: RecipeFile, b: RecipeFile) -> Bool {
-        a.recipe == b.recipe && a.groupSize == b.groupSize && a.residualEdges == b.residualEdges
+        a.recipe == b.recipe && a.groupSize == b.groupSize && a.residualEdges == b.residualEdges && a.activationBits == b.activationBits
             && a.calibration == b.calibration && a.layers.elementsEqual(b.layers) { $0 == $1 }
     }
 
@@ -65,6 +67,9 @@ public struct RecipeFile: Sendable, Equatable {
             case "residual-edges":
                 guard let v = Int(value), (1...16).contains(v) else { throw fail("residual-edges '\(value)' must be an integer in 1...16") }
                 residualEdges = v
+            case "act-bits":
+                guard let v = Int(value), (1...8).contains(v) else { throw fail("act-bits '\(value)' must be an integer in 1...8 (8 = uint8 activations)") }
+                activationBits = v
             case "calibration":
                 if value != "minmax" && RecipeFile.percentile(value) == nil {
                     throw fail("calibration '\(value)' is not valid; use minmax or percentile:P with 50 < P <= 100")
@@ -84,7 +89,7 @@ public struct RecipeFile: Sendable, Equatable {
         let chosen = recipe ?? "fp32"
         func failAt(_ id: String, _ what: String) -> ConvertError { .invalidInput("\(path):\(seen[id] ?? 0): \(what)") }
         if chosen != "ternary" {
-            for id in ["group-size", "residual-edges"] where seen[id] != nil {
+            for id in ["group-size", "residual-edges", "act-bits"] where seen[id] != nil {
                 throw failAt(id, "\(id) applies to recipe ternary only (this file's recipe is \(chosen))")
             }
         }

@@ -9,6 +9,7 @@ final class RecipeFileTests: XCTestCase {
             default = ternary          # same as recipe =
             group-size=8
             residual-edges = 3
+            act-bits = 4
             calibration = percentile:99.9
             layer conv1 = int8
             layer\tfc = fp32\r
@@ -17,6 +18,7 @@ final class RecipeFileTests: XCTestCase {
         XCTAssertEqual(f.recipe, "ternary")
         XCTAssertEqual(f.groupSize, 8)
         XCTAssertEqual(f.residualEdges, 3)
+        XCTAssertEqual(f.activationBits, 4)
         XCTAssertEqual(f.calibration, "percentile:99.9")
         XCTAssertEqual(f.layers.map { "\($0.name)=\($0.precision)" }, ["conv1=int8", "fc=fp32"])
         let bitSerial = try RecipeFile(text: "recipe = w4a4\nlayer fc1 = w4a4\nlayer fc0 = int8\n", path: "r.txt")
@@ -49,6 +51,8 @@ final class RecipeFileTests: XCTestCase {
             ("recipe = ternary\nlayer conv1 = int8\nlayer conv1 = fp32", ["recipes/m.txt:3:", "given again (first on line 2)"]),
             ("recipe = ternary\nlayer a b = int8", ["recipes/m.txt:2:", "white space"]),
             ("recipe =", ["recipes/m.txt:1:", "no value"]),
+            ("recipe = ternary\nact-bits = 9", ["recipes/m.txt:2:", "act-bits '9'", "1...8"]),
+            ("recipe = w2a2\nact-bits = 4", ["recipes/m.txt:2:", "act-bits applies to recipe ternary only"]),
         ]
         for (text, fragments) in cases { expectError(text, fragments) }
     }

@@ -26,6 +26,8 @@ struct TernaryStep {
     let p: WeightedOpParameters
     /// Weights per output channel (C/group · kH · kW) and the scratch offset of the unpacked row (packed planes).
     let rowLength: Int, rowOffset: Int
+    /// Largest input code: 255, or 2^M − 1 with `activation_bits` M < 8 (FORMAT.md §4.4, `--act-bits`).
+    let maxCode: UInt8
 
     static func make(_ c: NodeChecker) throws(NibbleError) -> (TernaryStep, scratchBytes: Int) {
         try c.requireInputs(4...(2 + 2 * Layout.maxResidualEdges))
@@ -91,10 +93,17 @@ struct TernaryStep {
             }
             edges.append(ResidualEdge(plane: t, packed: packed, scales: s, level: level))
         }
+        // Optional k-bit activations: the uint8 codes clamped to 2^M − 1, unsigned (zero point 0), step input_scale.
+        let bits = try c.ints(.activationBits, count: 1, default: [8])[0]
+        if !(1...8).contains(bits) { throw c.fail("activation_bits \(bits) outside 1...8") }
+        let params = try WeightedOpParameters.make(c, outChannels: g.outC)
+        if bits < 8 && params.inputZeroPoint != 0 {
+            throw c.fail("activation_bits \(bits) needs input_zero_point 0 (k-bit activations are unsigned), found \(params.inputZeroPoint)")
+        }
         let rowOffset = Layout.alignUp(g.inC * g.inH * g.inW)
         let step = TernaryStep(geometry: g, isConv: c.node.op == .conv, layer: c.index, input: x, output: c.output,
-                               edges: edges, groupSize: groupSize, p: try WeightedOpParameters.make(c, outChannels: g.outC),
-                               rowLength: rowLength, rowOffset: rowOffset)
+                               edges: edges, groupSize: groupSize, p: params,
+                               rowLength: rowLength, rowOffset: rowOffset, maxCode: UInt8((1 << bits) - 1))
         // Scratch: the uint8 input, then one unpacked int8 row for packed planes.
         return (step, packed ? rowOffset + rowLength : g.inC * g.inH * g.inW)
     }
@@ -127,7 +136,10 @@ struct TernaryStep {
         }
     }
 
-    var kernelName: String { isConv ? "ternary conv (reference)" : "ternary fully connected (reference)" }
+    var kernelName: String {
+        let bits = maxCode == 255 ? "" : " a\(maxCode.nonzeroBitCount)"
+        return isConv ? "ternary conv\(bits) (reference)" : "ternary fully connected\(bits) (reference)"
+    }
 
     @inline(__always)
     func run(_ b: Bindings) {
@@ -138,6 +150,9 @@ struct TernaryStep {
         let q = b.scratch.assumingMemoryBound(to: UInt8.self)
         Int8Quantization.quantize(b.f32(input), count: g.inC &* g.inH &* g.inW, scale: p.inputScale,
                                   zeroPoint: p.inputZeroPoint, into: q)
+        if maxCode != 255 {
+            for i in 0..<(g.inC &* g.inH &* g.inW) { q[i] = Swift.min(q[i], maxCode) }
+        }
         let enabled = Swift.min(Int(b.enabledEdges[layer]), edges.count)
         let groups = (g.inCPerGroup + groupSize - 1) / groupSize
         let unpacked = (b.scratch + rowOffset).assumingMemoryBound(to: Int8.self)
