@@ -218,6 +218,13 @@ final class QDQImportTests: XCTestCase {
             m.nodes[0].input.append("w_zp")
         }
         expectError(zpType, ["node 'w_dq'", "uint8", "int8", "same type"])
+        let zpRange = try model { m in
+            var zp = Onnx_TensorProto()
+            zp.name = "w_zp"; zp.dims = [3]; zp.dataType = 3; zp.int32Data = [0, 300, 0]
+            m.initializers.append(zp)
+            m.nodes[0].input.append("w_zp")
+        }
+        expectError(zpRange, ["node 'w_dq'", "zero point 'w_zp' holds 300", "int8 -128...127"])
     }
 
     func testTruncatedInt4DataIsRejected() throws {

@@ -70,6 +70,9 @@ extension ONNXImporter {
             guard let v = zero.ints, v.count == scale.count else {
                 throw n.malformed("zero point '\(n.inputs[2])' has shape \(zero.shape) but scale '\(n.inputs[1])' has \(scale.shape); they must match")
             }
+            if let bad = v.first(where: { $0 < qtype.min || $0 > qtype.max }) {
+                throw n.malformed("zero point '\(n.inputs[2])' holds \(bad), outside \(qtype.name) \(qtype.min)...\(qtype.max)")
+            }
             zeros = v
         }
         if qtype.code == 6 && zeros.contains(where: { $0 != 0 }) {
