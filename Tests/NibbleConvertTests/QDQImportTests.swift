@@ -182,6 +182,51 @@ final class QDQImportTests: XCTestCase {
         XCTAssertEqual(neg, [0, 0, 0])
     }
 
+    /// DQ(int8 W) → Conv → BatchNormalization: BN folds into the conv and the weights stay on their grid, with
+    /// scale[o]·|bn_scale[o]| (a negative BN scale flips q's sign).
+    func testBatchNormFoldsIntoPrequantizedWeights() throws {
+        let q: [Int64] = [3, -2, 1, 5, -4, 0, 2, 1]  // [4, 2, 1, 1]
+        let wScale: [Float] = [0.5, 0.25, 0.125, 1], bnScale: [Float] = [2, -0.5, 1, 0.25]
+        func build(dequantized: Bool) throws -> [UInt8] {
+            var m = ONNXBuilder()
+            m.input("x", ["N", 2, 3, 3])
+            if dequantized {
+                m.initializers.append(Self.quantized("w_q", [4, 2, 1, 1], type: 3, q))
+                m.initializer("w_s", [4], wScale)
+                m.node("DequantizeLinear", ["w_q", "w_s"], ["w"], name: "w_dq", ["axis": .int(0)])
+            } else {
+                m.initializer("w", [4, 2, 1, 1], (0..<8).map { Float(q[$0]) * wScale[$0 / 2] })
+            }
+            m.initializer("a_s", [], [0.25])
+            m.initializers.append(Self.quantized("a_zp", [], type: 2, [128]))
+            m.node("QuantizeLinear", ["x", "a_s", "a_zp"], ["x_q"], name: "x_q")
+            m.node("DequantizeLinear", ["x_q", "a_s", "a_zp"], ["x_dq"], name: "x_dq")
+            m.node("Conv", ["x_dq", "w"], ["c"], name: "conv")
+            m.initializer("bn_s", [4], bnScale)
+            m.initializer("bn_b", [4], [0.1, 0.2, -0.3, 0])
+            m.initializer("bn_m", [4], [0, 1, -1, 0.5])
+            m.initializer("bn_v", [4], [1, 4, 0.25, 1])
+            m.node("BatchNormalization", ["c", "bn_s", "bn_b", "bn_m", "bn_v"], ["y"], name: "bn", ["epsilon": .float(0)])
+            m.outputs = ["y"]
+            return try m.bytes()
+        }
+        let (nib, _) = try Converter.convert(onnxBytes: try build(dequantized: true))
+        let (g, data) = try readNib(nib)
+        let conv = try XCTUnwrap(g.nodes.first { $0.op == .conv })
+        XCTAssertEqual(conv.precision, .int8)
+        XCTAssertEqual(g.nodes.count, 2, "BN folded: the input clamp and the conv remain")
+        let stored = (data[conv.inputs[1]] ?? []).map { Int64(Int8(bitPattern: $0)) }
+        XCTAssertEqual(stored, (0..<8).map { bnScale[$0 / 2] < 0 ? -q[$0] : q[$0] })
+        let scales = (data[conv.inputs[3]] ?? []).withUnsafeBytes { raw in (0..<4).map { raw.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self) } }
+        let bnStd: [Float] = [1, 2, 0.5, 1]
+        for o in 0..<4 { XCTAssertEqual(scales[o], wScale[o] * abs(bnScale[o] / bnStd[o]), accuracy: 1e-7) }
+        // Same function as the float model on inputs the Q/DQ pair represents exactly (multiples of 0.25 in range).
+        let x: [Float] = (0..<18).map { Float($0 % 9 - 4) * 0.25 }
+        let want = try NibRunner(try Converter.convert(onnxBytes: try build(dequantized: false)).nib).run(x)
+        let got = try NibRunner(nib).run(x)
+        for (a, b) in zip(got, want) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+    }
+
     func testPerInputChannelWeightScalesAreRejected() throws {
         expectError(try model(weightScale: [0.5, 0.25, 0.125, 1], axis: 1), ["node 'fc' (Gemm)", "w_dq", "axis 1", "output channel"])
     }
