@@ -85,7 +85,7 @@ public enum Converter {
         var report = ConversionReport(graph: result.graph, recipe: recipe, calibrationMethod: usedCalibration,
                                       calibrationSamples: usedCalibration == nil ? 0 : calibration?.sampleCount ?? 0, fileBytes: nib.count,
                                       ternaryLayers: layers, levelErrors: perLevel, bitSerialLayers: bitSerialLayers)
-        report.recipeName = recipeName
+        report.recipeName = recipeName + (result.prequantized.isEmpty ? "" : " (+ \(result.prequantized.count) Conv/FullyConnected nodes int8 with the ONNX model's own QDQ scales)")
         return (nib, report)
     }
 
