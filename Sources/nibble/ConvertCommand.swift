@@ -58,7 +58,7 @@ struct ConvertCommand: ParsableCommand {
     @Flag(help: "Do not print the per-layer report.")
     var quiet = false
 
-    @Option(help: "A recipe file with the recipe, group-size, residual-edges, calibration and `layer NAME = P` lines, one per line, instead of those options (format: Sources/NibbleConvert/RecipeFile.swift).")
+    @Option(help: "A recipe file with the recipe, group-size, residual-edges, act-bits, calibration and `layer NAME = P` lines, one per line, instead of those options (format: Sources/NibbleConvert/RecipeFile.swift).")
     var recipeFile: String?
 
     func run() throws {
