@@ -9,7 +9,7 @@ public struct ConversionReport: Sendable, CustomStringConvertible {
         public var name: String
         public var op: String
         public var precision: String
-        /// Bytes of the node's constant inputs as stored (weights, bias, weight scales; ternary: int8 planes).
+        /// Bytes of the node's constant inputs as stored (weights, bias, weight scales; ternary: packed planes).
         public var weightBytes: Int
         /// The same weights (and bias) in float32, i.e. before quantization.
         public var fp32WeightBytes: Int
@@ -85,12 +85,15 @@ public struct ConversionReport: Sendable, CustomStringConvertible {
             for (k, t) in node.inputs.enumerated() where t != absentTensor && graph.tensors[t].role == .constant {
                 let tensor = graph.tensors[t]
                 bytes += tensor.byteCount
-                // Ternary inputs: 1 = T₀, 2 = bias, 3 = S₀, then (Tₑ, Sₑ) pairs; planes are int8 today, 2 bits packed.
+                // Ternary inputs: 1 = T₀, 2 = bias, 3 = S₀, then (Tₑ, Sₑ) pairs; planes are stored packed (2 bits per
+                // weight, bits64); int8 planes of older files count as they would pack.
                 let isPlane = ternary && (k == 1 || (k >= 4 && k % 2 == 0))
-                packed += isPlane ? (tensor.elementCount * 2 + 7) / 8 : tensor.byteCount
+                packed += isPlane && tensor.dtype == .int8 ? (tensor.elementCount * 2 + 7) / 8 : tensor.byteCount
                 let isScales = ((node.precision == .int8 || bitSerial) && k == 3) || (ternary && k >= 3 && k % 2 == 1)
                 let isExtraEdge = ternary && k >= 4
-                if bitSerial && k == 1 {
+                if ternary && k == 1 && tensor.dtype == .bits64 {
+                    fp32 += ConversionReport.ternaryWeightCount(node, graph, outChannels: tensor.shape.count == 3 ? tensor.shape[1] : 0) * 4
+                } else if bitSerial && k == 1 {
                     // Packed [K, O·kH·kW, words]: the fp32 weights were (O·kH·kW) × input channels.
                     let inC = graph.tensors[node.inputs[0]].shape.count >= 2 ? graph.tensors[node.inputs[0]].shape[1] : 0
                     fp32 += (tensor.shape.count == 3 ? tensor.shape[1] : 0) * inC * 4
@@ -110,6 +113,16 @@ public struct ConversionReport: Sendable, CustomStringConvertible {
             }
             return row
         }
+    }
+
+    /// Weights of a ternary node with packed planes (which do not carry the weights' shape): O · C/group · kH · kW.
+    static func ternaryWeightCount(_ node: Node, _ graph: Graph, outChannels: Int) -> Int {
+        let xs = graph.tensors[node.inputs[0]].shape
+        let inC = xs.count >= 2 ? xs[1] : 0
+        guard node.op == .conv else { return outChannels * inC }
+        let kernel = node.attribute(.kernelShape)?.ints.reduce(1, *) ?? 1
+        let group = max(1, Int(node.attribute(.group)?.ints.first ?? 1))
+        return outChannels * (inC / group) * Int(kernel)
     }
 
     public var description: String {

@@ -29,6 +29,16 @@ public enum Converter {
         let recipeName = recipe == .bitSerial ? bitSerial.name : recipe.rawValue
         result.graph.metadata.append(("recipe", recipeName))
         var nib = try serialize(result)
+        if !result.prequantized.isEmpty {
+            // A model quantized elsewhere (QDQ) keeps its own scales; the recipe below handles the other nodes.
+            let unobserved = QDQRecipe.uncalibratedInputs(result)
+            var ranges: [Int: (min: Float, max: Float)] = [:]
+            if !unobserved.isEmpty, let calibration {
+                ranges = try Calibrator.ranges(nib: nib, tensors: unobserved, data: calibration, method: calibrationMethod)
+            }
+            result.graph.metadata.append(("qdq", try QDQRecipe.apply(&result, ranges: ranges).summary))
+            nib = try serialize(result)
+        }
         var usedCalibration: CalibrationMethod? = nil
         var layers: [String: ConversionReport.TernaryLayer] = [:]
         var perLevel: [ConversionReport.LevelError] = []
@@ -39,7 +49,7 @@ public enum Converter {
             }
             let observed = Int8Recipe.observedTensors(result.graph)
             let (ranges, samples) = try Calibrator.observe(nib: nib, tensors: observed, data: calibration, method: calibrationMethod,
-                                                           sampleValues: recipe == .bitSerial ? Calibrator.maxSampleValues : 0)
+                                                           sampleValues: recipe == .bitSerial || (recipe == .ternary && ternary.activationBits < 8) ? Calibrator.maxSampleValues : 0)
             let fp32Nib = nib
             var infos: [TernaryRecipe.LayerInfo] = []
             if recipe == .int8 {
@@ -49,8 +59,10 @@ public enum Converter {
                 for l in layers { bitSerialLayers[l.name] = .init(weightError: l.weightError, activationStep: l.activationStep) }
                 result.graph.metadata.append(("bit-serial", "\(bitSerial.name): WRPN uniform quantizers, \(bitSerial.weightBits == 1 ? "bipolar sign weights, scale mean|w|" : "symmetric \(bitSerial.weightBits)-bit weights, MSE-optimal per-channel scale"), unsigned \(bitSerial.activationBits)-bit activations, MSE-optimal step; first/last, grouped and signed-input layers int8"))
             } else {
-                infos = try TernaryRecipe.apply(&result, ranges: ranges, options: ternary)
-                result.graph.metadata.append(("ternary", "group size \(ternary.groupSize), \(ternary.residualEdges) residual edges, levels by sensitivity"))
+                infos = try TernaryRecipe.apply(&result, ranges: ranges, samples: samples, options: ternary)
+                let lowBits = infos.filter { $0.activationBits < 8 }.count
+                let activations = ternary.activationBits < 8 ? ", \(ternary.activationBits)-bit activations (MSE step) on \(lowBits) of \(infos.count) ternary layers, uint8 where the input is not ReLU-bounded" : ""
+                result.graph.metadata.append(("ternary", "group size \(ternary.groupSize), \(ternary.residualEdges) residual edges, levels by sensitivity\(activations)"))
             }
             result.graph.metadata.append(("calibration", "\(calibrationMethod), \(calibration.sampleCount) samples"))
             nib = try serialize(result)
@@ -73,7 +85,7 @@ public enum Converter {
         var report = ConversionReport(graph: result.graph, recipe: recipe, calibrationMethod: usedCalibration,
                                       calibrationSamples: usedCalibration == nil ? 0 : calibration?.sampleCount ?? 0, fileBytes: nib.count,
                                       ternaryLayers: layers, levelErrors: perLevel, bitSerialLayers: bitSerialLayers)
-        report.recipeName = recipeName
+        report.recipeName = recipeName + (result.prequantized.isEmpty ? "" : " (+ \(result.prequantized.count) Conv/FullyConnected nodes int8 with the ONNX model's own QDQ scales)")
         return (nib, report)
     }
 

@@ -21,6 +21,10 @@ struct ConvertCommand: ParsableCommand {
             bit-serial kernel with unsigned M-bit inputs (WRPN; step calibrated on --calibrate); the first and
             last Conv/Gemm, grouped convs and nodes whose input is not ReLU-bounded stay int8
             (override with --layer NAME=int8|fp32|wKaM).
+            A model quantized elsewhere in the ONNX QDQ format (QuantizeLinear/DequantizeLinear, int8/uint8/int4/uint4)
+            keeps its own scales: its Conv/Gemm/MatMul with dequantized weights become int8 under any recipe.
+            --recipe-file R.txt gives the recipe options as lines (recipe = ternary, group-size = 16, act-bits = 4,
+            layer conv1 = int8, …).
             """)
 
     @Argument(help: "The ONNX model to convert.")
@@ -45,13 +49,25 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "ternary: residual edges per layer (W ≈ Σ αₑ·Tₑ), 1...16, default 2.")
     var residualEdges: Int = 2
 
+    @Option(help: "ternary: activation bits of the ternary layers, 1...8, default 8 (uint8); below 8, unsigned codes with an MSE-optimal step for layers with ReLU-bounded inputs.")
+    var actBits: Int = 8
+
     @Option(name: .customLong("layer"), help: "ternary, wKaM: precision of one Conv/Gemm node, NAME=int8|ternary|fp32 (ternary) or NAME=int8|fp32|wKaM (wKaM) (repeatable).")
     var layers: [String] = []
 
     @Flag(help: "Do not print the per-layer report.")
     var quiet = false
 
+    @Option(help: "A recipe file with the recipe, group-size, residual-edges, act-bits, calibration and `layer NAME = P` lines, one per line, instead of those options (format: Sources/NibbleConvert/RecipeFile.swift).")
+    var recipeFile: String?
+
     func run() throws {
+        var options = self
+        if let recipeFile { try options.adopt(recipeFile: recipeFile) }
+        try options.convert()
+    }
+
+    func convert() throws {
         var bitSerial: BitSerialOptions?
         do { bitSerial = try BitSerialOptions.parse(self.recipe) } catch let e as ConvertError { throw CLIError("\(e)") }
         guard let recipe = bitSerial != nil ? .bitSerial : Recipe(rawValue: recipe), recipe != .bitSerial || bitSerial != nil else {
@@ -80,14 +96,14 @@ struct ConvertCommand: ParsableCommand {
             }
             overrides[String(l[..<eq])] = String(l[l.index(after: eq)...])
         }
-        if recipe != .ternary && (groupSize != 16 || residualEdges != 2) {
-            throw CLIError("--group-size and --residual-edges apply to --recipe ternary only")
+        if recipe != .ternary && (groupSize != 16 || residualEdges != 2 || actBits != 8) {
+            throw CLIError("--group-size, --residual-edges and --act-bits apply to --recipe ternary only")
         }
         if recipe != .ternary && recipe != .bitSerial && !layers.isEmpty {
             throw CLIError("--layer applies to --recipe ternary and wKaM only")
         }
         bitSerial?.overrides = overrides
-        let ternary = TernaryOptions(groupSize: groupSize, residualEdges: residualEdges, overrides: overrides)
+        let ternary = TernaryOptions(groupSize: groupSize, residualEdges: residualEdges, overrides: overrides, activationBits: actBits)
         progress("converting \(input) (\(formatBytes(onnx.count))) with recipe \(self.recipe)\(data.map { ", calibrating on \($0.sampleCount) samples" } ?? "")…")
         let nib: [UInt8], report: ConversionReport
         do {

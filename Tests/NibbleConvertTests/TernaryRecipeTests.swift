@@ -88,27 +88,12 @@ final class TernaryRecipeTests: XCTestCase {
     /// The accuracy bar: at every level, accuracy and output error vs fp32 on the held-out digits;
     /// the error shrinks as the level rises and the top level is within 1 point of fp32.
     func testDigitsAccuracyAtEveryLevel() throws {
-        let dir = Fixtures.samplesDir
-        guard case .int64(let labels) = try Fixtures.npy("digits_test_y.npy", in: dir).storage else { return XCTFail("labels") }
-        for (model, x, calib) in [("digits_mlp.onnx", "digits_test_x.npy", "digits_calib.npy"),
-                                  ("digits_cnn.onnx", "digits_test_x_img.npy", "digits_calib_img.npy")] {
-            let onnx = try Fixtures.bytes(model, in: dir)
-            let xs = try XCTUnwrap(try Fixtures.npy(x, in: dir).floats)
-            let calibration = try CalibrationData(contentsOf: try Fixtures.url(calib, in: dir))
+        let digits = try DigitsEvaluation()
+        for m in digits.models {
+            let (model, onnx, xs, calibration) = (m.name, m.onnx, m.inputs, m.calibration)
             let reference = try NibRunner(try Converter.convert(onnxBytes: onnx).nib).run(xs)
-            func accuracy(_ logits: [Float]) -> Double {
-                var correct = 0
-                for (i, label) in labels.enumerated() {
-                    let row = logits[(i * 10)..<((i + 1) * 10)]
-                    if let best = row.indices.max(by: { row[$0] < row[$1] }), Int64(best - i * 10) == label { correct += 1 }
-                }
-                return Double(correct) / Double(labels.count)
-            }
-            func error(_ y: [Float]) -> Double {
-                var num = 0.0, den = 0.0
-                for (a, b) in zip(y, reference) { num += Double(a - b) * Double(a - b); den += Double(b) * Double(b) }
-                return (num / den).squareRoot()
-            }
+            func accuracy(_ logits: [Float]) -> Double { digits.accuracy(logits) }
+            func error(_ y: [Float]) -> Double { DigitsEvaluation.relativeError(y, reference) }
             let fp32 = accuracy(reference)
             let (nib, report) = try Converter.convert(onnxBytes: onnx, recipe: .ternary, calibration: calibration)
             let runner = try NibRunner(nib)

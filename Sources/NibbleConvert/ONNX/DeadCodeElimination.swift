@@ -32,6 +32,6 @@ enum DeadCodeElimination {
         }
         out.inputs = g.inputs.map(map)
         out.outputs = g.outputs.map(map)
-        return ONNXImporter.Result(graph: out, constants: constants)
+        return ONNXImporter.Result(graph: out, constants: constants, prequantized: r.prequantized)
     }
 }

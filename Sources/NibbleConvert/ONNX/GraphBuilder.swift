@@ -25,6 +25,13 @@ final class GraphBuilder {
     var materialized: [String: Int] = [:]
     var usedNames: Set<String> = []
     let graphOutputs: Set<String>
+    /// QDQ import (Importer+QDQ.swift), by ONNX name: integer outputs of QuantizeLinear on run-time tensors,
+    /// dequantized constants, activation quantizations of DequantizeLinear outputs; and by node name the
+    /// Conv/FullyConnected nodes whose weights the model quantized.
+    var pendingQuantizations: [String: PendingQuantization] = [:]
+    var dequantizedWeights: [String: DequantizedWeight] = [:]
+    var activationQuantizations: [String: ActivationQuantization] = [:]
+    var prequantized: [String: QDQLayer] = [:]
 
     init(opset: Int, uses: [String: Int], graphOutputs: Set<String>) {
         self.opset = opset; self.uses = uses; self.graphOutputs = graphOutputs

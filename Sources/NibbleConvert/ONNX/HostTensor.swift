@@ -8,6 +8,9 @@ struct HostTensor: Equatable {
 
     var shape: [Int]
     var storage: Storage
+    /// The ONNX `TensorProto.DataType` the values were decoded from (nil when computed here); QDQ import reads
+    /// it to know a quantized tensor's integer type (uint8, int8, int4, …).
+    var sourceType: Int32? = nil
 
     /// Upper bound on the elements of any tensor the converter builds (keeps hostile files from
     /// asking for absurd allocations).

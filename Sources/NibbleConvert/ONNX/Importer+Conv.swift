@@ -73,6 +73,7 @@ extension ONNXImporter {
             Attribute(.group, ints: [Int64(group)]),
         ])
         b.bind(n.outputs[0], .tensor(out))
+        try recordPrequantized(n, b, outputAxis: 0, outChannels: ws[0])
     }
 
     /// BatchNormalization (inference): folded into the producing Conv/FullyConnected when that node's
@@ -110,6 +111,11 @@ extension ONNXImporter {
             for o in 0..<c { bias[o] = bias[o] * s[o] + t[o] }
             b.nodes[p].inputs[1] = try b.addConstant(name: "\(producer.name).weight_bn", HostTensor(shape: w.shape, floats: wf), context: n.where_())
             b.nodes[p].inputs[2] = try b.addConstant(name: "\(producer.name).bias_bn", HostTensor(shape: [c], floats: bias), context: n.where_())
+            // Pre-quantized weights stay on their grid: w·s[o] = q·(scale[o]·|s[o]|) up to q's sign.
+            if var q = b.prequantized[producer.name] {
+                q.weightScales = q.weightScales.enumerated().map { $1 * abs(s[$0]) }
+                b.prequantized[producer.name] = q
+            }
             b.alias(out, to: x, absorbing: n.inputs[0])
             return
         }

@@ -31,6 +31,7 @@ extension ONNXImporter {
         let bt = try bias.map { try b.addConstant(name: beta == 1 ? n.inputs[2] : "\(n.name).bias", $0, context: n.where_()) } ?? absentTensor
         let y = try b.addNode(n, op: .fullyConnected, inputs: [a, wt, bt], output: n.outputs[0], shape: [1, outN])
         b.bind(n.outputs[0], .tensor(y))
+        try recordPrequantized(n, b, outputAxis: transB != 0 ? 0 : 1, outChannels: outN, alpha: alpha)
     }
 
     static func lowerMatMul(_ n: NodeView, _ b: GraphBuilder) throws {
@@ -42,6 +43,7 @@ extension ONNXImporter {
             let wt = try b.addConstant(name: "\(n.name).weight", w.transposed([1, 0]), context: n.where_())
             let y = try b.addNode(n, op: .fullyConnected, inputs: [a, wt, absentTensor], output: n.outputs[0], shape: [1, w.shape[1]])
             b.bind(n.outputs[0], .tensor(y))
+            try recordPrequantized(n, b, outputAxis: 1, outChannels: w.shape[1])
             return
         }
         if sa.count < 2 || sb.count < 2 {

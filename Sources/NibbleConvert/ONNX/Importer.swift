@@ -17,7 +17,7 @@ public enum ONNXImporter {
         "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "ConstantOfShape", "Conv",
         "Div", "Dropout", "Flatten", "Gather (constant data)", "Gemm", "GlobalAveragePool", "HardSigmoid", "HardSwish",
         "Identity", "MatMul", "MaxPool", "Mul", "Relu", "Reshape", "Shape", "Sigmoid", "Slice (constant data)", "Softmax",
-        "Squeeze", "Sub", "Transpose", "Unsqueeze",
+        "Squeeze", "Sub", "Transpose", "Unsqueeze", "QuantizeLinear", "DequantizeLinear",
     ]
 
     public static func importModel(onnxBytes: [UInt8]) throws -> ImportedModel {
@@ -45,6 +45,8 @@ public enum ONNXImporter {
         var graph: Graph
         /// Float data of the constant tensors, by tensor index.
         var constants: [Int: HostTensor]
+        /// Conv/FullyConnected nodes (by name) the ONNX model quantized itself (QDQ); `QDQRecipe` makes them int8.
+        var prequantized: [String: QDQLayer] = [:]
     }
 
     static func importGraph(_ model: Onnx_ModelProto) throws -> Result {
@@ -88,6 +90,8 @@ public enum ONNXImporter {
         var outputs: [Int] = []
         for o in g.output {
             switch b.values[o.name] {
+            case _ where b.pendingQuantizations[o.name] != nil:
+                throw ConvertError.unsupported("ONNX model: graph output '\(o.name)' is the integer output of QuantizeLinear '\(b.pendingQuantizations[o.name]!.node)'; outputs must be float32 (end the graph with a DequantizeLinear)")
             case nil:
                 throw ConvertError.malformed("ONNX model: graph output '\(o.name)' is not produced by any node")
             case .constant?:
@@ -100,7 +104,7 @@ public enum ONNXImporter {
         let graph = Graph(tensors: b.tensors, nodes: b.nodes, inputs: inputs, outputs: outputs,
                           metadata: [("producer", "nibble convert"),
                                      ("source", "ONNX opset \(opset), producer '\(model.producerName)' \(model.producerVersion)")])
-        return DeadCodeElimination.run(Result(graph: graph, constants: b.constants))
+        return DeadCodeElimination.run(Result(graph: graph, constants: b.constants, prequantized: b.prequantized))
     }
 
     /// A graph input's shape with dim 0 (the batch) set to 1; other symbolic dims are an error.
@@ -133,6 +137,7 @@ public enum ONNXImporter {
     /// Lowers one node: folds it when its inputs are known, otherwise emits Nibble nodes.
     static func lower(_ n: NodeView, _ b: GraphBuilder) throws {
         if n.op == "Constant" { return try lowerConstant(n, b) }
+        try rejectQuantizedInputs(n, b)
         var known: [HostTensor?] = []
         var allKnown = true
         for k in n.inputs.indices {
@@ -163,6 +168,10 @@ public enum ONNXImporter {
         case "Transpose": try lowerTranspose(n, b)
         case "Identity", "Dropout", "Cast": try lowerIdentity(n, b)
         case "Shape": try lowerShape(n, b)
+        case "QuantizeLinear": try lowerQuantizeLinear(n, b)
+        case "DequantizeLinear": try lowerDequantizeLinear(n, b)
+        case "QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger", "DynamicQuantizeLinear":
+            throw n.unsupported("integer operators (the QOperator format) are not supported; quantize in the QDQ format (QuantizeLinear/DequantizeLinear around float operators, e.g. onnxruntime quantize_static with quant_format=QuantFormat.QDQ)")
         default:
             if ConstantFolder.foldable.contains(n.op) {
                 throw n.unsupported("this operator is only supported on data known at convert time (shape computations), but input '\(n.inputs.first ?? "")' is computed at run time")

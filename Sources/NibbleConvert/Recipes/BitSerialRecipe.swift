@@ -117,7 +117,7 @@ enum BitSerialRecipe {
         let precisions = try plan(r.graph, options: options)
         var names = UniqueNames(r.graph)
         var infos: [LayerInfo] = []
-        for i in precisions.keys.sorted() {
+        for i in precisions.keys.sorted() where r.graph.nodes[i].precision == .float32 {  // QDQ nodes are int8 already
             switch precisions[i]! {
             case .int8: try Int8Recipe.quantize(&r, node: i, ranges: ranges, names: &names)
             case .bitSerial: infos.append(try quantize(&r, node: i, samples: samples, options: options, names: &names))

@@ -12,7 +12,9 @@ enum Int8Recipe {
 
     static func apply(_ r: inout ONNXImporter.Result, ranges: [Int: (min: Float, max: Float)]) throws {
         var names = UniqueNames(r.graph)
-        for i in r.graph.nodes.indices where r.graph.nodes[i].op == .conv || r.graph.nodes[i].op == .fullyConnected {
+        // Nodes the model quantized itself (QDQRecipe) are int8 already.
+        for i in r.graph.nodes.indices where (r.graph.nodes[i].op == .conv || r.graph.nodes[i].op == .fullyConnected)
+            && r.graph.nodes[i].precision == .float32 {
             try quantize(&r, node: i, ranges: ranges, names: &names)
         }
         r = DeadCodeElimination.run(r)
@@ -29,7 +31,17 @@ enum Int8Recipe {
         }
         let (inScale, zp) = try inputQuantization(r, node: node, ranges: ranges)
         let (q, scales) = quantizePerChannel(w.floats, outChannels: outC)
+        install(&r, node: i, weights: q, scales: scales, inputScale: inScale, inputZeroPoint: zp, names: &names)
+    }
 
+    /// Rewrites node `i` to the int8 layout with int8 weights `q` (the shape of its float weights), per-output-channel
+    /// `scales` and the uint8 input quantization.
+    static func install(_ r: inout ONNXImporter.Result, node i: Int, weights q: [Int8], scales: [Float], inputScale inScale: Float,
+                        inputZeroPoint zp: Int, names: inout UniqueNames) {
+        let node = r.graph.nodes[i]
+        let wIndex = node.inputs[1]
+        let w = r.graph.tensors[wIndex]
+        let outC = scales.count
         let wq = r.graph.tensors.count
         r.graph.tensors.append(TensorDesc(name: names.make("\(r.graph.tensors[wIndex].name)_int8"), dtype: .int8, shape: w.shape, role: .constant))
         r.constants[wq] = HostTensor(shape: w.shape, ints: q.map { Int64($0) })

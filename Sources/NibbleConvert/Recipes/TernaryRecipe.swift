@@ -1,4 +1,5 @@
 import NibbleFormat
+import NibbleKernels
 
 /// Options of the `ternary` recipe (docs/FORMAT.md §4.4).
 public struct TernaryOptions: Sendable, Equatable {
@@ -11,9 +12,14 @@ public struct TernaryOptions: Sendable, Equatable {
     public var residualEdges: Int = 2
     /// Per-node precision overrides by node name: "int8", "ternary" or "fp32" (`--layer NAME=P`).
     public var overrides: [String: String] = [:]
+    /// Activation bits of the ternary layers (`--act-bits`): 8 (uint8 with a calibrated range), or 1...7: unsigned
+    /// k-bit codes with the MSE-optimal step on the calibration set, for layers whose input is ReLU-bounded (the others
+    /// keep 8 bits).
+    public var activationBits: Int = 8
 
-    public init(groupSize: Int = 16, residualEdges: Int = 2, overrides: [String: String] = [:]) {
+    public init(groupSize: Int = 16, residualEdges: Int = 2, overrides: [String: String] = [:], activationBits: Int = 8) {
         self.groupSize = groupSize; self.residualEdges = residualEdges; self.overrides = overrides
+        self.activationBits = activationBits
     }
 }
 
@@ -132,11 +138,17 @@ enum TernaryRecipe {
         var name: String
         /// ‖W − Σ_{e<k} αₑTₑ‖ / ‖W‖ for k = 1…edges.
         var weightErrors: [Double]
+        /// 8, or the `--act-bits` this layer got.
+        var activationBits: Int = 8
     }
 
     /// Applies the recipe: int8 or ternary per `plan`, edge e of every ternary node at provisional level e
     /// (the converter reassigns levels by sensitivity afterwards). Returns the ternary nodes' weight errors.
-    static func apply(_ r: inout ONNXImporter.Result, ranges: [Int: (min: Float, max: Float)], options: TernaryOptions) throws -> [LayerInfo] {
+    static func apply(_ r: inout ONNXImporter.Result, ranges: [Int: (min: Float, max: Float)], samples: [Int: [Float]] = [:],
+                      options: TernaryOptions) throws -> [LayerInfo] {
+        if !(1...8).contains(options.activationBits) {
+            throw ConvertError.invalidInput("--act-bits \(options.activationBits) outside 1...8 (8 = uint8 activations)")
+        }
         if options.groupSize < 1 || options.groupSize > 4096 {
             throw ConvertError.invalidInput("--group-size \(options.groupSize) outside 1...4096")
         }
@@ -146,10 +158,10 @@ enum TernaryRecipe {
         let precisions = try plan(r.graph, options: options)
         var names = UniqueNames(r.graph)
         var infos: [LayerInfo] = []
-        for i in precisions.keys.sorted() {
+        for i in precisions.keys.sorted() where r.graph.nodes[i].precision == .float32 {  // QDQ nodes are int8 already
             switch precisions[i]! {
             case .int8: try Int8Recipe.quantize(&r, node: i, ranges: ranges, names: &names)
-            case .ternary: infos.append(try ternarize(&r, node: i, ranges: ranges, options: options, names: &names))
+            case .ternary: infos.append(try ternarize(&r, node: i, ranges: ranges, samples: samples, options: options, names: &names))
             case .float32, .bitSerial: continue
             }
         }
@@ -158,23 +170,39 @@ enum TernaryRecipe {
     }
 
     static func ternarize(_ r: inout ONNXImporter.Result, node i: Int, ranges: [Int: (min: Float, max: Float)],
-                          options: TernaryOptions, names: inout UniqueNames) throws -> LayerInfo {
+                          samples: [Int: [Float]] = [:], options: TernaryOptions, names: inout UniqueNames) throws -> LayerInfo {
         let node = r.graph.nodes[i]
         let wIndex = node.inputs[1]
         guard let w = r.constants[wIndex], w.shape.count >= 2, w.shape[0] > 0 else {
             throw ConvertError.malformed("node '\(node.name)' (\(node.op.name)): weights are not a constant")
         }
         let rows = w.shape[0], channels = w.shape[1], taps = w.shape.dropFirst(2).reduce(1, *)
-        let (inScale, zp) = try Int8Recipe.inputQuantization(r, node: node, ranges: ranges)
+        var (inScale, zp) = try Int8Recipe.inputQuantization(r, node: node, ranges: ranges)
+        // k-bit activations (FORMAT.md §4.4 activation_bits): unsigned codes, so only for ReLU-bounded inputs; the step
+        // minimises the squared error on the calibration values (the bit-serial recipe's quantizer, WRPN).
+        var activationBits = 8
+        if options.activationBits < 8, BitSerialRecipe.isNonNegative(r.graph, tensor: node.inputs[0], depth: 0),
+           let values = samples[node.inputs[0]], !values.isEmpty {
+            activationBits = options.activationBits
+            inScale = BitSerialRecipe.activationStep(values, bits: activationBits)
+            zp = 0
+        }
         let g = options.groupSize
         let groups = (channels + g - 1) / g
         let edges = decompose(w.floats, rows: rows, channels: channels, taps: taps, groupSize: g, edges: options.residualEdges)
         var inputs = [node.inputs[0]]
         let base = r.graph.tensors[wIndex].name
         for (e, edge) in edges.enumerated() {
+            // Stored as two packed bit masks per edge (FORMAT.md §4.4, `TernaryPlanes`): 2 bits per weight.
+            let rowLength = channels * taps
+            var words = [UInt64](repeating: 0, count: TernaryPlanes.wordCount(rows: rows, rowLength: rowLength))
+            edge.plane.withUnsafeBufferPointer { v in
+                words.withUnsafeMutableBufferPointer { TernaryPlanes.pack(v.baseAddress!, rows: rows, rowLength: rowLength, into: $0.baseAddress!) }
+            }
+            let planeShape = [2, rows, TernaryPlanes.wordsPerRow(rowLength)]
             let t = r.graph.tensors.count
-            r.graph.tensors.append(TensorDesc(name: names.make("\(base).ternary\(e)"), dtype: .int8, shape: w.shape, role: .constant))
-            r.constants[t] = HostTensor(shape: w.shape, ints: edge.plane.map { Int64($0) })
+            r.graph.tensors.append(TensorDesc(name: names.make("\(base).ternary\(e)"), dtype: .bits64, shape: planeShape, role: .constant))
+            r.constants[t] = HostTensor(shape: planeShape, ints: words.map { Int64(bitPattern: $0) })
             let s = r.graph.tensors.count
             r.graph.tensors.append(TensorDesc(name: names.make("\(base).alpha\(e)"), dtype: .float32, shape: [rows, groups], role: .constant))
             r.constants[s] = HostTensor(shape: [rows, groups], floats: edge.scales)
@@ -187,13 +215,14 @@ enum TernaryRecipe {
         var n = node
         n.precision = .ternary
         n.inputs = inputs
-        n.attributes.removeAll { [.inputScale, .inputZeroPoint, .groupSize, .edgeLevels].contains($0.key) }
+        n.attributes.removeAll { [.inputScale, .inputZeroPoint, .groupSize, .edgeLevels, .activationBits].contains($0.key) }
+        if activationBits < 8 { n.attributes.append(Attribute(.activationBits, ints: [Int64(activationBits)])) }
         n.attributes.append(Attribute(.inputScale, floats: [inScale]))
         n.attributes.append(Attribute(.inputZeroPoint, ints: [Int64(zp)]))
         n.attributes.append(Attribute(.groupSize, ints: [Int64(g)]))
         n.attributes.append(Attribute(.edgeLevels, ints: (0..<edges.count).map { Int64($0) }))
         r.graph.nodes[i] = n
         let errors = relativeErrors(w.floats, edges, rows: rows, channels: channels, taps: taps, groupSize: g)
-        return LayerInfo(name: node.name, weightErrors: errors)
+        return LayerInfo(name: node.name, weightErrors: errors, activationBits: activationBits)
     }
 }

@@ -1,10 +1,12 @@
 import NibbleFormat
 import NibbleKernels
 
-/// One ternary residual edge of a node: a plane of {−1, 0, +1} (int8, the weights' shape), its group scales
+/// One ternary residual edge of a node: a plane of {−1, 0, +1} — two packed bit masks (bits64 [2, O, ⌈R/64⌉],
+/// `TernaryPlanes`) or, in files written before packing, int8 with the weights' shape — its group scales
 /// (float32 [O, groups]) and the level at which the session turns it on (docs/FORMAT.md §4.4).
 struct ResidualEdge {
     let plane: Int
+    let packed: Bool
     let scales: Int
     let level: Int
 }
@@ -22,6 +24,10 @@ struct TernaryStep {
     let edges: [ResidualEdge]
     let groupSize: Int
     let p: WeightedOpParameters
+    /// Weights per output channel (C/group · kH · kW) and the scratch offset of the unpacked row (packed planes).
+    let rowLength: Int, rowOffset: Int
+    /// Largest input code: 255, or 2^M − 1 with `activation_bits` M < 8 (FORMAT.md §4.4, `--act-bits`).
+    let maxCode: UInt8
 
     static func make(_ c: NodeChecker) throws(NibbleError) -> (TernaryStep, scratchBytes: Int) {
         try c.requireInputs(4...(2 + 2 * Layout.maxResidualEdges))
@@ -30,13 +36,31 @@ struct TernaryStep {
             throw c.fail("has \(n) inputs, expected an even count: X, T1, B (or absent), S1, then T_e, S_e per further edge")
         }
         let edgeCount = (n - 2) / 2
-        let x = try c.input(0), w = try c.input(1)
+        let x = try c.input(0), w = try c.input(1), firstScales = try c.input(3)
         try c.require(x, dtype: .float32, "input")
+        let packed = c.tensor(w).dtype == .bits64
+        // Packed planes do not carry the weights' shape: out channels come from the scales [O, groups], the kernel
+        // from kernel_shape (required then, as for bit-serial nodes), in channels per group from the input and group.
+        let scalesShape = c.tensor(firstScales).shape
+        if packed && (scalesShape.count != 2 || scalesShape[0] < 1) {
+            throw c.fail("edge 0 scales '\(c.tensor(firstScales).name)' have shape \(scalesShape), expected [out channels, groups]")
+        }
         let g: ConvGeometry
         if c.node.op == .conv {
-            g = try ConvStep.geometry(c, input: x, weights: w)
+            if packed {
+                let xs = c.tensor(x).shape
+                if xs.count != 4 { throw c.fail("input shape \(xs), expected [1, C, H, W]") }
+                let kernel = try c.ints(.kernelShape, count: 2)
+                if kernel.contains(where: { $0 < 1 || $0 > 4096 }) { throw c.fail("kernel_shape \(kernel) must be in 1...4096") }
+                let group = try c.ints(.group, count: 1, default: [1])[0]
+                if group < 1 || xs[1] % group != 0 { throw c.fail("group \(group) does not divide the \(xs[1]) input channels") }
+                g = try ConvStep.geometry(c, input: x, weightShape: [scalesShape[0], xs[1] / group, kernel[0], kernel[1]])
+            } else {
+                g = try ConvStep.geometry(c, input: x, weights: w)
+            }
         } else {
-            let ws = c.tensor(w).shape, xs = c.tensor(x).shape
+            let xs = c.tensor(x).shape
+            let ws = packed ? [scalesShape[0], xs.count == 2 ? xs[1] : 0] : c.tensor(w).shape
             if ws.count != 2 { throw c.fail("weight shape \(ws), expected [out, in]") }
             if xs.count != 2 || xs[0] != 1 || xs[1] != ws[1] { throw c.fail("input shape \(xs), expected [1, \(ws[1])]") }
             try c.requireShape(c.output, [1, ws[0]], "output")
@@ -48,13 +72,15 @@ struct TernaryStep {
         if groupSize < 1 { throw c.fail("group_size \(groupSize) must be >= 1") }
         let groups = (g.inCPerGroup + groupSize - 1) / groupSize
         let levels = try c.ints(.edgeLevels, count: edgeCount)
-        let planeShape = c.tensor(w).shape
+        let rowLength = g.inCPerGroup * g.kernelH * g.kernelW
+        let planeShape = packed ? [2, g.outC, TernaryPlanes.wordsPerRow(rowLength)] : c.tensor(w).shape
+        let planeRole = packed ? "plane (packed +1/−1 masks: [2, out channels, ⌈\(rowLength) weights per row / 64⌉] words)" : "plane"
         var edges: [ResidualEdge] = []
         for e in 0..<edgeCount {
             let plane = e == 0 ? 1 : 2 + 2 * e, scales = plane == 1 ? 3 : plane + 1
             let t = try c.input(plane), s = try c.input(scales)
-            try c.requireConstant(t, "edge \(e) plane"); try c.require(t, dtype: .int8, "edge \(e) plane")
-            try c.requireShape(t, planeShape, "edge \(e) plane")
+            try c.requireConstant(t, "edge \(e) plane"); try c.require(t, dtype: packed ? .bits64 : .int8, "edge \(e) plane")
+            try c.requireShape(t, planeShape, "edge \(e) \(planeRole)")
             try c.requireConstant(s, "edge \(e) scales"); try c.require(s, dtype: .float32, "edge \(e) scales")
             try c.requireShape(s, [g.outC, groups], "edge \(e) scales (one per output channel and group of \(groupSize) input channels)")
             let level = levels[e]
@@ -65,18 +91,36 @@ struct TernaryStep {
             if e > 0 && level < levels[e - 1] {
                 throw c.fail("edge_levels \(levels) must not decrease: edge \(e) refines edge \(e - 1)'s residual")
             }
-            edges.append(ResidualEdge(plane: t, scales: s, level: level))
+            edges.append(ResidualEdge(plane: t, packed: packed, scales: s, level: level))
         }
+        // Optional k-bit activations: the uint8 codes clamped to 2^M − 1, unsigned (zero point 0), step input_scale.
+        let bits = try c.ints(.activationBits, count: 1, default: [8])[0]
+        if !(1...8).contains(bits) { throw c.fail("activation_bits \(bits) outside 1...8") }
+        let params = try WeightedOpParameters.make(c, outChannels: g.outC)
+        if bits < 8 && params.inputZeroPoint != 0 {
+            throw c.fail("activation_bits \(bits) needs input_zero_point 0 (k-bit activations are unsigned), found \(params.inputZeroPoint)")
+        }
+        let rowOffset = Layout.alignUp(g.inC * g.inH * g.inW)
         let step = TernaryStep(geometry: g, isConv: c.node.op == .conv, layer: c.index, input: x, output: c.output,
-                               edges: edges, groupSize: groupSize, p: try WeightedOpParameters.make(c, outChannels: g.outC))
-        return (step, g.inC * g.inH * g.inW)
+                               edges: edges, groupSize: groupSize, p: params,
+                               rowLength: rowLength, rowOffset: rowOffset, maxCode: UInt8((1 << bits) - 1))
+        // Scratch: the uint8 input, then one unpacked int8 row for packed planes.
+        return (step, packed ? rowOffset + rowLength : g.inC * g.inH * g.inW)
     }
 
     /// Checks every plane value is −1, 0 or +1 and every scale finite (run once by `Model` on the weights).
     func validateWeights(_ file: ModelFile, node: Node) throws(NibbleError) {
         for (e, edge) in edges.enumerated() {
             let plane = file.constantBytes(edge.plane)
-            for i in 0..<plane.count {
+            if edge.packed, let base = plane.baseAddress {
+                // Sections and constants are 64-byte aligned (FORMAT.md §1), so the words are read in place.
+                let words = base.assumingMemoryBound(to: UInt64.self)
+                if let bad = TernaryPlanes.firstInvalid(words, rows: geometry.outC, rowLength: rowLength) {
+                    let why = bad.bothMasks ? "is set in both the +1 and the −1 mask" : "is a padding bit past the row's \(rowLength) weights and must be 0"
+                    throw .malformedModel("node \(layer) '\(node.name)' (\(node.op.name)): edge \(e) plane '\(file.graph.tensors[edge.plane].name)': bit \(bad.position) of output channel \(bad.row) \(why)")
+                }
+            }
+            for i in 0..<(edge.packed ? 0 : plane.count) {
                 let v = Int8(bitPattern: plane[i])
                 if v < -1 || v > 1 {
                     throw .malformedModel("node \(layer) '\(node.name)' (\(node.op.name)): edge \(e) plane '\(file.graph.tensors[edge.plane].name)' has value \(v) at element \(i), expected -1, 0 or 1")
@@ -92,7 +136,10 @@ struct TernaryStep {
         }
     }
 
-    var kernelName: String { isConv ? "ternary conv (reference)" : "ternary fully connected (reference)" }
+    var kernelName: String {
+        let bits = maxCode == 255 ? "" : " a\(maxCode.nonzeroBitCount)"
+        return isConv ? "ternary conv\(bits) (reference)" : "ternary fully connected\(bits) (reference)"
+    }
 
     @inline(__always)
     func run(_ b: Bindings) {
@@ -103,12 +150,27 @@ struct TernaryStep {
         let q = b.scratch.assumingMemoryBound(to: UInt8.self)
         Int8Quantization.quantize(b.f32(input), count: g.inC &* g.inH &* g.inW, scale: p.inputScale,
                                   zeroPoint: p.inputZeroPoint, into: q)
+        if maxCode != 255 {
+            for i in 0..<(g.inC &* g.inH &* g.inW) { q[i] = Swift.min(q[i], maxCode) }
+        }
         let enabled = Swift.min(Int(b.enabledEdges[layer]), edges.count)
+        let groups = (g.inCPerGroup + groupSize - 1) / groupSize
+        let unpacked = (b.scratch + rowOffset).assumingMemoryBound(to: Int8.self)
         for e in 0..<enabled {
             let edge = edges[e]
-            TernaryReference.accumulate(g, input: q, zeroPoint: p.inputZeroPoint, inputScale: p.inputScale,
-                                        plane: b.raw(edge.plane).assumingMemoryBound(to: Int8.self),
-                                        scales: b.f32(edge.scales), groupSize: groupSize, output: y)
+            let scales = b.f32(edge.scales)
+            for o in 0..<g.outC {
+                let row: UnsafePointer<Int8>
+                if edge.packed {
+                    TernaryPlanes.unpackRow(b.raw(edge.plane).assumingMemoryBound(to: UInt64.self), rows: g.outC,
+                                            rowLength: rowLength, row: o, into: unpacked)
+                    row = UnsafePointer(unpacked)
+                } else {
+                    row = UnsafePointer(b.raw(edge.plane).assumingMemoryBound(to: Int8.self) + o &* rowLength)
+                }
+                TernaryReference.accumulateRow(g, outChannel: o, input: q, zeroPoint: p.inputZeroPoint, inputScale: p.inputScale,
+                                               row: row, alpha: scales + o &* groups, groupSize: groupSize, output: y)
+            }
         }
         TernaryReference.epilogue(y, outC: g.outC, pixels: g.outPixels, bias: b.optionalF32(p.bias),
                                   outputMin: p.outputMin, outputMax: p.outputMax)
