@@ -46,8 +46,8 @@ public struct CodecPlacement: Sendable {
     /// bytes live at once: slots at their worst case (`planned`) or at their calibration size (`expected`),
     /// plus the step-local raw buffers and the uncoded intermediates. `rawActivationBytes` is the same
     /// figure without a codec, every intermediate raw.
-    public let plannedActivationBytes: Int
-    public let expectedActivationBytes: Int
+    public var plannedActivationBytes: Int { activationBytes(slotBytes: coded.map { $0.codec.worstCaseBytes }, stepBuffers: true) }
+    public var expectedActivationBytes: Int { activationBytes(slotBytes: coded.map { $0.expectedBytes }, stepBuffers: true) }
     public let rawActivationBytes: Int
 
     init(graph: Graph, codecs: [(tensor: Int, codec: TensorCodec, expectedBytes: Int)], kernelScratchBytes: Int) {
@@ -58,8 +58,8 @@ public struct CodecPlacement: Sendable {
         let io = Set(graph.inputs + graph.outputs)
 
         var items: [(size: Int, first: Int, last: Int)] = []
-        var planned: [(size: Int, first: Int, last: Int)] = []  // intermediates only, slots at the worst case
-        var expected: [(size: Int, first: Int, last: Int)] = []
+        // Intermediates only (what "peak activation" counts): slots by coded index, raw tensors, step buffers.
+        var live: [LiveItem] = []
         var raw: [(size: Int, first: Int, last: Int)] = []
         enum Owner { case tensor(Int), slot(Int), buffer(node: Int, tensor: Int, isOutput: Bool) }
         var owners: [Owner] = []
@@ -69,11 +69,10 @@ public struct CodecPlacement: Sendable {
             if codedIndex[t] >= 0 {
                 let c = codecs[codedIndex[t]]
                 items.append((c.codec.worstCaseBytes, life.0, life.1)); owners.append(.slot(codedIndex[t]))
-                planned.append(items.last!)
-                expected.append((c.expectedBytes, life.0, life.1))
+                live.append(LiveItem(size: 0, first: life.0, last: life.1, coded: codedIndex[t], stepBuffer: false))
             } else {
                 items.append((graph.tensors[t].byteCount, life.0, life.1)); owners.append(.tensor(t))
-                if !io.contains(t) { planned.append(items.last!); expected.append(items.last!) }
+                if !io.contains(t) { live.append(LiveItem(size: items.last!.size, first: life.0, last: life.1, coded: -1, stepBuffer: false)) }
             }
         }
         var aliases: [(node: Int, output: Int, input: Int)] = []
@@ -82,7 +81,7 @@ public struct CodecPlacement: Sendable {
             for i in node.inputs where i != absentTensor && codedIndex[i] >= 0 && !done.contains(i) {
                 done.append(i)
                 items.append((graph.tensors[i].byteCount, n, n)); owners.append(.buffer(node: n, tensor: i, isOutput: false))
-                planned.append(items.last!); expected.append(items.last!)
+                live.append(LiveItem(size: graph.tensors[i].byteCount, first: n, last: n, coded: -1, stepBuffer: true))
             }
             var free = CodecPlacement.writesInPlace(node.op) ? done : []
             for o in node.outputs where codedIndex[o] >= 0 {
@@ -94,7 +93,7 @@ public struct CodecPlacement: Sendable {
                     continue
                 }
                 items.append((graph.tensors[o].byteCount, n, n)); owners.append(.buffer(node: n, tensor: o, isOutput: true))
-                planned.append(items.last!); expected.append(items.last!)
+                live.append(LiveItem(size: graph.tensors[o].byteCount, first: n, last: n, coded: -1, stepBuffer: true))
             }
         }
         let packed = ArenaPlan.pack(items)
@@ -125,9 +124,29 @@ public struct CodecPlacement: Sendable {
         self.scratchOffset = Layout.alignUp(packed.top)
         // The codec's tile symbols use the kernel scratch: they are needed only between steps.
         self.scratchBytes = Layout.alignUp(max(kernelScratchBytes, TensorCodec.tileValues))
-        self.plannedActivationBytes = ArenaPlan.peakLive(planned, nodeCount: graph.nodes.count)
-        self.expectedActivationBytes = ArenaPlan.peakLive(expected, nodeCount: graph.nodes.count)
+        self.live = live
+        self.nodeCount = graph.nodes.count
         self.rawActivationBytes = ArenaPlan.peakLive(raw, nodeCount: graph.nodes.count)
+    }
+
+    struct LiveItem: Sendable {
+        let size: Int, first: Int, last: Int
+        /// The coded tensor whose slot this is, or -1.
+        let coded: Int
+        let stepBuffer: Bool
+    }
+    private let live: [LiveItem]
+    private let nodeCount: Int
+
+    /// Peak activation bytes (intermediates only, max over steps of the bytes live at once) with coded tensor k's
+    /// slot counted as `slotBytes[k]` (e.g. the sizes a session's encoder achieved), with or without the
+    /// step-local raw buffers.
+    public func activationBytes(slotBytes: [Int], stepBuffers: Bool) -> Int {
+        ArenaPlan.peakLive(live.compactMap { it in
+            if it.stepBuffer && !stepBuffers { return nil }
+            let size = it.coded >= 0 ? (it.coded < slotBytes.count ? slotBytes[it.coded] : 0) : it.size
+            return (size, it.first, it.last)
+        }, nodeCount: nodeCount)
     }
 
     /// Ops whose kernels may write the output over an input of the same shape: out[j] depends on in[j] only
