@@ -79,6 +79,19 @@ public final class Model: @unchecked Sendable {
             }
             codecs.append((e.tensor, codec, e.expectedBytes))
         }
+        // Bound the CAT arena before planning it, as for the raw one: slots plus one raw buffer per step that
+        // touches a coded tensor, so no size computed from the file can overflow.
+        var total = 0
+        var isCoded = [Bool](repeating: false, count: graph.tensors.count)
+        for c in codecs { total += Layout.alignUp(c.codec.worstCaseBytes); isCoded[c.tensor] = true }
+        for node in graph.nodes {
+            for t in node.inputs + node.outputs where t != absentTensor && isCoded[t] {
+                total += Layout.alignUp(graph.tensors[t].byteCount)
+                if total > Layout.maxArenaBytes {
+                    throw .unsupported("codec section: the CAT arena of this model would need more than \(Layout.maxArenaBytes) bytes")
+                }
+            }
+        }
         return CodecPlacement(graph: graph, codecs: codecs, kernelScratchBytes: scratchBytes)
     }
 
