@@ -139,7 +139,8 @@ NIBBLE_NODISCARD nibble_status nibble_model_input_info(const nibble_model* model
 NIBBLE_NODISCARD nibble_status nibble_model_output_info(const nibble_model* model, size_t index, nibble_tensor_info* out_info);
 
 /* Bytes of arena a session of this model needs (activations, scratch, codec buffers), so a caller can hand
- * in its own memory. */
+ * in its own memory: the most any codec the model has tables for needs, so an arena of this size can switch
+ * codecs freely. A smaller caller arena works for a codec that needs less (see nibble_session_arena_used). */
 NIBBLE_NODISCARD nibble_status nibble_model_arena_size(const nibble_model* model, size_t* out_bytes);
 
 /* The highest residual-edge level of the model (0 for models without ternary residual edges). */
@@ -178,11 +179,15 @@ NIBBLE_NODISCARD nibble_status nibble_session_get_output(nibble_session* session
 NIBBLE_NODISCARD nibble_status nibble_session_set_residual_level(nibble_session* session, int32_t level);
 NIBBLE_NODISCARD nibble_status nibble_session_set_layer_residual_level(nibble_session* session, size_t layer, int32_t level);
 
-/* Chooses how intermediate feature maps are held in the arena. NIBBLE_UNSUPPORTED when the model has no
- * codec tables for `codec` (NIBBLE_CODEC_NONE is always accepted). */
+/* Chooses how intermediate feature maps are held in the arena; no reload, effective at the next run. Tensors
+ * move, so set the inputs again afterwards. NIBBLE_UNSUPPORTED when the model has no codec tables for `codec`
+ * (NIBBLE_CODEC_NONE is always accepted; CAT needs a model converted with --codec-bits); NIBBLE_OUT_OF_MEMORY
+ * ("needed N bytes, got M") when a caller arena is too small for `codec`. */
 NIBBLE_NODISCARD nibble_status nibble_session_set_codec(nibble_session* session, nibble_codec codec);
 
-/* Arena bytes this session uses: the planned size, including kernel scratch (what nibble_model_arena_size reports). */
+/* Arena bytes this session uses with its current codec: the planned size, including kernel scratch and codec
+ * slots. Equals nibble_model_arena_size for the codec that needs most; create a session with options->codec set
+ * (and no arena) to learn the smaller size a CAT session needs. */
 NIBBLE_NODISCARD nibble_status nibble_session_arena_used(const nibble_session* session, size_t* out_bytes);
 
 /* Detail of the session's last failure; "" if none. Lives until the next call on the session. */

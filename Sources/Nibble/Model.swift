@@ -123,7 +123,7 @@ public func nibble_model_output_info(_ model: OpaquePointer?, _ index: Int, _ ou
 public func nibble_model_arena_size(_ model: OpaquePointer?, _ outBytes: UnsafeMutablePointer<Int>?) -> nibble_status {
     guard let model else { return nullArgument("nibble_model_arena_size", "model") }
     guard let outBytes else { return nullArgument("nibble_model_arena_size", "out_bytes") }
-    outBytes.pointee = ModelHandle.from(model).model.plan.totalBytes
+    outBytes.pointee = ModelHandle.from(model).model.arenaBytesForAllCodecs
     return NIBBLE_OK
 }
 

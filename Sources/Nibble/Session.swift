@@ -93,7 +93,8 @@ public func nibble_session_create(_ model: OpaquePointer?, _ options: UnsafePoin
     // status, not a trap.
     var owned: UnsafeMutableRawPointer?
     if arena == nil {
-        let bytes = handle.model.plan.totalBytes
+        // Sized for every codec the model supports, so nibble_session_set_codec can switch without reallocating.
+        let bytes = handle.model.arenaBytesForAllCodecs
         guard let p = nibble_support_aligned_alloc(Int(NIBBLE_ARENA_ALIGNMENT), bytes) else {
             return report(.insufficientMemory("nibble_session_create: cannot allocate the \(bytes)-byte arena"))
         }
@@ -101,9 +102,8 @@ public func nibble_session_create(_ model: OpaquePointer?, _ options: UnsafePoin
         arena = UnsafeMutableRawBufferPointer(start: p, count: bytes)
     }
     do {
-        let session = try Session(model: handle.model, arena: arena)
+        let session = try Session(model: handle.model, arena: arena, codec: codec)
         try session.setResidualLevel(Int(o.residual_level))
-        try session.setCodec(codec)
         outSession.pointee = OpaquePointer(Unmanaged.passRetained(SessionHandle(session, model: handle, ownedArena: owned)).toOpaque())
         return NIBBLE_OK
     } catch {
@@ -186,7 +186,7 @@ public func nibble_session_set_codec(_ session: OpaquePointer?, _ codec: nibble_
 public func nibble_session_arena_used(_ session: OpaquePointer?, _ outBytes: UnsafeMutablePointer<Int>?) -> nibble_status {
     guard let session else { return nullArgument("nibble_session_arena_used", "session") }
     guard let outBytes else { return nullArgument("nibble_session_arena_used", "out_bytes") }
-    outBytes.pointee = SessionHandle.from(session).session.model.plan.totalBytes
+    outBytes.pointee = SessionHandle.from(session).session.arenaUsed
     return NIBBLE_OK
 }
 

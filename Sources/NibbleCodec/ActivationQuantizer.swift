@@ -1,8 +1,8 @@
 /// Per-layer uniform quantizer for feature maps (issue 6, "CAT low-entropy codes").
 ///
 /// Symbols are unsigned integers q in 0...2^bits − 1 and x ≈ (q − zeroPoint)·step:
-/// - unsigned (after ReLU): zeroPoint = 0, q = clamp(round(x/step), 0, 2^bits − 1);
-/// - signed: zeroPoint = 2^(bits−1), q = clamp(round(x/step) + zeroPoint, 0, 2^bits − 1) (symmetric clip).
+/// - unsigned (after ReLU): zeroPoint = 0, q = ⌊clamp(x/step, 0, 2^bits − 1) + 1/2⌋;
+/// - signed: zeroPoint = 2^(bits−1), q = ⌊clamp(x/step + zeroPoint, 0, 2^bits − 1) + 1/2⌋ (symmetric clip).
 ///
 /// The step is chosen from calibration samples to minimise the mean squared quantization error (MSE-optimal
 /// clipping, as in ACIQ/LAPQ): max-scaled steps waste levels on rare outliers, which at 4 bits costs a lot of
@@ -29,11 +29,13 @@ public struct ActivationQuantizer: Sendable, Equatable {
 
     @inlinable @inline(__always)
     public func quantize(_ x: Float) -> UInt8 {
-        // NaN maps to the zero point; clamping in the float domain keeps the conversion from trapping.
-        var v = (x / step).rounded() + Float(zeroPoint)
+        // Clamp in the float domain first (NaN maps to the zero point), then round half up by truncating
+        // v + 1/2, which is exact for v in [0, 255] and, unlike Float.rounded(), needs no libm call in the
+        // per-value loop (measured: roundf was 10 % of a CAT session's run time on the digits CNN).
+        var v = x / step + Float(zeroPoint)
         if !(v >= 0) { v = x.isNaN ? Float(zeroPoint) : 0 }
         if v > Float(maxSymbol) { v = Float(maxSymbol) }
-        return UInt8(v)
+        return UInt8(truncatingIfNeeded: Int32(v + 0.5))
     }
 
     @inlinable @inline(__always)

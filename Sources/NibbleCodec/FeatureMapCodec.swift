@@ -1,6 +1,6 @@
 /// How a session holds intermediate feature maps in its arena (docs/ARCHITECTURE.md, "Codecs").
-/// Raw values match `nibble_codec` in Include/nibble.h. Only `none` runs today: `cat` and `transform`
-/// need per-layer tables written by the converter (the feature-map codec issue).
+/// Raw values match `nibble_codec` in Include/nibble.h. `none` always runs; `cat` runs on models whose .nib has
+/// codec tables (docs/FORMAT.md §6, written by `nibble convert --codec-bits`); `transform` is not built.
 public enum FeatureMapCodec: Int32, Sendable {
     case none = 0
     case cat = 1

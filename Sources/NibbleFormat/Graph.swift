@@ -239,6 +239,8 @@ public struct Graph: Sendable, Equatable {
     public var outputs: [Int]
     /// Free-form key/value metadata (producer, recipe, calibration method…).
     public var metadata: [(key: String, value: String)]
+    /// Feature-map codec tables (docs/FORMAT.md §6); empty when the model has none.
+    public var codecTables: [CodecTableEntry] = []
 
     public init(tensors: [TensorDesc] = [], nodes: [Node] = [], inputs: [Int] = [], outputs: [Int] = [], metadata: [(key: String, value: String)] = []) {
         self.tensors = tensors; self.nodes = nodes; self.inputs = inputs; self.outputs = outputs; self.metadata = metadata
@@ -247,6 +249,7 @@ public struct Graph: Sendable, Equatable {
     public static func == (a: Graph, b: Graph) -> Bool {
         a.tensors == b.tensors && a.nodes == b.nodes && a.inputs == b.inputs && a.outputs == b.outputs
             && a.metadata.map { $0.key } == b.metadata.map { $0.key } && a.metadata.map { $0.value } == b.metadata.map { $0.value }
+            && a.codecTables == b.codecTables
     }
 
     public func metadataValue(_ key: String) -> String? {

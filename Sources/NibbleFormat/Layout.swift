@@ -28,7 +28,9 @@ public enum Layout {
         case graph = 1
         case weights = 2
         case metadata = 3
-        // Reserved (docs/FORMAT.md §3): 4 codec tables, 6 sparse indices. Kind 5 (residual-edge levels) stays
+        /// Feature-map codec tables (docs/FORMAT.md §6), optional.
+        case codecTables = 4
+        // Reserved (docs/FORMAT.md §3): 6 sparse indices. Kind 5 (residual-edge levels) stays
         // unused: the levels live in each ternary node's `edge_levels` attribute, next to the edges they gate.
     }
 

@@ -60,6 +60,7 @@ public enum Reader {
         var graphBytes: UnsafeRawBufferPointer?
         var weights: UnsafeRawBufferPointer?
         var metadataBytes: UnsafeRawBufferPointer?
+        var codecBytes: UnsafeRawBufferPointer?
         var t = ByteReader(table, context: "section table")
         for s in 0..<sectionCount {
             let kind = try t.read(UInt32.self, "section kind")
@@ -91,6 +92,9 @@ public enum Reader {
             case .metadata:
                 if metadataBytes != nil { throw .malformedModel("section \(s): a second metadata section") }
                 metadataBytes = body
+            case .codecTables:
+                if codecBytes != nil { throw .malformedModel("section \(s): a second codec section") }
+                codecBytes = body
             case nil:
                 continue  // reserved kinds from later minor revisions are skipped (docs/FORMAT.md §3)
             }
@@ -109,6 +113,7 @@ public enum Reader {
         guard let weights else { throw .malformedModel("section table: no weights section") }
         var graph = try decodeGraph(graphBytes, weightsSize: weights.count)
         if let metadataBytes { graph.metadata = try decodeMetadata(metadataBytes) }
+        if let codecBytes { graph.codecTables = try decodeCodecTables(codecBytes, graph: graph) }
         return ModelFile(graph: graph, weights: weights, formatVersion: version, fileSize: bytes.count)
     }
 
@@ -117,6 +122,7 @@ public enum Reader {
         case .graph: return "graph"
         case .weights: return "weights"
         case .metadata: return "metadata"
+        case .codecTables: return "codec"
         case nil: return "kind \(kind)"
         }
     }

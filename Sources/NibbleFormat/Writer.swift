@@ -18,11 +18,12 @@ public enum Writer {
             g.tensors[i].dataSize = data.count
             weights.bytes.append(contentsOf: data)
         }
-        let sections: [(Layout.SectionKind, [UInt8])] = [
+        var sections: [(Layout.SectionKind, [UInt8])] = [
             (.graph, encodeGraph(g)),
             (.weights, weights.bytes),
             (.metadata, encodeMetadata(g.metadata)),
         ]
+        if !g.codecTables.isEmpty { sections.append((.codecTables, encodeCodecTables(g.codecTables))) }
 
         var out = ByteWriter()
         let tableEnd = Layout.headerSize + sections.count * Layout.sectionEntrySize

@@ -19,39 +19,12 @@ public struct ArenaPlan: Sendable {
     /// `scratchBytes`: the largest scratch any node needs.
     public init(graph: Graph, scratchBytes: Int) {
         let count = graph.tensors.count
-        var first = [Int](repeating: Int.max, count: count)
-        var last = [Int](repeating: -1, count: count)
-        for i in graph.inputs { first[i] = -1; last[i] = max(last[i], -1) }
-        for (n, node) in graph.nodes.enumerated() {
-            for i in node.inputs where i != absentTensor { last[i] = max(last[i], n) }
-            for o in node.outputs { first[o] = min(first[o], n); last[o] = max(last[o], n) }
-        }
-        // Outputs must survive the whole run so the caller can read them afterwards.
-        for o in graph.outputs { last[o] = graph.nodes.count }
-        // Inputs too: the caller sets them once and may run again.
-        for i in graph.inputs { last[i] = graph.nodes.count }
-
+        let (first, last) = ArenaPlan.lifetimes(graph)
         let planned = (0..<count).filter { graph.tensors[$0].role != .constant && first[$0] != Int.max }
-        let order = planned.sorted {
-            let a = graph.tensors[$0].byteCount, b = graph.tensors[$1].byteCount
-            return a != b ? a > b : $0 < $1
-        }
         var offsets = [Int](repeating: -1, count: count)
-        var placed: [(offset: Int, end: Int, first: Int, last: Int)] = []
-        var top = 0
-        for t in order {
-            let size = Layout.alignUp(max(graph.tensors[t].byteCount, 1))
-            // Intervals already placed whose lifetimes overlap this one, by offset.
-            let conflicts = placed.filter { !($0.last < first[t] || last[t] < $0.first) }.sorted { $0.offset < $1.offset }
-            var candidate = 0
-            for c in conflicts {
-                if candidate + size <= c.offset { break }
-                candidate = max(candidate, c.end)
-            }
-            offsets[t] = candidate
-            placed.append((candidate, candidate + size, first[t], last[t]))
-            top = max(top, candidate + size)
-        }
+        let packed = ArenaPlan.pack(planned.map { (graph.tensors[$0].byteCount, first[$0], last[$0]) })
+        for (k, t) in planned.enumerated() { offsets[t] = packed.offsets[k] }
+        let top = packed.top
         self.offsets = offsets
         self.tensorBytes = top
         var io = 0
@@ -60,5 +33,57 @@ public struct ArenaPlan: Sendable {
         self.ioBytes = io
         self.scratchOffset = Layout.alignUp(top)
         self.scratchBytes = Layout.alignUp(scratchBytes)
+    }
+
+    /// First and last node index at which each tensor is live: graph inputs from -1, graph outputs and inputs
+    /// to `nodes.count` (the caller reads outputs after a run and may run again); Int.max/-1 for unused ones.
+    static func lifetimes(_ graph: Graph) -> (first: [Int], last: [Int]) {
+        let count = graph.tensors.count
+        var first = [Int](repeating: Int.max, count: count)
+        var last = [Int](repeating: -1, count: count)
+        for i in graph.inputs { first[i] = -1 }
+        for (n, node) in graph.nodes.enumerated() {
+            for i in node.inputs where i != absentTensor { last[i] = max(last[i], n) }
+            for o in node.outputs { first[o] = min(first[o], n); last[o] = max(last[o], n) }
+        }
+        for o in graph.outputs { last[o] = graph.nodes.count }
+        for i in graph.inputs { last[i] = graph.nodes.count }
+        return (first, last)
+    }
+
+    /// Greedy by size (largest first, lowest free offset): items whose [first, last] lifetimes overlap never
+    /// share bytes. Returns each item's offset (in the order given) and the bytes used.
+    static func pack(_ items: [(size: Int, first: Int, last: Int)]) -> (offsets: [Int], top: Int) {
+        let order = items.indices.sorted { items[$0].size != items[$1].size ? items[$0].size > items[$1].size : $0 < $1 }
+        var offsets = [Int](repeating: 0, count: items.count)
+        var placed: [(offset: Int, end: Int, first: Int, last: Int)] = []
+        var top = 0
+        for k in order {
+            let it = items[k]
+            let size = Layout.alignUp(max(it.size, 1))
+            // Intervals already placed whose lifetimes overlap this one, by offset.
+            let conflicts = placed.filter { !($0.last < it.first || it.last < $0.first) }.sorted { $0.offset < $1.offset }
+            var candidate = 0
+            for c in conflicts {
+                if candidate + size <= c.offset { break }
+                candidate = max(candidate, c.end)
+            }
+            offsets[k] = candidate
+            placed.append((candidate, candidate + size, it.first, it.last))
+            top = max(top, candidate + size)
+        }
+        return (offsets, top)
+    }
+
+    /// The most bytes live at once, summed over the items live at each node (no packing losses): the peak a
+    /// perfect planner would reach.
+    static func peakLive(_ items: [(size: Int, first: Int, last: Int)], nodeCount: Int) -> Int {
+        var peak = 0
+        for n in 0..<max(nodeCount, 1) {
+            var live = 0
+            for it in items where it.first <= n && n <= it.last { live += it.size }
+            peak = max(peak, live)
+        }
+        return peak
     }
 }

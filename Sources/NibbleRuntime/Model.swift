@@ -1,3 +1,4 @@
+import NibbleCodec
 import NibbleFormat
 
 /// A loaded, fully validated model: immutable, shareable across threads (docs/ARCHITECTURE.md).
@@ -7,6 +8,8 @@ public final class Model: @unchecked Sendable {
     let steps: [Step]
     /// The arena every session of this model uses, planned once from tensor lifetimes.
     public let plan: ArenaPlan
+    /// The arena plan for the CAT codec; nil when the model has no codec tables.
+    public let codecPlacement: CodecPlacement?
     /// Called once when the model goes away (unmaps the file, frees a copy).
     private let release: (() -> Void)?
 
@@ -49,12 +52,47 @@ public final class Model: @unchecked Sendable {
                 levels.append([])
             }
         }
+        let placement = try Model.placeCodecs(graph, scratchBytes: scratch)
         self.file = file
         self.steps = steps
         self.edgeLevels = levels
         self.maxResidualLevel = levels.reduce(0) { Swift.max($0, $1.last ?? 0) }
         self.plan = ArenaPlan(graph: graph, scratchBytes: scratch)
+        self.codecPlacement = placement
         self.release = release
+    }
+
+    /// Checks every codec table against its tensor (the Huffman code itself, bits and zero point against the
+    /// quantizer) and plans the CAT arena; nil when the file has no codec section.
+    static func placeCodecs(_ graph: Graph, scratchBytes: Int) throws(NibbleError) -> CodecPlacement? {
+        if graph.codecTables.isEmpty { return nil }
+        var codecs: [(tensor: Int, codec: TensorCodec, expectedBytes: Int)] = []
+        for e in graph.codecTables {
+            let t = graph.tensors[e.tensor]
+            let what = "codec section: tensor \(e.tensor) '\(t.name)'"
+            guard let table = e.table.withUnsafeBytes({ HuffmanTable(serialized: $0) }) else {
+                throw .malformedModel("\(what): the Huffman table is invalid (a code length over \(HuffmanTable.maxCodeLength), code lengths that break the Kraft inequality, a code for the zero symbol, or a symbol with no code)")
+            }
+            guard let q = ActivationQuantizer(bits: e.bits, step: e.step, zeroPoint: e.zeroPoint),
+                  let codec = TensorCodec(quantizer: q, table: table, count: t.elementCount) else {
+                throw .malformedModel("\(what): bits \(e.bits), step \(e.step), zero point \(e.zeroPoint) do not make a codec for \(t.elementCount) values")
+            }
+            codecs.append((e.tensor, codec, e.expectedBytes))
+        }
+        // Bound the CAT arena before planning it, as for the raw one: slots plus one raw buffer per step that
+        // touches a coded tensor, so no size computed from the file can overflow.
+        var total = 0
+        var isCoded = [Bool](repeating: false, count: graph.tensors.count)
+        for c in codecs { total += Layout.alignUp(c.codec.worstCaseBytes); isCoded[c.tensor] = true }
+        for node in graph.nodes {
+            for t in node.inputs + node.outputs where t != absentTensor && isCoded[t] {
+                total += Layout.alignUp(graph.tensors[t].byteCount)
+                if total > Layout.maxArenaBytes {
+                    throw .unsupported("codec section: the CAT arena of this model would need more than \(Layout.maxArenaBytes) bytes")
+                }
+            }
+        }
+        return CodecPlacement(graph: graph, codecs: codecs, kernelScratchBytes: scratchBytes)
     }
 
     /// Loads from bytes that may live anywhere: they are copied once into 64-byte aligned memory that the
@@ -90,6 +128,19 @@ public final class Model: @unchecked Sendable {
 
     /// Number of residual edges of node `layer` (0 unless ternary); `layer` must be a node index.
     public func residualEdgeCount(layer: Int) -> Int { edgeLevels[layer].count }
+
+    /// Arena bytes a session needs with `codec`; nil when the model has no tables for it.
+    public func arenaBytes(codec: FeatureMapCodec) -> Int? {
+        switch codec {
+        case .none: return plan.totalBytes
+        case .cat: return codecPlacement?.totalBytes
+        case .transform: return nil
+        }
+    }
+
+    /// The most any codec the model supports needs: an arena of this size can switch codecs freely
+    /// (what `nibble_model_arena_size` reports).
+    public var arenaBytesForAllCodecs: Int { max(plan.totalBytes, codecPlacement?.totalBytes ?? 0) }
 
     /// True when at least one node has ternary residual edges.
     public var hasResidualEdges: Bool { edgeLevels.contains { !$0.isEmpty } }

@@ -12,12 +12,23 @@ public final class Session {
     /// Per node, how many of its residual edges run (0 for nodes without edges); set by `setResidualLevel`,
     /// read by the ternary steps at every run. Allocated once here, so changing levels allocates nothing.
     private let enabledEdges: UnsafeMutablePointer<Int32>
-    private let bindings: Bindings
+    /// Per coded tensor, the bytes its last encode wrote (at most one per tensor, so sized by the tensor count).
+    private let encodedBytes: UnsafeMutablePointer<Int>
+    private var bindings: Bindings
+    /// The codec feature maps are held in (`setCodec`), and its arena plan when it is `cat`.
+    public private(set) var codec: FeatureMapCodec = .none
+    private var placement: CodecPlacement?
+    /// Coded tensors whose slot failed to decode since the session began (zeros were used instead). The
+    /// encoder writes what the decoder reads, so this stays 0 unless the arena was overwritten from outside.
+    public private(set) var codecFailures = 0
 
-    /// Creates a session. `arena`: caller memory of at least `model.plan.totalBytes` bytes,
-    /// `Layout.alignment`-aligned, used until the session ends; nil lets the session allocate it.
-    public init(model: Model, arena callerArena: UnsafeMutableRawBufferPointer? = nil) throws(NibbleError) {
-        let needed = model.plan.totalBytes
+    /// Creates a session. `arena`: caller memory, `Layout.alignment`-aligned, used until the session ends, of
+    /// at least `model.arenaBytes(codec:)` bytes for the starting `codec` (a later `setCodec` needs the
+    /// arena to be large enough for the new codec too; `model.arenaBytesForAllCodecs` always is). Nil lets
+    /// the session allocate `model.arenaBytesForAllCodecs`, so it can switch codecs freely.
+    public init(model: Model, arena callerArena: UnsafeMutableRawBufferPointer? = nil,
+                codec: FeatureMapCodec = .none) throws(NibbleError) {
+        let needed = try Session.arenaBytes(model, codec)
         let arena: UnsafeMutableRawBufferPointer
         if let callerArena {
             guard let base = callerArena.baseAddress else { throw .invalidArgument("arena: null buffer") }
@@ -25,39 +36,65 @@ public final class Session {
                 throw .invalidArgument("arena at \(base) is not \(Layout.alignment)-byte aligned")
             }
             if callerArena.count < needed {
-                throw .insufficientMemory("arena too small: needed \(needed) bytes, got \(callerArena.count)")
+                throw .insufficientMemory("arena too small\(codec == .none ? "" : " for codec '\(codec.name)'"): needed \(needed) bytes, got \(callerArena.count)")
             }
             arena = callerArena
             ownsArena = false
         } else {
-            arena = UnsafeMutableRawBufferPointer.allocate(byteCount: max(needed, Layout.alignment), alignment: Layout.alignment)
+            arena = UnsafeMutableRawBufferPointer.allocate(byteCount: max(model.arenaBytesForAllCodecs, Layout.alignment), alignment: Layout.alignment)
             ownsArena = true
         }
         arena.initializeMemory(as: UInt8.self, repeating: 0)
         let graph = model.graph
         let base = arena.baseAddress!
         let pointers = UnsafeMutablePointer<UnsafeMutableRawPointer>.allocate(capacity: max(graph.tensors.count, 1))
-        let weightsBase = UnsafeMutableRawPointer(mutating: model.file.weights.baseAddress ?? UnsafeRawPointer(base))
-        for (i, t) in graph.tensors.enumerated() {
-            if t.role == .constant {
-                pointers[i] = weightsBase + t.dataOffset
-            } else {
-                // Tensors nobody reads or writes (offset -1) still get a valid, harmless address.
-                pointers[i] = base + max(model.plan.offsets[i], 0)
-            }
-        }
         let enabledEdges = UnsafeMutablePointer<Int32>.allocate(capacity: max(graph.nodes.count, 1))
         for n in graph.nodes.indices { enabledEdges[n] = Int32(model.residualEdgeCount(layer: n)) }
+        encodedBytes = UnsafeMutablePointer<Int>.allocate(capacity: max(graph.tensors.count, 1))
+        encodedBytes.initialize(repeating: 0, count: max(graph.tensors.count, 1))
         self.model = model
         self.arena = arena
         self.pointers = pointers
         self.enabledEdges = enabledEdges
         self.bindings = Bindings(pointers: pointers, scratch: base + model.plan.scratchOffset, enabledEdges: enabledEdges)
+        bind(codec)
+    }
+
+    /// Arena bytes `codec` needs, or `.unsupported` naming what is missing.
+    static func arenaBytes(_ model: Model, _ codec: FeatureMapCodec) throws(NibbleError) -> Int {
+        if let bytes = model.arenaBytes(codec: codec) { return bytes }
+        if codec == .transform {
+            throw .unsupported("codec 'transform' is not available: transform coding (a channel transform fitted at convert time) is not built; use 'cat' or 'none'")
+        }
+        throw .unsupported("codec '\(codec.name)' needs codec tables in the model; this model has none (convert with --calibrate X.npy --codec-bits N|auto)")
+    }
+
+    /// Points every tensor at its place in `codec`'s plan (coded tensors at their slots; the steps rebind them
+    /// to raw buffers around each step) and the scratch after it. Inputs keep their bytes only when their
+    /// offset does not move, so callers set inputs again after changing the codec.
+    private func bind(_ codec: FeatureMapCodec) {
+        let graph = model.graph
+        let base = arena.baseAddress!
+        let weightsBase = UnsafeMutableRawPointer(mutating: model.file.weights.baseAddress ?? UnsafeRawPointer(base))
+        let placement = codec == .cat ? model.codecPlacement : nil
+        for (i, t) in graph.tensors.enumerated() {
+            if t.role == .constant {
+                pointers[i] = weightsBase + t.dataOffset
+            } else {
+                // Tensors nobody reads or writes (offset -1) still get a valid, harmless address.
+                let offset = placement.map { p in p.codedIndex(of: i).map { p.coded[$0].slotOffset } ?? p.offsets[i] } ?? model.plan.offsets[i]
+                pointers[i] = base + max(offset, 0)
+            }
+        }
+        bindings = Bindings(pointers: pointers, scratch: base + (placement?.scratchOffset ?? model.plan.scratchOffset), enabledEdges: enabledEdges)
+        self.codec = codec
+        self.placement = placement
     }
 
     deinit {
         pointers.deallocate()
         enabledEdges.deallocate()
+        encodedBytes.deallocate()
         if ownsArena { arena.deallocate() }
     }
 
@@ -86,16 +123,65 @@ public final class Session {
     }
 
     public func run() {
-        for step in model.steps { step.run(bindings) }
+        guard let placement else {
+            for step in model.steps { step.run(bindings) }
+            return
+        }
+        for (n, step) in model.steps.enumerated() {
+            codecStep(placement, node: n, before: true)
+            step.run(bindings)
+            codecStep(placement, node: n, before: false)
+        }
     }
 
-    /// Runs, calling `observer(nodeIndex)` before each node: the node's inputs are live then
+    /// Runs, calling `observer(nodeIndex)` before each node: the node's inputs are live (and decoded) then
     /// (calibration reads them with `tensorFloats`).
     public func run(observer: (Int) -> Void) {
         for (n, step) in model.steps.enumerated() {
+            if let placement { codecStep(placement, node: n, before: true) }
             observer(n)
             step.run(bindings)
+            if let placement { codecStep(placement, node: n, before: false) }
         }
+    }
+
+    /// Before node `n` (`before`): decodes its coded inputs into their step-local raw buffers and points the
+    /// tensors (and its coded outputs) at raw buffers. After it: encodes its coded outputs into their slots.
+    @inline(__always)
+    private func codecStep(_ p: CodecPlacement, node n: Int, before: Bool) {
+        let base = arena.baseAddress!
+        let symbols = bindings.scratch.assumingMemoryBound(to: UInt8.self)
+        if before {
+            for a in p.decodes[n] {
+                let c = p.coded[a.coded]
+                let values = (base + a.rawOffset).assumingMemoryBound(to: Float.self)
+                if !c.codec.decode(UnsafeRawBufferPointer(start: base + c.slotOffset, count: c.codec.worstCaseBytes), into: values, symbols: symbols) {
+                    values.update(repeating: 0, count: c.codec.count)
+                    codecFailures &+= 1
+                }
+                pointers[a.tensor] = base + a.rawOffset
+            }
+            for a in p.encodes[n] { pointers[a.tensor] = base + a.rawOffset }
+            return
+        }
+        for a in p.encodes[n] {
+            let c = p.coded[a.coded]
+            let slot = UnsafeMutableRawBufferPointer(start: base + c.slotOffset, count: c.codec.worstCaseBytes)
+            if let bytes = c.codec.encode(UnsafePointer((base + a.rawOffset).assumingMemoryBound(to: Float.self)), into: slot, symbols: symbols) {
+                encodedBytes[a.coded] = bytes
+            } else {
+                codecFailures &+= 1
+            }
+        }
+    }
+
+    /// Arena bytes the current codec's plan uses (tensors or compressed slots, step buffers, scratch).
+    public var arenaUsed: Int { placement?.totalBytes ?? model.plan.totalBytes }
+
+    /// Bytes coded tensor `k` (an index into `model.codecPlacement.coded`) took when it was last encoded,
+    /// directory included: the achieved size. 0 before the first run or without the CAT codec.
+    public func compressedBytes(coded k: Int) -> Int {
+        placement != nil && k >= 0 && k < model.graph.tensors.count ? encodedBytes[k] : 0
     }
 
     /// The current contents of a float tensor (constants included). Only meaningful while the tensor is live.
@@ -155,10 +241,15 @@ public final class Session {
 }
 
 extension Session {
-    /// Chooses the feature-map codec. Models carry no codec tables yet, so only `.none` is accepted.
+    /// Chooses how intermediate feature maps are held in the arena: `.none` (raw float32) or `.cat`
+    /// (quantized and entropy-coded with the model's tables, `CodecPlacement`). No reload; effective at the
+    /// next run. The tensors move, so set the inputs again afterwards. `.unsupported` when the model has no
+    /// tables for the codec; `.insufficientMemory` when a caller arena is too small for it.
     public func setCodec(_ codec: FeatureMapCodec) throws(NibbleError) {
-        if codec != .none {
-            throw .unsupported("codec '\(codec.name)' needs codec tables in the model; this model has none (convert with --codec)")
+        let needed = try Session.arenaBytes(model, codec)
+        if arena.count < needed {
+            throw .insufficientMemory("arena too small for codec '\(codec.name)': needed \(needed) bytes, got \(arena.count)")
         }
+        bind(codec)
     }
 }

@@ -55,6 +55,12 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .customLong("layer"), help: "ternary, wKaM: precision of one Conv/Gemm node, NAME=int8|ternary|fp32 (ternary) or NAME=int8|fp32|wKaM (wKaM) (repeatable).")
     var layers: [String] = []
 
+    @Option(help: "CAT feature-map codec tables (any recipe; needs --calibrate): bits per activation, 2...8, or auto (per tensor, the fewest within --codec-budget).")
+    var codecBits: String?
+
+    @Option(help: "--codec-bits auto: the largest relative output error ‖y − y₀‖/‖y₀‖ the codec may add on the calibration data.")
+    var codecBudget: Double = CodecBitsChoice.defaultBudget
+
     @Flag(help: "Do not print the per-layer report.")
     var quiet = false
 
@@ -105,15 +111,37 @@ struct ConvertCommand: ParsableCommand {
         bitSerial?.overrides = overrides
         let ternary = TernaryOptions(groupSize: groupSize, residualEdges: residualEdges, overrides: overrides, activationBits: actBits)
         progress("converting \(input) (\(formatBytes(onnx.count))) with recipe \(self.recipe)\(data.map { ", calibrating on \($0.sampleCount) samples" } ?? "")…")
-        let nib: [UInt8], report: ConversionReport
+        let codecChoice = try parseCodecChoice(hasCalibration: data != nil)
+        var nib: [UInt8], report: ConversionReport
+        var codecReport: CodecReport?
         do {
             (nib, report) = try Converter.convert(onnxBytes: onnx, recipe: recipe, calibration: data, calibrationMethod: method,
                                                      ternary: ternary, bitSerial: bitSerial ?? BitSerialOptions())
+            if let codecChoice, let data {
+                progress("fitting CAT codec tables (bits \(codecChoice))…")
+                (nib, codecReport) = try CodecFitter.fit(nib: nib, data: data, bits: codecChoice)
+            }
         } catch let e as ConvertError {
             throw CLIError("\(input): \(e)")
         }
         try writeFile(nib, to: output)
-        if !quiet { print(report) }
+        if !quiet { print(report); if let codecReport { print(codecReport) } }
         progress("wrote \(output) (\(formatBytes(nib.count)))")
+    }
+
+    /// `--codec-bits N|auto` and `--codec-budget` as a choice; nil without --codec-bits.
+    func parseCodecChoice(hasCalibration: Bool) throws -> CodecBitsChoice? {
+        guard let codecBits else {
+            if codecBudget != CodecBitsChoice.defaultBudget { throw CLIError("--codec-budget applies to --codec-bits auto only") }
+            return nil
+        }
+        if !hasCalibration { throw CLIError("--codec-bits needs --calibrate CALIB.npy (the codec tables are fitted on it)") }
+        if codecBits == "auto" {
+            guard codecBudget > 0, codecBudget.isFinite else { throw CLIError("--codec-budget \(codecBudget): must be a number > 0") }
+            return .auto(budget: codecBudget)
+        }
+        guard let b = Int(codecBits), (2...8).contains(b) else { throw CLIError("--codec-bits \(codecBits): expected 2...8 or auto") }
+        if codecBudget != CodecBitsChoice.defaultBudget { throw CLIError("--codec-budget applies to --codec-bits auto only") }
+        return .fixed(b)
     }
 }

@@ -6,21 +6,20 @@ import NibbleConvert
 import NibbleFormat
 import NibbleRuntime
 
-/// `nibble bench footprint`: the memory footprint of a model (issue 6) with an OFFLINE evaluation of the CAT
-/// feature-map codec. The runtime does not hold feature maps compressed yet (no codec placement in the arena):
-/// this command runs the model normally, quantizes and entropy-codes every intermediate tensor on the side with
-/// the real NibbleCodec code (ActivationQuantizer, CodeStatistics, HuffmanTable, TileCodec), and simulates the
-/// codec's quantization by writing quantize→dequantize values back into the arena before the consumer runs.
-/// The "cat" peak memory is computed from the measured compressed sizes, not from a real compressed arena.
+/// `nibble bench footprint`: the memory footprint of a model (issue 6), with the CAT feature-map codec measured in a
+/// real session: the model's own codec tables (or tables fitted here on the first ¾ of the inputs with
+/// `CodecFitter`, as `nibble convert --codec-bits` does), a `Session` running `.cat` (compressed slots in its arena)
+/// beside one running `.none`, the achieved compressed bytes of every coded tensor as the session encoded them, and
+/// the empirical entropy of the symbols it coded.
 struct FootprintBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "footprint",
-        abstract: "Model, arena and process footprint, with an offline evaluation of the CAT feature-map codec.",
+        abstract: "Model, arena and process footprint, with the CAT feature-map codec measured in a real session.",
         discussion: """
-            Per-layer quantizers (MSE-clipped, --codec-bits) and Huffman tables are fitted on the first half of the \
-            samples; sizes, entropy and output error are measured on the held-out second half. Offline: the arena \
-            does not hold compressed maps yet; the 'cat' peak is a lifetime sweep over the measured compressed sizes. \
-            The 'transform' codec is not built and is reported as not available.
+            Uses the model's codec tables (nibble convert --codec-bits); a model without them gets --codec-bits tables \
+            fitted on the first 3/4 of the samples (MSE-clipped quantizers, Huffman tables) and is measured on the \
+            held-out rest. Sizes are what the CAT session's encoder wrote; peaks are planned (worst-case slots), \
+            expected (calibration sizes) and achieved (measured sizes). The 'transform' codec is not built.
             """)
 
     @Argument(help: "The .nib model.")
@@ -32,7 +31,7 @@ struct FootprintBench: ParsableCommand {
     @Option(help: "int64 .npy class labels for --input; accuracy = argmax of output 0.")
     var labels: String?
 
-    @Option(help: "Bits per quantized activation for the CAT codec, 2...8.")
+    @Option(help: "Bits per quantized activation when the model has no codec tables, 2...8.")
     var codecBits: Int = 4
 
     @Option(help: "Use at most this many samples of --input (default all); without --input, how many pseudo-random inputs to make (default 8).")
@@ -51,132 +50,78 @@ struct FootprintBench: ParsableCommand {
     }
 
     func run() throws {
-        let m = try loadModel(model)
-        let g = m.graph
+        var m = try loadModel(model)
         let inputs = try loadInputs(m)
         let labelValues = try loadLabels(count: inputs.count)
-        let session = try Session(model: m)
 
-        // Intermediate tensors: produced by a node, not a graph input/output, float32, not constant.
-        let io = Set(g.inputs + g.outputs)
-        var first = [Int](repeating: Int.max, count: g.tensors.count)
-        var last = [Int](repeating: -1, count: g.tensors.count)
-        for (n, node) in g.nodes.enumerated() {
-            for i in node.inputs where i != absentTensor { last[i] = max(last[i], n) }
-            for o in node.outputs { first[o] = min(first[o], n); last[o] = max(last[o], n) }
-        }
-        let intermediates = g.tensors.indices.filter {
-            g.tensors[$0].role != .constant && !io.contains($0) && first[$0] != Int.max
-        }
-        let coded = intermediates.filter { g.tensors[$0].dtype == .float32 && last[$0] > first[$0] }
-        let slot = Dictionary(uniqueKeysWithValues: coded.enumerated().map { ($0.element, $0.offset) })
-
-        // Split: fit on the first half, evaluate on the second (a single sample is used for both, and said so).
-        let calCount = max(1, inputs.count / 2)
-        let calibration = Array(inputs[0..<calCount])
-        let evaluation = inputs.count > 1 ? Array(inputs[calCount...]) : inputs
-        let evalLabels = labelValues.map { inputs.count > 1 ? Array($0[calCount...]) : $0 }
-        if !json { progress("footprint: \(inputs.count) sample(s): fitting on \(calibration.count), evaluating on \(evaluation.count)\(inputs.count == 1 ? " (the same sample: too few to hold out)" : "")") }
-
-        // 1. Calibration pass: collect each intermediate at the moment it is first consumed.
-        let maxFitValues = 1 << 18
-        var calValues = [[[Float]]](repeating: [], count: coded.count)  // [tensor][sample][values]
-        var calStored = [Int](repeating: 0, count: coded.count)
-        var negative = [Bool](repeating: false, count: coded.count)
-        for x in calibration {
-            try setInputs(session, m, x)
-            var seen = Set<Int>()
-            session.run { n in
-                for i in g.nodes[n].inputs where i != absentTensor {
-                    guard let s = slot[i], !seen.contains(i), let v = session.tensorFloats(i) else { continue }
-                    seen.insert(i)
-                    if v.contains(where: { $0 < 0 }) { negative[s] = true }
-                    if calStored[s] < 4 * maxFitValues { calValues[s].append(Array(v)); calStored[s] += v.count }
-                }
+        // 1. Codec tables: the model's own, or fitted here exactly as the converter fits them.
+        var evalStart = 0
+        var fittedHere = false
+        if m.codecPlacement == nil {
+            let shape = [inputs.count] + Array(m.input(0).shape.dropFirst())
+            let data = try CalibrationData(NPYArray(shape: shape, floats: inputs.flatMap { $0 }), name: input ?? "pseudo-random inputs")
+            let fitted: (nib: [UInt8], report: CodecReport)
+            do { fitted = try CodecFitter.fit(nib: try readFile(model), data: data, bits: .fixed(codecBits)) } catch let e as ConvertError {
+                throw CLIError("\(model): fitting codec tables: \(e)")
             }
+            m = try Model(copying: fitted.nib)
+            fittedHere = true
+            evalStart = fitted.report.heldOut ? inputs.count - fitted.report.checkSamples : 0
         }
+        guard let placement = m.codecPlacement else { throw CLIError("\(model): no codec tables") }
+        let g = m.graph
+        let evaluation = Array(inputs[evalStart...])
+        let evalLabels = labelValues.map { Array($0[evalStart...]) }
+        if !json { progress("footprint: \(inputs.count) sample(s); codec tables \(fittedHere ? "fitted here on \(evalStart > 0 ? evalStart : inputs.count), " : "from the model; ")measuring on \(evaluation.count)\(fittedHere && evalStart == 0 ? " (the same samples: fewer than 4)" : "")") }
 
-        // 2. Per layer: MSE-clipped quantizer, tiling, Huffman table from the calibration tiles.
-        var layers: [Layer] = []
-        for (s, t) in coded.enumerated() {
-            let desc = g.tensors[t]
-            let tiling = Tiling(shape: desc.shape)
-            var fit = calValues[s].flatMap { $0 }
-            if fit.count > maxFitValues {  // evenly strided subsample keeps the fit fast
-                let stride = (fit.count + maxFitValues - 1) / maxFitValues
-                fit = Swift.stride(from: 0, to: fit.count, by: stride).map { fit[$0] }
-            }
-            guard let q = fit.withUnsafeBufferPointer({
-                ActivationQuantizer.calibrated(samples: $0, bits: codecBits, signed: negative[s])
-            }), var stats = CodeStatistics(bits: codecBits, zeroSymbol: q.zeroPoint)
-            else { throw CLIError("cannot build a \(codecBits)-bit quantizer for '\(desc.name)'") }
-            for sample in calValues[s] {
-                let symbols = sample.map { q.quantize($0) }
-                tiling.forEachTile(symbols) { stats.add(tile: $0) }
-            }
-            calValues[s] = []
-            let producer = g.nodes[first[t]]
-            layers.append(Layer(tensor: t, name: desc.name, producer: producer.name, shape: desc.shape, signed: negative[s],
-                                quantizer: q, codec: TileCodec(table: HuffmanTable(statistics: stats)), tiling: tiling,
-                                histogram: [UInt64](repeating: 0, count: 1 << codecBits)))
+        var layers: [Layer] = placement.coded.enumerated().map { k, c in
+            let t = g.tensors[c.tensor]
+            let producer = g.nodes.first { $0.outputs.contains(c.tensor) }?.name ?? "?"
+            return Layer(tensor: c.tensor, name: t.name, producer: producer, shape: t.shape, signed: c.codec.quantizer.zeroPoint != 0,
+                         quantizer: c.codec.quantizer, worstCaseBytes: c.codec.worstCaseBytes, expectedBytes: c.expectedBytes,
+                         histogram: [UInt64](repeating: 0, count: 1 << c.codec.bits))
         }
+        let none = try Session(model: m)
+        let cat = try Session(model: m, codec: .cat)
 
-        // 3. Held-out pass: reference run (sizes, entropy, round trip) then the run with quantized intermediates.
+        // 2. Each sample through both sessions: outputs, symbols the CAT session coded, bytes its encoder wrote.
         var refCorrect = 0, catCorrect = 0
         var maxRelError: Double = 0
         var meanRelError: Double = 0
-        var roundTripFailures = 0
-        let encodeBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(layers.map { $0.tiling.maxWorstCase(bits: codecBits) }.max() ?? 1, 1), alignment: 16)
-        defer { encodeBuffer.deallocate() }
+        var catSeconds: Double = 0, noneSeconds: Double = 0
         for (k, x) in evaluation.enumerated() {
-            try setInputs(session, m, x)
-            var seen = Set<Int>()
-            session.run { n in
-                for i in g.nodes[n].inputs where i != absentTensor {
-                    guard let s = slot[i], !seen.contains(i), let v = session.tensorFloats(i) else { continue }
-                    seen.insert(i)
-                    let l = layers[s]
-                    let symbols = v.map { l.quantizer.quantize($0) }
-                    var bytes = 0, worst = 0
-                    l.tiling.forEachTile(symbols) { tile in
-                        let written = l.codec.encode(tile, into: encodeBuffer) ?? 0
-                        bytes += written
-                        worst += TileCodec.worstCaseBytes(count: tile.count, bits: codecBits) ?? 0
-                        var decoded = [UInt8](repeating: 0, count: tile.count)
-                        let ok = decoded.withUnsafeMutableBufferPointer {
-                            l.codec.decode(UnsafeRawBufferPointer(rebasing: encodeBuffer[0..<written]), into: $0)
-                        }
-                        if !ok || !decoded.elementsEqual(tile) { roundTripFailures += 1 }
-                        if TileCodec.mode(of: UnsafeRawBufferPointer(encodeBuffer)) == .raw { layers[s].rawTiles += 1 }
-                        layers[s].tiles += 1
-                    }
-                    symbols.withUnsafeBufferPointer { Entropy.accumulate($0, into: &layers[s].histogram) }
-                    layers[s].compressedBytes += bytes
-                    layers[s].maxCompressedBytes = max(layers[s].maxCompressedBytes, bytes)
-                    layers[s].worstCaseBytes = worst
-                    layers[s].values += v.count
-                    layers[s].samples += 1
-                }
-            }
-            let reference = outputCopy(session, m)
+            try setInputs(none, m, x)
+            var start = DispatchTime.now().uptimeNanoseconds
+            none.run()
+            noneSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let reference = outputCopy(none, m)
             if let y = evalLabels, argmax(reference[0]) == Int(y[k]) { refCorrect += 1 }
 
-            try setInputs(session, m, x)
-            seen = []
-            session.run { n in
-                for i in g.nodes[n].inputs where i != absentTensor {
-                    guard let s = slot[i], !seen.contains(i), let v = session.tensorFloats(i) else { continue }
+            try setInputs(cat, m, x)
+            start = DispatchTime.now().uptimeNanoseconds
+            cat.run()
+            catSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let coded = outputCopy(cat, m)
+            for (c, _) in placement.coded.enumerated() {
+                let bytes = cat.compressedBytes(coded: c)
+                layers[c].compressedBytes += bytes
+                layers[c].maxCompressedBytes = max(layers[c].maxCompressedBytes, bytes)
+                layers[c].values += g.tensors[layers[c].tensor].elementCount
+                layers[c].samples += 1
+            }
+            // Symbol histograms: the decoded maps are dequantize(q) exactly, so quantizing them again gives q.
+            try setInputs(cat, m, x)
+            var seen = Set<Int>()
+            cat.run { n in
+                for i in g.nodes[n].inputs where i != absentTensor && !seen.contains(i) {
+                    guard let c = placement.codedIndex(of: i), let v = cat.tensorFloats(i) else { continue }
                     seen.insert(i)
-                    // Simulates holding the map quantized: the consumer reads dequantize(quantize(x)).
-                    let q = layers[s].quantizer
-                    let w = UnsafeMutablePointer(mutating: v.baseAddress!)
-                    for e in 0..<v.count { w[e] = q.dequantize(q.quantize(w[e])) }
+                    for value in v { layers[c].histogram[Int(layers[c].quantizer.quantize(value))] += 1 }
                 }
             }
-            let simulated = outputCopy(session, m)
-            if let y = evalLabels, argmax(simulated[0]) == Int(y[k]) { catCorrect += 1 }
+            if let y = evalLabels, argmax(coded[0]) == Int(y[k]) { catCorrect += 1 }
             var sampleError: Double = 0
-            for (r, c) in zip(reference, simulated) {
+            for (r, c) in zip(reference, coded) {
                 let scale = Double(r.map { abs($0) }.max() ?? 0)
                 let diff = Double(zip(r, c).map { abs($0 - $1) }.max() ?? 0)
                 sampleError = max(sampleError, scale > 0 ? diff / scale : diff)
@@ -184,31 +129,16 @@ struct FootprintBench: ParsableCommand {
             maxRelError = max(maxRelError, sampleError)
             meanRelError += sampleError / Double(evaluation.count)
         }
-        if roundTripFailures > 0 { throw CLIError("codec round trip failed on \(roundTripFailures) tile(s) (a NibbleCodec bug)") }
+        if cat.codecFailures > 0 { throw CLIError("\(cat.codecFailures) coded tensor(s) failed to decode (a NibbleCodec bug)") }
 
-        // 4. Peak activation memory: a lifetime sweep over intermediates (the max-live sum, not the planner's
-        // packing). A tensor is live from the node that writes it through the last node that reads it.
-        func sweep(_ size: (Int) -> Int) -> Int {
-            var peak = 0
-            for n in g.nodes.indices {
-                var live = 0
-                for t in intermediates where first[t] <= n && n <= last[t] { live += size(t) }
-                peak = max(peak, live)
-            }
-            return peak
-        }
-        let byTensor = Dictionary(uniqueKeysWithValues: layers.map { ($0.tensor, $0) })
-        let peakFP32 = sweep { g.tensors[$0].byteCount }
-        let peakInt8 = sweep { t in byTensor[t] != nil ? g.tensors[t].elementCount : g.tensors[t].byteCount }
-        // Uncoded intermediates (non-float, or never read) stay at their raw size.
-        let peakCatExpected = sweep { t in byTensor[t].map { $0.meanCompressedBytes } ?? g.tensors[t].byteCount }
-        let peakCatWorst = sweep { t in byTensor[t].map { $0.worstCaseBytes } ?? g.tensors[t].byteCount }
-        // Decode scratch: two decoded float tiles (the band being read, the next one) + one encode tile buffer.
-        let maxTile = layers.map { $0.tiling.tileValues }.max() ?? 0
-        let decodeScratch = layers.isEmpty ? 0 : 2 * maxTile * 4 + (layers.map { $0.tiling.maxWorstCase(bits: codecBits) }.max() ?? 0)
-        let catMapsPeak = peakCatExpected
-        let catPeak = peakCatExpected + decodeScratch
-        let catArena = catPeak + m.plan.ioBytes + m.plan.scratchBytes
+        // 3. Peak activation memory (intermediates only, max-live sum over steps), from the CAT plan's sweep.
+        let peakFP32 = placement.rawActivationBytes
+        let peakInt8 = placement.activationBytes(slotBytes: layers.map { g.tensors[$0.tensor].elementCount }, stepBuffers: false)
+        let peakCatWorst = placement.plannedActivationBytes
+        let peakCatExpected = placement.expectedActivationBytes
+        let peakCatAchieved = placement.activationBytes(slotBytes: layers.map { $0.maxCompressedBytes }, stepBuffers: true)
+        let catMapsPeak = placement.activationBytes(slotBytes: layers.map { $0.maxCompressedBytes }, stepBuffers: false)
+        let catArena = cat.arenaUsed
 
         var totalValues = 0, totalBytes = 0
         var entropyBits: Double = 0
@@ -219,6 +149,7 @@ struct FootprintBench: ParsableCommand {
         let meanGap: Double? = layers.isEmpty ? nil : layers.map { $0.bitsPerValue / max($0.entropy, 1e-9) - 1 }.reduce(0, +) / Double(layers.count)
         let refAccuracy: Double? = evalLabels.map { _ in Double(refCorrect) / Double(evaluation.count) }
         let catAccuracy: Double? = evalLabels.map { _ in Double(catCorrect) / Double(evaluation.count) }
+        let bitsUsed = Set(layers.map { $0.quantizer.bits }).sorted().map(String.init).joined(separator: "/")
 
         // 5. Process and code size.
         let rss = peakRSS()
@@ -227,18 +158,17 @@ struct FootprintBench: ParsableCommand {
         var byPrecision: [String: Int] = [:]
         for n in g.nodes.indices { byPrecision[g.nodes[n].precision.name, default: 0] += m.weightBytes(ofNode: n) }
 
-        let offlineNote = "offline evaluation: the runtime does not hold feature maps compressed yet (no in-arena codec placement); "
-            + "'cat' sizes are measured by encoding each held-out intermediate with TileCodec, its peak is a lifetime sweep over those sizes, "
-            + "and its accuracy/error come from writing quantize->dequantize values into the arena before each consumer runs"
+        let note = "cat measured in a real session: compressed slots in its arena (planned from worst-case bounds), whole-tensor decode "
+            + "into step-local buffers; 'achieved' sweeps the sizes its encoder wrote (max per layer over the samples)"
         func nullable(_ v: Any?) -> Any { v ?? NSNull() }
         let codecs: [[String: Any]] = [
             ["codec": "none", "available": true, "peak_activation_bytes": peakFP32, "peak_arena_bytes": m.plan.totalBytes,
-             "planner_tensor_bytes": m.plan.tensorBytes, "bits_per_value": 32.0, "entropy_bits_per_value": NSNull(),
+             "planner_tensor_bytes": m.plan.tensorBytes, "run_seconds": noneSeconds, "bits_per_value": 32.0, "entropy_bits_per_value": NSNull(),
              "accuracy": nullable(refAccuracy), "max_rel_error": 0.0],
-            ["codec": "cat", "available": true, "offline": true, "bits": codecBits,
-             "peak_activation_bytes": catPeak, "compressed_maps_peak_bytes": catMapsPeak,
-             "peak_activation_bytes_worst_case": peakCatWorst + decodeScratch,
-             "decode_scratch_bytes": decodeScratch, "peak_arena_bytes": catArena,
+            ["codec": "cat", "available": true, "offline": false, "bits": bitsUsed, "tables": fittedHere ? "fitted here" : "model",
+             "peak_activation_bytes": peakCatAchieved, "compressed_maps_peak_bytes": catMapsPeak,
+             "peak_activation_bytes_worst_case": peakCatWorst, "peak_activation_bytes_expected": peakCatExpected,
+             "peak_arena_bytes": catArena, "run_seconds": catSeconds,
              "bits_per_value": nullable(catBits), "entropy_bits_per_value": nullable(catEntropy),
              "mean_gap_to_entropy": nullable(meanGap), "value_weighted_gap_to_entropy": nullable(weightedGap),
              "accuracy": nullable(catAccuracy), "max_rel_error": maxRelError, "mean_rel_error": meanRelError],
@@ -248,9 +178,9 @@ struct FootprintBench: ParsableCommand {
         ]
         let layerObjects: [[String: Any]] = layers.map { l in
             ["name": l.name, "producer": l.producer, "shape": l.shape, "signed": l.signed, "step": Double(l.quantizer.step),
-             "zero_point": l.quantizer.zeroPoint, "fp32_bytes": l.fp32Bytes, "int8_bytes": l.int8Bytes, "packed_bytes": l.packedBytes(codecBits),
-             "compressed_bytes": l.meanCompressedBytes, "max_compressed_bytes": l.maxCompressedBytes, "worst_case_bytes": l.worstCaseBytes,
-             "tile_values": l.tiling.tileValues, "tiles": l.samples > 0 ? l.tiles / l.samples : 0, "raw_tiles": l.rawTiles,
+             "bits": l.quantizer.bits, "zero_point": l.quantizer.zeroPoint, "fp32_bytes": l.fp32Bytes, "int8_bytes": l.int8Bytes,
+             "packed_bytes": l.packedBytes(l.quantizer.bits), "compressed_bytes": l.meanCompressedBytes, "max_compressed_bytes": l.maxCompressedBytes,
+             "worst_case_bytes": l.worstCaseBytes, "expected_bytes": l.expectedBytes, "tile_values": TensorCodec.tileValues,
              "bits_per_value": l.bitsPerValue, "entropy_bits_per_value": l.entropy, "zero_fraction": l.zeroFraction]
         }
 
@@ -265,8 +195,8 @@ struct FootprintBench: ParsableCommand {
                 "core_code_bytes": nullable(code.bytes), "core_code": code.detail, "core_code_note": code.note,
                 "io_bytes": m.plan.ioBytes, "kernel_scratch_bytes": m.plan.scratchBytes,
                 "int8_raw_peak_activation_bytes": peakInt8,
-                "calibration_samples": calibration.count, "evaluation_samples": evaluation.count,
-                "held_out": inputs.count > 1, "codec_bits": codecBits, "note": offlineNote,
+                "fitting_samples": fittedHere ? evalStart : 0, "evaluation_samples": evaluation.count,
+                "held_out": !fittedHere || evalStart > 0, "codec_tables": fittedHere ? "fitted here" : "model", "note": note,
                 "codecs": codecs, "layers": layerObjects,
             ]
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
@@ -278,34 +208,35 @@ struct FootprintBench: ParsableCommand {
               + byPrecision.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value) B" }.joined(separator: ", "))
         print("- arena (codec none, planner): \(m.plan.totalBytes) B = tensors \(m.plan.tensorBytes) B (graph inputs/outputs \(m.plan.ioBytes) B among them) + kernel scratch \(m.plan.scratchBytes) B")
         print("- peak activation memory (intermediates only, max-live sum over node steps; inputs/outputs \(m.plan.ioBytes) B beside it): fp32 \(peakFP32) B, int8 raw \(peakInt8) B")
-        print("- samples: fitted on \(calibration.count), evaluated on \(evaluation.count)\(inputs.count > 1 ? " held out" : " (the same sample: too few to hold out)")\(input == nil ? ", pseudo-random inputs" : "")")
+        print("- samples: \(fittedHere ? "tables fitted here on \(evalStart > 0 ? evalStart : evaluation.count), " : "tables from the model, ")evaluated on \(evaluation.count)\(fittedHere && evalStart == 0 ? " (the same samples: too few to hold out)" : " held out")\(input == nil ? ", pseudo-random inputs" : "")")
         print("- process: peak RSS \(rss) B (\(formatBytes(rss))); heap \(heap.bytes.map { "\($0) B (\(formatBytes($0)))" } ?? "n/a") — \(heap.note)")
         print("- core code: \(code.bytes.map { "\($0) B (\(formatBytes($0)))" } ?? "n/a") — \(code.detail.isEmpty ? "" : code.detail + "; ")\(code.note)")
-        print("\n## Per layer (CAT, \(codecBits)-bit, held-out mean per sample)\n")
-        print("| layer | shape | signed | raw fp32 B | raw int8 B | compressed B | bits/value | entropy bits/value | zeros | raw tiles |")
-        print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        print("\n## Per layer (CAT, \(bitsUsed)-bit, achieved by the session's encoder, mean per sample)\n")
+        print("| layer | shape | bits | signed | raw fp32 B | raw int8 B | compressed B | worst case B | bits/value | entropy bits/value | zeros |")
+        print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
         for l in layers {
-            print("| \(l.name) | \(l.shape.map(String.init).joined(separator: "×")) | \(l.signed ? "yes" : "no") | \(l.fp32Bytes) | \(l.int8Bytes) | \(l.meanCompressedBytes) | "
-                  + String(format: "%.3f | %.3f | %.0f%% | %d/%d |", l.bitsPerValue, l.entropy, 100 * l.zeroFraction, l.rawTiles, l.tiles))
+            print("| \(l.name) | \(l.shape.map(String.init).joined(separator: "×")) | \(l.quantizer.bits) | \(l.signed ? "yes" : "no") | \(l.fp32Bytes) | \(l.int8Bytes) | \(l.meanCompressedBytes) | \(l.worstCaseBytes) | "
+                  + String(format: "%.3f | %.3f | %.0f%% |", l.bitsPerValue, l.entropy, 100 * l.zeroFraction))
         }
         print("\n## Codecs\n")
         print("| codec | peak activation B | peak arena B | bits/value | entropy bits/value | accuracy | max rel error |")
         print("|---|---:|---:|---:|---:|---:|---:|")
         func pct(_ a: Double?) -> String { a.map { String(format: "%.2f%%", 100 * $0) } ?? "-" }
         print("| none | \(peakFP32) | \(m.plan.totalBytes) | 32 | - | \(pct(refAccuracy)) | 0 |")
-        print("| cat (offline) | \(catPeak) (worst case \(peakCatWorst + decodeScratch)) | \(catArena) | \(catBits.map { String(format: "%.3f", $0) } ?? "-") | \(catEntropy.map { String(format: "%.3f", $0) } ?? "-") | \(pct(catAccuracy)) | \(String(format: "%.4g", maxRelError)) |")
+        print("| cat | \(peakCatAchieved) (planned worst case \(peakCatWorst), expected \(peakCatExpected)) | \(catArena) | \(catBits.map { String(format: "%.3f", $0) } ?? "-") | \(catEntropy.map { String(format: "%.3f", $0) } ?? "-") | \(pct(catAccuracy)) | \(String(format: "%.4g", maxRelError)) |")
         print("| transform | n/a | n/a | n/a | n/a | n/a | n/a |")
         print("")
-        if catPeak > 0 {
-            print(String(format: "cat peak activation = compressed maps %d B + decode scratch %d B (2 float tiles + 1 encoded tile): fp32/cat %.2fx, int8 raw/cat %.2fx (maps alone: int8 raw/cat %.2fx)",
-                         catMapsPeak, decodeScratch, Double(peakFP32) / Double(catPeak), Double(peakInt8) / Double(catPeak), Double(peakInt8) / Double(max(catMapsPeak, 1))))
+        if peakCatAchieved > 0 {
+            print(String(format: "cat peak activation (compressed maps + step-local decode buffers, achieved sizes): fp32/cat %.2fx, int8 raw/cat %.2fx; compressed maps alone %d B (int8 raw/maps %.2fx)",
+                         Double(peakFP32) / Double(peakCatAchieved), Double(peakInt8) / Double(peakCatAchieved), catMapsPeak, Double(peakInt8) / Double(max(catMapsPeak, 1))))
         }
+        print(String(format: "run time over %d sample(s): none %.3f ms, cat %.3f ms (%.2fx)", evaluation.count, 1000 * noneSeconds, 1000 * catSeconds, catSeconds / max(noneSeconds, 1e-12)))
         if let meanGap, let weightedGap {
             print(String(format: "achieved bits/value vs entropy: %+.1f%% mean over layers, %+.1f%% over all values", 100 * meanGap, 100 * weightedGap))
         }
-        print("cat peak arena = cat peak activation + inputs/outputs + kernel scratch (an estimate; the planner does not place compressed maps yet).")
+        print("cat peak arena = the CAT session's planned arena (worst-case slots, step buffers, inputs/outputs, scratch).")
         print("transform: not available (transform coding is not built).")
-        print("Note: \(offlineNote).")
+        print("Note: \(note).")
     }
 
     // MARK: inputs
@@ -353,58 +284,7 @@ struct FootprintBench: ParsableCommand {
     }
 }
 
-/// How a feature map is cut into tiles: row bands of all channels (C × rows × W values, one row unless that is
-/// under 256 values) for [1, C, H, W] maps; 1024 consecutive values otherwise. Decoding one band gives a consumer every
-/// channel of a few rows, which is what a row-streaming conv needs.
-struct Tiling {
-    let channels: Int, height: Int, width: Int
-    let rowsPerBand: Int
-    let flat: Bool
-    let count: Int
-
-    init(shape: [Int]) {
-        count = shape.reduce(1, *)
-        if shape.count == 4 && shape[0] == 1 {
-            channels = shape[1]; height = shape[2]; width = shape[3]; flat = false
-            rowsPerBand = min(max(1, (256 + channels * width - 1) / max(channels * width, 1)), max(height, 1))
-        } else {
-            channels = 1; height = 1; width = count; flat = true; rowsPerBand = 1
-        }
-    }
-
-    var tileValues: Int { flat ? min(count, 1024) : channels * rowsPerBand * width }
-
-    func maxWorstCase(bits: Int) -> Int { TileCodec.worstCaseBytes(count: tileValues, bits: bits) ?? 0 }
-
-    /// Calls `body` with each tile's symbols (gathered band by band, channel-major inside a band).
-    func forEachTile(_ symbols: [UInt8], _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
-        if flat {
-            symbols.withUnsafeBufferPointer { all in
-                var o = 0
-                while o < count {
-                    let n = min(1024, count - o)
-                    body(UnsafeBufferPointer(rebasing: all[o..<o + n]))
-                    o += n
-                }
-            }
-            return
-        }
-        var band = [UInt8](repeating: 0, count: tileValues)
-        var h = 0
-        while h < height {
-            let rows = min(rowsPerBand, height - h)
-            var k = 0
-            for c in 0..<channels {
-                let base = (c * height + h) * width
-                for e in base..<base + rows * width { band[k] = symbols[e]; k += 1 }
-            }
-            band.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[0..<k])) }
-            h += rows
-        }
-    }
-}
-
-/// One coded intermediate tensor and what was measured on it (held-out samples).
+/// One coded intermediate tensor and what was measured on it.
 struct Layer {
     let tensor: Int
     let name: String
@@ -412,22 +292,13 @@ struct Layer {
     let shape: [Int]
     let signed: Bool
     let quantizer: ActivationQuantizer
-    let codec: TileCodec
-    let tiling: Tiling
+    let worstCaseBytes: Int
+    let expectedBytes: Int
     var histogram: [UInt64]
     var compressedBytes = 0
     var maxCompressedBytes = 0
-    var worstCaseBytes = 0
     var values = 0
     var samples = 0
-    var tiles = 0
-    var rawTiles = 0
-
-    init(tensor: Int, name: String, producer: String, shape: [Int], signed: Bool, quantizer: ActivationQuantizer,
-         codec: TileCodec, tiling: Tiling, histogram: [UInt64]) {
-        self.tensor = tensor; self.name = name; self.producer = producer; self.shape = shape; self.signed = signed
-        self.quantizer = quantizer; self.codec = codec; self.tiling = tiling; self.histogram = histogram
-    }
 
     var elementCount: Int { shape.reduce(1, *) }
     var fp32Bytes: Int { 4 * elementCount }

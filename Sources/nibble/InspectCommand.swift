@@ -43,6 +43,7 @@ struct InspectCommand: ParsableCommand {
                 "arena": ["total_bytes": m.plan.totalBytes, "tensor_bytes": m.plan.tensorBytes,
                           "io_bytes": m.plan.ioBytes, "scratch_bytes": m.plan.scratchBytes],
                 "max_residual_level": m.maxResidualLevel,
+                "codec_tables": codecTablesJSON(m),
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -70,11 +71,46 @@ struct InspectCommand: ParsableCommand {
         print("")
         print("weights: " + byPrecision.sorted { $0.key < $1.key }.map { "\($0.key) \(formatBytes($0.value))" }.joined(separator: ", "))
         print("arena: \(formatBytes(m.plan.totalBytes)) = tensors \(formatBytes(m.plan.tensorBytes)) (of which inputs/outputs \(formatBytes(m.plan.ioBytes))) + kernel scratch \(formatBytes(m.plan.scratchBytes))")
+        printCodecTables(m)
         if m.hasResidualEdges {
             print("residual levels: 0...\(m.maxResidualLevel); level L runs the edges whose level is <= L (nibble run --residual-level L, -1 = all)")
         } else {
             print("residual levels: \(m.maxResidualLevel) (no ternary residual edges)")
         }
+    }
+}
+
+extension InspectCommand {
+    /// The codec section (docs/FORMAT.md §6) per coded tensor, with the CAT plan's arena beside the raw one.
+    func printCodecTables(_ m: Model) {
+        guard let p = m.codecPlacement else {
+            print("codec tables: none (nibble run --codec none only; convert with --calibrate X.npy --codec-bits N|auto)")
+            return
+        }
+        print("")
+        print("codec tables (CAT): \(p.coded.count) tensors")
+        var rows: [[String]] = []
+        for (k, c) in p.coded.enumerated() {
+            let t = m.graph.tensors[c.tensor]
+            let e = m.graph.codecTables[k]
+            rows.append([t.name, "\(t.shape)", "\(c.codec.bits)", String(format: "%.4g", c.codec.quantizer.step), "\(c.codec.quantizer.zeroPoint)",
+                         "\(e.table.count) B", "\(t.byteCount)", "\(c.expectedBytes)", "\(c.codec.worstCaseBytes)"])
+        }
+        printTable(["tensor", "shape", "bits", "step", "zero point", "table", "fp32 B", "expected B", "worst case B"], rows)
+        print("arena with cat: \(formatBytes(p.totalBytes)) (none: \(formatBytes(m.plan.totalBytes))); peak activation bytes: raw \(p.rawActivationBytes), cat planned (worst case) \(p.plannedActivationBytes), cat expected (calibration) \(p.expectedActivationBytes)")
+    }
+
+    func codecTablesJSON(_ m: Model) -> [String: Any] {
+        guard let p = m.codecPlacement else { return [:] }
+        return [
+            "arena_bytes": p.totalBytes, "raw_activation_bytes": p.rawActivationBytes,
+            "planned_activation_bytes": p.plannedActivationBytes, "expected_activation_bytes": p.expectedActivationBytes,
+            "tensors": p.coded.enumerated().map { k, c -> [String: Any] in
+                ["name": m.graph.tensors[c.tensor].name, "bits": c.codec.bits, "step": Double(c.codec.quantizer.step),
+                 "zero_point": c.codec.quantizer.zeroPoint, "table_bytes": m.graph.codecTables[k].table.count,
+                 "expected_bytes": c.expectedBytes, "worst_case_bytes": c.codec.worstCaseBytes]
+            },
+        ]
     }
 }
 

@@ -31,8 +31,22 @@ struct RunCommand: ParsableCommand {
             help: "Residual level of ternary models: -1 = all edges (default), 0 = only the first ternary plane of every layer, up to the model's maximum (nibble inspect shows it and each layer's edge levels).")
     var residualLevel: Int32 = -1
 
+    @Option(help: "How intermediate feature maps are held in the arena: none (raw float32, default) or cat (quantized, entropy-coded with the model's codec tables; convert with --codec-bits).")
+    var codec: String = "none"
+
     func run() throws {
+        let codecValue: nibble_codec
+        switch codec {
+        case "none": codecValue = NIBBLE_CODEC_NONE
+        case "cat": codecValue = NIBBLE_CODEC_CAT
+        case "transform": codecValue = NIBBLE_CODEC_TRANSFORM
+        default: throw CLIError("--codec \(codec): expected none or cat (transform is not built)")
+        }
         let m = try CModel(path: model)
+        let cst = nibble_session_set_codec(m.session, codecValue)
+        if cst != NIBBLE_OK {
+            throw CLIError("--codec \(codec): \(String(cString: nibble_session_last_error(m.session)))", cst)
+        }
         if m.inputs.count != 1 {
             throw CLIError("'\(model)' has \(m.inputs.count) inputs; nibble run feeds models with exactly one input")
         }
@@ -66,7 +80,9 @@ struct RunCommand: ParsableCommand {
         let seconds = Date().timeIntervalSince(start)
         let outShape = [n] + Array(outInfo.shapeArray.dropFirst())
         try NPY.write(NPYArray(shape: outShape, floats: result), to: URL(fileURLWithPath: output))
-        progress(String(format: "ran %d sample(s) in %.2f ms (%.3f ms/sample); wrote %@ %@", n, seconds * 1000,
-                        seconds * 1000 / Double(max(n, 1)), output, "\(outShape)"))
+        var used = 0
+        _ = nibble_session_arena_used(m.session, &used)
+        progress(String(format: "ran %d sample(s) in %.2f ms (%.3f ms/sample), codec %@, arena %d B; wrote %@ %@", n, seconds * 1000,
+                        seconds * 1000 / Double(max(n, 1)), codec, used, output, "\(outShape)"))
     }
 }

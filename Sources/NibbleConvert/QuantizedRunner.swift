@@ -1,0 +1,145 @@
+import NibbleCodec
+import NibbleFormat
+import NibbleRuntime
+
+/// Runs a converted model (without codec) on calibration samples with every codable intermediate replaced by
+/// dequantize(quantize(x)) once it is produced — exactly what a CAT session computes, since the entropy code
+/// is lossless on the quantized symbols — to search codec bits and report the output error they cost.
+final class QuantizedRunner {
+    let model: Model
+    let session: Session
+    let data: CalibrationData
+    /// The codable tensors (`CodecFitter.candidates`), in tensor order.
+    let coded: [Int]
+    let codedIndex: [Int: Int]
+    let sampleSize: Int
+    /// Outputs of each sample without codec: the reference of every error.
+    private(set) var reference: [[Float]] = []
+
+    init(nib: [UInt8], data: CalibrationData) throws {
+        (model, session) = try QuantizedRunner.open(nib)
+        if model.inputCount != 1 {
+            throw ConvertError.unsupported("codec: the model has \(model.inputCount) inputs; calibration supports single-input models")
+        }
+        sampleSize = model.input(0).elementCount
+        if data.samples.shape.dropFirst().reduce(1, *) != sampleSize {
+            throw ConvertError.invalidInput("calibration data has shape \(data.samples.shape); the model input '\(model.input(0).name)' needs [N] + \(Array(model.input(0).shape.dropFirst()))")
+        }
+        self.data = data
+        coded = CodecFitter.candidates(model.graph)
+        codedIndex = Dictionary(uniqueKeysWithValues: coded.enumerated().map { ($0.element, $0.offset) })
+        let none = [ActivationQuantizer?](repeating: nil, count: coded.count)
+        reference = try (0..<data.sampleCount).map { try run(sample: $0, quantizers: none) }
+    }
+
+    private static func open(_ nib: [UInt8]) throws -> (Model, Session) {
+        do {
+            let model = try Model(copying: nib)
+            return (model, try Session(model: model))
+        } catch {
+            throw ConvertError.runtime("codec: the runtime refused the converted model: \(error.message)")
+        }
+    }
+
+    private func setSample(_ s: Int) throws {
+        do {
+            try data.values.withUnsafeBufferPointer { all in
+                try session.setInput(0, floats: UnsafeBufferPointer(rebasing: all[(s * sampleSize)..<((s + 1) * sampleSize)]))
+            }
+        } catch let e as NibbleError {
+            throw ConvertError.runtime("codec: sample \(s): \(e.message)")
+        }
+    }
+
+    /// Runs sample `s`; before the first node that reads coded tensor k, calls `visit(k, values)` and then, if
+    /// `quantizers[k]` is set, replaces the values by their quantize→dequantize image. Returns the outputs.
+    @discardableResult
+    func run(sample s: Int, quantizers: [ActivationQuantizer?],
+             visit: (Int, UnsafeBufferPointer<Float>) -> Void = { _, _ in }) throws -> [Float] {
+        try setSample(s)
+        var done = [Bool](repeating: false, count: coded.count)
+        let graph = model.graph
+        session.run { n in
+            for i in graph.nodes[n].inputs where i != absentTensor {
+                guard let k = codedIndex[i], !done[k], let v = session.tensorFloats(i) else { continue }
+                done[k] = true
+                visit(k, v)
+                if let q = quantizers[k] {
+                    let p = UnsafeMutablePointer(mutating: v.baseAddress!)
+                    for j in 0..<v.count { p[j] = q.dequantize(q.quantize(p[j])) }
+                }
+            }
+        }
+        var out: [Float] = []
+        for o in 0..<model.outputCount where model.output(o).dtype == .float32 {
+            out += session.output(o).assumingMemoryBound(to: Float.self)
+        }
+        return out
+    }
+
+    /// ‖y − y₀‖/‖y₀‖ over `samples` (all outputs concatenated), y₀ the outputs without codec.
+    func outputError(samples: [Int], quantizers: [ActivationQuantizer?]) -> Double {
+        var num = 0.0, den = 0.0
+        for s in samples {
+            guard let y = try? run(sample: s, quantizers: quantizers) else { return .infinity }
+            for (a, b) in zip(y, reference[s]) {
+                let d = Double(a) - Double(b)
+                num += d * d
+                den += Double(b) * Double(b)
+            }
+        }
+        return den > 0 ? (num / den).squareRoot() : (num > 0 ? .infinity : 0)
+    }
+
+    /// Up to `maxValues` finite values of each coded tensor, taken evenly over `samples` (no quantization).
+    func sampleValues(samples: [Int], maxValues: Int) throws -> [[Float]] {
+        let graph = model.graph
+        var out = [[Float]](repeating: [], count: coded.count)
+        let strides = coded.map { max(1, (graph.tensors[$0].elementCount * samples.count + maxValues - 1) / maxValues) }
+        let none = [ActivationQuantizer?](repeating: nil, count: coded.count)
+        for s in samples {
+            try run(sample: s, quantizers: none) { k, v in
+                // Offset by the sample so a stride that divides the map does not always hit the same pixel.
+                var j = s % strides[k]
+                while j < v.count { if v[j].isFinite { out[k].append(v[j]) }; j += strides[k] }
+            }
+        }
+        return out
+    }
+
+    /// Calls `body(k, values)` with every coded tensor of every sample, as the codec would see it: with the
+    /// tensors upstream of it quantized by `quantizers`.
+    func forEachCodedTensor(samples: [Int], quantizers: [ActivationQuantizer], _ body: (Int, UnsafeBufferPointer<Float>) -> Void) throws {
+        for s in samples { try run(sample: s, quantizers: quantizers, visit: body) }
+    }
+
+    /// Joint, loss-aware bit search (issue 6; in the spirit of LAPQ's joint clipping search): start with every
+    /// tensor at 8 bits; at each step try lowering each tensor by one bit, measure the whole model's output
+    /// error on `samples`, and accept the reduction with the least added error per bit·value saved among those
+    /// that stay within `budget`; stop when none does. Measuring end to end, with every earlier choice in
+    /// place, keeps small per-layer errors from silently adding up as a layer-by-layer greedy choice would.
+    /// `quantizers[k][b − 2]` is tensor k's b-bit quantizer. Returns the bits and the accepted steps.
+    func searchBits(quantizers: [[ActivationQuantizer]], samples: [Int], budget: Double) -> (bits: [Int], steps: Int) {
+        let graph = model.graph
+        var bits = [Int](repeating: 8, count: coded.count)
+        func chosen(_ b: [Int]) -> [ActivationQuantizer?] { b.indices.map { quantizers[$0][b[$0] - 2] } }
+        var error = outputError(samples: samples, quantizers: chosen(bits))
+        var steps = 0
+        while true {
+            var best: (k: Int, error: Double, score: Double)? = nil
+            for k in coded.indices where bits[k] > 2 {
+                var trial = bits
+                trial[k] -= 1
+                let e = outputError(samples: samples, quantizers: chosen(trial))
+                guard e <= budget else { continue }
+                let score = (e - error) / Double(graph.tensors[coded[k]].elementCount)
+                if best == nil || score < best!.score { best = (k, e, score) }
+            }
+            guard let b = best else { break }
+            bits[b.k] -= 1
+            error = b.error
+            steps += 1
+        }
+        return (bits, steps)
+    }
+}

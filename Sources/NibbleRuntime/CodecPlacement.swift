@@ -1,0 +1,165 @@
+import NibbleCodec
+import NibbleFormat
+
+/// One intermediate tensor the CAT codec keeps compressed in the arena (docs/FORMAT.md §6).
+public struct CodedTensor: Sendable {
+    public let tensor: Int
+    public let codec: TensorCodec
+    /// Where its compressed slot starts in the arena; the slot holds `codec.worstCaseBytes`.
+    public let slotOffset: Int
+    /// Mean compressed bytes on the converter's calibration data (from the codec section).
+    public let expectedBytes: Int
+}
+
+/// Before or after one step: decode coded tensor `coded` into the raw buffer at `rawOffset` (a consumer's
+/// input), or encode it from there into its slot (a producer's output).
+struct CodecAction: Sendable {
+    let coded: Int
+    let tensor: Int
+    let rawOffset: Int
+}
+
+/// The arena plan of a session running the CAT codec (issue 6, "placement"). Every coded tensor lives in
+/// the arena only as a compressed slot sized from the worst-case bound (`TensorCodec.worstCaseBytes`, the raw
+/// fallback of every tile), so no input can overflow it. Around each step, whole-tensor raw buffers live for
+/// that step only: the producer writes its output raw, which is encoded into the slot right after the step;
+/// a consumer's coded inputs are decoded into raw buffers right before it. The planner packs slots, these
+/// step-local buffers and the uncoded tensors (graph inputs and outputs, non-float tensors) with the same
+/// greedy packing as `ArenaPlan`, so the buffers of different steps share bytes.
+///
+/// First version: whole-tensor decode per step (not row bands): peak memory is the compressed maps plus the
+/// raw inputs and outputs of the widest step. Elementwise steps (activations, Add/Sub/Mul/Div) write their
+/// output over a same-shaped decoded input, so a residual Add needs two raw maps, not three.
+public struct CodecPlacement: Sendable {
+    public let coded: [CodedTensor]
+    /// Arena offset of each uncoded non-constant tensor; -1 for constants and coded tensors.
+    public let offsets: [Int]
+    /// Per node: coded inputs to decode before it, coded outputs to encode after it.
+    let decodes: [[CodecAction]]
+    let encodes: [[CodecAction]]
+    /// Bytes the packed slots and buffers take; scratch (kernels, and the codec's tile symbols) follows.
+    public let tensorBytes: Int
+    public let scratchOffset: Int
+    public let scratchBytes: Int
+    public var totalBytes: Int { scratchOffset + scratchBytes }
+    /// Peak activation bytes (intermediates only: graph inputs and outputs excluded), max over steps of the
+    /// bytes live at once: slots at their worst case (`planned`) or at their calibration size (`expected`),
+    /// plus the step-local raw buffers and the uncoded intermediates. `rawActivationBytes` is the same
+    /// figure without a codec, every intermediate raw.
+    public var plannedActivationBytes: Int { activationBytes(slotBytes: coded.map { $0.codec.worstCaseBytes }, stepBuffers: true) }
+    public var expectedActivationBytes: Int { activationBytes(slotBytes: coded.map { $0.expectedBytes }, stepBuffers: true) }
+    public let rawActivationBytes: Int
+
+    init(graph: Graph, codecs: [(tensor: Int, codec: TensorCodec, expectedBytes: Int)], kernelScratchBytes: Int) {
+        let count = graph.tensors.count
+        let (first, last) = ArenaPlan.lifetimes(graph)
+        var codedIndex = [Int](repeating: -1, count: count)
+        for (k, c) in codecs.enumerated() { codedIndex[c.tensor] = k }
+        let io = Set(graph.inputs + graph.outputs)
+
+        var items: [(size: Int, first: Int, last: Int)] = []
+        // Intermediates only (what "peak activation" counts): slots by coded index, raw tensors, step buffers.
+        var live: [LiveItem] = []
+        var raw: [(size: Int, first: Int, last: Int)] = []
+        enum Owner { case tensor(Int), slot(Int), buffer(node: Int, tensor: Int, isOutput: Bool) }
+        var owners: [Owner] = []
+        for t in 0..<count where graph.tensors[t].role != .constant && first[t] != Int.max {
+            let life = (first[t], last[t])
+            if !io.contains(t) { raw.append((graph.tensors[t].byteCount, life.0, life.1)) }
+            if codedIndex[t] >= 0 {
+                let c = codecs[codedIndex[t]]
+                items.append((c.codec.worstCaseBytes, life.0, life.1)); owners.append(.slot(codedIndex[t]))
+                live.append(LiveItem(size: 0, first: life.0, last: life.1, coded: codedIndex[t], stepBuffer: false))
+            } else {
+                items.append((graph.tensors[t].byteCount, life.0, life.1)); owners.append(.tensor(t))
+                if !io.contains(t) { live.append(LiveItem(size: items.last!.size, first: life.0, last: life.1, coded: -1, stepBuffer: false)) }
+            }
+        }
+        var aliases: [(node: Int, output: Int, input: Int)] = []
+        for (n, node) in graph.nodes.enumerated() {
+            var done: [Int] = []
+            for i in node.inputs where i != absentTensor && codedIndex[i] >= 0 && !done.contains(i) {
+                done.append(i)
+                items.append((graph.tensors[i].byteCount, n, n)); owners.append(.buffer(node: n, tensor: i, isOutput: false))
+                live.append(LiveItem(size: graph.tensors[i].byteCount, first: n, last: n, coded: -1, stepBuffer: true))
+            }
+            var free = CodecPlacement.writesInPlace(node.op) ? done : []
+            for o in node.outputs where codedIndex[o] >= 0 {
+                // An elementwise step can write its output over a same-shaped decoded input: that buffer is a
+                // private copy for this step (the slot still holds the tensor), and out[j] reads only in[j].
+                if let k = free.firstIndex(where: { graph.tensors[$0].shape == graph.tensors[o].shape }) {
+                    aliases.append((n, o, free[k]))
+                    free.remove(at: k)
+                    continue
+                }
+                items.append((graph.tensors[o].byteCount, n, n)); owners.append(.buffer(node: n, tensor: o, isOutput: true))
+                live.append(LiveItem(size: graph.tensors[o].byteCount, first: n, last: n, coded: -1, stepBuffer: true))
+            }
+        }
+        let packed = ArenaPlan.pack(items)
+        var offsets = [Int](repeating: -1, count: count)
+        var slots = [Int](repeating: 0, count: codecs.count)
+        var decodes = [[CodecAction]](repeating: [], count: graph.nodes.count)
+        var encodes = [[CodecAction]](repeating: [], count: graph.nodes.count)
+        for (k, owner) in owners.enumerated() {
+            switch owner {
+            case .tensor(let t): offsets[t] = packed.offsets[k]
+            case .slot(let c): slots[c] = packed.offsets[k]
+            case .buffer(let n, let t, let isOutput):
+                let a = CodecAction(coded: codedIndex[t], tensor: t, rawOffset: packed.offsets[k])
+                if isOutput { encodes[n].append(a) } else { decodes[n].append(a) }
+            }
+        }
+        for a in aliases {
+            let input = decodes[a.node].first { $0.tensor == a.input }!
+            encodes[a.node].append(CodecAction(coded: codedIndex[a.output], tensor: a.output, rawOffset: input.rawOffset))
+        }
+        self.coded = codecs.enumerated().map {
+            CodedTensor(tensor: $0.element.tensor, codec: $0.element.codec, slotOffset: slots[$0.offset], expectedBytes: $0.element.expectedBytes)
+        }
+        self.offsets = offsets
+        self.decodes = decodes
+        self.encodes = encodes
+        self.tensorBytes = packed.top
+        self.scratchOffset = Layout.alignUp(packed.top)
+        // The codec's tile symbols use the kernel scratch: they are needed only between steps.
+        self.scratchBytes = Layout.alignUp(max(kernelScratchBytes, TensorCodec.tileValues))
+        self.live = live
+        self.nodeCount = graph.nodes.count
+        self.rawActivationBytes = ArenaPlan.peakLive(raw, nodeCount: graph.nodes.count)
+    }
+
+    struct LiveItem: Sendable {
+        let size: Int, first: Int, last: Int
+        /// The coded tensor whose slot this is, or -1.
+        let coded: Int
+        let stepBuffer: Bool
+    }
+    private let live: [LiveItem]
+    private let nodeCount: Int
+
+    /// Peak activation bytes (intermediates only, max over steps of the bytes live at once) with coded tensor k's
+    /// slot counted as `slotBytes[k]` (e.g. the sizes a session's encoder achieved), with or without the
+    /// step-local raw buffers.
+    public func activationBytes(slotBytes: [Int], stepBuffers: Bool) -> Int {
+        ArenaPlan.peakLive(live.compactMap { it in
+            if it.stepBuffer && !stepBuffers { return nil }
+            let size = it.coded >= 0 ? (it.coded < slotBytes.count ? slotBytes[it.coded] : 0) : it.size
+            return (size, it.first, it.last)
+        }, nodeCount: nodeCount)
+    }
+
+    /// Ops whose kernels may write the output over an input of the same shape: out[j] depends on in[j] only
+    /// and is written after it is read (UnaryStep, BinaryStep).
+    static func writesInPlace(_ op: OpType) -> Bool {
+        switch op {
+        case .relu, .clip, .sigmoid, .hardSigmoid, .hardSwish, .add, .sub, .mul, .div: return true
+        default: return false
+        }
+    }
+
+    /// The coded-tensor index of `tensor`, or nil when it stays raw.
+    public func codedIndex(of tensor: Int) -> Int? {
+        coded.firstIndex { $0.tensor == tensor }
+    }
+}

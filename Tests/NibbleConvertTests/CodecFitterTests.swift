@@ -1,0 +1,109 @@
+import Foundation
+@testable import NibbleConvert
+import NibbleCodec
+import NibbleFormat
+import NibbleRuntime
+import XCTest
+
+/// `CodecFitter` (nibble convert --codec-bits): tables fitted on calibration data, written into the .nib, and a
+/// CAT session of the result computing exactly the model with quantized feature maps.
+final class CodecFitterTests: XCTestCase {
+    func digits(recipe: Recipe) throws -> (nib: [UInt8], calib: CalibrationData, test: [Float], labels: [Int64]) {
+        let dir = Fixtures.samplesDir
+        let calib = try CalibrationData(try Fixtures.npy("digits_calib_img.npy", in: dir))
+        let (nib, _) = try Converter.convert(onnxBytes: try Fixtures.bytes("digits_cnn.onnx", in: dir), recipe: recipe, calibration: calib)
+        let test = try XCTUnwrap(try Fixtures.npy("digits_test_x_img.npy", in: dir).floats)
+        guard case .int64(let y) = try Fixtures.npy("digits_test_y.npy", in: dir).storage else { throw XCTSkip("labels") }
+        return (nib, calib, test, y)
+    }
+
+    func accuracy(_ session: Session, _ x: [Float], _ y: [Int64]) throws -> Double {
+        var correct = 0
+        for s in y.indices {
+            try x.withUnsafeBufferPointer { try session.setInput(0, floats: UnsafeBufferPointer(rebasing: $0[(s * 64)..<((s + 1) * 64)])) }
+            session.run()
+            let o = session.output(0).bindMemory(to: Float.self)
+            if o.indices.max(by: { o[$0] < o[$1] }) == Int(y[s]) { correct += 1 }
+        }
+        return Double(correct) / Double(y.count)
+    }
+
+    /// int8 digits CNN with 6-bit tables: every codable tensor has a table that loads; the CAT session equals
+    /// the raw session with each coded tensor quantized (QuantizedRunner) bit for bit; accuracy stays close.
+    func testFixedBitsOnTheDigitsCNN() throws {
+        let d = try digits(recipe: .int8)
+        let (nib, report) = try CodecFitter.fit(nib: d.nib, data: d.calib, bits: .fixed(6))
+        let m = try Model(copying: nib)
+        let placement = try XCTUnwrap(m.codecPlacement)
+        XCTAssertEqual(placement.coded.map(\.tensor), CodecFitter.candidates(m.graph))
+        XCTAssertEqual(report.layers.map(\.bits), [Int](repeating: 6, count: placement.coded.count))
+        XCTAssertTrue(report.heldOut)
+        XCTAssertEqual(report.fitSamples + report.checkSamples, d.calib.sampleCount)
+        for l in report.layers {
+            XCTAssertLessThanOrEqual(l.expectedBytes, l.worstCaseBytes)
+            XCTAssertGreaterThan(l.entropy, 0)
+        }
+
+        let runner = try QuantizedRunner(nib: nib, data: d.calib)
+        let quantizers = runner.coded.map { t in placement.coded[placement.codedIndex(of: t)!].codec.quantizer }
+        let cat = try Session(model: m, codec: .cat)
+        for s in [0, 5, 127] {
+            let emulated = try runner.run(sample: s, quantizers: quantizers)
+            try d.calib.values.withUnsafeBufferPointer { try cat.setInput(0, floats: UnsafeBufferPointer(rebasing: $0[(s * 64)..<((s + 1) * 64)])) }
+            cat.run()
+            XCTAssertEqual(Array(cat.output(0).bindMemory(to: Float.self)).map(\.bitPattern), emulated.map(\.bitPattern), "sample \(s)")
+        }
+        let none = try accuracy(try Session(model: m), d.test, d.labels)
+        let coded = try accuracy(cat, d.test, d.labels)
+        XCTAssertGreaterThan(coded, none - 0.03, "6-bit feature maps: \(coded) vs \(none)")
+        XCTAssertEqual(cat.codecFailures, 0)
+    }
+
+    /// auto: bits within 2...8, the calibration error within the budget the search kept, fewer bits than 8
+    /// somewhere for a loose budget, and the held-out error reported.
+    func testAutoBitsKeepTheBudget() throws {
+        let d = try digits(recipe: .fp32)
+        // 16 samples (12 searched, 4 held out) keep the debug-build test short.
+        let calib = try CalibrationData(NPYArray(shape: [16, 1, 8, 8], floats: Array(d.calib.values[0..<(16 * 64)])))
+        let budget = 0.05
+        let (nib, report) = try CodecFitter.fit(nib: d.nib, data: calib, bits: .auto(budget: budget))
+        XCTAssertEqual(report.fitSamples, 12)
+        XCTAssertTrue(report.layers.allSatisfy { (2...8).contains($0.bits) })
+        XCTAssertTrue(report.layers.contains { $0.bits < 8 }, "\(report.layers.map(\.bits))")
+        XCTAssertLessThanOrEqual(report.fitError, budget)
+        XCTAssertGreaterThan(report.searchSteps, 0)
+        XCTAssertTrue(report.checkError.isFinite)
+        XCTAssertTrue(report.description.contains("auto: \(report.searchSteps) joint bit reductions"), report.description)
+        let m = try Model(copying: nib)
+        XCTAssertEqual(m.graph.codecTables.map(\.bits), report.layers.map(\.bits))
+        // A tighter budget never chooses fewer bits in total.
+        let (_, tight) = try CodecFitter.fit(nib: d.nib, data: calib, bits: .auto(budget: 0.005))
+        XCTAssertGreaterThanOrEqual(tight.layers.map(\.bits).reduce(0, +), report.layers.map(\.bits).reduce(0, +))
+    }
+
+    /// The MobileNetV3 block (hard-swish, squeeze-excite: maps live across steps): the CAT plan's worst-case peak
+    /// is below the raw one, and a real session's arena is smaller.
+    func testCompressedPeakBelowRawOnMobileNetBlock() throws {
+        let calib = try CalibrationData(try Fixtures.npy("mobilenetv3_block.input.npy"))
+        let (plain, _) = try Converter.convert(onnxBytes: try Fixtures.bytes("mobilenetv3_block.onnx"), recipe: .fp32)
+        let (nib, _) = try CodecFitter.fit(nib: plain, data: calib, bits: .fixed(4))
+        let m = try Model(copying: nib)
+        let p = try XCTUnwrap(m.codecPlacement)
+        XCTAssertLessThan(p.plannedActivationBytes, p.rawActivationBytes)
+        XCTAssertLessThan(p.totalBytes, m.plan.totalBytes)
+        let s = try Session(model: m, codec: .cat)
+        XCTAssertEqual(s.arenaUsed, p.totalBytes)
+    }
+
+    func testAttachReplacesTheSectionAndBadChoicesAreRefused() throws {
+        let d = try digits(recipe: .fp32)
+        let (nib, _) = try CodecFitter.fit(nib: d.nib, data: d.calib, bits: .fixed(3))
+        let tables = try Model(copying: nib).graph.codecTables
+        XCTAssertEqual(try Model(copying: try CodecFitter.attach(tables, to: d.nib)).graph.codecTables, tables)
+        XCTAssertEqual(try CodecFitter.attach([], to: nib), d.nib, "removing the tables gives the plain file back")
+        XCTAssertThrowsError(try CodecFitter.fit(nib: d.nib, data: d.calib, bits: .fixed(9))) { e in
+            XCTAssertEqual(e as? ConvertError, .invalidInput("codec bits 9 outside 2...8"))
+        }
+        XCTAssertThrowsError(try CodecFitter.fit(nib: d.nib, data: d.calib, bits: .auto(budget: 0)))
+    }
+}
