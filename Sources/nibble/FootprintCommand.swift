@@ -155,6 +155,7 @@ struct FootprintBench: ParsableCommand {
         let rss = peakRSS()
         let heap = jemallocAllocated()
         let code = coreCodeSize()
+        let embedded = embeddedCoreSizes()
         var byPrecision: [String: Int] = [:]
         for n in g.nodes.indices { byPrecision[g.nodes[n].precision.name, default: 0] += m.weightBytes(ofNode: n) }
 
@@ -193,6 +194,7 @@ struct FootprintBench: ParsableCommand {
                 "model": model, "nib_bytes": m.file.fileSize, "weight_bytes_by_precision": byPrecision,
                 "rss_bytes": rss, "heap_bytes": nullable(heap.bytes), "heap_note": heap.note,
                 "core_code_bytes": nullable(code.bytes), "core_code": code.detail, "core_code_note": code.note,
+                "embedded_core": embedded.map { ["target": $0.target, "text_bytes": $0.text, "data_bytes": $0.data, "bss_bytes": $0.bss] },
                 "io_bytes": m.plan.ioBytes, "kernel_scratch_bytes": m.plan.scratchBytes,
                 "int8_raw_peak_activation_bytes": peakInt8,
                 "fitting_samples": fittedHere ? evalStart : 0, "evaluation_samples": evaluation.count,
@@ -211,6 +213,12 @@ struct FootprintBench: ParsableCommand {
         print("- samples: \(fittedHere ? "tables fitted here on \(evalStart > 0 ? evalStart : evaluation.count), " : "tables from the model, ")evaluated on \(evaluation.count)\(fittedHere && evalStart == 0 ? " (the same samples: too few to hold out)" : " held out")\(input == nil ? ", pseudo-random inputs" : "")")
         print("- process: peak RSS \(rss) B (\(formatBytes(rss))); heap \(heap.bytes.map { "\($0) B (\(formatBytes($0)))" } ?? "n/a") — \(heap.note)")
         print("- core code: \(code.bytes.map { "\($0) B (\(formatBytes($0)))" } ?? "n/a") — \(code.detail.isEmpty ? "" : code.detail + "; ")\(code.note)")
+        if embedded.isEmpty {
+            print("- Embedded Swift core: not built (scripts/build-embedded writes .build/embedded/<target>/core-size.txt)")
+        }
+        for e in embedded {
+            print("- Embedded Swift core (\(e.target), no Swift runtime, all kernels): text \(e.text) B (\(formatBytes(e.text))), data \(e.data) B, bss \(e.bss) B")
+        }
         print("\n## Per layer (CAT, \(bitsUsed)-bit, achieved by the session's encoder, mean per sample)\n")
         print("| layer | shape | bits | signed | raw fp32 B | raw int8 B | compressed B | worst case B | bits/value | entropy bits/value | zeros |")
         print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -336,6 +344,24 @@ func jemallocAllocated() -> (bytes: Int?, note: String) {
         return (nil, "jemalloc built without stats (mallctl(\"stats.allocated\") failed)")
     }
     return (allocated, "jemalloc stats.allocated (libjemalloc is the CLI's malloc)")
+}
+
+/// The Embedded Swift core's text/data/bss per target, as scripts/build-embedded measured them
+/// (`.build/embedded/<triple>/core-size.txt`: "TRIPLE text N data N bss N"), found from the package root above
+/// this executable's build folder. Empty when that script has not run.
+func embeddedCoreSizes() -> [(target: String, text: Int, data: Int, bss: Int)] {
+    let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    var dir = exe.deletingLastPathComponent()
+    while dir.path != "/" && dir.lastPathComponent != ".build" { dir = dir.deletingLastPathComponent() }
+    let root = dir.appendingPathComponent("embedded")
+    let targets = ((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []).sorted()
+    return targets.compactMap { t in
+        guard let text = try? String(contentsOf: root.appendingPathComponent(t).appendingPathComponent("core-size.txt"), encoding: .utf8)
+        else { return nil }
+        let f = text.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+        guard f.count >= 7, let tx = Int(f[2]), let da = Int(f[4]), let bs = Int(f[6]) else { return nil }
+        return (f[0], tx, da, bs)
+    }
 }
 
 /// Text + data bytes of the core targets' object files (Kernels, Codec, Format, Runtime, C ABI) in the SwiftPM

@@ -5,17 +5,21 @@
  *
  * For each model:
  *   1. Reference, on the main thread: VARIANTS deterministic inputs, one run each at every residual level used
- *      below, outputs kept. A second session on the same model must reproduce them exactly (runs are deterministic),
+ *      below and with every codec the model has tables for (NONE, and CAT when the model carries codec tables),
+ *      outputs kept. A second session on the same model must reproduce them exactly (runs are deterministic),
  *      and level -1 must equal the model's maximum level.
  *   2. THREADS threads (default 8) share the model; each creates its own session (even threads hand in a caller
  *      arena of nibble_model_arena_size bytes, odd threads let the session allocate), then does RUNS runs
  *      (default 1000) with varying inputs. Before each run it changes session settings the way an application
- *      would: residual level -1, 0, ... up to the model's maximum (at most 3), codec NONE, and now and then a value
+ *      would: residual level -1, 0, ... up to the model's maximum (at most 3), a codec (NONE or CAT, taking turns
+ *      when the model has CAT tables), and now and then a value
  *      the model refuses (residual level 1 on a model without residual edges, codec CAT without codec tables), which must
  *      return its status and leave the session usable. Every output is compared byte for byte (memcmp) with the
  *      reference output for the same input.
  *   3. THREADS threads load and free their own models from the same bytes at the same time (loader state).
- * Built plain (ctest `concurrency`) and with -fsanitize=thread (scripts/test-reliability, build-tsan/).
+ * Built plain (ctest `concurrency`) and with -fsanitize=thread (scripts/test-reliability, build-tsan/). The CAT model,
+ * Tests/c/digits_cnn.ternary.cat.nib, is `nibble convert samples/models/digits_cnn.onnx --recipe ternary --calibrate
+ * samples/models/digits_calib_img.npy --codec-bits 4`.
  * Last line: "N passed, M failed"; the exit code is non-zero on any failure.
  */
 #include <nibble.h>
@@ -57,7 +61,8 @@ typedef struct {
   nibble_tensor_info in[MAX_IO], out[MAX_IO];
   uint8_t* inputs[VARIANTS][MAX_IO];   /* input bytes per variant */
   int slots;                           /* levels 0 ... slots-2, then -1 in the last slot */
-  uint8_t* outputs[MAX_SLOTS][VARIANTS][MAX_IO];  /* reference output bytes per residual level and variant */
+  int codecs;                          /* 1: NONE only; 2: NONE and CAT (the model has codec tables) */
+  uint8_t* outputs[MAX_SLOTS][2][VARIANTS][MAX_IO];  /* reference output bytes per level, codec and variant */
   size_t arena_size;
   int32_t max_level;
   int runs;
@@ -125,11 +130,12 @@ static void* work(void* arg) {
   for (int r = 0; r < m->runs; r++) {
     int v = (w->tid * 5 + r * 7) % VARIANTS;
     int slot = (r + w->tid) % m->slots;
-    /* settings every model accepts: a residual level (-1 or 0 ... max), codec NONE */
+    int codec = (r / 3 + w->tid) % m->codecs;
+    /* settings the model accepts: a residual level (-1 or 0 ... max), a codec it has tables for */
     nibble_status st = nibble_session_set_residual_level(s, slot_level(m, slot));
     if (st != NIBBLE_OK) { w->errors++; note(w, "set_residual_level: %s (run %ld)", nibble_session_last_error(s), r); }
-    st = nibble_session_set_codec(s, NIBBLE_CODEC_NONE);
-    if (st != NIBBLE_OK) { w->errors++; note(w, "set_codec(NONE): %s (run %ld)", nibble_session_last_error(s), r); }
+    st = nibble_session_set_codec(s, codec ? NIBBLE_CODEC_CAT : NIBBLE_CODEC_NONE);
+    if (st != NIBBLE_OK) { w->errors++; note(w, "set_codec: %s (run %ld)", nibble_session_last_error(s), r); }
     /* and now and then one it refuses; the session must stay as it was */
     if (r % 10 == 3 && m->max_level == 0) {
       st = nibble_session_set_residual_level(s, 1);
@@ -137,11 +143,9 @@ static void* work(void* arg) {
       st = nibble_session_set_residual_level(s, slot_level(m, slot));
       if (st != NIBBLE_OK) { w->errors++; note(w, "set_residual_level: %s (run %ld)", nibble_session_last_error(s), r); }
     }
-    if (r % 10 == 7) {
+    if (r % 10 == 7 && m->codecs == 1) {
       st = nibble_session_set_codec(s, NIBBLE_CODEC_CAT);
-      if (st != NIBBLE_OK && st != NIBBLE_UNSUPPORTED) { w->errors++; note(w, "set_codec(CAT): status %s (run %ld)", nibble_status_string(st), r); }
-      st = nibble_session_set_codec(s, NIBBLE_CODEC_NONE);
-      if (st != NIBBLE_OK) { w->errors++; note(w, "set_codec(NONE): %s (run %ld)", nibble_session_last_error(s), r); }
+      if (st != NIBBLE_UNSUPPORTED) { w->errors++; note(w, "set_codec(CAT) without codec tables: status %s (run %ld)", nibble_status_string(st), r); }
     }
     st = run_variant(m, s, v, out);
     if (st != NIBBLE_OK) {
@@ -150,7 +154,7 @@ static void* work(void* arg) {
       continue;
     }
     for (size_t i = 0; i < m->n_out; i++) {
-      if (memcmp(out[i], m->outputs[slot][v][i], m->out[i].byte_size) != 0) {
+      if (memcmp(out[i], m->outputs[slot][codec][v][i], m->out[i].byte_size) != 0) {
         w->mismatches++;
         note(w, "output %s differs from the single-threaded result (run %ld)", m->out[i].name, r);
       }
@@ -236,22 +240,27 @@ static void test_model(const char* path, int threads, int runs) {
       fill_input(m.inputs[v][i], m.in[i].byte_size, m.in[i].dtype, (uint32_t)(v * 131 + i));
     }
   }
-  for (int k = 0; k < m.slots; k++) {
-    if (nibble_session_set_residual_level(ref, slot_level(&m, k)) != NIBBLE_OK) ref_ok = 0;
-    for (int v = 0; v < VARIANTS; v++) {
-      for (size_t i = 0; i < m.n_out; i++) m.outputs[k][v][i] = (uint8_t*)malloc(m.out[i].byte_size ? m.out[i].byte_size : 1);
-      if (run_variant(&m, ref, v, m.outputs[k][v]) != NIBBLE_OK) ref_ok = 0;
+  m.codecs = nibble_session_set_codec(ref, NIBBLE_CODEC_CAT) == NIBBLE_OK ? 2 : 1;
+  printf("   codecs: none%s, residual levels: %d\n", m.codecs == 2 ? ", cat" : "", m.slots);
+  for (int c = 0; c < m.codecs; c++) {
+    if (nibble_session_set_codec(ref, c ? NIBBLE_CODEC_CAT : NIBBLE_CODEC_NONE) != NIBBLE_OK) ref_ok = 0;
+    for (int k = 0; k < m.slots; k++) {
+      if (nibble_session_set_residual_level(ref, slot_level(&m, k)) != NIBBLE_OK) ref_ok = 0;
+      for (int v = 0; v < VARIANTS; v++) {
+        for (size_t i = 0; i < m.n_out; i++) m.outputs[k][c][v][i] = (uint8_t*)malloc(m.out[i].byte_size ? m.out[i].byte_size : 1);
+        if (run_variant(&m, ref, v, m.outputs[k][c][v]) != NIBBLE_OK) ref_ok = 0;
+      }
     }
   }
   check(ref_ok, "reference runs", nibble_session_last_error(ref));
   /* different inputs give different outputs (else the comparison would prove little) */
-  check(memcmp(m.outputs[0][0][0], m.outputs[0][1][0], m.out[0].byte_size) != 0, "variants differ", "variant 0 and 1 outputs are equal");
+  check(memcmp(m.outputs[0][0][0][0], m.outputs[0][0][1][0], m.out[0].byte_size) != 0, "variants differ", "variant 0 and 1 outputs are equal");
   /* level -1 (all edges) is the model's maximum level */
   if (m.max_level <= 3) {
     int all_same = 1;
     for (int v = 0; v < VARIANTS; v++)
       for (size_t i = 0; i < m.n_out; i++)
-        all_same &= memcmp(m.outputs[m.slots - 2][v][i], m.outputs[m.slots - 1][v][i], m.out[i].byte_size) == 0;
+        all_same &= memcmp(m.outputs[m.slots - 2][0][v][i], m.outputs[m.slots - 1][0][v][i], m.out[i].byte_size) == 0;
     check(all_same, "level -1 = max level", "residual level -1 and the maximum level give different outputs");
   }
   /* a second session, in reverse order, reproduces the reference */
@@ -259,11 +268,14 @@ static void test_model(const char* path, int threads, int runs) {
   int same = nibble_session_create(model, NULL, &again) == NIBBLE_OK;
   uint8_t* tmp[MAX_IO];
   for (size_t i = 0; i < m.n_out; i++) tmp[i] = (uint8_t*)malloc(m.out[i].byte_size ? m.out[i].byte_size : 1);
-  for (int k = m.slots - 1; same && k >= 0; k--) {
-    same = nibble_session_set_residual_level(again, slot_level(&m, k)) == NIBBLE_OK;
-    for (int v = VARIANTS - 1; same && v >= 0; v--) {
-      same = run_variant(&m, again, v, tmp) == NIBBLE_OK;
-      for (size_t i = 0; same && i < m.n_out; i++) same = memcmp(tmp[i], m.outputs[k][v][i], m.out[i].byte_size) == 0;
+  for (int c = m.codecs - 1; same && c >= 0; c--) {
+    same = nibble_session_set_codec(again, c ? NIBBLE_CODEC_CAT : NIBBLE_CODEC_NONE) == NIBBLE_OK;
+    for (int k = m.slots - 1; same && k >= 0; k--) {
+      same = nibble_session_set_residual_level(again, slot_level(&m, k)) == NIBBLE_OK;
+      for (int v = VARIANTS - 1; same && v >= 0; v--) {
+        same = run_variant(&m, again, v, tmp) == NIBBLE_OK;
+        for (size_t i = 0; same && i < m.n_out; i++) same = memcmp(tmp[i], m.outputs[k][c][v][i], m.out[i].byte_size) == 0;
+      }
     }
   }
   check(same, "deterministic", "a second session did not reproduce the reference outputs");
@@ -319,7 +331,8 @@ static void test_model(const char* path, int threads, int runs) {
   for (int v = 0; v < VARIANTS; v++) {
     for (size_t i = 0; i < m.n_in; i++) free(m.inputs[v][i]);
     for (int k = 0; k < m.slots; k++)
-      for (size_t i = 0; i < m.n_out; i++) free(m.outputs[k][v][i]);
+      for (int c = 0; c < m.codecs; c++)
+        for (size_t i = 0; i < m.n_out; i++) free(m.outputs[k][c][v][i]);
   }
   nibble_model_free(model);
 }
