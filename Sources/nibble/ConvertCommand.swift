@@ -21,6 +21,9 @@ struct ConvertCommand: ParsableCommand {
             bit-serial kernel with unsigned M-bit inputs (WRPN; step calibrated on --calibrate); the first and
             last Conv/Gemm, grouped convs and nodes whose input is not ReLU-bounded stay int8
             (override with --layer NAME=int8|fp32|wKaM).
+            Pruning (fp32 and int8 recipes): --sparsity S zeroes the fraction S of each Conv/Gemm's weights with the
+            smallest magnitude, --nm N:M keeps the N largest of every M input channels; FullyConnected and 1x1 convs
+            are then stored sparse (CSR or N:M) where the sparse kernel is predicted faster, the others dense.
             """)
 
     @Argument(help: "The ONNX model to convert.")
@@ -47,6 +50,15 @@ struct ConvertCommand: ParsableCommand {
 
     @Option(name: .customLong("layer"), help: "ternary, wKaM: precision of one Conv/Gemm node, NAME=int8|ternary|fp32 (ternary) or NAME=int8|fp32|wKaM (wKaM) (repeatable).")
     var layers: [String] = []
+
+    @Option(help: "fp32, int8: unstructured magnitude pruning, the fraction 0 < S < 1 of each Conv/Gemm's weights set to zero.")
+    var sparsity: Double?
+
+    @Option(help: "fp32, int8: N:M magnitude pruning along input channels, e.g. 2:4 (1 ≤ N < M ≤ 4).")
+    var nm: String?
+
+    @Option(help: "With --sparsity / --nm: store FullyConnected and 1x1 convs sparse where the cost model predicts a speed-up (auto), always (sparse) or never (dense).")
+    var sparseStorage: String = "auto"
 
     @Flag(help: "Do not print the per-layer report.")
     var quiet = false
@@ -88,11 +100,19 @@ struct ConvertCommand: ParsableCommand {
         }
         bitSerial?.overrides = overrides
         let ternary = TernaryOptions(groupSize: groupSize, residualEdges: residualEdges, overrides: overrides)
+        guard let storage = PruningOptions.Storage(rawValue: sparseStorage) else {
+            throw CLIError("--sparse-storage \(sparseStorage): expected auto, sparse or dense")
+        }
+        var pruning = PruningOptions(sparsity: sparsity, storage: storage)
+        do {
+            if let nm { pruning.nm = try PruningOptions.parseNM(nm) }
+            try pruning.validate()
+        } catch let e as ConvertError { throw CLIError("\(e)") }
         progress("converting \(input) (\(formatBytes(onnx.count))) with recipe \(self.recipe)\(data.map { ", calibrating on \($0.sampleCount) samples" } ?? "")…")
         let nib: [UInt8], report: ConversionReport
         do {
             (nib, report) = try Converter.convert(onnxBytes: onnx, recipe: recipe, calibration: data, calibrationMethod: method,
-                                                     ternary: ternary, bitSerial: bitSerial ?? BitSerialOptions())
+                                                     ternary: ternary, bitSerial: bitSerial ?? BitSerialOptions(), pruning: pruning)
         } catch let e as ConvertError {
             throw CLIError("\(input): \(e)")
         }
