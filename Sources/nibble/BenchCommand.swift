@@ -79,7 +79,11 @@ struct KernelsBench: ParsableCommand {
     @Flag(help: "Print JSON: {threads, cpu, isa, results: [{layer, kernel, median_ms, min_ms}]}.")
     var json = false
 
+    @Flag(help: "Instead of the layers: time dense vs CSR kernels over shapes and densities and fit SparseCostModel's constants.")
+    var sparseSweep = false
+
     func run() throws {
+        if sparseSweep { SparseBench.sweep(seconds: min(seconds, 0.2)); return }
         if threads != 1 { throw CLIError("--threads \(threads): only 1 thread is implemented so far") }
         let wanted = kernels.split(separator: ",").map(String.init)
         let available = ["fp32", "int8", "w1a1", "w2a2"] + SparseBench.kernels

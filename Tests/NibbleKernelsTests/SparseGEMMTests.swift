@@ -190,4 +190,16 @@ final class SparseGEMMTests: XCTestCase {
         // 2:4 over 2 columns: one group of 2, 2 slots, so the upper 4 bits of the byte are padding.
         XCTAssertTrue(check([0b01_00_01_00], columns: 2, values: [1, 1])!.contains("zero padding"))
     }
+
+    func testCostModelOrdersChoices() {
+        // Monotone in the stored values; the documented regimes: L5 at 90 % sparse wins, FC at 50 % loses.
+        var last = Double.infinity
+        for stored in [262_144, 131_072, 26_214, 2_621] {
+            let s = SparseCostModel.predictedSpeedup(rows: 1024, columns: 256, pixels: 196, storedValues: stored, int8: false, nm: false)
+            XCTAssertGreaterThan(s, last == .infinity ? 0 : last)
+            last = s
+        }
+        XCTAssertGreaterThan(SparseCostModel.predictedSpeedup(rows: 1024, columns: 256, pixels: 196, storedValues: 26_214, int8: false, nm: false), 1)
+        XCTAssertLessThan(SparseCostModel.predictedSpeedup(rows: 1000, columns: 4096, pixels: 1, storedValues: 2_048_000, int8: false, nm: true), 1)
+    }
 }

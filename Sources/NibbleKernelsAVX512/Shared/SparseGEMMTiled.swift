@@ -38,6 +38,7 @@ struct SparseRows {
 /// Sparse GEMM over pixel-contiguous activations: input [batch][depth][pixels], output [batch][rows][pixels].
 /// `format` 0 is CSR (rowPointers [rows+1], columnIndices [nnz]); 1 is N:M (2-bit slot indices, see
 /// `NibbleKernels.SparseNM`). Pointers that a format does not use are ignored.
+
 public enum SparseGEMMTiled {
     /// Bytes of scratch: the decoded columns of one N:M row, then (int8) one sample's (q − zp) values.
     public static func scratchByteCount(slotsPerRow: Int, depth: Int, pixels: Int, int8: Bool) -> Int {
@@ -87,50 +88,57 @@ public enum SparseGEMMTiled {
             let (cols, vals, count) = r.row(o, values: values)
             let b = bias?[o] ?? 0
             for bi in 0..<batch {
-                rowF32(count: count, cols: cols, vals: vals, x: input + bi &* depth &* pixels, pixels: pixels,
+                rowF32(count: count, cols: cols, vals: vals, x: input + bi &* depth &* pixels, pixels: pixels, from: 0, to: pixels,
                        y: output + (bi &* rows &+ o) &* pixels, bias: b, lo: outputMin, hi: outputMax)
             }
         }
     }
 
-    /// One output row: blocks of 8 vectors of pixels (8 independent FMA chains cover the FMA latency: each
-    /// nonzero is one broadcast + 8 loads + 8 FMAs), then 2, then 1 vector, then scalars.
+    /// Pixels p0..<p1 of one output row: blocks of 4 vectors with two nonzeros per step in separate accumulators
+    /// (8 independent FMA chains cover the FMA latency; each nonzero is one broadcast + 4 loads + 4 FMAs), then 2,
+    /// then 1 vector, then 4 lanes, then scalars. `pixels` is the row stride of input and output.
     @inline(__always)
     static func rowF32(count: Int, cols: UnsafePointer<Int32>, vals: UnsafePointer<Float>, x: UnsafePointer<Float>,
-                       pixels: Int, y: UnsafeMutablePointer<Float>, bias: Float, lo: Float, hi: Float) {
+                       pixels: Int, from p0: Int, to p1: Int, y: UnsafeMutablePointer<Float>, bias: Float, lo: Float, hi: Float) {
         let vw = FVec.scalarCount
         let stride = pixels &* 4
         let xr = UnsafeRawPointer(x)
         let yr = UnsafeMutableRawPointer(y)
         let bv = FVec(repeating: bias), lov = FVec(repeating: lo), hiv = FVec(repeating: hi)
         let vb = vw &* 4
-        var p = 0
-        while p &+ 8 &* vw <= pixels {
-            var a0 = bv, a1 = bv, a2 = bv, a3 = bv, a4 = bv, a5 = bv, a6 = bv, a7 = bv
+        var p = p0
+        while p &+ 4 &* vw <= p1 {
+            var a0 = bv, a1 = bv, a2 = bv, a3 = bv
+            var b0 = FVec(), b1 = FVec(), b2 = FVec(), b3 = FVec()
             let off = p &* 4
-            for j in 0..<count {
-                let v = FVec(repeating: vals[j])
-                let src = xr + (Int(cols[j]) &* stride &+ off)
-                a0 = madd(a0, v, src.loadUnaligned(fromByteOffset: 0, as: FVec.self))
-                a1 = madd(a1, v, src.loadUnaligned(fromByteOffset: vb, as: FVec.self))
-                a2 = madd(a2, v, src.loadUnaligned(fromByteOffset: vb &* 2, as: FVec.self))
-                a3 = madd(a3, v, src.loadUnaligned(fromByteOffset: vb &* 3, as: FVec.self))
-                a4 = madd(a4, v, src.loadUnaligned(fromByteOffset: vb &* 4, as: FVec.self))
-                a5 = madd(a5, v, src.loadUnaligned(fromByteOffset: vb &* 5, as: FVec.self))
-                a6 = madd(a6, v, src.loadUnaligned(fromByteOffset: vb &* 6, as: FVec.self))
-                a7 = madd(a7, v, src.loadUnaligned(fromByteOffset: vb &* 7, as: FVec.self))
+            var j = 0
+            while j &+ 2 <= count {
+                let v = FVec(repeating: vals[j]), w = FVec(repeating: vals[j &+ 1])
+                let s = xr + (Int(cols[j]) &* stride &+ off), t = xr + (Int(cols[j &+ 1]) &* stride &+ off)
+                a0 = madd(a0, v, s.loadUnaligned(fromByteOffset: 0, as: FVec.self))
+                a1 = madd(a1, v, s.loadUnaligned(fromByteOffset: vb, as: FVec.self))
+                a2 = madd(a2, v, s.loadUnaligned(fromByteOffset: vb &* 2, as: FVec.self))
+                a3 = madd(a3, v, s.loadUnaligned(fromByteOffset: vb &* 3, as: FVec.self))
+                b0 = madd(b0, w, t.loadUnaligned(fromByteOffset: 0, as: FVec.self))
+                b1 = madd(b1, w, t.loadUnaligned(fromByteOffset: vb, as: FVec.self))
+                b2 = madd(b2, w, t.loadUnaligned(fromByteOffset: vb &* 2, as: FVec.self))
+                b3 = madd(b3, w, t.loadUnaligned(fromByteOffset: vb &* 3, as: FVec.self))
+                j &+= 2
             }
-            yr.storeBytes(of: a0.clamped(lowerBound: lov, upperBound: hiv), toByteOffset: off, as: FVec.self)
-            yr.storeBytes(of: a1.clamped(lowerBound: lov, upperBound: hiv), toByteOffset: off &+ vb, as: FVec.self)
-            yr.storeBytes(of: a2.clamped(lowerBound: lov, upperBound: hiv), toByteOffset: off &+ vb &* 2, as: FVec.self)
-            yr.storeBytes(of: a3.clamped(lowerBound: lov, upperBound: hiv), toByteOffset: off &+ vb &* 3, as: FVec.self)
-            yr.storeBytes(of: a4.clamped(lowerBound: lov, upperBound: hiv), toByteOffset: off &+ vb &* 4, as: FVec.self)
-            yr.storeBytes(of: a5.clamped(lowerBound: lov, upperBound: hiv), toByteOffset: off &+ vb &* 5, as: FVec.self)
-            yr.storeBytes(of: a6.clamped(lowerBound: lov, upperBound: hiv), toByteOffset: off &+ vb &* 6, as: FVec.self)
-            yr.storeBytes(of: a7.clamped(lowerBound: lov, upperBound: hiv), toByteOffset: off &+ vb &* 7, as: FVec.self)
-            p &+= 8 &* vw
+            if j < count {
+                let v = FVec(repeating: vals[j]), s = xr + (Int(cols[j]) &* stride &+ off)
+                a0 = madd(a0, v, s.loadUnaligned(fromByteOffset: 0, as: FVec.self))
+                a1 = madd(a1, v, s.loadUnaligned(fromByteOffset: vb, as: FVec.self))
+                a2 = madd(a2, v, s.loadUnaligned(fromByteOffset: vb &* 2, as: FVec.self))
+                a3 = madd(a3, v, s.loadUnaligned(fromByteOffset: vb &* 3, as: FVec.self))
+            }
+            yr.storeBytes(of: (a0 + b0).clamped(lowerBound: lov, upperBound: hiv), toByteOffset: off, as: FVec.self)
+            yr.storeBytes(of: (a1 + b1).clamped(lowerBound: lov, upperBound: hiv), toByteOffset: off &+ vb, as: FVec.self)
+            yr.storeBytes(of: (a2 + b2).clamped(lowerBound: lov, upperBound: hiv), toByteOffset: off &+ vb &* 2, as: FVec.self)
+            yr.storeBytes(of: (a3 + b3).clamped(lowerBound: lov, upperBound: hiv), toByteOffset: off &+ vb &* 3, as: FVec.self)
+            p &+= 4 &* vw
         }
-        while p &+ 2 &* vw <= pixels {
+        while p &+ 2 &* vw <= p1 {
             // Two vectors, each with two chains (even/odd nonzeros) to halve the dependency depth.
             var a0 = bv, a1 = bv, b0 = FVec(), b1 = FVec()
             let off = p &* 4
@@ -153,7 +161,7 @@ public enum SparseGEMMTiled {
             yr.storeBytes(of: (a1 + b1).clamped(lowerBound: lov, upperBound: hiv), toByteOffset: off &+ vb, as: FVec.self)
             p &+= 2 &* vw
         }
-        while p &+ vw <= pixels {
+        while p &+ vw <= p1 {
             var a0 = bv
             let off = p &* 4
             for j in 0..<count {
@@ -162,11 +170,22 @@ public enum SparseGEMMTiled {
             yr.storeBytes(of: a0.clamped(lowerBound: lov, upperBound: hiv), toByteOffset: off, as: FVec.self)
             p &+= vw
         }
+        while p &+ 4 <= p1 {
+            // Up to 7 leftover pixels (AVX2, AVX-512) in one 4-lane vector.
+            typealias V4 = SIMD4<Float>
+            var a0 = V4(repeating: bias)
+            let off = p &* 4
+            for j in 0..<count {
+                a0 = a0 + V4(repeating: vals[j]) * xr.loadUnaligned(fromByteOffset: Int(cols[j]) &* stride &+ off, as: V4.self)
+            }
+            yr.storeBytes(of: a0.clamped(lowerBound: V4(repeating: lo), upperBound: V4(repeating: hi)), toByteOffset: off, as: V4.self)
+            p &+= 4
+        }
         if p == 0 && pixels == 1 {
             y[0] = Swift.max(Swift.min(bias + dotGathered(count: count, cols: cols, vals: vals, x: x), hi), lo)
             return
         }
-        while p < pixels {
+        while p < p1 {
             var s = bias
             for j in 0..<count { s = madd(s, vals[j], x[Int(cols[j]) &* pixels &+ p]) }
             y[p] = Swift.max(Swift.min(s, hi), lo)
