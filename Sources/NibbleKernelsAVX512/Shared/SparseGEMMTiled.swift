@@ -253,12 +253,41 @@ public enum SparseGEMMTiled {
                 centered[i] = Int32(Int8Quantization.quantize(x[i], scale: inputScale, zeroPoint: inputZeroPoint)) &- inputZeroPoint
             }
             for o in 0..<rows {
+                if format != 0 && pixels == 1 {
+                    let acc = dotNM(n: n, m: m, slots: r.slots, indices: nmIndices! + o &* r.indexBytes, vals: values + o &* r.slots,
+                                    x: UnsafePointer(centered))
+                    output[bi &* rows &+ o] = Int8Quantization.dequantize(acc, scale: inputScale * weightScales[o], bias: bias?[o] ?? 0,
+                                                                          outputMin: outputMin, outputMax: outputMax)
+                    continue
+                }
                 let (cols, vals, nnz) = r.row(o, values: values)
                 rowInt8(count: nnz, cols: cols, vals: vals, x: UnsafePointer(centered), pixels: pixels,
                         y: output + (bi &* rows &+ o) &* pixels, scale: inputScale * weightScales[o],
                         bias: bias?[o] ?? 0, lo: outputMin, hi: outputMax)
             }
         }
+    }
+
+    /// `dotNM` for int8 values × (q − zp): exact int32 sum.
+    @inline(__always)
+    static func dotNM(n: Int, m: Int, slots: Int, indices: UnsafePointer<UInt8>, vals: UnsafePointer<Int8>,
+                      x: UnsafePointer<Int32>) -> Int32 {
+        var s0: Int32 = 0, s1: Int32 = 0
+        var j = 0
+        if n == 2 && m == 4 {
+            while j &+ 4 <= slots {
+                let bits = Int(indices[j >> 2]), base = x + (j >> 1) &* 4
+                s0 &+= Int32(vals[j]) &* base[bits & 3] &+ Int32(vals[j &+ 1]) &* base[(bits >> 2) & 3]
+                s1 &+= Int32(vals[j &+ 2]) &* base[4 &+ ((bits >> 4) & 3)] &+ Int32(vals[j &+ 3]) &* base[4 &+ (bits >> 6)]
+                j &+= 4
+            }
+        }
+        while j < slots {
+            let idx = (Int(indices[j >> 2]) >> ((j & 3) << 1)) & 3
+            s0 &+= Int32(vals[j]) &* x[(j / n) &* m &+ idx]
+            j &+= 1
+        }
+        return s0 &+ s1
     }
 
     @inline(__always)
