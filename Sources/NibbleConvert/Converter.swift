@@ -35,7 +35,7 @@ public enum Converter {
                 throw ConvertError.invalidInput("--sparsity / --nm apply to recipes fp32 and int8 (the sparse kernels' values), not \(recipeName)")
             }
             try PruningRecipe.prune(&result, options: pruning)
-            result.graph.metadata.append(("pruning", "\(pruning.name) magnitude pruning per layer; sparse storage where SparseCostModel predicts a speed-up"))
+            result.graph.metadata.append(("pruning", "\(pruning.name) magnitude pruning per layer; sparse storage \(pruning.storage.rawValue)\(pruning.storage == .auto ? " (where SparseCostModel predicts a speed-up)" : "")"))
         }
         var nib = try serialize(result)
         var usedCalibration: CalibrationMethod? = nil
