@@ -181,7 +181,7 @@ public enum SparseGEMMTiled {
             yr.storeBytes(of: a0.clamped(lowerBound: V4(repeating: lo), upperBound: V4(repeating: hi)), toByteOffset: off, as: V4.self)
             p &+= 4
         }
-        if p == 0 && pixels == 1 {
+        if p == 0 && p1 == 1 && pixels == 1 {
             y[0] = Swift.max(Swift.min(bias + dotGathered(count: count, cols: cols, vals: vals, x: x), hi), lo)
             return
         }
@@ -292,13 +292,15 @@ public enum SparseGEMMTiled {
 
     @inline(__always)
     static func rowInt8(count: Int, cols: UnsafePointer<Int32>, vals: UnsafePointer<Int8>, x: UnsafePointer<Int32>,
-                        pixels: Int, y: UnsafeMutablePointer<Float>, scale: Float, bias: Float, lo: Float, hi: Float) {
+                        pixels: Int, from p0: Int = 0, to end: Int? = nil, y: UnsafeMutablePointer<Float>,
+                        scale: Float, bias: Float, lo: Float, hi: Float) {
         typealias IVec = SIMD8<Int32>
         let stride = pixels &* 4
         let xr = UnsafeRawPointer(x)
-        var p = 0
+        let p1 = end ?? pixels
+        var p = p0
         // Four chains of 8 pixels: the int32 multiply (vpmulld) has a long latency.
-        while p &+ 32 <= pixels {
+        while p &+ 32 <= p1 {
             var a0 = IVec(), a1 = IVec(), a2 = IVec(), a3 = IVec()
             let off = p &* 4
             for j in 0..<count {
@@ -317,7 +319,7 @@ public enum SparseGEMMTiled {
             }
             p &+= 32
         }
-        while p &+ 8 <= pixels {
+        while p &+ 8 <= p1 {
             var a0 = IVec()
             let off = p &* 4
             for j in 0..<count {
@@ -326,7 +328,7 @@ public enum SparseGEMMTiled {
             for l in 0..<8 { y[p &+ l] = Int8Quantization.dequantize(a0[l], scale: scale, bias: bias, outputMin: lo, outputMax: hi) }
             p &+= 8
         }
-        while p < pixels {
+        while p < p1 {
             var s: Int32 = 0
             for j in 0..<count { s &+= Int32(vals[j]) &* x[Int(cols[j]) &* pixels &+ p] }
             y[p] = Int8Quantization.dequantize(s, scale: scale, bias: bias, outputMin: lo, outputMax: hi)
