@@ -23,7 +23,7 @@ struct ConvertCommand: ParsableCommand {
             (override with --layer NAME=int8|fp32|wKaM).
             Pruning (fp32 and int8 recipes): --sparsity S zeroes the fraction S of each Conv/Gemm's weights with the
             smallest magnitude, --nm N:M keeps the N largest of every M input channels; FullyConnected and 1x1 convs
-            are then stored sparse (CSR or N:M) where the sparse kernel is predicted faster, the others dense.
+            (CSR or N:M) and stride-1 convs (CSR) are then stored sparse where the sparse kernel is predicted faster.
             """)
 
     @Argument(help: "The ONNX model to convert.")
@@ -57,7 +57,7 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "fp32, int8: N:M magnitude pruning along input channels, e.g. 2:4 (1 ≤ N < M ≤ 4).")
     var nm: String?
 
-    @Option(help: "With --sparsity / --nm: store FullyConnected and 1x1 convs sparse where the cost model predicts a speed-up (auto), always (sparse) or never (dense).")
+    @Option(help: "With --sparsity / --nm: store the layers a sparse kernel runs sparse where the cost model predicts a speed-up (auto), always (sparse) or never (dense).")
     var sparseStorage: String = "auto"
 
     @Flag(help: "Do not print the per-layer report.")

@@ -67,6 +67,33 @@ final class PruningRecipeTests: XCTestCase {
         print("pruned digits MLP accuracy (360 test samples):\n" + summary.joined(separator: "\n"))
     }
 
+    /// The digits CNN's 3x3 stride-1 convs run the direct sparse convolution; the stride-2 conv stays dense.
+    func testDigitsCNNDirectSparseConv() throws {
+        let dir = Fixtures.samplesDir
+        guard case .int64(let labels) = try Fixtures.npy("digits_test_y.npy", in: dir).storage else { throw XCTSkip("labels") }
+        let onnx = try Fixtures.bytes("digits_cnn.onnx", in: dir)
+        let x = try XCTUnwrap(try Fixtures.npy("digits_test_x_img.npy", in: dir).floats)
+        let calibration = try CalibrationData(contentsOf: try Fixtures.url("digits_calib_img.npy", in: dir))
+        var summary: [String] = []
+        for recipe in [Recipe.fp32, .int8] {
+            let (sparseNib, report) = try convert(onnx, recipe, calibration, PruningOptions(sparsity: 0.5), storage: .sparse)
+            let (denseNib, _) = try convert(onnx, recipe, calibration, PruningOptions(sparsity: 0.5), storage: .dense)
+            let sparse = try NibRunner(sparseNib), dense = try NibRunner(denseNib)
+            let direct = sparse.model.kernelNames.filter { $0.contains("conv3x3 direct") }
+            XCTAssertEqual(direct.count, 2, "\(sparse.model.kernelNames)\n\(report)")
+            XCTAssertTrue(report.sparseLayers.values.contains { $0.storage.hasPrefix("dense") }, "stride-2 conv stays dense\n\(report)")
+            let ys = try sparse.run(x), yd = try dense.run(x)
+            if recipe == .int8 {
+                XCTAssertEqual(ys, yd)
+            } else {
+                let worst = zip(ys, yd).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+                XCTAssertLessThan(worst, 1e-4)
+            }
+            summary.append("digits CNN \(recipe.rawValue) 50%: \(BitSerialRecipeTests.accuracy(ys, labels) * 100)%")
+        }
+        print(summary.joined(separator: "\n"))
+    }
+
     func testRoundTripFromFileBytes() throws {
         let d = try digits()
         for recipe in [Recipe.fp32, .int8] {

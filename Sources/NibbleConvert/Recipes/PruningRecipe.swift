@@ -58,7 +58,8 @@ public struct PruningOptions: Sendable, Equatable {
 /// Magnitude pruning of Conv (group 1) and FullyConnected weights, then sparse storage where the kernels pay
 /// (docs/FORMAT.md §4.6). Pruning runs on the fp32 weights before calibration, so the int8 recipe calibrates and
 /// quantizes the pruned model; `encode` runs after the recipe and stores each eligible layer (FullyConnected,
-/// 1x1 Conv with stride 1, no padding) sparse when `SparseCostModel` predicts the sparse kernel is faster,
+/// 1x1 Conv with stride 1, no padding; with CSR also K×K convs with stride 1) sparse when `SparseCostModel`
+/// predicts the sparse kernel is faster,
 /// else keeps it dense with its zeros. Depthwise and other grouped convs are not pruned (few weights, and
 /// accuracy suffers most there, as in Han et al. 2015's per-layer sensitivity).
 enum PruningRecipe {
@@ -108,14 +109,17 @@ enum PruningRecipe {
             guard let w = r.constants[node.inputs[1]], let rows = w.shape.first, rows > 0 else { continue }
             let int8 = node.precision == .int8
             let columns = w.count / rows
-            let xShape = r.graph.tensors[node.inputs[0]].shape
-            let pixels = node.op == .conv && xShape.count == 4 ? xShape[2] * xShape[3] : 1
+            let xShape = r.graph.tensors[node.inputs[0]].shape, yShape = r.graph.tensors[node.outputs[0]].shape
+            let pixels = node.op == .conv && yShape.count == 4 ? yShape[2] * yShape[3] : 1
             let zeros = int8 ? (w.ints ?? []).filter { $0 == 0 }.count : w.floats.filter { $0 == 0 }.count
             var layer = ConversionReport.SparseLayer(sparsity: Double(zeros) / Double(max(w.count, 1)), storage: "dense",
                                                      denseBytes: w.count * (int8 ? 1 : 4), storedBytes: w.count * (int8 ? 1 : 4),
                                                      predictedSpeedup: 1)
             defer { layers[node.name] = layer }
-            guard eligible(node, weightShape: w.shape, inputShape: xShape) else { layer.storage = "dense (not 1x1/FC)"; continue }
+            guard eligible(node, weightShape: w.shape, inputShape: xShape, csr: options.nm == nil) else {
+                layer.storage = options.nm == nil ? "dense (stride/dilation ≠ 1)" : "dense (N:M: FC and 1x1 only)"
+                continue
+            }
 
             let stored = options.nm.map { SparseNM.slotsPerRow(columns: columns, n: $0.n, m: $0.m) * rows } ?? (w.count - zeros)
             let speedup = SparseCostModel.predictedSpeedup(rows: rows, columns: columns, pixels: pixels, storedValues: stored,
@@ -187,13 +191,14 @@ enum PruningRecipe {
         return layers
     }
 
-    /// The sparse kernels run FullyConnected and 1x1 convs with stride 1, no padding, group 1.
-    static func eligible(_ node: Node, weightShape ws: [Int], inputShape xs: [Int]) -> Bool {
+    /// The sparse kernels run FullyConnected and 1x1 convs with stride 1, no padding, group 1 (CSR or N:M), and,
+    /// with CSR, any conv with stride 1, dilation 1 and group 1 (the direct sparse convolution).
+    static func eligible(_ node: Node, weightShape ws: [Int], inputShape xs: [Int], csr: Bool) -> Bool {
         if node.op == .fullyConnected { return ws.count == 2 && xs.count == 2 }
         let ones = [Int64](repeating: 1, count: 2)
-        return ws.count == 4 && ws[2] == 1 && ws[3] == 1 && xs.count == 4
-            && (node.attribute(.strides)?.ints ?? ones) == ones
-            && (node.attribute(.pads)?.ints ?? []).allSatisfy { $0 == 0 }
-            && (node.attribute(.group)?.ints.first ?? 1) == 1
+        let strideOne = (node.attribute(.strides)?.ints ?? ones) == ones && (node.attribute(.group)?.ints.first ?? 1) == 1
+        guard ws.count == 4, xs.count == 4, strideOne else { return false }
+        if csr { return (node.attribute(.dilations)?.ints ?? ones) == ones }
+        return ws[2] == 1 && ws[3] == 1 && (node.attribute(.pads)?.ints ?? []).allSatisfy { $0 == 0 }
     }
 }

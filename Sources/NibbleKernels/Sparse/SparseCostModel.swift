@@ -23,7 +23,8 @@ public enum SparseCostModel {
         }
     }
 
-    /// dense time ÷ sparse time for `rows` outputs per pixel, `columns` weights per row and `storedValues`
+    /// dense time ÷ sparse time for `rows` outputs per pixel (K×K direct convs use the 1x1 constants: both sides
+    /// stream one contiguous run of pixels per stored weight), `columns` weights per row and `storedValues`
     /// (CSR nonzeros or N:M slots); > 1 means the sparse kernel is predicted faster. `nm` is accepted for when the
     /// layouts' costs part (today they measure alike).
     public static func predictedSpeedup(rows: Int, columns: Int, pixels: Int, storedValues: Int, int8: Bool, nm: Bool) -> Double {

@@ -1,8 +1,9 @@
 import NibbleFormat
 import NibbleKernels
 
-/// 1x1 Conv (stride 1, no padding, group 1) or FullyConnected with sparse weights (docs/FORMAT.md §4.6), run by
-/// `SparseGEMM` on the CSR or N:M arrays used in place from the file. Values are fp32, or int8 with one scale per
+/// Conv or FullyConnected with sparse weights (docs/FORMAT.md §4.6) used in place from the file: FullyConnected and
+/// 1x1 convs (stride 1, no padding, group 1) run `SparseGEMM` (CSR or N:M); other convs with stride 1, dilation 1 and
+/// group 1 run the direct sparse convolution `SparseConv` (CSR only). Values are fp32, or int8 with one scale per
 /// output channel and the int8 input quantization (input_scale, input_zero_point) of precision int8.
 /// Inputs: CSR [X, V, B or absent, S or absent, column indices (int32 [nnz]), row pointers (int32 [O+1])];
 /// N:M [X, V ([O, slots]), B or absent, S or absent, slot indices (uint8 [O, ⌈slots/4⌉])].
@@ -13,6 +14,8 @@ struct SparseStep {
     let format: Int
     let n: Int, m: Int
     let int8: Bool
+    /// Set for convs that run `SparseConv` (K×K or padded); nil for the GEMM forms.
+    let direct: ConvGeometry?
     let input: Int, values: Int, indices: Int, rowPointers: Int, output: Int
     let p: WeightedOpParameters
 
@@ -55,15 +58,21 @@ struct SparseStep {
         let isConv = c.node.op == .conv
         let columns: Int, pixels: Int
         let xs = c.tensor(x).shape
+        var direct: ConvGeometry? = nil
         if isConv {
             if xs.count != 4 { throw c.fail("input shape \(xs), expected [1, C, H, W]") }
             let kernel = try c.ints(.kernelShape, count: 2, default: [1, 1])
-            if kernel != [1, 1] { throw c.fail("kernel_shape \(kernel): sparse convs are 1x1 only") }
-            let g = try ConvStep.geometry(c, input: x, weightShape: [rows, xs[1], 1, 1])
-            if g.groups != 1 || g.strideH != 1 || g.strideW != 1 || g.padTop != 0 || g.padLeft != 0 || g.outH != g.inH || g.outW != g.inW {
-                throw c.fail("sparse convs need stride 1, no padding and group 1; got strides [\(g.strideH), \(g.strideW)], group \(g.groups), output \(g.outH)×\(g.outW) from \(g.inH)×\(g.inW)")
+            if kernel.contains(where: { $0 < 1 || $0 > 4096 }) { throw c.fail("kernel_shape \(kernel) must be in 1...4096") }
+            let g = try ConvStep.geometry(c, input: x, weightShape: [rows, xs[1], kernel[0], kernel[1]])
+            let gemm = kernel == [1, 1] && g.groups == 1 && g.strideH == 1 && g.strideW == 1 && g.padTop == 0 && g.padLeft == 0
+                && g.outH == g.inH && g.outW == g.inW
+            if !gemm {
+                if format != 0 || !SparseConv.supports(g) {
+                    throw c.fail("sparse convs other than 1x1 (stride 1, no padding) need CSR, stride 1, dilation 1 and group 1; got \(format == 0 ? "CSR" : "N:M"), kernel \(kernel), strides [\(g.strideH), \(g.strideW)], dilations [\(g.dilationH), \(g.dilationW)], group \(g.groups)")
+                }
+                direct = g
             }
-            columns = g.inC; pixels = g.inH * g.inW
+            columns = g.reductionLength; pixels = g.outH * g.outW
         } else {
             if xs.count != 2 || xs[0] != 1 { throw c.fail("input shape \(xs), expected [1, in]") }
             try c.requireShape(c.output, [1, rows], "output")
@@ -77,8 +86,9 @@ struct SparseStep {
                                "slot indices ([out channels, ⌈slots / 4⌉] bytes)")
         }
         let step = SparseStep(isConv: isConv, rows: rows, columns: columns, pixels: pixels, format: format, n: n, m: m,
-                              int8: int8, input: x, values: v, indices: ix, rowPointers: rp, output: c.output, p: params)
+                              int8: int8, direct: direct, input: x, values: v, indices: ix, rowPointers: rp, output: c.output, p: params)
         let slots = format == 1 ? SparseNM.slotsPerRow(columns: columns, n: n, m: m) : 0
+        if let g = direct { return (step, SparseConv.scratchByteCount(g)) }
         return (step, SparseGEMM.scratchByteCount(nmSlotsPerRow: slots, columns: columns, pixels: pixels, int8: int8))
     }
 
@@ -113,7 +123,8 @@ struct SparseStep {
     }
 
     var kernelName: String {
-        "sparse \(format == 0 ? "CSR" : "\(n):\(m)") \(int8 ? "int8" : "fp32") \(isConv ? "conv1x1" : "fully connected") (\(KernelISA.current.name))"
+        let op = direct.map { "conv\($0.kernelH)x\($0.kernelW) direct" } ?? (isConv ? "conv1x1" : "fully connected")
+        return "sparse \(format == 0 ? "CSR" : "\(n):\(m)") \(int8 ? "int8" : "fp32") \(op) (\(KernelISA.current.name))"
     }
 
     @inline(__always)
@@ -126,6 +137,18 @@ struct SparseStep {
                                     columnIndices: ix.assumingMemoryBound(to: Int32.self)))
         } else {
             layout = .nm(SparseNM(rows: rows, columns: columns, n: n, m: m, indices: ix.assumingMemoryBound(to: UInt8.self)))
+        }
+        if let g = direct, case .csr(let csr) = layout {
+            if int8 {
+                SparseConv.run(g, csr, values: UnsafePointer(b.raw(values).assumingMemoryBound(to: Int8.self)), input: b.f32(input),
+                               inputScale: p.inputScale, inputZeroPoint: p.inputZeroPoint, weightScales: b.f32(p.weightScales),
+                               bias: b.optionalF32(p.bias), output: b.f32(output), scratch: b.scratch,
+                               outputMin: p.outputMin, outputMax: p.outputMax)
+            } else {
+                SparseConv.run(g, csr, values: UnsafePointer(b.f32(values)), input: b.f32(input), bias: b.optionalF32(p.bias),
+                               output: b.f32(output), scratch: b.scratch, outputMin: p.outputMin, outputMax: p.outputMax)
+            }
+            return
         }
         if int8 {
             SparseGEMM.run(layout, pixels: pixels, batch: 1, values: UnsafePointer(b.raw(values).assumingMemoryBound(to: Int8.self)),
