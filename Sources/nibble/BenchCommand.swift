@@ -67,7 +67,7 @@ struct KernelsBench: ParsableCommand {
     @Option(help: "Threads (only 1 today; multi-threading lands with the kernels issue).")
     var threads: Int = 1
 
-    @Option(help: "Comma-separated kernels to run: fp32,int8,w1a1,w2a2,sparse90,nm24,sparse90i8,nm24i8 (w1a1: bipolar ±1 weights and activations; w2a2: 2-bit two's-complement weights × 2-bit unsigned activations; timed on pre-packed operands; sparse90: fp32 CSR with 90 % of the weights zero; nm24: fp32 2:4 along input channels; sparse90i8, nm24i8: the same with int8 values; sparse kernels run on 1x1 convs (L5) and G1 only).")
+    @Option(help: "Comma-separated kernels to run: fp32,int8,w1a1,w2a2,sparse90,nm24,sparse90i8,nm24i8 (w1a1: bipolar ±1 weights and activations; w2a2: 2-bit two's-complement weights × 2-bit unsigned activations; timed on pre-packed operands; sparse90: fp32 CSR with 90 % of the weights zero; nm24: fp32 2:4 along input channels; sparse90i8, nm24i8: the same with int8 values; CSR also runs the 3x3 convs L1–L4 (direct sparse conv), 2:4 only 1x1 convs (L5) and G1).")
     var kernels: String = "fp32,int8,w1a1,w2a2,sparse90,nm24"
 
     @Option(help: "Comma-separated layers to run (L1,L2,L3,L4,L5,G1).")
@@ -95,7 +95,7 @@ struct KernelsBench: ParsableCommand {
         var results: [(layer: String, kernel: String, timing: Timing, macs: Int)] = []
         for (name, g) in CanonicalLayers.convolutions where layerNames.contains(name) {
             let macs = g.outC * g.outH * g.outW * (g.inC / g.groups) * g.kernelH * g.kernelW
-            for k in wanted where !SparseBench.kernels.contains(k) || SparseBench.applies(g) {
+            for k in wanted where !SparseBench.kernels.contains(k) || SparseBench.applies(g, kernel: k) {
                 if !json { progress("timing \(name) \(k)…") }
                 results.append((name, k, benchConv(g, kernel: k), macs))
             }
@@ -169,8 +169,7 @@ struct KernelsBench: ParsableCommand {
         var output = [Float](repeating: 0, count: g.outC * g.outH * g.outW)
         if kernel == "w1a1" || kernel == "w2a2" { return benchBinary(g, kernel: kernel, input: input, weights: weights, bias: bias) }
         if SparseBench.kernels.contains(kernel) {
-            return SparseBench.time(kernel, rows: g.outC, columns: g.inC, pixels: g.outPixels, input: input, weights: weights,
-                                    bias: bias, seconds: seconds)
+            return SparseBench.conv(kernel, g, input: input, weights: weights, bias: bias, seconds: seconds)
         }
         if kernel == "fp32" {
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(FP32Conv.scratchFloatCount(g), 1))

@@ -9,9 +9,44 @@ enum SparseBench {
     /// `…i8`: the same pruned weights as int8 values (scale 1/127) with uint8 activations, as the int8 entry.
     static let kernels = ["sparse90", "nm24", "sparse90i8", "nm24i8"]
 
-    static func applies(_ g: ConvGeometry) -> Bool {
+    /// 1x1 convs with stride 1, no padding, group 1 (`SparseGEMM`), or for CSR any stride-1 conv (`SparseConv`).
+    static func applies(_ g: ConvGeometry, kernel: String) -> Bool {
+        isGEMM(g) || (kernel.hasPrefix("sparse90") && SparseConv.supports(g))
+    }
+
+    static func isGEMM(_ g: ConvGeometry) -> Bool {
         g.kernelH == 1 && g.kernelW == 1 && g.strideH == 1 && g.strideW == 1 && g.padTop == 0 && g.padLeft == 0
             && g.groups == 1 && g.outH == g.inH && g.outW == g.inW
+    }
+
+    /// Times a conv layer: the GEMM form for 1x1, else the direct sparse convolution (CSR).
+    static func conv(_ kernel: String, _ g: ConvGeometry, input: [Float], weights: [Float], bias: [Float], seconds: Double) -> Timing {
+        if isGEMM(g) {
+            return time(kernel, rows: g.outC, columns: g.inC, pixels: g.outPixels, input: input, weights: weights, bias: bias, seconds: seconds)
+        }
+        let pruned = prune(kernel, weights: weights, rows: g.outC, columns: g.reductionLength)
+        let int8 = kernel.hasSuffix("i8")
+        var output = [Float](repeating: 0, count: g.outC * g.outPixels)
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: SparseConv.scratchByteCount(g), alignment: 64)
+        defer { scratch.deallocate() }
+        func run<T: Numeric>(_ w: [T], _ body: (SparseCSR, UnsafePointer<T>) -> Void) -> Timing {
+            let e = SparseEncoding.csr(w, rows: g.outC, columns: g.reductionLength)
+            return e.rowPointers.withUnsafeBufferPointer { rp in e.columnIndices.withUnsafeBufferPointer { ci in
+                e.values.withUnsafeBufferPointer { v in
+                    let csr = SparseCSR(rows: g.outC, columns: g.reductionLength, rowPointers: rp.baseAddress!, columnIndices: ci.baseAddress!)
+                    return Timing.measure(seconds: seconds) { body(csr, v.baseAddress!) }
+                }
+            }}
+        }
+        if int8 {
+            return run(pruned.map { Int8(($0 * 127).rounded()) }) { csr, v in
+                SparseConv.run(g, csr, values: v, input: input, inputScale: 2.0 / 255, inputZeroPoint: 128, weightScales: bias,
+                               bias: bias, output: &output, scratch: scratch)
+            }
+        }
+        return run(pruned) { csr, v in
+            SparseConv.run(g, csr, values: v, input: input, bias: bias, output: &output, scratch: scratch)
+        }
     }
 
     /// Magnitude-pruned copy of `weights` ([rows][columns]) for `kernel`.

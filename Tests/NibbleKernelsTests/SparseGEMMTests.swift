@@ -201,5 +201,8 @@ final class SparseGEMMTests: XCTestCase {
         }
         XCTAssertGreaterThan(SparseCostModel.predictedSpeedup(rows: 1024, columns: 256, pixels: 196, storedValues: 26_214, int8: false, nm: false), 1)
         XCTAssertLessThan(SparseCostModel.predictedSpeedup(rows: 1000, columns: 4096, pixels: 1, storedValues: 2_048_000, int8: false, nm: true), 1)
+        // Direct 3x3 convs at 90 %: wide rows (L1, 56) win, narrow rows (L4, 7) lose.
+        XCTAssertGreaterThan(SparseCostModel.predictedSpeedup(rows: 64, columns: 576, pixels: 3136, storedValues: 3_686, int8: false, nm: false, runLength: 56), 1)
+        XCTAssertLessThan(SparseCostModel.predictedSpeedup(rows: 512, columns: 4608, pixels: 49, storedValues: 235_930, int8: false, nm: false, runLength: 7), 1)
     }
 }

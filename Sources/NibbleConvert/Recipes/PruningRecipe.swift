@@ -122,8 +122,11 @@ enum PruningRecipe {
             }
 
             let stored = options.nm.map { SparseNM.slotsPerRow(columns: columns, n: $0.n, m: $0.m) * rows } ?? (w.count - zeros)
+            // The GEMM forms read whole pixel rows; the direct conv one output row (width outW) per weight.
+            let gemm = eligible(node, weightShape: w.shape, inputShape: xShape, csr: false)
+            let run = gemm || yShape.count != 4 ? pixels : yShape[3]
             let speedup = SparseCostModel.predictedSpeedup(rows: rows, columns: columns, pixels: pixels, storedValues: stored,
-                                                           int8: int8, nm: options.nm != nil)
+                                                           int8: int8, nm: options.nm != nil, runLength: run)
             layer.predictedSpeedup = speedup
             if options.storage == .dense { layer.storage = "dense (--sparse-storage dense)"; continue }
             if options.storage == .auto && speedup <= 1 { layer.storage = "dense (model: sparse slower)"; continue }
