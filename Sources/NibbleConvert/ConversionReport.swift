@@ -42,6 +42,19 @@ public struct ConversionReport: Sendable, CustomStringConvertible {
         public var sensitivity: Double
     }
 
+    /// What the pruning recipe did to one layer (docs/FORMAT.md §4.6).
+    public struct SparseLayer: Sendable, Equatable {
+        /// Fraction of the layer's weights that are zero (after quantization for int8).
+        public var sparsity: Double
+        /// "csr", "2:4", or why the layer stayed dense.
+        public var storage: String
+        /// Weight bytes stored dense (fp32 or int8 values, without bias and scales) and as chosen.
+        public var denseBytes: Int
+        public var storedBytes: Int
+        /// `SparseCostModel`'s dense ÷ sparse time (1 when not eligible).
+        public var predictedSpeedup: Double
+    }
+
     /// The model's output on the calibration set at one residual level, vs the fp32 model.
     public struct LevelError: Sendable, Equatable {
         public var level: Int
@@ -62,6 +75,8 @@ public struct ConversionReport: Sendable, CustomStringConvertible {
     public var tensorCount: Int
     /// Ternary recipe: calibration error at each level 0…max (empty otherwise).
     public var levelErrors: [LevelError]
+    /// Pruning recipe: per pruned layer, its sparsity and storage (empty without --sparsity / --nm).
+    public var sparseLayers: [String: SparseLayer] = [:]
 
     public var totalWeightBytes: Int { rows.reduce(0) { $0 + $1.weightBytes } }
     public var totalFP32WeightBytes: Int { rows.reduce(0) { $0 + $1.fp32WeightBytes } }
@@ -93,6 +108,10 @@ public struct ConversionReport: Sendable, CustomStringConvertible {
                 let isExtraEdge = ternary && k >= 4
                 if ternary && k == 1 && tensor.dtype == .bits64 {
                     fp32 += ConversionReport.ternaryWeightCount(node, graph, outChannels: tensor.shape.count == 3 ? tensor.shape[1] : 0) * 4
+                } else if node.precision == .sparse && k != 2 {
+                    // Sparse values/indices/row pointers (1, 4, 5) stand for the dense [out, in] weights; int8 scales (3) are extra.
+                    let x = graph.tensors[node.inputs[0]].shape, y = graph.tensors[node.outputs[0]].shape
+                    if k == 1, x.count >= 2, y.count >= 2 { fp32 += x[1] * y[1] * 4 }
                 } else if bitSerial && k == 1 {
                     // Packed [K, O·kH·kW, words]: the fp32 weights were (O·kH·kW) × input channels.
                     let inC = graph.tensors[node.inputs[0]].shape.count >= 2 ? graph.tensors[node.inputs[0]].shape[1] : 0
@@ -164,6 +183,15 @@ public struct ConversionReport: Sendable, CustomStringConvertible {
             total += "  (\(formatRatio(ratio))× smaller than fp32)"
         }
         lines.append(total)
+        if !sparseLayers.isEmpty {
+            lines.append("")
+            let w = max(nameWidth, 12)
+            lines.append("\(pad("pruned layer", w))  sparsity  storage                        dense bytes  stored bytes  model speed-up")
+            for r in rows {
+                guard let s = sparseLayers[r.name] else { continue }
+                lines.append("\(pad(r.name, w))  \(lpad(formatFixed(s.sparsity * 100, 1) + "%", 8))  \(pad(s.storage, 29))  \(lpad(String(s.denseBytes), 11))  \(lpad(String(s.storedBytes), 12))  \(lpad(formatRatio(s.predictedSpeedup) + "×", 14))")
+            }
+        }
         if !levelErrors.isEmpty {
             lines.append("")
             lines.append("residual level  output error vs fp32 (calibration)  top-1 agreement with fp32")

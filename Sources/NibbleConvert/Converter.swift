@@ -24,10 +24,19 @@ public enum Converter {
     public static func convert(onnxBytes: [UInt8], recipe: Recipe = .fp32, calibration: CalibrationData? = nil,
                                calibrationMethod: CalibrationMethod = .minMax,
                                ternary: TernaryOptions = TernaryOptions(),
-                               bitSerial: BitSerialOptions = BitSerialOptions()) throws -> (nib: [UInt8], report: ConversionReport) {
+                               bitSerial: BitSerialOptions = BitSerialOptions(),
+                               pruning: PruningOptions = PruningOptions()) throws -> (nib: [UInt8], report: ConversionReport) {
         var result = try ONNXImporter.importGraph(try ONNXImporter.decode(onnxBytes))
         let recipeName = recipe == .bitSerial ? bitSerial.name : recipe.rawValue
         result.graph.metadata.append(("recipe", recipeName))
+        if pruning.isEnabled {
+            // The sparse kernels take fp32 or int8 values (docs/FORMAT.md §4.6); prune before calibration.
+            if recipe != .fp32 && recipe != .int8 {
+                throw ConvertError.invalidInput("--sparsity / --nm apply to recipes fp32 and int8 (the sparse kernels' values), not \(recipeName)")
+            }
+            try PruningRecipe.prune(&result, options: pruning)
+            result.graph.metadata.append(("pruning", "\(pruning.name) magnitude pruning per layer; sparse storage \(pruning.storage.rawValue)\(pruning.storage == .auto ? " (where SparseCostModel predicts a speed-up)" : "")"))
+        }
         var nib = try serialize(result)
         if !result.prequantized.isEmpty {
             // A model quantized elsewhere (QDQ) keeps its own scales; the recipe below handles the other nodes.
@@ -81,11 +90,17 @@ public enum Converter {
                 }
             }
         }
+        var sparseLayers: [String: ConversionReport.SparseLayer] = [:]
+        if pruning.isEnabled {
+            sparseLayers = try PruningRecipe.encode(&result, options: pruning)
+            nib = try serialize(result)
+        }
         try verifyLoads(nib)
         var report = ConversionReport(graph: result.graph, recipe: recipe, calibrationMethod: usedCalibration,
                                       calibrationSamples: usedCalibration == nil ? 0 : calibration?.sampleCount ?? 0, fileBytes: nib.count,
                                       ternaryLayers: layers, levelErrors: perLevel, bitSerialLayers: bitSerialLayers)
         report.recipeName = recipeName + (result.prequantized.isEmpty ? "" : " (+ \(result.prequantized.count) Conv/FullyConnected nodes int8 with the ONNX model's own QDQ scales)")
+        report.sparseLayers = sparseLayers
         return (nib, report)
     }
 
@@ -96,6 +111,8 @@ public enum Converter {
             switch t.dtype {
             case .int8: return (h.ints ?? []).map { UInt8(bitPattern: Int8(truncatingIfNeeded: $0)) }
             case .bits64: return (h.ints ?? []).flatMap { withUnsafeBytes(of: UInt64(bitPattern: $0).littleEndian, Array.init) }
+            case .uint8 where h.ints != nil: return h.ints!.map { UInt8(truncatingIfNeeded: $0) }
+            case .int32 where h.ints != nil: return h.ints!.flatMap { withUnsafeBytes(of: Int32(truncatingIfNeeded: $0).littleEndian, Array.init) }
             default: return h.float32Bytes
             }
         }

@@ -33,7 +33,7 @@ public enum DType: UInt8, Sendable {
 }
 
 /// How a node computes: which kernel family runs it. Raw values are on-disk codes (append only);
-/// codes 5… are reserved for the other low-bit families (sparse).
+/// code 5 is sparse (CSR, N:M); codes 6… are reserved for other low-bit families.
 public enum Precision: UInt8, Sendable {
     case float32 = 1
     /// int8 weights (per-output-channel scale) × uint8 activations (per-tensor scale and zero point).
@@ -44,6 +44,8 @@ public enum Precision: UInt8, Sendable {
     /// `wKaM` bit-serial: K-bit weights packed as bit-planes (one float32 scale per output channel) ×
     /// M-bit activations quantized with one calibrated step (docs/FORMAT.md §4.5).
     case bitSerial = 4
+    /// Sparse weights (CSR or N:M, fp32 or int8 values) run by the sparse GEMM kernels (docs/FORMAT.md §4.6).
+    case sparse = 5
 
     public var name: String {
         switch self {
@@ -51,6 +53,7 @@ public enum Precision: UInt8, Sendable {
         case .int8: return "int8"
         case .ternary: return "ternary"
         case .bitSerial: return "bit-serial"
+        case .sparse: return "sparse"
         }
     }
 }
@@ -137,6 +140,8 @@ public enum AttributeKey: UInt16, Sendable {
     case activationBits = 20      // ints [M]: bit-serial activation bits
     case activationEncoding = 21  // ints [e]: 0 bipolar, 1 unsigned
     case activationStep = 22      // floats [s]: activation quantization step
+    case sparseFormat = 23        // ints [f]: 0 CSR, 1 N:M (FORMAT.md §4.6)
+    case sparseNM = 24            // ints [N, M]: N:M sparsity, 1 ≤ N < M ≤ 4
 
     public var name: String {
         switch self {
@@ -162,6 +167,8 @@ public enum AttributeKey: UInt16, Sendable {
         case .activationBits: return "activation_bits"
         case .activationEncoding: return "activation_encoding"
         case .activationStep: return "activation_step"
+        case .sparseFormat: return "sparse_format"
+        case .sparseNM: return "sparse_nm"
         }
     }
 }
@@ -226,6 +233,12 @@ public struct Node: Sendable, Equatable {
     public var precisionLabel: String {
         if precision == .bitSerial, let k = attribute(.weightBits)?.ints.first, let m = attribute(.activationBits)?.ints.first {
             return "w\(k)a\(m)"
+        }
+        if precision == .sparse, let f = attribute(.sparseFormat)?.ints.first {
+            // e.g. "csr fp32", "2:4 int8": the layout and the value type (input 1's dtype is not known here).
+            let nm = attribute(.sparseNM)?.ints ?? []
+            let layout = f == 0 || nm.count != 2 ? "csr" : "\(nm[0]):\(nm[1])"
+            return "\(layout) \(inputs.count > 3 && inputs[3] != absentTensor ? "int8" : "fp32")"
         }
         return precision.name
     }

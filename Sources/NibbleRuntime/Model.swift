@@ -49,6 +49,7 @@ public final class Model: @unchecked Sendable {
                 levels.append(t.edges.map { $0.level })
             } else {
                 if case .bitSerial(let s) = step { try s.validateWeights(file, node: graph.nodes[n], index: n) }
+                if case .sparse(let s) = step { try s.validateWeights(file, node: graph.nodes[n], index: n) }
                 levels.append([])
             }
         }

@@ -9,6 +9,8 @@ enum Step {
     case ternary(TernaryStep)
     /// Conv or FullyConnected with `wKaM` bit-serial packed weights.
     case bitSerial(BitSerialStep)
+    /// 1x1 Conv or FullyConnected with sparse (CSR or N:M) weights.
+    case sparse(SparseStep)
     case binary(BinaryStep)
     case unary(UnaryStep)
     case pool(PoolStep)
@@ -32,6 +34,9 @@ enum Step {
         }
         if node.precision == .bitSerial {
             let (s, scratch) = try BitSerialStep.make(c); return (.bitSerial(s), scratch)
+        }
+        if node.precision == .sparse {
+            let (s, scratch) = try SparseStep.make(c); return (.sparse(s), scratch)
         }
         switch node.op {
         case .conv:
@@ -57,6 +62,7 @@ enum Step {
         case .fullyConnected(let s): s.run(b)
         case .ternary(let s): s.run(b)
         case .bitSerial(let s): s.run(b)
+        case .sparse(let s): s.run(b)
         case .binary(let s): s.run(b)
         case .unary(let s): s.run(b)
         case .pool(let s): s.run(b)
@@ -76,6 +82,7 @@ enum Step {
         case .fullyConnected(let s): return s.kernelName
         case .ternary(let s): return s.kernelName
         case .bitSerial(let s): return s.kernelName
+        case .sparse(let s): return s.kernelName
         case .binary: return "fp32 elementwise"
         case .unary: return "fp32 activation"
         case .pool(let s): return s.isMax ? "fp32 max pool" : "fp32 average pool"

@@ -25,6 +25,9 @@ struct ConvertCommand: ParsableCommand {
             keeps its own scales: its Conv/Gemm/MatMul with dequantized weights become int8 under any recipe.
             --recipe-file R.txt gives the recipe options as lines (recipe = ternary, group-size = 16, act-bits = 4,
             layer conv1 = int8, …).
+            Pruning (fp32 and int8 recipes): --sparsity S zeroes the fraction S of each Conv/Gemm's weights with the
+            smallest magnitude, --nm N:M keeps the N largest of every M input channels; FullyConnected and 1x1 convs
+            (CSR or N:M) and stride-1 convs (CSR) are then stored sparse where the sparse kernel is predicted faster.
             """)
 
     @Argument(help: "The ONNX model to convert.")
@@ -60,6 +63,15 @@ struct ConvertCommand: ParsableCommand {
 
     @Option(help: "--codec-bits auto: the largest relative output error ‖y − y₀‖/‖y₀‖ the codec may add on the calibration data.")
     var codecBudget: Double = CodecBitsChoice.defaultBudget
+
+    @Option(help: "fp32, int8: unstructured magnitude pruning, the fraction 0 < S < 1 of each Conv/Gemm's weights set to zero.")
+    var sparsity: Double?
+
+    @Option(help: "fp32, int8: N:M magnitude pruning along input channels, e.g. 2:4 (1 ≤ N < M ≤ 4).")
+    var nm: String?
+
+    @Option(help: "With --sparsity / --nm: store the layers a sparse kernel runs sparse where the cost model predicts a speed-up (auto), always (sparse) or never (dense).")
+    var sparseStorage: String = "auto"
 
     @Flag(help: "Do not print the per-layer report.")
     var quiet = false
@@ -110,13 +122,21 @@ struct ConvertCommand: ParsableCommand {
         }
         bitSerial?.overrides = overrides
         let ternary = TernaryOptions(groupSize: groupSize, residualEdges: residualEdges, overrides: overrides, activationBits: actBits)
+        guard let storage = PruningOptions.Storage(rawValue: sparseStorage) else {
+            throw CLIError("--sparse-storage \(sparseStorage): expected auto, sparse or dense")
+        }
+        var pruning = PruningOptions(sparsity: sparsity, storage: storage)
+        do {
+            if let nm { pruning.nm = try PruningOptions.parseNM(nm) }
+            try pruning.validate()
+        } catch let e as ConvertError { throw CLIError("\(e)") }
         progress("converting \(input) (\(formatBytes(onnx.count))) with recipe \(self.recipe)\(data.map { ", calibrating on \($0.sampleCount) samples" } ?? "")…")
         let codecChoice = try parseCodecChoice(hasCalibration: data != nil)
         var nib: [UInt8], report: ConversionReport
         var codecReport: CodecReport?
         do {
             (nib, report) = try Converter.convert(onnxBytes: onnx, recipe: recipe, calibration: data, calibrationMethod: method,
-                                                     ternary: ternary, bitSerial: bitSerial ?? BitSerialOptions())
+                                                     ternary: ternary, bitSerial: bitSerial ?? BitSerialOptions(), pruning: pruning)
             if let codecChoice, let data {
                 progress("fitting CAT codec tables (bits \(codecChoice))…")
                 (nib, codecReport) = try CodecFitter.fit(nib: nib, data: data, bits: codecChoice)

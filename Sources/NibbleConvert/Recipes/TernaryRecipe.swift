@@ -162,7 +162,7 @@ enum TernaryRecipe {
             switch precisions[i]! {
             case .int8: try Int8Recipe.quantize(&r, node: i, ranges: ranges, names: &names)
             case .ternary: infos.append(try ternarize(&r, node: i, ranges: ranges, samples: samples, options: options, names: &names))
-            case .float32, .bitSerial: continue
+            case .float32, .bitSerial, .sparse: continue
             }
         }
         r = DeadCodeElimination.run(r)

@@ -12,7 +12,9 @@ struct WeightedOpParameters {
     let outputMin: Float, outputMax: Float
 
     /// Checks inputs 2 (bias) and 3 (int8 weight scales) and the attributes, for `outChannels` outputs.
-    static func make(_ c: NodeChecker, outChannels: Int) throws(NibbleError) -> WeightedOpParameters {
+    /// `int8Weights` overrides "precision is int8" (sparse nodes store int8 or fp32 values).
+    static func make(_ c: NodeChecker, outChannels: Int, int8Weights: Bool? = nil) throws(NibbleError) -> WeightedOpParameters {
+        let int8 = int8Weights ?? (c.node.precision == .int8)
         let b = c.optionalInput(2)
         if b != absentTensor {
             try c.requireConstant(b, "bias"); try c.require(b, dtype: .float32, "bias")
@@ -20,14 +22,14 @@ struct WeightedOpParameters {
         }
         var scales = absentTensor
         var inputScale: Float = 0, zeroPoint: Int32 = 0
-        if c.node.precision == .int8 {
+        if int8 {
             scales = try c.input(3)
             try c.requireConstant(scales, "weight scales"); try c.require(scales, dtype: .float32, "weight scales")
             if c.tensor(scales).elementCount != outChannels {
                 throw c.fail("weight scales have \(c.tensor(scales).elementCount) values, expected \(outChannels)")
             }
         }
-        if c.node.precision == .int8 || c.node.precision == .ternary {
+        if int8 || c.node.precision == .ternary {
             inputScale = try c.float(.inputScale, default: 0)
             if !(inputScale > 0) || !inputScale.isFinite { throw c.fail("input_scale \(inputScale) must be a positive finite float") }
             let zp = try c.ints(.inputZeroPoint, count: 1)[0]
