@@ -6,6 +6,24 @@ enum Int8MicrokernelGeneric {
     static let tileRows = 4
     static let tileColumns = 16
 
+    /// Row `r` of a tile of `rows` weight rows at `a` (stride `lda`): rows past the last repeat it, so a partial
+    /// tile reads only real weights (its extra output rows are not used). Every module's int8 tile uses it.
+    @inline(__always)
+    static func row(_ a: UnsafePointer<Int8>, _ r: Int, lda: Int, rows: Int) -> UnsafePointer<Int8> {
+        a + Swift.min(r, rows &- 1) &* lda
+    }
+
+    /// The scalar end of every module's `dot4`: `t` plus Σ_{j in i..<n} x[j]·w_r[j] for the four rows.
+    @inline(__always)
+    static func dot4Tail(_ t: SIMD4<Int32>, from i: Int, n: Int, x: UnsafePointer<UInt8>, _ w0: UnsafePointer<Int8>,
+                         _ w1: UnsafePointer<Int8>, _ w2: UnsafePointer<Int8>, _ w3: UnsafePointer<Int8>) -> SIMD4<Int32> {
+        var t = t
+        for j in i..<n {
+            t &+= SIMD4<Int32>(Int32(w0[j]), Int32(w1[j]), Int32(w2[j]), Int32(w3[j])) &* Int32(x[j])
+        }
+        return t
+    }
+
     @inline(__always)
     static func weight(_ a: UnsafePointer<Int8>, _ i: Int) -> SIMD16<Int32> {
         SIMD16<Int32>(repeating: Int32(a[i]))
@@ -16,9 +34,9 @@ enum Int8MicrokernelGeneric {
     static func tile(k: Int, a: UnsafePointer<Int8>, lda: Int, rows: Int, b: UnsafePointer<UInt8>,
                      out: UnsafeMutablePointer<Int32>) {
         let a0 = a
-        let a1 = a + (rows > 1 ? 1 : 0) &* lda
-        let a2 = a + (rows > 2 ? 2 : rows &- 1) &* lda
-        let a3 = a + (rows > 3 ? 3 : rows &- 1) &* lda
+        let a1 = Int8MicrokernelGeneric.row(a, 1, lda: lda, rows: rows)
+        let a2 = Int8MicrokernelGeneric.row(a, 2, lda: lda, rows: rows)
+        let a3 = Int8MicrokernelGeneric.row(a, 3, lda: lda, rows: rows)
         var c0 = SIMD16<Int32>(), c1 = SIMD16<Int32>(), c2 = SIMD16<Int32>(), c3 = SIMD16<Int32>()
         let mask = SIMD16<UInt32>(repeating: 0xFF)
         var bp = UnsafeRawPointer(b)
@@ -71,12 +89,7 @@ enum Int8MicrokernelGeneric {
             }
             i &+= 64
         }
-        var t = SIMD4<Int32>(s0.wrappedSum(), s1.wrappedSum(), s2.wrappedSum(), s3.wrappedSum())
-        while i < n {
-            let xi = Int32(x[i])
-            t &+= SIMD4<Int32>(Int32(w0[i]), Int32(w1[i]), Int32(w2[i]), Int32(w3[i])) &* xi
-            i &+= 1
-        }
-        return t
+        let t = SIMD4<Int32>(s0.wrappedSum(), s1.wrappedSum(), s2.wrappedSum(), s3.wrappedSum())
+        return Int8MicrokernelGeneric.dot4Tail(t, from: i, n: n, x: x, w0, w1, w2, w3)
     }
 }

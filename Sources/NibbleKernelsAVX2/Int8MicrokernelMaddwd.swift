@@ -38,9 +38,9 @@ enum Int8MicrokernelMaddwd {
     static func tile(k: Int, a: UnsafePointer<Int8>, lda: Int, rows: Int, b: UnsafePointer<UInt8>,
                      out: UnsafeMutablePointer<Int32>) {
         let a0 = a
-        let a1 = a + (rows > 1 ? 1 : 0) &* lda
-        let a2 = a + (rows > 2 ? 2 : rows &- 1) &* lda
-        let a3 = a + (rows > 3 ? 3 : rows &- 1) &* lda
+        let a1 = Int8MicrokernelGeneric.row(a, 1, lda: lda, rows: rows)
+        let a2 = Int8MicrokernelGeneric.row(a, 2, lda: lda, rows: rows)
+        let a3 = Int8MicrokernelGeneric.row(a, 3, lda: lda, rows: rows)
         let o = UnsafeMutableRawPointer(out)
         // Two passes of 8 columns: 8 accumulators + 2 activation + 1 weight registers fit in 16 ymm.
         for half in 0..<2 {
@@ -91,13 +91,7 @@ enum Int8MicrokernelMaddwd {
         // Horizontal sums of the four accumulators at once: two vphaddd rounds, then the 128-bit halves.
         let h = unsafeBitCast(_mm256_hadd_epi32(_mm256_hadd_epi32(s0, s1), _mm256_hadd_epi32(s2, s3)),
                               to: SIMD8<Int32>.self)
-        var t = h.lowHalf &+ h.highHalf
-        while i < n {
-            let xi = Int32(x[i])
-            t &+= SIMD4<Int32>(Int32(w0[i]), Int32(w1[i]), Int32(w2[i]), Int32(w3[i])) &* xi
-            i &+= 1
-        }
-        return t
+        return Int8MicrokernelGeneric.dot4Tail(h.lowHalf &+ h.highHalf, from: i, n: n, x: x, w0, w1, w2, w3)
     }
 }
 #endif

@@ -30,11 +30,11 @@ enum Int8MicrokernelVNNI {
     static func tile(k: Int, a: UnsafePointer<Int8>, lda: Int, rows: Int, b: UnsafePointer<UInt8>,
                      out: UnsafeMutablePointer<Int32>) {
         let a0 = a
-        let a1 = a + (rows > 1 ? 1 : 0) &* lda
-        let a2 = a + (rows > 2 ? 2 : rows &- 1) &* lda
-        let a3 = a + (rows > 3 ? 3 : rows &- 1) &* lda
-        let a4 = a + (rows > 4 ? 4 : rows &- 1) &* lda
-        let a5 = a + (rows > 5 ? 5 : rows &- 1) &* lda
+        let a1 = Int8MicrokernelGeneric.row(a, 1, lda: lda, rows: rows)
+        let a2 = Int8MicrokernelGeneric.row(a, 2, lda: lda, rows: rows)
+        let a3 = Int8MicrokernelGeneric.row(a, 3, lda: lda, rows: rows)
+        let a4 = Int8MicrokernelGeneric.row(a, 4, lda: lda, rows: rows)
+        let a5 = Int8MicrokernelGeneric.row(a, 5, lda: lda, rows: rows)
         var c00 = SIMD16<Int32>(), c01 = SIMD16<Int32>(), c10 = SIMD16<Int32>(), c11 = SIMD16<Int32>()
         var c20 = SIMD16<Int32>(), c21 = SIMD16<Int32>(), c30 = SIMD16<Int32>(), c31 = SIMD16<Int32>()
         var c40 = SIMD16<Int32>(), c41 = SIMD16<Int32>(), c50 = SIMD16<Int32>(), c51 = SIMD16<Int32>()
@@ -93,13 +93,8 @@ enum Int8MicrokernelVNNI {
             s3 = dp(s3, xv, r3.loadUnaligned(fromByteOffset: i, as: SIMD16<Int32>.self))
             i &+= 64
         }
-        var t = SIMD4<Int32>(s0.wrappedSum(), s1.wrappedSum(), s2.wrappedSum(), s3.wrappedSum())
-        while i < n {
-            let xi = Int32(x[i])
-            t &+= SIMD4<Int32>(Int32(w0[i]), Int32(w1[i]), Int32(w2[i]), Int32(w3[i])) &* xi
-            i &+= 1
-        }
-        return t
+        let t = SIMD4<Int32>(s0.wrappedSum(), s1.wrappedSum(), s2.wrappedSum(), s3.wrappedSum())
+        return Int8MicrokernelGeneric.dot4Tail(t, from: i, n: n, x: x, w0, w1, w2, w3)
     }
 }
 #endif

@@ -48,16 +48,13 @@ enum BitSerialRecipe {
     /// grouped/depthwise convs (the kernel takes group 1) and nodes whose input can be negative (the kernel's
     /// M-bit activations are unsigned), which stay int8; `overrides` may say otherwise. Unknown names are errors.
     static func plan(_ g: Graph, options: BitSerialOptions) throws -> [Int: Precision] {
-        let heavy = g.nodes.indices.filter { g.nodes[$0].op == .conv || g.nodes[$0].op == .fullyConnected }
+        let heavy = LayerPlan.weightedNodes(g)
         var out: [Int: Precision] = [:]
         for i in heavy {
             out[i] = i == heavy.first || i == heavy.last || ineligibility(g, node: i) != nil ? .int8 : .bitSerial
         }
         for (name, value) in options.overrides {
-            guard let i = heavy.first(where: { g.nodes[$0].name == name }) else {
-                let names = heavy.map { g.nodes[$0].name }.joined(separator: ", ")
-                throw ConvertError.invalidInput("--layer \(name)=\(value): no Conv or FullyConnected node '\(name)'; nodes: \(names)")
-            }
+            let i = try LayerPlan.overriddenNode(name, value: value, among: heavy, in: g)
             switch value {
             case "int8": out[i] = .int8
             case "fp32": out[i] = .float32

@@ -110,7 +110,7 @@ enum TernaryRecipe {
     /// depthwise convs (int8: the most sensitive layers, and depthwise weights are too few per output channel
     /// for groups to pay), unless `overrides` says otherwise. Unknown override names are errors.
     static func plan(_ g: Graph, options: TernaryOptions) throws -> [Int: Precision] {
-        let heavy = g.nodes.indices.filter { g.nodes[$0].op == .conv || g.nodes[$0].op == .fullyConnected }
+        let heavy = LayerPlan.weightedNodes(g)
         var out: [Int: Precision] = [:]
         for i in heavy {
             let node = g.nodes[i]
@@ -119,10 +119,7 @@ enum TernaryRecipe {
             out[i] = i == heavy.first || i == heavy.last || depthwise ? .int8 : .ternary
         }
         for (name, value) in options.overrides {
-            guard let i = heavy.first(where: { g.nodes[$0].name == name }) else {
-                let names = heavy.map { g.nodes[$0].name }.joined(separator: ", ")
-                throw ConvertError.invalidInput("--layer \(name)=\(value): no Conv or FullyConnected node '\(name)'; nodes: \(names)")
-            }
+            let i = try LayerPlan.overriddenNode(name, value: value, among: heavy, in: g)
             switch value {
             case "int8": out[i] = .int8
             case "ternary": out[i] = .ternary
