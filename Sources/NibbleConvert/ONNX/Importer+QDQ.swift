@@ -85,7 +85,7 @@ extension ONNXImporter {
         guard let v = try b.value(n, 0) else { throw n.malformed("input x is missing") }
         let p = try quantizationParameters(n, b, shape: b.shape(v), dataType: nil)
         if p.type.code == 6 { throw n.unsupported("quantizing to int32 is not supported; supported: uint8, int8, uint4, int4, uint16, int16") }
-        let out = n.outputs[0]
+        guard let out = n.outputs.first, !out.isEmpty else { throw n.malformed("has no output") }
         switch v {
         case .constant(let x):
             // ONNX QuantizeLinear: y = saturate(round_half_even(x / scale) + zero_point).
@@ -109,7 +109,7 @@ extension ONNXImporter {
 
     static func lowerDequantizeLinear(_ n: NodeView, _ b: GraphBuilder) throws {
         guard let v = try b.value(n, 0) else { throw n.malformed("input x is missing") }
-        let out = n.outputs[0]
+        guard let out = n.outputs.first, !out.isEmpty else { throw n.malformed("has no output") }
         switch v {
         case .constant(let x):
             guard let code = x.sourceType, let xt = QuantizedType.from(code: code), !x.isFloat else {
