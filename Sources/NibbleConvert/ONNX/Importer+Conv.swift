@@ -98,7 +98,7 @@ extension ONNXImporter {
             s[i] = params[0][i] / (params[3][i] + eps).squareRoot()
             t[i] = params[1][i] - params[2][i] * s[i]
         }
-        let out = n.outputs[0]
+        guard let out = n.outputs.first, !out.isEmpty else { throw n.malformed("has no output") }
         if let p = b.soleProducer(of: n.inputs[0]), [.conv, .fullyConnected].contains(b.nodes[p].op),
            b.nodes[p].attribute(.outputMin) == nil, b.nodes[p].attribute(.outputMax) == nil,
            let w = b.constants[b.nodes[p].inputs[1]], w.shape.first == c {

@@ -78,7 +78,7 @@ extension ONNXImporter {
         let xs = b.tensors[x].shape
         if xs.isEmpty { throw n.unsupported("input is a scalar") }
         let axis = try ShapeRules.axis(try n.int("axis", default: b.opset >= 13 ? -1 : 1), rank: xs.count, n)
-        let out = n.outputs[0]
+        guard let out = n.outputs.first, !out.isEmpty else { throw n.malformed("has no output") }
         if b.opset >= 13 || xs[(axis + 1)...].allSatisfy({ $0 == 1 }) {
             let y = try b.addNode(n, op: .softmax, inputs: [x], output: out, shape: xs, attributes: [Attribute(.axis, ints: [Int64(axis)])])
             b.bind(out, .tensor(y))
