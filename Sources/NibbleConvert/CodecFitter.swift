@@ -24,7 +24,8 @@ public enum CodecBitsChoice: Sendable, Equatable, CustomStringConvertible {
 
 /// Fits the CAT codec tables of a converted model on calibration data (issue 6) and writes them into the
 /// `.nib` codec section (docs/FORMAT.md §6): per intermediate float tensor an MSE-clipped quantizer
-/// (`ActivationQuantizer.calibrated`, unsigned unless the tensor takes negative values) and a static Huffman
+/// (`ActivationQuantizer.calibrated`, unsigned unless the tensor takes negative values) — at 8 bits the
+/// int8 consumers' own input grid where they have one (`consumerGrid`: lossless for them) — and a static Huffman
 /// table from the token statistics of its quantized tiles (`CodeStatistics`, tiled as `TensorCodec` tiles).
 ///
 /// Samples: with 4 or more, the last quarter is held out — quantizers, tables and the `auto` bit search use
@@ -52,6 +53,23 @@ public enum CodecFitter {
         }
     }
 
+    /// The uint8 grid every consumer of `tensor` quantizes it to, when there is one: int8 Conv/FullyConnected
+    /// nodes re-quantize their float input with their own input_scale and zero point (FORMAT.md §4.2), so an
+    /// 8-bit codec on exactly that grid changes nothing they compute (x̂ = (q − zp)·s re-quantizes to q). Nil
+    /// when a consumer is anything else or two consumers disagree; the 8-bit quantizer is then MSE-clipped.
+    static func consumerGrid(_ graph: Graph, tensor: Int) -> ActivationQuantizer? {
+        var grid: ActivationQuantizer?
+        for node in graph.nodes where node.inputs.contains(tensor) {
+            guard node.precision == .int8, node.op == .conv || node.op == .fullyConnected, node.inputs.first == tensor,
+                  node.inputs.dropFirst().allSatisfy({ $0 != tensor }),
+                  let scale = node.attribute(.inputScale)?.floats.first, let zp = node.attribute(.inputZeroPoint)?.ints.first,
+                  let q = ActivationQuantizer(bits: 8, step: scale, zeroPoint: Int(zp)), grid == nil || grid == q
+            else { return nil }
+            grid = q
+        }
+        return grid
+    }
+
     /// Returns `nib` with a codec section fitted on `data`, and what was chosen and measured.
     public static func fit(nib: [UInt8], data: CalibrationData, bits choice: CodecBitsChoice) throws -> (nib: [UInt8], report: CodecReport) {
         if case .fixed(let b) = choice, !(2...8).contains(b) {
@@ -75,7 +93,9 @@ public enum CodecFitter {
         // Quantizer fitting values and signedness, on the fitting samples.
         let values = try runner.sampleValues(samples: fitSamples, maxValues: maxFitValues)
         let signed = values.map { v in v.contains { $0 < 0 } }
+        let grids = coded.map { consumerGrid(graph, tensor: $0) }
         func quantizer(_ k: Int, _ bits: Int) throws -> ActivationQuantizer {
+            if bits == 8, let grid = grids[k] { return grid }
             guard let q = values[k].withUnsafeBufferPointer({ ActivationQuantizer.calibrated(samples: $0, bits: bits, signed: signed[k]) }) else {
                 throw ConvertError.runtime("codec: cannot fit a \(bits)-bit quantizer for '\(graph.tensors[coded[k]].name)'")
             }
