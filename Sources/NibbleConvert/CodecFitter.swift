@@ -126,8 +126,10 @@ public enum CodecFitter {
             TensorCodec.forEachTile(v, quantizer: quantizers[k]) { stats[k].add(tile: $0) }
         }
         var codecs: [TensorCodec] = []
+        var rans: [StaticRANS] = []
         for k in coded.indices {
             let table = HuffmanTable(statistics: stats[k])
+            rans.append(StaticRANS(table: table, statistics: stats[k]))
             guard let c = TensorCodec(quantizer: quantizers[k], table: table, count: graph.tensors[coded[k]].elementCount) else {
                 throw ConvertError.runtime("codec: table and quantizer of '\(graph.tensors[coded[k]].name)' disagree")
             }
@@ -136,6 +138,7 @@ public enum CodecFitter {
 
         // Held-out measurements: compressed bytes, symbol histograms, output error.
         var compressed = [Int](repeating: 0, count: coded.count)
+        var ransCompressed = [Int](repeating: 0, count: coded.count)
         var histograms = coded.indices.map { [UInt64](repeating: 0, count: 1 << bits[$0]) }
         let largest = codecs.map { $0.worstCaseBytes }.max() ?? 1
         var slot = [UInt8](repeating: 0, count: largest)
@@ -146,7 +149,11 @@ public enum CodecFitter {
                     compressed[k] += codecs[k].encode(v.baseAddress!, into: s, symbols: sym.baseAddress!) ?? 0
                 }
             }
-            TensorCodec.forEachTile(v, quantizer: quantizers[k]) { Entropy.accumulate($0, into: &histograms[k]) }
+            ransCompressed[k] += codecs[k].directoryBytes
+            TensorCodec.forEachTile(v, quantizer: quantizers[k]) {
+                Entropy.accumulate($0, into: &histograms[k])
+                ransCompressed[k] += rans[k].tileBytes($0)
+            }
         }
         let fitError = runner.outputError(samples: Array(fitSamples.prefix(maxSearchSamples)), quantizers: quantizers)
         let checkError = runner.outputError(samples: checkSamples, quantizers: quantizers)
@@ -161,7 +168,8 @@ public enum CodecFitter {
             let valueCount = Double(t.elementCount * checkSamples.count)
             layers.append(.init(tensor: t.name, shape: t.shape, bits: bits[k], signed: signed[k], step: quantizers[k].step,
                                 expectedBytes: expected, worstCaseBytes: codecs[k].worstCaseBytes, fp32Bytes: t.byteCount,
-                                bitsPerValue: 8 * Double(compressed[k]) / valueCount, entropy: Entropy.bitsPerValue(histograms[k])))
+                                bitsPerValue: 8 * Double(compressed[k]) / valueCount, entropy: Entropy.bitsPerValue(histograms[k]),
+                                ransBitsPerValue: 8 * Double(ransCompressed[k]) / valueCount))
         }
         let out = try attach(entries, to: nib)
         let report = CodecReport(layers: layers, choice: choice, fitSamples: fitSamples.count, checkSamples: checkSamples.count,
@@ -202,6 +210,8 @@ public struct CodecReport: Sendable, CustomStringConvertible {
         public var bitsPerValue: Double
         /// Order-0 entropy of the quantized symbols: the bound a static per-tensor code reaches.
         public var entropy: Double
+        /// The same held-out tensors coded with static rANS over the same tokens (`StaticRANS`), for comparison.
+        public var ransBitsPerValue: Double
     }
 
     public var layers: [Layer]
@@ -226,10 +236,14 @@ public struct CodecReport: Sendable, CustomStringConvertible {
             return (v < 0 ? "-" : "") + "\(n / Int(scale))" + (d > 0 ? "." + frac : "")
         }
         var lines = ["", "CAT codec tables: bits \(choice), fitted on \(fitSamples) sample(s), measured on \(checkSamples) \(heldOut ? "held-out" : "(the same: fewer than 4 samples)") sample(s)"]
-        lines.append("tensor | shape | bits | signed | expected B | worst case B | fp32 B | bits/value | entropy")
+        lines.append("tensor | shape | bits | signed | expected B | worst case B | fp32 B | bits/value | rANS bits/value | entropy")
         for l in layers {
-            lines.append("\(l.tensor) | \(l.shape.map(String.init).joined(separator: "x")) | \(l.bits) | \(l.signed ? "yes" : "no") | \(l.expectedBytes) | \(l.worstCaseBytes) | \(l.fp32Bytes) | \(f(l.bitsPerValue, 3)) | \(f(l.entropy, 3))")
+            lines.append("\(l.tensor) | \(l.shape.map(String.init).joined(separator: "x")) | \(l.bits) | \(l.signed ? "yes" : "no") | \(l.expectedBytes) | \(l.worstCaseBytes) | \(l.fp32Bytes) | \(f(l.bitsPerValue, 3)) | \(f(l.ransBitsPerValue, 3)) | \(f(l.entropy, 3))")
         }
+        let values = layers.reduce(0.0) { $0 + Double($1.fp32Bytes) / 4 }
+        let huffman = layers.reduce(0.0) { $0 + $1.bitsPerValue * Double($1.fp32Bytes) / 4 } / values
+        let rans = layers.reduce(0.0) { $0 + $1.ransBitsPerValue * Double($1.fp32Bytes) / 4 } / values
+        lines.append("Huffman \(f(huffman, 3)) vs static rANS \(f(rans, 3)) bits/value over all coded values (rANS/Huffman \(f(rans / huffman, 3)); the runtime codes Huffman)")
         let expected = layers.reduce(0) { $0 + $1.expectedBytes }, fp32 = layers.reduce(0) { $0 + $1.fp32Bytes }
         lines.append("all coded tensors: expected \(expected) B vs fp32 \(fp32) B; output error vs no codec: \(f(fitError, 5)) (fitting samples), \(f(checkError, 5)) (\(heldOut ? "held out" : "same samples"))")
         if case .auto(let budget) = choice {
