@@ -67,8 +67,8 @@ struct KernelsBench: ParsableCommand {
     @Option(help: "Threads (only 1 today; multi-threading lands with the kernels issue).")
     var threads: Int = 1
 
-    @Option(help: "Comma-separated kernels to run: fp32,int8,w1a1,w2a2,sparse90,nm24,sparse90i8,nm24i8 (w1a1: bipolar ±1 weights and activations; w2a2: 2-bit two's-complement weights × 2-bit unsigned activations; timed on pre-packed operands; sparse90: fp32 CSR with 90 % of the weights zero; nm24: fp32 2:4 along input channels; sparse90i8, nm24i8: the same with int8 values; CSR also runs the 3x3 convs L1–L4 (direct sparse conv), 2:4 only 1x1 convs (L5) and G1).")
-    var kernels: String = "fp32,int8,w1a1,w2a2,sparse90,nm24"
+    @Option(help: "Comma-separated kernels to run: fp32,int8,w1a1,w2a2,ternary,sparse90,nm24,sparse90i8,nm24i8 (ternary: one FGQ ternary edge, groups of 16 input channels, packed 2-bit planes, input quantization included; w1a1: bipolar ±1 weights and activations; w2a2: 2-bit two's-complement weights × 2-bit unsigned activations; timed on pre-packed operands; sparse90: fp32 CSR with 90 % of the weights zero; nm24: fp32 2:4 along input channels; sparse90i8, nm24i8: the same with int8 values; CSR also runs the 3x3 convs L1–L4 (direct sparse conv), 2:4 only 1x1 convs (L5) and G1).")
+    var kernels: String = "fp32,int8,w1a1,w2a2,ternary,sparse90,nm24"
 
     @Option(help: "Comma-separated layers to run (L1,L2,L3,L4,L5,G1).")
     var layers: String = "L1,L2,L3,L4,L5,G1"
@@ -86,7 +86,7 @@ struct KernelsBench: ParsableCommand {
         if sparseSweep { SparseBench.sweep(seconds: min(seconds, 0.2)); return }
         if threads != 1 { throw CLIError("--threads \(threads): only 1 thread is implemented so far") }
         let wanted = kernels.split(separator: ",").map(String.init)
-        let available = ["fp32", "int8", "w1a1", "w2a2"] + SparseBench.kernels
+        let available = ["fp32", "int8", "w1a1", "w2a2"] + TernaryBench.kernels + SparseBench.kernels
         for k in wanted where !available.contains(k) { throw CLIError("unknown kernel '\(k)'; available: \(available.joined(separator: ", "))") }
         let layerNames = layers.split(separator: ",").map { $0.uppercased() }
         let known = CanonicalLayers.convolutions.map(\.name) + ["G1"]
@@ -171,6 +171,7 @@ struct KernelsBench: ParsableCommand {
         if SparseBench.kernels.contains(kernel) {
             return SparseBench.conv(kernel, g, input: input, weights: weights, bias: bias, seconds: seconds)
         }
+        if kernel == "ternary" { return TernaryBench.conv(g, input: input, weights: weights, bias: bias, seconds: seconds) }
         if kernel == "fp32" {
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(FP32Conv.scratchFloatCount(g), 1))
             defer { scratch.deallocate() }
@@ -207,6 +208,10 @@ struct KernelsBench: ParsableCommand {
             // FC as a 1x1 convolution over one pixel (weights [out][in] = OIHW with kH = kW = 1).
             let g = ConvGeometry(inC: s.inFeatures, inH: 1, inW: 1, outC: s.outFeatures, outH: 1, outW: 1, kernelH: 1, kernelW: 1)
             return benchBinary(g, kernel: kernel, input: input, weights: weights, bias: bias, layer: "G1")
+        }
+        if kernel == "ternary" {
+            let g = ConvGeometry(inC: s.inFeatures, inH: 1, inW: 1, outC: s.outFeatures, outH: 1, outW: 1, kernelH: 1, kernelW: 1)
+            return TernaryBench.conv(g, input: input, weights: weights, bias: bias, seconds: seconds)
         }
         if SparseBench.kernels.contains(kernel) {
             return SparseBench.time(kernel, rows: s.outFeatures, columns: s.inFeatures, pixels: 1, input: input, weights: weights,

@@ -104,8 +104,10 @@ struct TernaryStep {
         let step = TernaryStep(geometry: g, isConv: c.node.op == .conv, layer: c.index, input: x, output: c.output,
                                edges: edges, groupSize: groupSize, p: params,
                                rowLength: rowLength, rowOffset: rowOffset, maxCode: UInt8((1 << bits) - 1))
-        // Scratch: the uint8 input, then one unpacked int8 row for packed planes.
-        return (step, packed ? rowOffset + rowLength : g.inC * g.inH * g.inW)
+        // Scratch: the uint8 input, then for packed planes one unpacked int8 row (reference) or the tiled kernel's
+        // panel, whichever is larger (the ISA level can be forced at run time).
+        let tail = TernaryConv.supports(g) ? max(rowLength, TernaryConv.panelByteCount(g)) : rowLength
+        return (step, packed ? rowOffset + tail : g.inC * g.inH * g.inW)
     }
 
     /// Checks every plane value is −1, 0 or +1 and every scale finite (run once by `Model` on the weights).
@@ -136,9 +138,16 @@ struct TernaryStep {
         }
     }
 
+    /// Packed planes of a group-1 layer run the tiled kernel (TernaryConv); int8 planes of older files, grouped
+    /// convs and NIBBLE_ISA=reference run the reference.
+    var usesTiledKernel: Bool {
+        edges.first?.packed == true && TernaryConv.supports(geometry) && KernelISA.current != .reference
+    }
+
     var kernelName: String {
         let bits = maxCode == 255 ? "" : " a\(maxCode.nonzeroBitCount)"
-        return isConv ? "ternary conv\(bits) (reference)" : "ternary fully connected\(bits) (reference)"
+        let isa = usesTiledKernel ? KernelISA.current.name : "reference"
+        return isConv ? "ternary conv\(bits) (\(isa))" : "ternary fully connected\(bits) (\(isa))"
     }
 
     @inline(__always)
@@ -154,6 +163,23 @@ struct TernaryStep {
             for i in 0..<(g.inC &* g.inH &* g.inW) { q[i] = Swift.min(q[i], maxCode) }
         }
         let enabled = Swift.min(Int(b.enabledEdges[layer]), edges.count)
+        if usesTiledKernel {
+            let panel = b.scratch + rowOffset
+            var start = 0
+            while start < g.outPixels {
+                let count = Swift.min(TernaryConv.tilePixels, g.outPixels &- start)
+                TernaryConv.buildPanel(g, input: q, zeroPoint: p.inputZeroPoint, pixelStart: start, count: count, panel: panel)
+                for e in 0..<enabled {
+                    TernaryConv.accumulateEdge(g, panel: panel, count: count, planes: b.raw(edges[e].plane).assumingMemoryBound(to: UInt64.self),
+                                               groupSize: groupSize, alpha: b.f32(edges[e].scales), inputScale: p.inputScale,
+                                               output: y, pixelStart: start)
+                }
+                start &+= count
+            }
+            TernaryConvReference.epilogue(y, outC: g.outC, pixels: g.outPixels, bias: b.optionalF32(p.bias),
+                                          outputMin: p.outputMin, outputMax: p.outputMax)
+            return
+        }
         let groups = (g.inCPerGroup + groupSize - 1) / groupSize
         let unpacked = (b.scratch + rowOffset).assumingMemoryBound(to: Int8.self)
         for e in 0..<enabled {
@@ -168,11 +194,11 @@ struct TernaryStep {
                 } else {
                     row = UnsafePointer(b.raw(edge.plane).assumingMemoryBound(to: Int8.self) + o &* rowLength)
                 }
-                TernaryReference.accumulateRow(g, outChannel: o, input: q, zeroPoint: p.inputZeroPoint, inputScale: p.inputScale,
+                TernaryConvReference.accumulateRow(g, outChannel: o, input: q, zeroPoint: p.inputZeroPoint, inputScale: p.inputScale,
                                                row: row, alpha: scales + o &* groups, groupSize: groupSize, output: y)
             }
         }
-        TernaryReference.epilogue(y, outC: g.outC, pixels: g.outPixels, bias: b.optionalF32(p.bias),
+        TernaryConvReference.epilogue(y, outC: g.outC, pixels: g.outPixels, bias: b.optionalF32(p.bias),
                                   outputMin: p.outputMin, outputMax: p.outputMax)
     }
 }

@@ -1,15 +1,12 @@
-import NibbleKernels
-
 /// The plain reference kernel for ternary residual edges (docs/FORMAT.md §4.4): never tuned, the twin that
-/// the packed bit-serial kernels of the kernels issue will be checked against (then it moves to
-/// NibbleKernels/Ternary/Reference.swift). Weights are rows of {−1, 0, +1} in OIHW order (FC: [out, in]; packed
+/// `TernaryConv` is checked against bit for bit. Weights are rows of {−1, 0, +1} in OIHW order (FC: [out, in]; packed
 /// planes are unpacked a row at a time by the step), activations uint8 with a zero point; each scale group of `groupSize` input channels × kH × kW taps
 /// accumulates exactly in int32 and is scaled by its α in float.
-enum TernaryReference {
+public enum TernaryConvReference {
     /// output[o, pixel] += inputScale · Σ_groups α[o, group] · Σ_{c ∈ group, taps} T[o, c, kh, kw] · (q − zp)
     /// for one edge and one output channel `o`; `row` is T[o] in OIHW order (C/group · kH · kW values) and
     /// `alpha` its scales. Padding taps read the real value 0, i.e. q = zp, and contribute nothing.
-    static func accumulateRow(_ g: ConvGeometry, outChannel o: Int, input q: UnsafePointer<UInt8>, zeroPoint: Int32,
+    public static func accumulateRow(_ g: ConvGeometry, outChannel o: Int, input q: UnsafePointer<UInt8>, zeroPoint: Int32,
                               inputScale: Float, row: UnsafePointer<Int8>, alpha: UnsafePointer<Float>, groupSize: Int,
                               output: UnsafeMutablePointer<Float>) {
         let cg = g.inCPerGroup, og = g.outCPerGroup
@@ -45,7 +42,7 @@ enum TernaryReference {
     }
 
     /// y = clamp(y + bias[o]) over [outC, pixels].
-    static func epilogue(_ y: UnsafeMutablePointer<Float>, outC: Int, pixels: Int, bias: UnsafePointer<Float>?,
+    public static func epilogue(_ y: UnsafeMutablePointer<Float>, outC: Int, pixels: Int, bias: UnsafePointer<Float>?,
                          outputMin: Float, outputMax: Float) {
         for o in 0..<outC {
             let b = bias?[o] ?? 0

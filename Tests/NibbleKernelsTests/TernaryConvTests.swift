@@ -1,0 +1,80 @@
+import NibbleKernels
+import XCTest
+
+/// The tiled ternary kernel against TernaryConvReference, bit for bit, at every ISA level this machine has.
+final class TernaryConvTests: XCTestCase {
+    struct Rng {
+        var state: UInt64
+        mutating func next() -> UInt64 { state = state &* 6364136223846793005 &+ 1442695040888963407; return state >> 17 }
+        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+    }
+
+    /// Runs `edges` edges of random ternary planes (density `nonzero`) on random uint8 input with both kernels.
+    func check(_ g: ConvGeometry, groupSize: Int, edges: Int, nonzero: Int = 50, sign: Int8? = nil, zeroPoint: Int32 = 7,
+               inputs: ((inout Rng) -> UInt8)? = nil, line: UInt = #line) {
+        var rng = Rng(state: UInt64(g.inC * 131 + g.outC * 17 + g.kernelH * 7 + groupSize + edges))
+        let rowLength = g.reductionLength
+        let groups = (g.inC + groupSize - 1) / groupSize
+        let q = (0..<(g.inC * g.inH * g.inW)).map { _ in inputs?(&rng) ?? UInt8(rng.below(256)) }
+        var planes: [[UInt64]] = [], alphas: [[Float]] = []
+        for _ in 0..<edges {
+            let values = (0..<(g.outC * rowLength)).map { _ -> Int8 in rng.below(100) < nonzero ? sign ?? (rng.below(2) == 0 ? 1 : -1) : 0 }
+            var words = [UInt64](repeating: 0, count: TernaryPlanes.wordCount(rows: g.outC, rowLength: rowLength))
+            values.withUnsafeBufferPointer { v in words.withUnsafeMutableBufferPointer { TernaryPlanes.pack(v.baseAddress!, rows: g.outC, rowLength: rowLength, into: $0.baseAddress!) } }
+            planes.append(words)
+            alphas.append((0..<(g.outC * groups)).map { _ in Float(rng.below(1000) + 1) / 997 })
+        }
+        let inputScale: Float = 0.0371
+        var expected = [Float](repeating: 0, count: g.outC * g.outPixels)
+        var row = [Int8](repeating: 0, count: rowLength)
+        for e in 0..<edges {
+            for o in 0..<g.outC {
+                row.withUnsafeMutableBufferPointer { TernaryPlanes.unpackRow(planes[e], rows: g.outC, rowLength: rowLength, row: o, into: $0.baseAddress!) }
+                TernaryConvReference.accumulateRow(g, outChannel: o, input: q, zeroPoint: zeroPoint, inputScale: inputScale, row: row,
+                                                   alpha: alphas[e].withUnsafeBufferPointer { $0.baseAddress! + o * groups }, groupSize: groupSize, output: &expected)
+            }
+        }
+        let panel = UnsafeMutableRawPointer.allocate(byteCount: TernaryConv.panelByteCount(g), alignment: 64)
+        defer { panel.deallocate() }
+        for isa in KernelISA.supported {
+            var out = [Float](repeating: 0, count: expected.count)
+            var start = 0
+            while start < g.outPixels {
+                let count = min(TernaryConv.tilePixels, g.outPixels - start)
+                TernaryConv.buildPanel(g, input: q, zeroPoint: zeroPoint, pixelStart: start, count: count, panel: panel, isa: isa)
+                for e in 0..<edges {
+                    TernaryConv.accumulateEdge(g, panel: panel, count: count, planes: planes[e], groupSize: groupSize, alpha: alphas[e],
+                                               inputScale: inputScale, output: &out, pixelStart: start, isa: isa)
+                }
+                start += count
+            }
+            XCTAssertEqual(out.map(\.bitPattern), expected.map(\.bitPattern), "\(isa.name) \(g) group size \(groupSize) edges \(edges)", line: line)
+        }
+    }
+
+    func conv(_ c: Int, _ h: Int, _ w: Int, _ o: Int, k: Int, stride: Int = 1, pad: Int = 0, dilation: Int = 1) -> ConvGeometry {
+        let oh = (h + 2 * pad - dilation * (k - 1) - 1) / stride + 1, ow = (w + 2 * pad - dilation * (k - 1) - 1) / stride + 1
+        return ConvGeometry(inC: c, inH: h, inW: w, outC: o, outH: oh, outW: ow, kernelH: k, kernelW: k, strideH: stride, strideW: stride,
+                            padTop: pad, padLeft: pad, dilationH: dilation, dilationW: dilation, groups: 1)
+    }
+
+    func testRandomShapes() {
+        check(conv(16, 8, 8, 8, k: 3, pad: 1), groupSize: 16, edges: 2)
+        check(conv(5, 7, 9, 3, k: 3, pad: 1), groupSize: 4, edges: 1)              // odd channels, short last group
+        check(conv(33, 9, 9, 7, k: 3, stride: 2, pad: 1), groupSize: 16, edges: 3) // stride 2, groups past a word
+        check(conv(64, 6, 6, 5, k: 1), groupSize: 64, edges: 2)                    // 1×1
+        check(conv(3, 11, 11, 4, k: 5, pad: 2, dilation: 2), groupSize: 2, edges: 1)
+        check(conv(70, 1, 1, 9, k: 1), groupSize: 16, edges: 2)                    // fully connected: one pixel
+        check(conv(6, 1, 1, 3, k: 1, stride: 3, pad: 1), groupSize: 4, edges: 1)    // one padded pixel, not dense
+        check(conv(77, 1, 1, 5, k: 1), groupSize: 5, edges: 1)                     // groups across 16-weight chunks
+        check(conv(8, 12, 12, 2, k: 3, pad: 0), groupSize: 3, edges: 2, nonzero: 5)
+        check(conv(8, 5, 5, 2, k: 3, pad: 1), groupSize: 8, edges: 1, nonzero: 0)  // all-zero planes
+    }
+
+    /// Groups with far more than 128 nonzero terms at the extreme inputs: the int16 partial sums must be widened in time.
+    func testLongGroupsAtExtremeInputsDoNotOverflow() {
+        check(conv(64, 4, 4, 3, k: 3, pad: 1), groupSize: 64, edges: 1, nonzero: 100, sign: 1, zeroPoint: 0, inputs: { _ in 255 })
+        check(conv(64, 4, 4, 3, k: 3, pad: 1), groupSize: 64, edges: 1, nonzero: 100, sign: -1, zeroPoint: 255, inputs: { _ in 0 })
+        check(conv(64, 4, 4, 3, k: 3, pad: 1), groupSize: 64, edges: 2, nonzero: 100, zeroPoint: 128, inputs: { $0.below(2) == 0 ? 0 : 255 })
+    }
+}
