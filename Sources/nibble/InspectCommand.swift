@@ -90,9 +90,9 @@ extension InspectCommand {
         print("")
         print("codec tables (CAT): \(p.coded.count) tensors")
         var rows: [[String]] = []
-        for (k, c) in p.coded.enumerated() {
+        for c in p.coded {
             let t = m.graph.tensors[c.tensor]
-            let e = m.graph.codecTables[k]
+            let e = catEntry(m, c.tensor)
             rows.append([t.name, "\(t.shape)", "\(c.codec.bits)", String(format: "%.4g", c.codec.quantizer.step), "\(c.codec.quantizer.zeroPoint)",
                          "\(e.table.count) B", "\(t.byteCount)", "\(c.expectedBytes)", "\(c.codec.worstCaseBytes)"])
         }
@@ -100,14 +100,19 @@ extension InspectCommand {
         print("arena with cat: \(formatBytes(p.totalBytes)) (none: \(formatBytes(m.plan.totalBytes))); peak activation bytes: raw \(p.rawActivationBytes), cat planned (worst case) \(p.plannedActivationBytes), cat expected (calibration) \(p.expectedActivationBytes)")
     }
 
+    /// The CAT entry of a tensor the CAT plan codes (a tensor may also have a transform entry).
+    func catEntry(_ m: Model, _ tensor: Int) -> CodecTableEntry {
+        m.graph.codecTables.first { $0.tensor == tensor && $0.transform == nil }!
+    }
+
     func codecTablesJSON(_ m: Model) -> [String: Any] {
         guard let p = m.codecPlacement else { return [:] }
         return [
             "arena_bytes": p.totalBytes, "raw_activation_bytes": p.rawActivationBytes,
             "planned_activation_bytes": p.plannedActivationBytes, "expected_activation_bytes": p.expectedActivationBytes,
-            "tensors": p.coded.enumerated().map { k, c -> [String: Any] in
+            "tensors": p.coded.map { c -> [String: Any] in
                 ["name": m.graph.tensors[c.tensor].name, "bits": c.codec.bits, "step": Double(c.codec.quantizer.step),
-                 "zero_point": c.codec.quantizer.zeroPoint, "table_bytes": m.graph.codecTables[k].table.count,
+                 "zero_point": c.codec.quantizer.zeroPoint, "table_bytes": catEntry(m, c.tensor).table.count,
                  "expected_bytes": c.expectedBytes, "worst_case_bytes": c.codec.worstCaseBytes]
             },
         ]
