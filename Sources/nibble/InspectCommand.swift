@@ -98,6 +98,10 @@ extension InspectCommand {
         }
         printTable(["tensor", "shape", "bits", "step", "zero point", "table", "fp32 B", "expected B", "worst case B"], rows)
         print("arena with cat: \(formatBytes(p.totalBytes)) (none: \(formatBytes(m.plan.totalBytes))); peak activation bytes: raw \(p.rawActivationBytes), cat planned (worst case) \(p.plannedActivationBytes), cat expected (calibration) \(p.expectedActivationBytes)")
+        guard let t = m.transformPlacement else { return }
+        let entries = m.graph.codecTables.filter { $0.transform != nil }
+        print("transform entries: \(entries.map { "\(m.graph.tensors[$0.tensor].name) (\($0.transform!.kind == ChannelTransformEntry.pcaKind ? "PCA" : "DCT"), \($0.bits) bits, expected \($0.expectedBytes) B)" }.joined(separator: ", "))")
+        print("arena with transform: \(formatBytes(t.totalBytes)); peak activation bytes: transform planned (worst case) \(t.plannedActivationBytes), transform expected (calibration) \(t.expectedActivationBytes)")
     }
 
     /// The CAT entry of a tensor the CAT plan codes (a tensor may also have a transform entry).
@@ -107,7 +111,15 @@ extension InspectCommand {
 
     func codecTablesJSON(_ m: Model) -> [String: Any] {
         guard let p = m.codecPlacement else { return [:] }
+        let transform: Any = m.transformPlacement.map { t -> [String: Any] in
+            ["arena_bytes": t.totalBytes, "planned_activation_bytes": t.plannedActivationBytes, "expected_activation_bytes": t.expectedActivationBytes,
+             "tensors": m.graph.codecTables.filter { $0.transform != nil }.map { e -> [String: Any] in
+                 ["name": m.graph.tensors[e.tensor].name, "kind": e.transform!.kind == ChannelTransformEntry.pcaKind ? "pca" : "dct",
+                  "bits": e.bits, "step": Double(e.step), "expected_bytes": e.expectedBytes]
+             }]
+        } ?? NSNull()
         return [
+            "transform": transform,
             "arena_bytes": p.totalBytes, "raw_activation_bytes": p.rawActivationBytes,
             "planned_activation_bytes": p.plannedActivationBytes, "expected_activation_bytes": p.expectedActivationBytes,
             "tensors": p.coded.map { c -> [String: Any] in
