@@ -4,8 +4,8 @@
 /// - header = bits << 4 | mode, mode 0 = RAW, 1 = HUFFMAN (other values are rejected).
 /// - RAW payload: the symbols packed MSB first, `bits` bits each, zero-padded to a byte:
 ///   exactly `rawBytes(count:bits:)` bytes.
-/// - HUFFMAN payload: the tokens of `HuffmanTable` (run code, value code, ESCAPE + raw `bits` bits), MSB first,
-///   zero-padded to a byte; strictly shorter than the RAW payload (the encoder writes RAW otherwise).
+/// - HUFFMAN payload: the tokens of `HuffmanTable` (run code, value code, ESCAPE + raw `bits` bits; a direct
+///   table has value codes only), MSB first, zero-padded to a byte; strictly shorter than the RAW payload (the encoder writes RAW otherwise).
 ///
 /// So a tile never takes more than `worstCaseBytes(count:bits:)` = 1 + raw bytes, whatever its contents: the
 /// arena planner reserves that bound and a bad input can't overflow it (issue 6, "raw fallback per tile").
@@ -74,21 +74,18 @@ public struct TileCodec: Sendable, Equatable {
     @usableFromInline
     func encodeHuffman(_ s: UnsafePointer<UInt8>, count n: Int, into out: UnsafeMutablePointer<UInt8>,
                        capacity: Int) -> HuffmanResult {
+        guard let runCode = table.runCode else { return encodeDirect(s, count: n, into: out, capacity: capacity) }
         let bits = self.bits
         let limit = 1 << bits
         let zero = UInt8(truncatingIfNeeded: table.zeroSymbol)
         let longRun = table.longRun
-        let escape = table.escapeSymbol
         return table.valueCode.codes.withUnsafeBufferPointer { valueCodes in
             table.valueCode.lengths.withUnsafeBufferPointer { valueLengths in
-                table.runCode.codes.withUnsafeBufferPointer { runCodes in
-                    table.runCode.lengths.withUnsafeBufferPointer { runLengths in
+                runCode.codes.withUnsafeBufferPointer { runCodes in
+                    runCode.lengths.withUnsafeBufferPointer { runLengths in
                         var w = BitWriter(base: out, capacity: capacity)
                         let longCode = UInt32(runCodes[longRun])
                         let longLength = Int(runLengths[longRun])
-                        // Zero length when every nonzero symbol has its own code (then ESCAPE is never written).
-                        let escapeCode = UInt32(valueCodes[escape])
-                        let escapeLength = Int(valueLengths[escape])
                         var i = 0
                         while i < n {
                             var run = 0
@@ -101,13 +98,7 @@ public struct TileCodec: Sendable, Equatable {
                             w.write(UInt32(runCodes[run]), count: Int(runLengths[run]))
                             let v = Int(s[i])
                             if v >= limit { return .invalidSymbol }
-                            let length = Int(valueLengths[v])
-                            if length != 0 {
-                                w.write(UInt32(valueCodes[v]), count: length)
-                            } else {
-                                w.write(escapeCode, count: escapeLength)
-                                w.write(UInt32(v), count: bits)
-                            }
+                            TileCodec.writeValue(v, &w, codes: valueCodes, lengths: valueLengths, bits: bits)
                             i &+= 1
                             if w.overflowed { break }
                         }
@@ -117,6 +108,41 @@ public struct TileCodec: Sendable, Equatable {
                     }
                 }
             }
+        }
+    }
+
+    /// A direct table's payload: each symbol's value code, or ESCAPE + raw bits.
+    func encodeDirect(_ s: UnsafePointer<UInt8>, count n: Int, into out: UnsafeMutablePointer<UInt8>,
+                      capacity: Int) -> HuffmanResult {
+        let bits = self.bits
+        let limit = 1 << bits
+        return table.valueCode.codes.withUnsafeBufferPointer { codes in
+            table.valueCode.lengths.withUnsafeBufferPointer { lengths in
+                var w = BitWriter(base: out, capacity: capacity)
+                var i = 0
+                while i < n && !w.overflowed {
+                    let v = Int(s[i])
+                    if v >= limit { return .invalidSymbol }
+                    TileCodec.writeValue(v, &w, codes: codes, lengths: lengths, bits: bits)
+                    i &+= 1
+                }
+                guard let bytes = w.finish() else { return .doesNotFit }
+                return .written(bytes)
+            }
+        }
+    }
+
+    /// Writes value symbol `v` (< 2^bits): its own code, or ESCAPE (the last entry; zero length only when every
+    /// symbol that needs it has a code, so never written then) followed by `v` in `bits` raw bits.
+    @inline(__always)
+    static func writeValue(_ v: Int, _ w: inout BitWriter, codes: UnsafeBufferPointer<UInt16>,
+                           lengths: UnsafeBufferPointer<UInt8>, bits: Int) {
+        let length = Int(lengths[v])
+        if length != 0 {
+            w.write(UInt32(codes[v]), count: length)
+        } else {
+            w.write(UInt32(codes[1 << bits]), count: Int(lengths[1 << bits]))
+            w.write(UInt32(v), count: bits)
         }
     }
 
@@ -191,12 +217,11 @@ public struct TileCodec: Sendable, Equatable {
 
     func decodeHuffman(_ src: UnsafePointer<UInt8>, byteCount: Int, into out: UnsafeMutablePointer<UInt8>,
                        count n: Int) -> Bool {
+        guard let runCode = table.runCode else { return decodeDirect(src, byteCount: byteCount, into: out, count: n) }
         let bits = self.bits
         let zero = UInt8(truncatingIfNeeded: table.zeroSymbol)
         let longRun = table.longRun
-        let escape = table.escapeSymbol
         let valueCode = table.valueCode
-        let runCode = table.runCode
         let zeros8 = UInt64(zero) &* 0x0101_0101_0101_0101
         return valueCode.lookup.withUnsafeBufferPointer { valueLookup in
             runCode.lookup.withUnsafeBufferPointer { runLookup in
@@ -222,12 +247,8 @@ public struct TileCodec: Sendable, Equatable {
                     }
                     i &+= run
                     if i == n { break }
-                    var v = TileCodec.decodeSymbol(&r, lookup: valueLookup, code: valueCode)
+                    let v = TileCodec.decodeValue(&r, lookup: valueLookup, code: valueCode, bits: bits)
                     if v < 0 { return false }
-                    if v == escape {
-                        v = Int(r.peek(bits))
-                        r.consume(bits)
-                    }
                     if v == Int(zero) { return false }  // runs are maximal: never a zero value
                     out[i] = UInt8(truncatingIfNeeded: v)
                     i &+= 1
@@ -236,6 +257,32 @@ public struct TileCodec: Sendable, Equatable {
                 return TileCodec.finishedCleanly(&r, byteCount: byteCount)
             }
         }
+    }
+
+    func decodeDirect(_ src: UnsafePointer<UInt8>, byteCount: Int, into out: UnsafeMutablePointer<UInt8>,
+                      count n: Int) -> Bool {
+        let bits = self.bits
+        let valueCode = table.valueCode
+        return valueCode.lookup.withUnsafeBufferPointer { lookup in
+            var r = BitReader(base: src, count: byteCount)
+            for i in 0..<n {
+                r.refill()  // ≥ 57 bits: a value code and raw bits (15 + 8)
+                let v = TileCodec.decodeValue(&r, lookup: lookup, code: valueCode, bits: bits)
+                if v < 0 { return false }
+                out[i] = UInt8(truncatingIfNeeded: v)
+                if r.overran { return false }
+            }
+            return TileCodec.finishedCleanly(&r, byteCount: byteCount)
+        }
+    }
+
+    /// Decodes a value symbol, reading the raw bits after ESCAPE; -1 if no code matches.
+    @inline(__always)
+    static func decodeValue(_ r: inout BitReader, lookup: UnsafeBufferPointer<UInt16>, code: CanonicalCode, bits: Int) -> Int {
+        let v = decodeSymbol(&r, lookup: lookup, code: code)
+        if v != 1 << bits { return v }
+        defer { r.consume(bits) }
+        return Int(r.peek(bits))
     }
 
     /// Decodes one symbol: a direct lookup on the next `lookupBits` bits, else canonical decoding of the longer

@@ -31,7 +31,8 @@ public enum CodecTransformChoice: String, Sendable, CaseIterable {
 
 /// Fits the codec tables of a converted model on calibration data (issue 6) and writes them into the `.nib`
 /// codec section (docs/FORMAT.md §6): per intermediate float tensor an MSE-clipped quantizer
-/// (`ActivationQuantizer.calibrated`, unsigned unless the tensor takes negative values) and a static Huffman
+/// (`ActivationQuantizer.calibrated`, unsigned unless the tensor takes negative values) — at 8 bits the int8
+/// consumers' own input grid where they have one (`consumerGrid`: lossless for them) — and a static Huffman
 /// table from the token statistics of its quantized tiles (`CodeStatistics`, tiled as `TensorCodec` tiles);
 /// with a transform choice, also a transform entry per tensor with channels: the channel transform (PCA of the
 /// channel covariance, or DCT-II), and quantizer and table of its coefficients, fitted the same way.
@@ -59,6 +60,23 @@ public enum CodecFitter {
             graph.tensors[$0].role == .intermediate && graph.tensors[$0].dtype == .float32
                 && produced[$0] && consumed[$0] && !outputs.contains($0)
         }
+    }
+
+    /// The uint8 grid every consumer of `tensor` quantizes it to, when there is one: int8 Conv/FullyConnected
+    /// nodes re-quantize their float input with their own input_scale and zero point (FORMAT.md §4.2), so an
+    /// 8-bit codec on exactly that grid changes nothing they compute (x̂ = (q − zp)·s re-quantizes to q). Nil
+    /// when a consumer is anything else or two consumers disagree; the 8-bit quantizer is then MSE-clipped.
+    static func consumerGrid(_ graph: Graph, tensor: Int) -> ActivationQuantizer? {
+        var grid: ActivationQuantizer?
+        for node in graph.nodes where node.inputs.contains(tensor) {
+            guard node.precision == .int8, node.op == .conv || node.op == .fullyConnected, node.inputs.first == tensor,
+                  node.inputs.dropFirst().allSatisfy({ $0 != tensor }),
+                  let scale = node.attribute(.inputScale)?.floats.first, let zp = node.attribute(.inputZeroPoint)?.ints.first,
+                  let q = ActivationQuantizer(bits: 8, step: scale, zeroPoint: Int(zp)), grid == nil || grid == q
+            else { return nil }
+            grid = q
+        }
+        return grid
     }
 
     /// Fitting and measurement samples (see the type's comment).
@@ -116,8 +134,10 @@ public enum CodecFitter {
         // CAT: quantizer fitting values and signedness, on the fitting samples.
         let values = try runner.sampleValues(samples: samples.fit, maxValues: maxFitValues)
         let signed = values.map { v in v.contains { $0 < 0 } }
+        let grids = coded.map { consumerGrid(graph, tensor: $0) }
         let cat = try fitPlan(runner, samples, choice) { k, bits in
-            .cat(try quantizer(values[k], bits: bits, signed: signed[k], graph.tensors[coded[k]].name))
+            if bits == 8, let grid = grids[k] { return .cat(grid) }
+            return .cat(try quantizer(values[k], bits: bits, signed: signed[k], graph.tensors[coded[k]].name))
         }
         var entries = coded.indices.map { cat.entry($0, tensor: coded[$0]) }
         var layers: [CodecReport.Layer] = coded.indices.map { k in

@@ -102,11 +102,12 @@ extension Reader {
             if expected > UInt64(Layout.maxArenaBytes) { throw r.fail("\(what): expected bytes \(expected) exceed \(Layout.maxArenaBytes)") }
             try r.need(tableSize, "\(what) table")
             let table = Array(UnsafeRawBufferPointer(rebasing: bytes[r.position..<r.position + tableSize]))
-            // Header of HuffmanTable's serialization: version 1, bits, zero symbol, long run; then 2^bits + 1
-            // value lengths and longRun + 1 run lengths.
-            if tableSize < 4 || table[0] != 1 || Int(table[1]) != bits || Int(table[2]) != zeroPoint
-                || tableSize != 4 + (1 << bits) + 1 + Int(table[3]) + 1 {
-                throw r.fail("\(what): table of \(tableSize) bytes does not match its entry (expected version 1, bits \(bits), zero symbol \(zeroPoint), 4 + \(1 << bits) + 1 + longRun + 1 bytes)")
+            // Header of HuffmanTable's serialization: version (1 runs, 2 direct), bits, zero symbol, long run
+            // (0 when direct); then 2^bits + 1 value lengths and, version 1 only, longRun + 1 run lengths.
+            let valueEnd = 4 + (1 << bits) + 1
+            if tableSize < 4 || Int(table[1]) != bits || Int(table[2]) != zeroPoint
+                || !(table[0] == 1 && tableSize == valueEnd + Int(table[3]) + 1 || table[0] == 2 && table[3] == 0 && tableSize == valueEnd) {
+                throw r.fail("\(what): table of \(tableSize) bytes does not match its entry (expected version 1 with 4 + \(1 << bits) + 1 + longRun + 1 bytes or version 2 with \(valueEnd), bits \(bits), zero symbol \(zeroPoint))")
             }
             r.position += tableSize
             let transform = codec == CodecTableEntry.transformCodec ? try decodeTransform(&r, tensor: t, what) : nil

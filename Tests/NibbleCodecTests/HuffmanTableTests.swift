@@ -35,7 +35,7 @@ final class HuffmanTableTests: XCTestCase {
             edit(&bytes)
             XCTAssertNil(HuffmanTable(serialized: bytes), why)
         }
-        rejects("version") { $0[0] = 2 }
+        rejects("version 2 (direct) with run lengths") { $0[0] = 2 }
         rejects("bits 1") { $0[1] = 1 }
         rejects("bits 9") { $0[1] = 9 }
         rejects("bits 5 with 4-bit lengths") { $0[1] = 5 }
@@ -100,15 +100,20 @@ final class HuffmanTableTests: XCTestCase {
     func testEscapeIsOmittedOnlyWhenEverySymbolHasACode() {
         var all = CodeStatistics(bits: 2)!
         all.add(tile: [0, 0, 1, 0, 2, 0, 0, 3, 1, 1])
-        let complete = HuffmanTable(statistics: all)
+        let complete = HuffmanTable.runTable(all)
         XCTAssertEqual(complete.valueCodeLengths, [0, 1, 2, 2, 0])
+        let direct = HuffmanTable(statistics: all)  // cheaper on these 10 symbols than run tokens
+        XCTAssertFalse(direct.hasRuns)
+        XCTAssertEqual(direct.valueCodeLengths[4], 0, "every symbol seen: no ESCAPE")
         var partial = CodeStatistics(bits: 2)!
         partial.add(tile: [0, 0, 1, 0, 2, 0, 0, 1, 1])
-        let escaped = HuffmanTable(statistics: partial)
-        XCTAssertEqual(escaped.valueCodeLengths[3], 0)
-        XCTAssertNotEqual(escaped.valueCodeLengths[4], 0)
-        _ = TileCodec(table: escaped).roundTrip([3, 0, 3, 3, 0, 0, 1, 2, 3])
+        for escaped in [HuffmanTable.runTable(partial), HuffmanTable(statistics: partial)] {
+            XCTAssertEqual(escaped.valueCodeLengths[3], 0)
+            XCTAssertNotEqual(escaped.valueCodeLengths[4], 0)
+            _ = TileCodec(table: escaped).roundTrip([3, 0, 3, 3, 0, 0, 1, 2, 3])
+        }
         _ = TileCodec(table: complete).roundTrip([3, 0, 3, 3, 0, 0, 1, 2, 3])
+        _ = TileCodec(table: direct).roundTrip([3, 0, 3, 3, 0, 0, 1, 2, 3])
     }
 
     func testUnlimitedHuffmanIsOptimalForDyadicCounts() {

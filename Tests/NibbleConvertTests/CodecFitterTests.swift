@@ -31,14 +31,63 @@ final class CodecFitterTests: XCTestCase {
     /// A session of `nib` with codec plan `placement` gives, on a few calibration samples, bit for bit what
     /// QuantizedRunner computes with each coded tensor replaced by what its codec decodes.
     func assertSessionMatchesEmulation(_ session: Session, _ placement: CodecPlacement, _ calib: CalibrationData, nib: [UInt8],
-                                       line: UInt = #line) throws {
+                                       samples: [Int] = [0, 5, 127], line: UInt = #line) throws {
         let runner = try QuantizedRunner(nib: nib, data: calib)
         let quantizers = runner.coded.map { t in placement.codedIndex(of: t).map { MapQuantizer(placement.coded[$0].codec) } }
-        for s in [0, 5, 127] {
+        for s in samples {
             let emulated = try runner.run(sample: s, quantizers: quantizers)
             try calib.values.withUnsafeBufferPointer { try session.setInput(0, floats: UnsafeBufferPointer(rebasing: $0[(s * 64)..<((s + 1) * 64)])) }
             session.run()
             XCTAssertEqual(Array(session.output(0).bindMemory(to: Float.self)).map(\.bitPattern), emulated.map(\.bitPattern), "sample \(s)", line: line)
+        }
+    }
+
+    /// int8 digits MLP (Gemm → Relu chains): every coded tensor feeds an int8 layer, so 8-bit tables on the
+    /// consumers' own input grids leave the output bit-identical to the session without codec.
+    func testEightBitTablesOnInt8ConsumerGridsAreLossless() throws {
+        let dir = Fixtures.samplesDir
+        let calib = try CalibrationData(try Fixtures.npy("digits_calib.npy", in: dir))
+        let (plain, _) = try Converter.convert(onnxBytes: try Fixtures.bytes("digits_mlp.onnx", in: dir), recipe: .int8, calibration: calib)
+        let (nib, report) = try CodecFitter.fit(nib: plain, data: calib, bits: .fixed(8))
+        let m = try Model(copying: nib)
+        XCTAssertFalse(report.layers.isEmpty)
+        for t in CodecFitter.candidates(m.graph) {
+            let grid = try XCTUnwrap(CodecFitter.consumerGrid(m.graph, tensor: t), m.graph.tensors[t].name)
+            let entry = try XCTUnwrap(m.graph.codecTables.first { $0.tensor == t })
+            XCTAssertEqual(entry.step, grid.step)
+            XCTAssertEqual(entry.zeroPoint, grid.zeroPoint)
+        }
+        XCTAssertEqual(report.checkError, 0)
+        let none = try Session(model: m), cat = try Session(model: m, codec: .cat)
+        for s in 0..<calib.sampleCount {
+            for session in [none, cat] {
+                try calib.values.withUnsafeBufferPointer { try session.setInput(0, floats: UnsafeBufferPointer(rebasing: $0[(s * 64)..<((s + 1) * 64)])) }
+                session.run()
+            }
+            XCTAssertEqual(Array(cat.output(0).bindMemory(to: Float.self)), Array(none.output(0).bindMemory(to: Float.self)), "sample \(s)")
+        }
+    }
+
+    /// ResNet- and MobileNet-style nets (skip adds, depthwise convs, ReLU6) quantized by ONNX Runtime's
+    /// quantize_static (scripts/train-cat-models.py): with 5-bit tables the CAT session equals the emulation
+    /// bit for bit and keeps accuracy within 3 points (on the first 120 test samples).
+    func testResidualAndDepthwiseQDQModels() throws {
+        let dir = Fixtures.samplesDir
+        // 32 calibration samples keep the debug-build fit short (24 fit, 8 held out).
+        let calib = try CalibrationData(NPYArray(shape: [32, 1, 8, 8], floats: Array(try XCTUnwrap(try Fixtures.npy("digits_calib_img.npy", in: dir).floats).prefix(32 * 64))))
+        let test = Array(try XCTUnwrap(try Fixtures.npy("digits_test_x_img.npy", in: dir).floats).prefix(120 * 64))
+        guard case .int64(let all) = try Fixtures.npy("digits_test_y.npy", in: dir).storage else { throw XCTSkip("labels") }
+        let labels = Array(all.prefix(120))
+        for name in ["digits_resnet.qdq.onnx", "digits_mobilenet.qdq.onnx"] {
+            let (plain, _) = try Converter.convert(onnxBytes: try Fixtures.bytes(name, in: dir), recipe: .fp32, calibration: calib)
+            let (nib, _) = try CodecFitter.fit(nib: plain, data: calib, bits: .fixed(5))
+            let m = try Model(copying: nib)
+            let placement = try XCTUnwrap(m.codecPlacement, name)
+            let cat = try Session(model: m, codec: .cat)
+            try assertSessionMatchesEmulation(cat, placement, calib, nib: nib, samples: [0, 27])
+            let none = try accuracy(try Session(model: m), test, labels), coded = try accuracy(cat, test, labels)
+            XCTAssertGreaterThan(coded, none - 0.03, "\(name): \(coded) vs \(none)")
+            XCTAssertEqual(cat.codecFailures, 0)
         }
     }
 

@@ -67,6 +67,19 @@ final class CodecSectionTests: XCTestCase {
         try assertRefused([e], "does not match its entry")
         e = Self.entry(); e.table[0] = 2
         try assertRefused([e], "does not match its entry")
+        e = Self.entry(); e.table = Self.directTable; e.table[3] = 2
+        try assertRefused([e], "does not match its entry")
+        e = Self.entry(); e.table = Self.directTable + [0]
+        try assertRefused([e], "does not match its entry")
+    }
+
+    /// Version 2 (direct, no run lengths): bits 2, zero 0, long run 0, 5 value lengths.
+    static let directTable: [UInt8] = [2, 2, 0, 0, 2, 2, 2, 2, 0]
+
+    func testDirectTablesRoundTrip() throws {
+        var e = Self.entry()
+        e.table = Self.directTable
+        XCTAssertEqual(try read(try serialize([e])).graph.codecTables, [e])
     }
 
     /// A damaged byte in the section is a checksum error; a resealed truncation is a bounds error.
