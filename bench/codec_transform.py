@@ -7,7 +7,8 @@ error; then the whole-model output error of each codec session (‖y − y₀‖
 accuracy with codec none / cat / transform measured by `nibble run`.
 
 Usage: python3 bench/codec_transform.py PATH/TO/nibble [--bits 4,6,8]
-The fixtures have 2 input samples: their tables are fitted and measured on the same samples (the report says so).
+The digits nets (samples/models) are fitted on 96 calibration samples and measured on the 32 held out; the fixtures
+have 2 input samples, so their tables are fitted and measured on the same samples (the report says so).
 """
 import os, re, subprocess, sys, tempfile
 
@@ -20,6 +21,8 @@ S, F = os.path.join(root, "samples", "models"), os.path.join(root, "Tests", "Fix
 tmp = tempfile.mkdtemp()
 models = [
     ("digits CNN int8", os.path.join(S, "digits_cnn.onnx"), "int8", os.path.join(S, "digits_calib_img.npy")),
+    ("digits ResNet int8", os.path.join(S, "digits_resnet.onnx"), "int8", os.path.join(S, "digits_calib_img.npy")),
+    ("digits MobileNet int8", os.path.join(S, "digits_mobilenet.onnx"), "int8", os.path.join(S, "digits_calib_img.npy")),
     ("mobilenetv3_block fp32", os.path.join(F, "mobilenetv3_block.onnx"), "fp32", os.path.join(F, "mobilenetv3_block.input.npy")),
     ("resnet_small int8", os.path.join(F, "resnet_small.onnx"), "int8", os.path.join(F, "resnet_small.input.npy")),
 ]
