@@ -75,7 +75,8 @@ typedef enum nibble_dtype {
 typedef enum nibble_codec {
   NIBBLE_CODEC_NONE = 0,
   NIBBLE_CODEC_CAT = 1,          /* entropy-coded quantized activations, static per-layer tables */
-  NIBBLE_CODEC_TRANSFORM = 2     /* per-layer channel transform + quantization + entropy coding */
+  NIBBLE_CODEC_TRANSFORM = 2     /* per-layer channel transform (PCA or DCT-II) + quantization + entropy coding
+                                    where the model has transform tables, CAT on the other coded tensors */
 } nibble_codec;
 
 typedef struct nibble_model nibble_model;
@@ -181,7 +182,8 @@ NIBBLE_NODISCARD nibble_status nibble_session_set_layer_residual_level(nibble_se
 
 /* Chooses how intermediate feature maps are held in the arena; no reload, effective at the next run. Tensors
  * move, so set the inputs again afterwards. NIBBLE_UNSUPPORTED when the model has no codec tables for `codec`
- * (NIBBLE_CODEC_NONE is always accepted; CAT needs a model converted with --codec-bits); NIBBLE_OUT_OF_MEMORY
+ * (NIBBLE_CODEC_NONE is always accepted; CAT needs a model converted with --codec-bits, TRANSFORM one converted
+ * with --codec-bits and --codec-transform); NIBBLE_OUT_OF_MEMORY
  * ("needed N bytes, got M") when a caller arena is too small for `codec`. */
 NIBBLE_NODISCARD nibble_status nibble_session_set_codec(nibble_session* session, nibble_codec codec);
 

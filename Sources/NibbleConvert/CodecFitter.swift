@@ -2,7 +2,7 @@ import NibbleCodec
 import NibbleFormat
 import NibbleRuntime
 
-/// How many bits the CAT codec gives each intermediate tensor (`nibble convert --codec-bits N|auto`).
+/// How many bits the codec gives each intermediate tensor (`nibble convert --codec-bits N|auto`).
 public enum CodecBitsChoice: Sendable, Equatable, CustomStringConvertible {
     /// The same bits (2…8) for every tensor.
     case fixed(Int)
@@ -22,15 +22,24 @@ public enum CodecBitsChoice: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Fits the CAT codec tables of a converted model on calibration data (issue 6) and writes them into the
-/// `.nib` codec section (docs/FORMAT.md §6): per intermediate float tensor an MSE-clipped quantizer
-/// (`ActivationQuantizer.calibrated`, unsigned unless the tensor takes negative values) — at 8 bits the
-/// int8 consumers' own input grid where they have one (`consumerGrid`: lossless for them) — and a static Huffman
-/// table from the token statistics of its quantized tiles (`CodeStatistics`, tiled as `TensorCodec` tiles).
+/// Which transform entries `nibble convert --codec-transform` writes next to the CAT ones (issue 6, "transform
+/// coding"): none (CAT only), a PCA or DCT-II transform for every tensor that has channels, or `auto`: PCA kept
+/// only where its held-out compressed size beats CAT's.
+public enum CodecTransformChoice: String, Sendable, CaseIterable {
+    case none, pca, dct, auto
+}
+
+/// Fits the codec tables of a converted model on calibration data (issue 6) and writes them into the `.nib`
+/// codec section (docs/FORMAT.md §6): per intermediate float tensor an MSE-clipped quantizer
+/// (`ActivationQuantizer.calibrated`, unsigned unless the tensor takes negative values) — at 8 bits the int8
+/// consumers' own input grid where they have one (`consumerGrid`: lossless for them) — and a static Huffman
+/// table from the token statistics of its quantized tiles (`CodeStatistics`, tiled as `TensorCodec` tiles);
+/// with a transform choice, also a transform entry per tensor with channels: the channel transform (PCA of the
+/// channel covariance, or DCT-II), and quantizer and table of its coefficients, fitted the same way.
 ///
-/// Samples: with 4 or more, the last quarter is held out — quantizers, tables and the `auto` bit search use
-/// the rest; the expected compressed sizes and the reported output error are measured on the held-out part.
-/// With fewer, every sample is used for both (and the report says so).
+/// Samples: with 4 or more, the last quarter is held out — quantizers, transforms, tables and the `auto` bit
+/// search use the rest; the expected compressed sizes and the reported output error are measured on the
+/// held-out part. With fewer, every sample is used for both (and the report says so).
 public enum CodecFitter {
     /// Quantizer fitting uses at most this many values per tensor, taken evenly over the fitting samples.
     static let maxFitValues = 1 << 16
@@ -70,8 +79,44 @@ public enum CodecFitter {
         return grid
     }
 
+    /// Fitting and measurement samples (see the type's comment).
+    struct Samples {
+        let fit: [Int]
+        let check: [Int]
+        let heldOut: Bool
+        var search: [Int] { Array(fit.prefix(CodecFitter.maxSearchSamples)) }
+
+        init(count n: Int) {
+            heldOut = n >= 4
+            let checkCount = heldOut ? max(1, n / 4) : n
+            fit = Array(0..<(heldOut ? n - checkCount : n))
+            check = heldOut ? Array((n - checkCount)..<n) : fit
+        }
+    }
+
+    /// One codec's choices and held-out measurements, per coded tensor.
+    struct Plan {
+        var quantizers: [MapQuantizer]
+        var codecs: [MapCodec]
+        var expectedBytes: [Int]
+        var bitsPerValue: [Double]
+        var entropy: [Double]
+        /// ‖x − x̂‖/‖x‖ of the tensor on the measurement samples.
+        var tensorError: [Double]
+        var fitError: Double
+        var checkError: Double
+        var searchSteps: Int
+
+        func entry(_ k: Int, tensor: Int, transform: ChannelTransformEntry? = nil) -> CodecTableEntry {
+            let q = quantizers[k].quantizer
+            return CodecTableEntry(tensor: tensor, bits: q.bits, step: q.step, zeroPoint: q.zeroPoint, expectedBytes: expectedBytes[k],
+                                   table: codecs[k].symbols.tiles.table.serialized(), transform: transform)
+        }
+    }
+
     /// Returns `nib` with a codec section fitted on `data`, and what was chosen and measured.
-    public static func fit(nib: [UInt8], data: CalibrationData, bits choice: CodecBitsChoice) throws -> (nib: [UInt8], report: CodecReport) {
+    public static func fit(nib: [UInt8], data: CalibrationData, bits choice: CodecBitsChoice,
+                           transform: CodecTransformChoice = .none) throws -> (nib: [UInt8], report: CodecReport) {
         if case .fixed(let b) = choice, !(2...8).contains(b) {
             throw ConvertError.invalidInput("codec bits \(b) outside 2...8")
         }
@@ -84,97 +129,183 @@ public enum CodecFitter {
         if coded.isEmpty {
             throw ConvertError.unsupported("codec: the model has no intermediate float32 tensors to compress")
         }
-        let n = data.sampleCount
-        let heldOut = n >= 4
-        let checkCount = heldOut ? max(1, n / 4) : n
-        let fitSamples = Array(0..<(heldOut ? n - checkCount : n))
-        let checkSamples = heldOut ? Array((n - checkCount)..<n) : fitSamples
+        let samples = Samples(count: data.sampleCount)
 
-        // Quantizer fitting values and signedness, on the fitting samples.
-        let values = try runner.sampleValues(samples: fitSamples, maxValues: maxFitValues)
+        // CAT: quantizer fitting values and signedness, on the fitting samples.
+        let values = try runner.sampleValues(samples: samples.fit, maxValues: maxFitValues)
         let signed = values.map { v in v.contains { $0 < 0 } }
         let grids = coded.map { consumerGrid(graph, tensor: $0) }
-        func quantizer(_ k: Int, _ bits: Int) throws -> ActivationQuantizer {
-            if bits == 8, let grid = grids[k] { return grid }
-            guard let q = values[k].withUnsafeBufferPointer({ ActivationQuantizer.calibrated(samples: $0, bits: bits, signed: signed[k]) }) else {
-                throw ConvertError.runtime("codec: cannot fit a \(bits)-bit quantizer for '\(graph.tensors[coded[k]].name)'")
-            }
-            return q
+        let cat = try fitPlan(runner, samples, choice) { k, bits in
+            if bits == 8, let grid = grids[k] { return .cat(grid) }
+            return .cat(try quantizer(values[k], bits: bits, signed: signed[k], graph.tensors[coded[k]].name))
         }
+        var entries = coded.indices.map { cat.entry($0, tensor: coded[$0]) }
+        var layers: [CodecReport.Layer] = coded.indices.map { k in
+            let t = graph.tensors[coded[k]], q = cat.quantizers[k].quantizer
+            return CodecReport.Layer(tensor: t.name, shape: t.shape, bits: q.bits, signed: signed[k], step: q.step,
+                                     expectedBytes: cat.expectedBytes[k], worstCaseBytes: cat.codecs[k].worstCaseBytes, fp32Bytes: t.byteCount,
+                                     bitsPerValue: cat.bitsPerValue[k], entropy: cat.entropy[k], error: cat.tensorError[k])
+        }
+        var summary: CodecReport.TransformSummary?
+        if transform != .none {
+            let kind = transform == .dct ? ChannelTransformEntry.dctKind : ChannelTransformEntry.pcaKind
+            let fitted = try fitTransforms(runner, samples.fit, kind: kind)
+            let plan = try fitPlan(runner, samples, choice, frozen: fitted.map { $0 == nil }) { k, bits in
+                guard let f = fitted[k] else { return cat.quantizers[k] }
+                let q = try quantizer(f.coefficients, bits: bits, signed: true, graph.tensors[coded[k]].name)
+                return .transform(f.transform, q, images: f.images, pixels: f.pixels)
+            }
+            let kept = coded.indices.map { fitted[$0] != nil && (transform != .auto || plan.expectedBytes[$0] < cat.expectedBytes[$0]) }
+            for k in coded.indices {
+                guard let f = fitted[k] else { continue }
+                if kept[k] { entries.append(plan.entry(k, tensor: coded[k], transform: f.entry)) }
+                let q = plan.quantizers[k].quantizer
+                layers[k].transform = .init(bits: q.bits, step: q.step, expectedBytes: plan.expectedBytes[k], bitsPerValue: plan.bitsPerValue[k],
+                                            entropy: plan.entropy[k], error: plan.tensorError[k], kept: kept[k])
+            }
+            // The transform session as written: the kept tensors transform-coded, the others with CAT.
+            let mixed: [MapQuantizer?] = coded.indices.map { kept[$0] ? plan.quantizers[$0] : cat.quantizers[$0] }
+            let all = kept == fitted.map { $0 != nil }
+            summary = .init(choice: transform, kept: kept.filter { $0 }.count, searchSteps: plan.searchSteps,
+                            fitError: all ? plan.fitError : runner.outputError(samples: samples.search, quantizers: mixed),
+                            checkError: all ? plan.checkError : runner.outputError(samples: samples.check, quantizers: mixed))
+        }
+        let out = try attach(entries, to: nib)
+        let report = CodecReport(layers: layers, choice: choice, fitSamples: samples.fit.count, checkSamples: samples.check.count,
+                                 heldOut: samples.heldOut, fitError: cat.fitError, checkError: cat.checkError,
+                                 searchSteps: cat.searchSteps, transform: summary)
+        return (out, report)
+    }
 
+    /// The MSE-clipped `bits`-bit quantizer of `values`.
+    static func quantizer(_ values: [Float], bits: Int, signed: Bool, _ name: String) throws -> ActivationQuantizer {
+        guard let q = values.withUnsafeBufferPointer({ ActivationQuantizer.calibrated(samples: $0, bits: bits, signed: signed) }) else {
+            throw ConvertError.runtime("codec: cannot fit a \(bits)-bit quantizer for '\(name)'")
+        }
+        return q
+    }
+
+    /// Chooses bits (fixed, or the joint `auto` search over `quantizer(k, bits)`; `frozen` tensors are not
+    /// searched), fits a Huffman table per tensor on the fitting samples' stored symbols, and measures
+    /// compressed sizes, symbol entropy and errors on the measurement samples.
+    static func fitPlan(_ runner: QuantizedRunner, _ samples: Samples, _ choice: CodecBitsChoice, frozen: [Bool]? = nil,
+                        quantizer: (Int, Int) throws -> MapQuantizer) throws -> Plan {
+        let graph = runner.model.graph
+        let coded = runner.coded
         var bits: [Int]
         var searchSteps = 0
         switch choice {
         case .fixed(let b):
             bits = [Int](repeating: b, count: coded.count)
         case .auto(let budget):
-            var all: [[ActivationQuantizer]] = []  // [tensor][bits − 2]
-            for k in coded.indices { all.append(try (2...8).map { try quantizer(k, $0) }) }
-            let search = Array(fitSamples.prefix(maxSearchSamples))
-            (bits, searchSteps) = runner.searchBits(quantizers: all, samples: search, budget: budget)
+            let all = try coded.indices.map { k in try (2...8).map { try quantizer(k, $0) } }  // [tensor][bits − 2]
+            (bits, searchSteps) = runner.searchBits(quantizers: all, samples: samples.search, budget: budget, frozen: frozen)
         }
         let quantizers = try coded.indices.map { try quantizer($0, bits[$0]) }
 
         // Huffman tables from the fitting samples' tiles.
-        var stats = try coded.indices.map { k -> CodeStatistics in
-            guard let s = CodeStatistics(bits: bits[k], zeroSymbol: quantizers[k].zeroPoint) else {
-                throw ConvertError.runtime("codec: no statistics for \(bits[k]) bits")
+        var stats = try quantizers.map { m -> CodeStatistics in
+            guard let s = CodeStatistics(bits: m.quantizer.bits, zeroSymbol: m.quantizer.zeroPoint) else {
+                throw ConvertError.runtime("codec: no statistics for \(m.quantizer.bits) bits")
             }
             return s
         }
-        try runner.forEachCodedTensor(samples: fitSamples, quantizers: quantizers) { k, v in
-            TensorCodec.forEachTile(v, quantizer: quantizers[k]) { stats[k].add(tile: $0) }
+        try runner.forEachCodedTensor(samples: samples.fit, quantizers: quantizers) { k, v in
+            quantizers[k].storedValues(v).withUnsafeBufferPointer { TensorCodec.forEachTile($0, quantizer: quantizers[k].quantizer) { stats[k].add(tile: $0) } }
         }
-        var codecs: [TensorCodec] = []
-        var rans: [StaticRANS] = []
-        for k in coded.indices {
-            let table = HuffmanTable(statistics: stats[k])
-            rans.append(StaticRANS(table: table, statistics: stats[k]))
-            guard let c = TensorCodec(quantizer: quantizers[k], table: table, count: graph.tensors[coded[k]].elementCount) else {
+        let codecs = try coded.indices.map { k in
+            guard let c = quantizers[k].codec(table: HuffmanTable(statistics: stats[k]), shape: graph.tensors[coded[k]].shape) else {
                 throw ConvertError.runtime("codec: table and quantizer of '\(graph.tensors[coded[k]].name)' disagree")
             }
-            codecs.append(c)
+            return c
         }
 
-        // Held-out measurements: compressed bytes, symbol histograms, output error.
+        // Held-out measurements: compressed bytes, symbol histograms, tensor and output error.
         var compressed = [Int](repeating: 0, count: coded.count)
-        var ransCompressed = [Int](repeating: 0, count: coded.count)
-        var histograms = coded.indices.map { [UInt64](repeating: 0, count: 1 << bits[$0]) }
-        let largest = codecs.map { $0.worstCaseBytes }.max() ?? 1
-        var slot = [UInt8](repeating: 0, count: largest)
-        var symbols = [UInt8](repeating: 0, count: TensorCodec.tileValues)
-        try runner.forEachCodedTensor(samples: checkSamples, quantizers: quantizers) { k, v in
+        var histograms = quantizers.map { [UInt64](repeating: 0, count: 1 << $0.quantizer.bits) }
+        var squared = [(error: Double, norm: Double)](repeating: (0, 0), count: coded.count)
+        var slot = [UInt8](repeating: 0, count: codecs.map { $0.worstCaseBytes }.max() ?? 1)
+        var scratch = [UInt8](repeating: 0, count: codecs.map { $0.scratchBytes }.max() ?? 1)
+        try runner.forEachCodedTensor(samples: samples.check, quantizers: quantizers) { k, v in
+            var work = Array(v)
             slot.withUnsafeMutableBytes { s in
-                symbols.withUnsafeMutableBufferPointer { sym in
-                    compressed[k] += codecs[k].encode(v.baseAddress!, into: s, symbols: sym.baseAddress!) ?? 0
+                scratch.withUnsafeMutableBufferPointer { sc in
+                    work.withUnsafeMutableBufferPointer { compressed[k] += codecs[k].encode($0.baseAddress!, into: s, scratch: sc.baseAddress!) ?? 0 }
                 }
             }
-            ransCompressed[k] += codecs[k].directoryBytes
-            TensorCodec.forEachTile(v, quantizer: quantizers[k]) {
-                Entropy.accumulate($0, into: &histograms[k])
-                ransCompressed[k] += rans[k].tileBytes($0)
+            quantizers[k].storedValues(v).withUnsafeBufferPointer {
+                TensorCodec.forEachTile($0, quantizer: quantizers[k].quantizer) { Entropy.accumulate($0, into: &histograms[k]) }
+            }
+            work = Array(v)
+            work.withUnsafeMutableBufferPointer { quantizers[k].apply($0.baseAddress!, count: $0.count) }
+            for (a, b) in zip(v, work) {
+                squared[k].error += (Double(a) - Double(b)) * (Double(a) - Double(b))
+                squared[k].norm += Double(a) * Double(a)
             }
         }
-        let fitError = runner.outputError(samples: Array(fitSamples.prefix(maxSearchSamples)), quantizers: quantizers)
-        let checkError = runner.outputError(samples: checkSamples, quantizers: quantizers)
+        let checkCount = Double(samples.check.count)
+        return Plan(
+            quantizers: quantizers, codecs: codecs,
+            expectedBytes: compressed.map { (Int($0) + samples.check.count - 1) / samples.check.count },
+            bitsPerValue: coded.indices.map { 8 * Double(compressed[$0]) / (Double(graph.tensors[coded[$0]].elementCount) * checkCount) },
+            entropy: histograms.map { Entropy.bitsPerValue($0) },
+            tensorError: squared.map { $0.norm > 0 ? ($0.error / $0.norm).squareRoot() : 0 },
+            fitError: runner.outputError(samples: samples.search, quantizers: quantizers),
+            checkError: runner.outputError(samples: samples.check, quantizers: quantizers),
+            searchSteps: searchSteps)
+    }
 
-        var entries: [CodecTableEntry] = []
-        var layers: [CodecReport.Layer] = []
-        for k in coded.indices {
-            let t = graph.tensors[coded[k]]
-            let expected = (compressed[k] + checkSamples.count - 1) / checkSamples.count
-            entries.append(CodecTableEntry(tensor: coded[k], bits: bits[k], step: quantizers[k].step, zeroPoint: quantizers[k].zeroPoint,
-                                           expectedBytes: expected, table: codecs[k].tiles.table.serialized()))
-            let valueCount = Double(t.elementCount * checkSamples.count)
-            layers.append(.init(tensor: t.name, shape: t.shape, bits: bits[k], signed: signed[k], step: quantizers[k].step,
-                                expectedBytes: expected, worstCaseBytes: codecs[k].worstCaseBytes, fp32Bytes: t.byteCount,
-                                bitsPerValue: 8 * Double(compressed[k]) / valueCount, entropy: Entropy.bitsPerValue(histograms[k]),
-                                ransBitsPerValue: 8 * Double(ransCompressed[k]) / valueCount))
+    /// A fitted channel transform and its coefficients' fitting values.
+    struct FittedTransform {
+        let transform: ChannelTransform
+        let entry: ChannelTransformEntry
+        let images: Int
+        let pixels: Int
+        /// Up to `maxFitValues` coefficients, taken evenly over the fitting samples.
+        let coefficients: [Float]
+    }
+
+    /// Per coded tensor with 2…`maxChannels` channels (NCHW or [N, C]), the channel mean and, for PCA, the
+    /// principal directions over every pixel of the fitting samples (nil for the other tensors).
+    static func fitTransforms(_ runner: QuantizedRunner, _ samples: [Int], kind: UInt8) throws -> [FittedTransform?] {
+        let graph = runner.model.graph
+        let none = [MapQuantizer?](repeating: nil, count: runner.coded.count)
+        var stats: [ChannelPCA?] = runner.coded.map { t in
+            let shape = graph.tensors[t].shape
+            guard shape.count == 2 || shape.count == 4, (2...ChannelTransformEntry.maxChannels).contains(shape[1]) else { return nil }
+            return ChannelPCA(channels: shape[1])
         }
-        let out = try attach(entries, to: nib)
-        let report = CodecReport(layers: layers, choice: choice, fitSamples: fitSamples.count, checkSamples: checkSamples.count,
-                                 heldOut: heldOut, fitError: fitError, checkError: checkError, searchSteps: searchSteps)
-        return (out, report)
+        func geometry(_ k: Int) -> (images: Int, pixels: Int) {
+            let shape = graph.tensors[runner.coded[k]].shape
+            return (shape[0], shape.count == 4 ? shape[2] * shape[3] : 1)
+        }
+        for s in samples {
+            try runner.run(sample: s, quantizers: none) { k, v in
+                if stats[k] != nil { stats[k]!.add(v, images: geometry(k).images, pixels: geometry(k).pixels) }
+            }
+        }
+        let transforms: [(ChannelTransform, ChannelTransformEntry)?] = stats.map { st in
+            guard let st else { return nil }
+            let mean = st.mean.map { Float($0) }
+            let basis = kind == ChannelTransformEntry.pcaKind ? st.principalBasis().basis : []
+            let t = kind == ChannelTransformEntry.pcaKind ? ChannelTransform(mean: mean, basis: basis) : ChannelTransform.dct(mean: mean)
+            return t.map { ($0, ChannelTransformEntry(kind: kind, mean: mean, basis: basis)) }
+        }
+        // The coefficients' quantizers are fitted on coefficients, sampled as `sampleValues` samples values.
+        var coefficients = [[Float]](repeating: [], count: runner.coded.count)
+        let strides = runner.coded.map { max(1, (graph.tensors[$0].elementCount * samples.count + maxFitValues - 1) / maxFitValues) }
+        for s in samples {
+            try runner.run(sample: s, quantizers: none) { k, v in
+                guard let (t, _) = transforms[k] else { return }
+                let g = geometry(k)
+                let y = t.coefficients(of: v, images: g.images, pixels: g.pixels)
+                var j = s % strides[k]
+                while j < y.count { if y[j].isFinite { coefficients[k].append(y[j]) }; j += strides[k] }
+            }
+        }
+        return runner.coded.indices.map { k in
+            transforms[k].map { FittedTransform(transform: $0.0, entry: $0.1, images: geometry(k).images, pixels: geometry(k).pixels, coefficients: coefficients[k]) }
+        }
     }
 
     /// `nib` rewritten with `entries` as its codec section (replacing any), constants and metadata unchanged.
@@ -192,63 +323,5 @@ public enum CodecFitter {
         } catch let e as NibbleError {
             throw ConvertError.malformed("writing the codec section: \(e.message)")
         }
-    }
-}
-
-/// What `CodecFitter` chose and measured, printed after the conversion report.
-public struct CodecReport: Sendable, CustomStringConvertible {
-    public struct Layer: Sendable, Equatable {
-        public var tensor: String
-        public var shape: [Int]
-        public var bits: Int
-        public var signed: Bool
-        public var step: Float
-        /// Mean compressed bytes on the measurement samples (directory included) and the planner's bound.
-        public var expectedBytes: Int
-        public var worstCaseBytes: Int
-        public var fp32Bytes: Int
-        public var bitsPerValue: Double
-        /// Order-0 entropy of the quantized symbols: the bound a static per-tensor code reaches.
-        public var entropy: Double
-        /// The same held-out tensors coded with static rANS over the same tokens (`StaticRANS`), for comparison.
-        public var ransBitsPerValue: Double
-    }
-
-    public var layers: [Layer]
-    public var choice: CodecBitsChoice
-    public var fitSamples: Int
-    public var checkSamples: Int
-    /// True when the measurement samples were held out from fitting and search.
-    public var heldOut: Bool
-    /// ‖y − y₀‖/‖y₀‖ with the chosen codec on the fitting (search) samples and on the measurement samples.
-    public var fitError: Double
-    public var checkError: Double
-    /// Bit reductions the `auto` search accepted.
-    public var searchSteps: Int
-
-    public var description: String {
-        func f(_ v: Double, _ d: Int) -> String {
-            var scale = 1.0
-            for _ in 0..<d { scale *= 10 }
-            let n = Int((abs(v) * scale).rounded())
-            var frac = String(n % Int(scale))
-            while frac.count < d { frac = "0" + frac }
-            return (v < 0 ? "-" : "") + "\(n / Int(scale))" + (d > 0 ? "." + frac : "")
-        }
-        var lines = ["", "CAT codec tables: bits \(choice), fitted on \(fitSamples) sample(s), measured on \(checkSamples) \(heldOut ? "held-out" : "(the same: fewer than 4 samples)") sample(s)"]
-        lines.append("tensor | shape | bits | signed | expected B | worst case B | fp32 B | bits/value | rANS bits/value | entropy")
-        for l in layers {
-            lines.append("\(l.tensor) | \(l.shape.map(String.init).joined(separator: "x")) | \(l.bits) | \(l.signed ? "yes" : "no") | \(l.expectedBytes) | \(l.worstCaseBytes) | \(l.fp32Bytes) | \(f(l.bitsPerValue, 3)) | \(f(l.ransBitsPerValue, 3)) | \(f(l.entropy, 3))")
-        }
-        let values = layers.reduce(0.0) { $0 + Double($1.fp32Bytes) / 4 }
-        let huffman = layers.reduce(0.0) { $0 + $1.bitsPerValue * Double($1.fp32Bytes) / 4 } / values
-        let rans = layers.reduce(0.0) { $0 + $1.ransBitsPerValue * Double($1.fp32Bytes) / 4 } / values
-        lines.append("Huffman \(f(huffman, 3)) vs static rANS \(f(rans, 3)) bits/value over all coded values (rANS/Huffman \(f(rans / huffman, 3)); the runtime codes Huffman)")
-        let expected = layers.reduce(0) { $0 + $1.expectedBytes }, fp32 = layers.reduce(0) { $0 + $1.fp32Bytes }
-        lines.append("all coded tensors: expected \(expected) B vs fp32 \(fp32) B; output error vs no codec: \(f(fitError, 5)) (fitting samples), \(f(checkError, 5)) (\(heldOut ? "held out" : "same samples"))")
-        if case .auto(let budget) = choice {
-            lines.append("auto: \(searchSteps) joint bit reductions from 8; budget \(budget)\(checkError > budget ? " — EXCEEDED on the held-out samples" : " kept on the held-out samples")")
-        }
-        return lines.joined(separator: "\n")
     }
 }

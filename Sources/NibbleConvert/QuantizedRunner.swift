@@ -3,8 +3,9 @@ import NibbleFormat
 import NibbleRuntime
 
 /// Runs a converted model (without codec) on calibration samples with every codable intermediate replaced by
-/// dequantize(quantize(x)) once it is produced — exactly what a CAT session computes, since the entropy code
-/// is lossless on the quantized symbols — to search codec bits and report the output error they cost.
+/// what its codec decodes once it is produced (`MapQuantizer.apply`) — exactly what a CAT or transform session
+/// computes, since the entropy code is lossless on the quantized symbols — to search codec bits and report the
+/// output error they cost.
 final class QuantizedRunner {
     let model: Model
     let session: Session
@@ -28,7 +29,7 @@ final class QuantizedRunner {
         self.data = data
         coded = CodecFitter.candidates(model.graph)
         codedIndex = Dictionary(uniqueKeysWithValues: coded.enumerated().map { ($0.element, $0.offset) })
-        let none = [ActivationQuantizer?](repeating: nil, count: coded.count)
+        let none = [MapQuantizer?](repeating: nil, count: coded.count)
         reference = try (0..<data.sampleCount).map { try run(sample: $0, quantizers: none) }
     }
 
@@ -52,9 +53,9 @@ final class QuantizedRunner {
     }
 
     /// Runs sample `s`; before the first node that reads coded tensor k, calls `visit(k, values)` and then, if
-    /// `quantizers[k]` is set, replaces the values by their quantize→dequantize image. Returns the outputs.
+    /// `quantizers[k]` is set, replaces the values by what its codec decodes. Returns the outputs.
     @discardableResult
-    func run(sample s: Int, quantizers: [ActivationQuantizer?],
+    func run(sample s: Int, quantizers: [MapQuantizer?],
              visit: (Int, UnsafeBufferPointer<Float>) -> Void = { _, _ in }) throws -> [Float] {
         try setSample(s)
         var done = [Bool](repeating: false, count: coded.count)
@@ -64,10 +65,7 @@ final class QuantizedRunner {
                 guard let k = codedIndex[i], !done[k], let v = session.tensorFloats(i) else { continue }
                 done[k] = true
                 visit(k, v)
-                if let q = quantizers[k] {
-                    let p = UnsafeMutablePointer(mutating: v.baseAddress!)
-                    for j in 0..<v.count { p[j] = q.dequantize(q.quantize(p[j])) }
-                }
+                quantizers[k]?.apply(UnsafeMutablePointer(mutating: v.baseAddress!), count: v.count)
             }
         }
         var out: [Float] = []
@@ -78,7 +76,7 @@ final class QuantizedRunner {
     }
 
     /// ‖y − y₀‖/‖y₀‖ over `samples` (all outputs concatenated), y₀ the outputs without codec.
-    func outputError(samples: [Int], quantizers: [ActivationQuantizer?]) -> Double {
+    func outputError(samples: [Int], quantizers: [MapQuantizer?]) -> Double {
         var num = 0.0, den = 0.0
         for s in samples {
             guard let y = try? run(sample: s, quantizers: quantizers) else { return .infinity }
@@ -96,7 +94,7 @@ final class QuantizedRunner {
         let graph = model.graph
         var out = [[Float]](repeating: [], count: coded.count)
         let strides = coded.map { max(1, (graph.tensors[$0].elementCount * samples.count + maxValues - 1) / maxValues) }
-        let none = [ActivationQuantizer?](repeating: nil, count: coded.count)
+        let none = [MapQuantizer?](repeating: nil, count: coded.count)
         for s in samples {
             try run(sample: s, quantizers: none) { k, v in
                 // Offset by the sample so a stride that divides the map does not always hit the same pixel.
@@ -109,7 +107,7 @@ final class QuantizedRunner {
 
     /// Calls `body(k, values)` with every coded tensor of every sample, as the codec would see it: with the
     /// tensors upstream of it quantized by `quantizers`.
-    func forEachCodedTensor(samples: [Int], quantizers: [ActivationQuantizer], _ body: (Int, UnsafeBufferPointer<Float>) -> Void) throws {
+    func forEachCodedTensor(samples: [Int], quantizers: [MapQuantizer], _ body: (Int, UnsafeBufferPointer<Float>) -> Void) throws {
         for s in samples { try run(sample: s, quantizers: quantizers, visit: body) }
     }
 
@@ -118,16 +116,18 @@ final class QuantizedRunner {
     /// error on `samples`, and accept the reduction with the least added error per bit·value saved among those
     /// that stay within `budget`; stop when none does. Measuring end to end, with every earlier choice in
     /// place, keeps small per-layer errors from silently adding up as a layer-by-layer greedy choice would.
-    /// `quantizers[k][b − 2]` is tensor k's b-bit quantizer. Returns the bits and the accepted steps.
-    func searchBits(quantizers: [[ActivationQuantizer]], samples: [Int], budget: Double) -> (bits: [Int], steps: Int) {
+    /// `quantizers[k][b − 2]` is tensor k's b-bit quantizer; tensors marked `frozen` keep their 8-bit entry
+    /// (the transform search holds the CAT-coded tensors at CAT's choice this way). Returns the bits and the
+    /// accepted steps.
+    func searchBits(quantizers: [[MapQuantizer]], samples: [Int], budget: Double, frozen: [Bool]? = nil) -> (bits: [Int], steps: Int) {
         let graph = model.graph
         var bits = [Int](repeating: 8, count: coded.count)
-        func chosen(_ b: [Int]) -> [ActivationQuantizer?] { b.indices.map { quantizers[$0][b[$0] - 2] } }
+        func chosen(_ b: [Int]) -> [MapQuantizer?] { b.indices.map { quantizers[$0][b[$0] - 2] } }
         var error = outputError(samples: samples, quantizers: chosen(bits))
         var steps = 0
         while true {
             var best: (k: Int, error: Double, score: Double)? = nil
-            for k in coded.indices where bits[k] > 2 {
+            for k in coded.indices where bits[k] > 2 && !(frozen?[k] ?? false) {
                 var trial = bits
                 trial[k] -= 1
                 let e = outputError(samples: samples, quantizers: chosen(trial))

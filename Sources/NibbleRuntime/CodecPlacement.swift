@@ -1,10 +1,10 @@
 import NibbleCodec
 import NibbleFormat
 
-/// One intermediate tensor the CAT codec keeps compressed in the arena (docs/FORMAT.md §6).
+/// One intermediate tensor a codec keeps compressed in the arena (docs/FORMAT.md §6).
 public struct CodedTensor: Sendable {
     public let tensor: Int
-    public let codec: TensorCodec
+    public let codec: MapCodec
     /// Where its compressed slot starts in the arena; the slot holds `codec.worstCaseBytes`.
     public let slotOffset: Int
     /// Mean compressed bytes on the converter's calibration data (from the codec section).
@@ -19,7 +19,7 @@ struct CodecAction: Sendable {
     let rawOffset: Int
 }
 
-/// The arena plan of a session running the CAT codec (issue 6, "placement"). Every coded tensor lives in
+/// The arena plan of a session running the CAT or transform codec (issue 6, "placement"). Every coded tensor lives in
 /// the arena only as a compressed slot sized from the worst-case bound (`TensorCodec.worstCaseBytes`, the raw
 /// fallback of every tile), so no input can overflow it. Around each step, whole-tensor raw buffers live for
 /// that step only: the producer writes its output raw, which is encoded into the slot right after the step;
@@ -50,7 +50,7 @@ public struct CodecPlacement: Sendable {
     public var expectedActivationBytes: Int { activationBytes(slotBytes: coded.map { $0.expectedBytes }, stepBuffers: true) }
     public let rawActivationBytes: Int
 
-    init(graph: Graph, codecs: [(tensor: Int, codec: TensorCodec, expectedBytes: Int)], kernelScratchBytes: Int) {
+    init(graph: Graph, codecs: [(tensor: Int, codec: MapCodec, expectedBytes: Int)], kernelScratchBytes: Int) {
         let count = graph.tensors.count
         let (first, last) = ArenaPlan.lifetimes(graph)
         var codedIndex = [Int](repeating: -1, count: count)
@@ -122,8 +122,9 @@ public struct CodecPlacement: Sendable {
         self.encodes = encodes
         self.tensorBytes = packed.top
         self.scratchOffset = Layout.alignUp(packed.top)
-        // The codec's tile symbols use the kernel scratch: they are needed only between steps.
-        self.scratchBytes = Layout.alignUp(max(kernelScratchBytes, TensorCodec.tileValues))
+        // The codec's tile symbols (and a transform's per-pixel floats) use the kernel scratch: they are needed
+        // only between steps.
+        self.scratchBytes = Layout.alignUp(codecs.reduce(kernelScratchBytes) { max($0, $1.codec.scratchBytes) })
         self.live = live
         self.nodeCount = graph.nodes.count
         self.rawActivationBytes = ArenaPlan.peakLive(raw, nodeCount: graph.nodes.count)

@@ -10,6 +10,8 @@ public final class Model: @unchecked Sendable {
     public let plan: ArenaPlan
     /// The arena plan for the CAT codec; nil when the model has no codec tables.
     public let codecPlacement: CodecPlacement?
+    /// The arena plan for the transform codec; nil when the model has no transform entries.
+    public let transformPlacement: CodecPlacement?
     /// Called once when the model goes away (unmaps the file, frees a copy).
     private let release: (() -> Void)?
 
@@ -53,34 +55,34 @@ public final class Model: @unchecked Sendable {
                 levels.append([])
             }
         }
-        let placement = try Model.placeCodecs(graph, scratchBytes: scratch)
+        let placement = try Model.placeCodecs(graph, .cat, scratchBytes: scratch)
+        let transformPlacement = try Model.placeCodecs(graph, .transform, scratchBytes: scratch)
         self.file = file
         self.steps = steps
         self.edgeLevels = levels
         self.maxResidualLevel = levels.reduce(0) { Swift.max($0, $1.last ?? 0) }
         self.plan = ArenaPlan(graph: graph, scratchBytes: scratch)
         self.codecPlacement = placement
+        self.transformPlacement = transformPlacement
         self.release = release
     }
 
-    /// Checks every codec table against its tensor (the Huffman code itself, bits and zero point against the
-    /// quantizer) and plans the CAT arena; nil when the file has no codec section.
-    static func placeCodecs(_ graph: Graph, scratchBytes: Int) throws(NibbleError) -> CodecPlacement? {
-        if graph.codecTables.isEmpty { return nil }
-        var codecs: [(tensor: Int, codec: TensorCodec, expectedBytes: Int)] = []
-        for e in graph.codecTables {
-            let t = graph.tensors[e.tensor]
-            let what = "codec section: tensor \(e.tensor) '\(t.name)'"
-            guard let table = e.table.withUnsafeBytes({ HuffmanTable(serialized: $0) }) else {
-                throw .malformedModel("\(what): the Huffman table is invalid (a code length over \(HuffmanTable.maxCodeLength), code lengths that break the Kraft inequality, a code for the zero symbol, or a symbol with no code)")
-            }
-            guard let q = ActivationQuantizer(bits: e.bits, step: e.step, zeroPoint: e.zeroPoint),
-                  let codec = TensorCodec(quantizer: q, table: table, count: t.elementCount) else {
-                throw .malformedModel("\(what): bits \(e.bits), step \(e.step), zero point \(e.zeroPoint) do not make a codec for \(t.elementCount) values")
-            }
-            codecs.append((e.tensor, codec, e.expectedBytes))
+    /// Checks every codec table `codec` uses against its tensor (the Huffman code itself, bits and zero point
+    /// against the quantizer, a transform against the shape) and plans that codec's arena; nil when the file
+    /// has no tables for it. The transform codec holds each tensor that has a transform entry with it and each
+    /// tensor with only a CAT entry with CAT: the converter decides per tensor which entries exist.
+    static func placeCodecs(_ graph: Graph, _ codec: FeatureMapCodec, scratchBytes: Int) throws(NibbleError) -> CodecPlacement? {
+        var hasTransform = [Bool](repeating: false, count: graph.tensors.count)
+        for e in graph.codecTables where e.transform != nil { hasTransform[e.tensor] = true }
+        let entries = graph.codecTables.filter {
+            codec == .cat ? $0.transform == nil : ($0.transform != nil || !hasTransform[$0.tensor])
         }
-        // Bound the CAT arena before planning it, as for the raw one: slots plus one raw buffer per step that
+        if entries.isEmpty || (codec == .transform && !hasTransform.contains(true)) { return nil }
+        var codecs: [(tensor: Int, codec: MapCodec, expectedBytes: Int)] = []
+        for e in entries {
+            codecs.append((e.tensor, try mapCodec(e, graph.tensors[e.tensor]), e.expectedBytes))
+        }
+        // Bound the codec's arena before planning it, as for the raw one: slots plus one raw buffer per step that
         // touches a coded tensor, so no size computed from the file can overflow.
         var total = 0
         var isCoded = [Bool](repeating: false, count: graph.tensors.count)
@@ -89,11 +91,34 @@ public final class Model: @unchecked Sendable {
             for t in node.inputs + node.outputs where t != absentTensor && isCoded[t] {
                 total += Layout.alignUp(graph.tensors[t].byteCount)
                 if total > Layout.maxArenaBytes {
-                    throw .unsupported("codec section: the CAT arena of this model would need more than \(Layout.maxArenaBytes) bytes")
+                    throw .unsupported("codec section: the \(codec.name) arena of this model would need more than \(Layout.maxArenaBytes) bytes")
                 }
             }
         }
         return CodecPlacement(graph: graph, codecs: codecs, kernelScratchBytes: scratchBytes)
+    }
+
+    /// The codec of one entry, or `.malformedModel` naming the tensor and what does not fit.
+    static func mapCodec(_ e: CodecTableEntry, _ t: TensorDesc) throws(NibbleError) -> MapCodec {
+        let what = "codec section: tensor \(e.tensor) '\(t.name)' (codec \(e.codec))"
+        guard let table = e.table.withUnsafeBytes({ HuffmanTable(serialized: $0) }) else {
+            throw .malformedModel("\(what): the Huffman table is invalid (a code length over \(HuffmanTable.maxCodeLength), code lengths that break the Kraft inequality, a code for the zero symbol, or a symbol with no code)")
+        }
+        guard let q = ActivationQuantizer(bits: e.bits, step: e.step, zeroPoint: e.zeroPoint) else {
+            throw .malformedModel("\(what): bits \(e.bits), step \(e.step), zero point \(e.zeroPoint) do not make a quantizer")
+        }
+        guard let entry = e.transform else {
+            guard let codec = TensorCodec(quantizer: q, table: table, count: t.elementCount) else {
+                throw .malformedModel("\(what): bits \(e.bits), step \(e.step), zero point \(e.zeroPoint) do not make a codec for \(t.elementCount) values")
+            }
+            return .cat(codec)
+        }
+        let transform = entry.kind == ChannelTransformEntry.dctKind
+            ? ChannelTransform.dct(mean: entry.mean) : ChannelTransform(mean: entry.mean, basis: entry.basis)
+        guard let transform, let codec = TransformCodec(transform: transform, quantizer: q, table: table, shape: t.shape) else {
+            throw .malformedModel("\(what): a transform of \(entry.channels) channels (kind \(entry.kind)) with bits \(e.bits), zero point \(e.zeroPoint) does not make a codec for shape \(t.shape)")
+        }
+        return .transform(codec)
     }
 
     /// Loads from bytes that may live anywhere: they are copied once into 64-byte aligned memory that the
@@ -135,13 +160,24 @@ public final class Model: @unchecked Sendable {
         switch codec {
         case .none: return plan.totalBytes
         case .cat: return codecPlacement?.totalBytes
-        case .transform: return nil
+        case .transform: return transformPlacement?.totalBytes
+        }
+    }
+
+    /// The arena plan of `codec`; nil for `none` and for a codec the model has no tables for.
+    public func placement(_ codec: FeatureMapCodec) -> CodecPlacement? {
+        switch codec {
+        case .none: return nil
+        case .cat: return codecPlacement
+        case .transform: return transformPlacement
         }
     }
 
     /// The most any codec the model supports needs: an arena of this size can switch codecs freely
     /// (what `nibble_model_arena_size` reports).
-    public var arenaBytesForAllCodecs: Int { max(plan.totalBytes, codecPlacement?.totalBytes ?? 0) }
+    public var arenaBytesForAllCodecs: Int {
+        max(plan.totalBytes, codecPlacement?.totalBytes ?? 0, transformPlacement?.totalBytes ?? 0)
+    }
 
     /// True when at least one node has ternary residual edges.
     public var hasResidualEdges: Bool { edgeLevels.contains { !$0.isEmpty } }

@@ -15,7 +15,7 @@ public final class Session {
     /// Per coded tensor, the bytes its last encode wrote (at most one per tensor, so sized by the tensor count).
     private let encodedBytes: UnsafeMutablePointer<Int>
     private var bindings: Bindings
-    /// The codec feature maps are held in (`setCodec`), and its arena plan when it is `cat`.
+    /// The codec feature maps are held in (`setCodec`), and its arena plan unless it is `none`.
     public private(set) var codec: FeatureMapCodec = .none
     private var placement: CodecPlacement?
     /// Coded tensors whose slot failed to decode since the session began (zeros were used instead). The
@@ -64,7 +64,7 @@ public final class Session {
     static func arenaBytes(_ model: Model, _ codec: FeatureMapCodec) throws(NibbleError) -> Int {
         if let bytes = model.arenaBytes(codec: codec) { return bytes }
         if codec == .transform {
-            throw .unsupported("codec 'transform' is not available: transform coding (a channel transform fitted at convert time) is not built; use 'cat' or 'none'")
+            throw .unsupported("codec 'transform' needs transform entries in the model's codec tables; this model has none (convert with --calibrate X.npy --codec-bits N|auto --codec-transform pca|dct|auto)")
         }
         throw .unsupported("codec '\(codec.name)' needs codec tables in the model; this model has none (convert with --calibrate X.npy --codec-bits N|auto)")
     }
@@ -76,7 +76,7 @@ public final class Session {
         let graph = model.graph
         let base = arena.baseAddress!
         let weightsBase = UnsafeMutableRawPointer(mutating: model.file.weights.baseAddress ?? UnsafeRawPointer(base))
-        let placement = codec == .cat ? model.codecPlacement : nil
+        let placement = model.placement(codec)
         for (i, t) in graph.tensors.enumerated() {
             if t.role == .constant {
                 pointers[i] = weightsBase + t.dataOffset
@@ -155,7 +155,7 @@ public final class Session {
             for a in p.decodes[n] {
                 let c = p.coded[a.coded]
                 let values = (base + a.rawOffset).assumingMemoryBound(to: Float.self)
-                if !c.codec.decode(UnsafeRawBufferPointer(start: base + c.slotOffset, count: c.codec.worstCaseBytes), into: values, symbols: symbols) {
+                if !c.codec.decode(UnsafeRawBufferPointer(start: base + c.slotOffset, count: c.codec.worstCaseBytes), into: values, scratch: symbols) {
                     values.update(repeating: 0, count: c.codec.count)
                     codecFailures &+= 1
                 }
@@ -167,7 +167,7 @@ public final class Session {
         for a in p.encodes[n] {
             let c = p.coded[a.coded]
             let slot = UnsafeMutableRawBufferPointer(start: base + c.slotOffset, count: c.codec.worstCaseBytes)
-            if let bytes = c.codec.encode(UnsafePointer((base + a.rawOffset).assumingMemoryBound(to: Float.self)), into: slot, symbols: symbols) {
+            if let bytes = c.codec.encode((base + a.rawOffset).assumingMemoryBound(to: Float.self), into: slot, scratch: symbols) {
                 encodedBytes[a.coded] = bytes
             } else {
                 codecFailures &+= 1
@@ -178,8 +178,8 @@ public final class Session {
     /// Arena bytes the current codec's plan uses (tensors or compressed slots, step buffers, scratch).
     public var arenaUsed: Int { placement?.totalBytes ?? model.plan.totalBytes }
 
-    /// Bytes coded tensor `k` (an index into `model.codecPlacement.coded`) took when it was last encoded,
-    /// directory included: the achieved size. 0 before the first run or without the CAT codec.
+    /// Bytes coded tensor `k` (an index into `model.placement(codec).coded`) took when it was last encoded,
+    /// directory included: the achieved size. 0 before the first run or without a codec.
     public func compressedBytes(coded k: Int) -> Int {
         placement != nil && k >= 0 && k < model.graph.tensors.count ? encodedBytes[k] : 0
     }
@@ -241,8 +241,9 @@ public final class Session {
 }
 
 extension Session {
-    /// Chooses how intermediate feature maps are held in the arena: `.none` (raw float32) or `.cat`
-    /// (quantized and entropy-coded with the model's tables, `CodecPlacement`). No reload; effective at the
+    /// Chooses how intermediate feature maps are held in the arena: `.none` (raw float32), `.cat`
+    /// (quantized and entropy-coded with the model's tables, `CodecPlacement`) or `.transform` (channel-transform
+    /// coefficients coded the same way where the model has transform entries, CAT elsewhere). No reload; effective at the
     /// next run. The tensors move, so set the inputs again afterwards. `.unsupported` when the model has no
     /// tables for the codec; `.insufficientMemory` when a caller arena is too small for it.
     public func setCodec(_ codec: FeatureMapCodec) throws(NibbleError) {

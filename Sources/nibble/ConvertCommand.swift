@@ -61,6 +61,9 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "CAT feature-map codec tables (any recipe; needs --calibrate): bits per activation, 2...8, or auto (per tensor, the fewest within --codec-budget).")
     var codecBits: String?
 
+    @Option(help: "Transform codec tables next to the CAT ones (needs --codec-bits): none (default), pca (a per-layer principal-component basis over channels, fitted on the calibration data), dct (a fixed DCT-II along channels) or auto (PCA where it compresses better than CAT on the held-out samples).")
+    var codecTransform: String = CodecTransformChoice.none.rawValue
+
     @Option(help: "--codec-bits auto: the largest relative output error ‖y − y₀‖/‖y₀‖ the codec may add on the calibration data.")
     var codecBudget: Double = CodecBitsChoice.defaultBudget
 
@@ -132,14 +135,18 @@ struct ConvertCommand: ParsableCommand {
         } catch let e as ConvertError { throw CLIError("\(e)") }
         progress("converting \(input) (\(formatBytes(onnx.count))) with recipe \(self.recipe)\(data.map { ", calibrating on \($0.sampleCount) samples" } ?? "")…")
         let codecChoice = try parseCodecChoice(hasCalibration: data != nil)
+        guard let transformChoice = CodecTransformChoice(rawValue: codecTransform) else {
+            throw CLIError("--codec-transform \(codecTransform): expected none, pca, dct or auto")
+        }
+        if transformChoice != .none && codecChoice == nil { throw CLIError("--codec-transform needs --codec-bits N|auto") }
         var nib: [UInt8], report: ConversionReport
         var codecReport: CodecReport?
         do {
             (nib, report) = try Converter.convert(onnxBytes: onnx, recipe: recipe, calibration: data, calibrationMethod: method,
                                                      ternary: ternary, bitSerial: bitSerial ?? BitSerialOptions(), pruning: pruning)
             if let codecChoice, let data {
-                progress("fitting CAT codec tables (bits \(codecChoice))…")
-                (nib, codecReport) = try CodecFitter.fit(nib: nib, data: data, bits: codecChoice)
+                progress("fitting codec tables (bits \(codecChoice), transform \(transformChoice.rawValue))…")
+                (nib, codecReport) = try CodecFitter.fit(nib: nib, data: data, bits: codecChoice, transform: transformChoice)
             }
         } catch let e as ConvertError {
             throw CLIError("\(input): \(e)")

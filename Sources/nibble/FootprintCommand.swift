@@ -6,20 +6,21 @@ import NibbleConvert
 import NibbleFormat
 import NibbleRuntime
 
-/// `nibble bench footprint`: the memory footprint of a model (issue 6), with the CAT feature-map codec measured in a
-/// real session: the model's own codec tables (or tables fitted here on the first ¾ of the inputs with
-/// `CodecFitter`, as `nibble convert --codec-bits` does), a `Session` running `.cat` (compressed slots in its arena)
-/// beside one running `.none`, the achieved compressed bytes of every coded tensor as the session encoded them, and
-/// the empirical entropy of the symbols it coded.
+/// `nibble bench footprint`: the memory footprint of a model (issue 6), with the CAT and transform feature-map codecs
+/// measured in real sessions: the model's own codec tables (or tables fitted here on the first ¾ of the inputs with
+/// `CodecFitter`, as `nibble convert --codec-bits --codec-transform` does), `Session`s running `.cat` and `.transform`
+/// (compressed slots in their arenas) beside one running `.none`, the achieved compressed bytes of every coded tensor
+/// as each session encoded them, and the empirical entropy of the symbols it coded.
 struct FootprintBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "footprint",
-        abstract: "Model, arena and process footprint, with the CAT feature-map codec measured in a real session.",
+        abstract: "Model, arena and process footprint, with the CAT and transform feature-map codecs measured in real sessions.",
         discussion: """
-            Uses the model's codec tables (nibble convert --codec-bits); a model without them gets --codec-bits tables \
-            fitted on the first 3/4 of the samples (MSE-clipped quantizers, Huffman tables) and is measured on the \
-            held-out rest. Sizes are what the CAT session's encoder wrote; peaks are planned (worst-case slots), \
-            expected (calibration sizes) and achieved (measured sizes). The 'transform' codec is not built.
+            Uses the model's codec tables (nibble convert --codec-bits [--codec-transform]); a model without them gets \
+            --codec-bits CAT tables and --codec-transform transform tables fitted on the first 3/4 of the samples \
+            (MSE-clipped quantizers, Huffman tables, PCA or DCT bases) and is measured on the held-out rest. Sizes are \
+            what each session's encoder wrote; peaks are planned (worst-case slots), expected (calibration sizes) and \
+            achieved (measured sizes).
             """)
 
     @Argument(help: "The .nib model.")
@@ -33,6 +34,9 @@ struct FootprintBench: ParsableCommand {
 
     @Option(help: "Bits per quantized activation when the model has no codec tables, 2...8.")
     var codecBits: Int = 4
+
+    @Option(help: "Transform tables fitted next to the CAT ones when the model has no codec tables: none, pca (default), dct or auto (as nibble convert --codec-transform).")
+    var codecTransform: String = CodecTransformChoice.pca.rawValue
 
     @Option(help: "Use at most this many samples of --input (default all); without --input, how many pseudo-random inputs to make (default 8).")
     var samples: Int?
@@ -53,6 +57,9 @@ struct FootprintBench: ParsableCommand {
         var m = try loadModel(model)
         let inputs = try loadInputs(m)
         let labelValues = try loadLabels(count: inputs.count)
+        guard let transformChoice = CodecTransformChoice(rawValue: codecTransform) else {
+            throw CLIError("--codec-transform \(codecTransform): expected none, pca, dct or auto")
+        }
 
         // 1. Codec tables: the model's own, or fitted here exactly as the converter fits them.
         var evalStart = 0
@@ -61,97 +68,43 @@ struct FootprintBench: ParsableCommand {
             let shape = [inputs.count] + Array(m.input(0).shape.dropFirst())
             let data = try CalibrationData(NPYArray(shape: shape, floats: inputs.flatMap { $0 }), name: input ?? "pseudo-random inputs")
             let fitted: (nib: [UInt8], report: CodecReport)
-            do { fitted = try CodecFitter.fit(nib: try readFile(model), data: data, bits: .fixed(codecBits)) } catch let e as ConvertError {
+            do {
+                fitted = try CodecFitter.fit(nib: try readFile(model), data: data, bits: .fixed(codecBits), transform: transformChoice)
+            } catch let e as ConvertError {
                 throw CLIError("\(model): fitting codec tables: \(e)")
             }
             m = try Model(copying: fitted.nib)
             fittedHere = true
             evalStart = fitted.report.heldOut ? inputs.count - fitted.report.checkSamples : 0
         }
-        guard let placement = m.codecPlacement else { throw CLIError("\(model): no codec tables") }
+        guard let placement = m.codecPlacement else { throw CLIError("\(model): no CAT codec tables") }
         let g = m.graph
         let evaluation = Array(inputs[evalStart...])
         let evalLabels = labelValues.map { Array($0[evalStart...]) }
         if !json { progress("footprint: \(inputs.count) sample(s); codec tables \(fittedHere ? "fitted here on \(evalStart > 0 ? evalStart : inputs.count), " : "from the model; ")measuring on \(evaluation.count)\(fittedHere && evalStart == 0 ? " (the same samples: fewer than 4)" : "")") }
 
-        var layers: [Layer] = placement.coded.enumerated().map { k, c in
-            let t = g.tensors[c.tensor]
-            let producer = g.nodes.first { $0.outputs.contains(c.tensor) }?.name ?? "?"
-            return Layer(tensor: c.tensor, name: t.name, producer: producer, shape: t.shape, signed: c.codec.quantizer.zeroPoint != 0,
-                         quantizer: c.codec.quantizer, worstCaseBytes: c.codec.worstCaseBytes, expectedBytes: c.expectedBytes,
-                         histogram: [UInt64](repeating: 0, count: 1 << c.codec.bits))
-        }
+        // 2. Each sample without codec (the reference), then through a CAT and a transform session.
         let none = try Session(model: m)
-        let cat = try Session(model: m, codec: .cat)
-
-        // 2. Each sample through both sessions: outputs, symbols the CAT session coded, bytes its encoder wrote.
-        var refCorrect = 0, catCorrect = 0
-        var maxRelError: Double = 0
-        var meanRelError: Double = 0
-        var catSeconds: Double = 0, noneSeconds: Double = 0
+        var references: [[[Float]]] = []
+        var refCorrect = 0
+        var noneSeconds: Double = 0
         for (k, x) in evaluation.enumerated() {
             try setInputs(none, m, x)
-            var start = DispatchTime.now().uptimeNanoseconds
+            let start = DispatchTime.now().uptimeNanoseconds
             none.run()
             noneSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            let reference = outputCopy(none, m)
-            if let y = evalLabels, argmax(reference[0]) == Int(y[k]) { refCorrect += 1 }
-
-            try setInputs(cat, m, x)
-            start = DispatchTime.now().uptimeNanoseconds
-            cat.run()
-            catSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            let coded = outputCopy(cat, m)
-            for (c, _) in placement.coded.enumerated() {
-                let bytes = cat.compressedBytes(coded: c)
-                layers[c].compressedBytes += bytes
-                layers[c].maxCompressedBytes = max(layers[c].maxCompressedBytes, bytes)
-                layers[c].values += g.tensors[layers[c].tensor].elementCount
-                layers[c].samples += 1
-            }
-            // Symbol histograms: the decoded maps are dequantize(q) exactly, so quantizing them again gives q.
-            try setInputs(cat, m, x)
-            var seen = Set<Int>()
-            cat.run { n in
-                for i in g.nodes[n].inputs where i != absentTensor && !seen.contains(i) {
-                    guard let c = placement.codedIndex(of: i), let v = cat.tensorFloats(i) else { continue }
-                    seen.insert(i)
-                    for value in v { layers[c].histogram[Int(layers[c].quantizer.quantize(value))] += 1 }
-                }
-            }
-            if let y = evalLabels, argmax(coded[0]) == Int(y[k]) { catCorrect += 1 }
-            var sampleError: Double = 0
-            for (r, c) in zip(reference, coded) {
-                let scale = Double(r.map { abs($0) }.max() ?? 0)
-                let diff = Double(zip(r, c).map { abs($0 - $1) }.max() ?? 0)
-                sampleError = max(sampleError, scale > 0 ? diff / scale : diff)
-            }
-            maxRelError = max(maxRelError, sampleError)
-            meanRelError += sampleError / Double(evaluation.count)
+            references.append(outputCopy(none, m))
+            if let y = evalLabels, argmax(references[k][0]) == Int(y[k]) { refCorrect += 1 }
         }
-        if cat.codecFailures > 0 { throw CLIError("\(cat.codecFailures) coded tensor(s) failed to decode (a NibbleCodec bug)") }
+        let cat = try measure(m, .cat, placement, evaluation, evalLabels, references)
+        let transform = try m.transformPlacement.map { try measure(m, .transform, $0, evaluation, evalLabels, references) }
 
         // 3. Peak activation memory (intermediates only, max-live sum over steps), from the CAT plan's sweep.
         let peakFP32 = placement.rawActivationBytes
-        let peakInt8 = placement.activationBytes(slotBytes: layers.map { g.tensors[$0.tensor].elementCount }, stepBuffers: false)
-        let peakCatWorst = placement.plannedActivationBytes
-        let peakCatExpected = placement.expectedActivationBytes
-        let peakCatAchieved = placement.activationBytes(slotBytes: layers.map { $0.maxCompressedBytes }, stepBuffers: true)
-        let catMapsPeak = placement.activationBytes(slotBytes: layers.map { $0.maxCompressedBytes }, stepBuffers: false)
-        let catArena = cat.arenaUsed
-
-        var totalValues = 0, totalBytes = 0
-        var entropyBits: Double = 0
-        for l in layers { totalValues += l.values; totalBytes += l.compressedBytes; entropyBits += l.entropy * Double(l.values) }
-        let catBits: Double? = totalValues > 0 ? 8 * Double(totalBytes) / Double(totalValues) : nil
-        let catEntropy: Double? = totalValues > 0 ? entropyBits / Double(totalValues) : nil
-        let weightedGap: Double? = catBits.flatMap { b in catEntropy.map { b / max($0, 1e-9) - 1 } }
-        let meanGap: Double? = layers.isEmpty ? nil : layers.map { $0.bitsPerValue / max($0.entropy, 1e-9) - 1 }.reduce(0, +) / Double(layers.count)
+        let peakInt8 = placement.activationBytes(slotBytes: cat.layers.map { g.tensors[$0.tensor].elementCount }, stepBuffers: false)
         let refAccuracy: Double? = evalLabels.map { _ in Double(refCorrect) / Double(evaluation.count) }
-        let catAccuracy: Double? = evalLabels.map { _ in Double(catCorrect) / Double(evaluation.count) }
-        let bitsUsed = Set(layers.map { $0.quantizer.bits }).sorted().map(String.init).joined(separator: "/")
 
-        // 5. Process and code size.
+        // 4. Process and code size.
         let rss = peakRSS()
         let heap = jemallocAllocated()
         let code = coreCodeSize()
@@ -159,34 +112,23 @@ struct FootprintBench: ParsableCommand {
         var byPrecision: [String: Int] = [:]
         for n in g.nodes.indices { byPrecision[g.nodes[n].precision.name, default: 0] += m.weightBytes(ofNode: n) }
 
-        let note = "cat measured in a real session: compressed slots in its arena (planned from worst-case bounds), whole-tensor decode "
-            + "into step-local buffers; 'achieved' sweeps the sizes its encoder wrote (max per layer over the samples)"
+        let note = "cat and transform measured in real sessions: compressed slots in their arenas (planned from worst-case bounds), whole-tensor decode "
+            + "into step-local buffers; 'achieved' sweeps the sizes their encoders wrote (max per layer over the samples); transform entropy is that of the coefficient symbols"
         func nullable(_ v: Any?) -> Any { v ?? NSNull() }
+        let unavailable = "the model has no transform tables (convert with --codec-transform pca|dct|auto)"
         let codecs: [[String: Any]] = [
             ["codec": "none", "available": true, "peak_activation_bytes": peakFP32, "peak_arena_bytes": m.plan.totalBytes,
              "planner_tensor_bytes": m.plan.tensorBytes, "run_seconds": noneSeconds, "bits_per_value": 32.0, "entropy_bits_per_value": NSNull(),
              "accuracy": nullable(refAccuracy), "max_rel_error": 0.0],
-            ["codec": "cat", "available": true, "offline": false, "bits": bitsUsed, "tables": fittedHere ? "fitted here" : "model",
-             "peak_activation_bytes": peakCatAchieved, "compressed_maps_peak_bytes": catMapsPeak,
-             "peak_activation_bytes_worst_case": peakCatWorst, "peak_activation_bytes_expected": peakCatExpected,
-             "peak_arena_bytes": catArena, "run_seconds": catSeconds,
-             "bits_per_value": nullable(catBits), "entropy_bits_per_value": nullable(catEntropy),
-             "mean_gap_to_entropy": nullable(meanGap), "value_weighted_gap_to_entropy": nullable(weightedGap),
-             "accuracy": nullable(catAccuracy), "max_rel_error": maxRelError, "mean_rel_error": meanRelError],
-            ["codec": "transform", "available": false, "peak_activation_bytes": NSNull(), "peak_arena_bytes": NSNull(),
-             "bits_per_value": NSNull(), "entropy_bits_per_value": NSNull(), "accuracy": NSNull(), "max_rel_error": NSNull(),
-             "note": "transform coding (PCA/DCT along channels) is not built"],
+            cat.json(fittedHere: fittedHere),
+            transform?.json(fittedHere: fittedHere)
+                ?? ["codec": "transform", "available": false, "peak_activation_bytes": NSNull(), "peak_arena_bytes": NSNull(),
+                    "bits_per_value": NSNull(), "entropy_bits_per_value": NSNull(), "accuracy": NSNull(), "max_rel_error": NSNull(),
+                    "note": unavailable],
         ]
-        let layerObjects: [[String: Any]] = layers.map { l in
-            ["name": l.name, "producer": l.producer, "shape": l.shape, "signed": l.signed, "step": Double(l.quantizer.step),
-             "bits": l.quantizer.bits, "zero_point": l.quantizer.zeroPoint, "fp32_bytes": l.fp32Bytes, "int8_bytes": l.int8Bytes,
-             "packed_bytes": l.packedBytes(l.quantizer.bits), "compressed_bytes": l.meanCompressedBytes, "max_compressed_bytes": l.maxCompressedBytes,
-             "worst_case_bytes": l.worstCaseBytes, "expected_bytes": l.expectedBytes, "tile_values": TensorCodec.tileValues,
-             "bits_per_value": l.bitsPerValue, "entropy_bits_per_value": l.entropy, "zero_fraction": l.zeroFraction]
-        }
 
         if let svg {
-            try writeFile(Array(svgPlot(layers).utf8), to: svg)
+            try writeFile(Array(svgPlot(cat.layers, transform: transform?.layers ?? []).utf8), to: svg)
             if !json { progress("wrote \(svg)") }
         }
         if json {
@@ -199,7 +141,7 @@ struct FootprintBench: ParsableCommand {
                 "int8_raw_peak_activation_bytes": peakInt8,
                 "fitting_samples": fittedHere ? evalStart : 0, "evaluation_samples": evaluation.count,
                 "held_out": !fittedHere || evalStart > 0, "codec_tables": fittedHere ? "fitted here" : "model", "note": note,
-                "codecs": codecs, "layers": layerObjects,
+                "codecs": codecs, "layers": cat.layers.map { $0.json }, "transform_layers": nullable(transform?.layers.map { $0.json }),
             ]
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
             return
@@ -219,32 +161,90 @@ struct FootprintBench: ParsableCommand {
         for e in embedded {
             print("- Embedded Swift core (\(e.target), no Swift runtime, all kernels): text \(e.text) B (\(formatBytes(e.text))), data \(e.data) B, bss \(e.bss) B")
         }
-        print("\n## Per layer (CAT, \(bitsUsed)-bit, achieved by the session's encoder, mean per sample)\n")
-        print("| layer | shape | bits | signed | raw fp32 B | raw int8 B | compressed B | worst case B | bits/value | entropy bits/value | zeros |")
-        print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
-        for l in layers {
-            print("| \(l.name) | \(l.shape.map(String.init).joined(separator: "×")) | \(l.quantizer.bits) | \(l.signed ? "yes" : "no") | \(l.fp32Bytes) | \(l.int8Bytes) | \(l.meanCompressedBytes) | \(l.worstCaseBytes) | "
-                  + String(format: "%.3f | %.3f | %.0f%% |", l.bitsPerValue, l.entropy, 100 * l.zeroFraction))
+        for c in [cat] + (transform.map { [$0] } ?? []) {
+            print("\n## Per layer (\(c.codec.name), \(c.bitsUsed)-bit, achieved by the session's encoder, mean per sample)\n")
+            print("| layer | shape | held as | bits | signed | raw fp32 B | raw int8 B | compressed B | worst case B | bits/value | entropy bits/value | zeros |")
+            print("|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+            for l in c.layers {
+                print("| \(l.name) | \(l.shape.map(String.init).joined(separator: "×")) | \(l.heldAs) | \(l.quantizer.bits) | \(l.signed ? "yes" : "no") | \(l.fp32Bytes) | \(l.int8Bytes) | \(l.meanCompressedBytes) | \(l.worstCaseBytes) | "
+                      + String(format: "%.3f | %.3f | %.0f%% |", l.bitsPerValue, l.entropy, 100 * l.zeroFraction))
+            }
         }
         print("\n## Codecs\n")
         print("| codec | peak activation B | peak arena B | bits/value | entropy bits/value | accuracy | max rel error |")
         print("|---|---:|---:|---:|---:|---:|---:|")
         func pct(_ a: Double?) -> String { a.map { String(format: "%.2f%%", 100 * $0) } ?? "-" }
         print("| none | \(peakFP32) | \(m.plan.totalBytes) | 32 | - | \(pct(refAccuracy)) | 0 |")
-        print("| cat | \(peakCatAchieved) (planned worst case \(peakCatWorst), expected \(peakCatExpected)) | \(catArena) | \(catBits.map { String(format: "%.3f", $0) } ?? "-") | \(catEntropy.map { String(format: "%.3f", $0) } ?? "-") | \(pct(catAccuracy)) | \(String(format: "%.4g", maxRelError)) |")
-        print("| transform | n/a | n/a | n/a | n/a | n/a | n/a |")
+        for c in [cat] + (transform.map { [$0] } ?? []) {
+            print("| \(c.codec.name) | \(c.peakAchieved) (planned worst case \(c.placement.plannedActivationBytes), expected \(c.placement.expectedActivationBytes)) | \(c.arena) | \(c.bitsPerValue.map { String(format: "%.3f", $0) } ?? "-") | \(c.entropy.map { String(format: "%.3f", $0) } ?? "-") | \(pct(c.accuracy)) | \(String(format: "%.4g", c.maxRelError)) |")
+        }
+        if transform == nil { print("| transform | n/a | n/a | n/a | n/a | n/a | n/a |") }
         print("")
-        if peakCatAchieved > 0 {
-            print(String(format: "cat peak activation (compressed maps + step-local decode buffers, achieved sizes): fp32/cat %.2fx, int8 raw/cat %.2fx; compressed maps alone %d B (int8 raw/maps %.2fx)",
-                         Double(peakFP32) / Double(peakCatAchieved), Double(peakInt8) / Double(peakCatAchieved), catMapsPeak, Double(peakInt8) / Double(max(catMapsPeak, 1))))
+        for c in [cat] + (transform.map { [$0] } ?? []) where c.peakAchieved > 0 {
+            print(String(format: "%@ peak activation (compressed maps + step-local decode buffers, achieved sizes): fp32/%@ %.2fx, int8 raw/%@ %.2fx; compressed maps alone %d B (int8 raw/maps %.2fx)",
+                         c.codec.name, c.codec.name, Double(peakFP32) / Double(c.peakAchieved), c.codec.name, Double(peakInt8) / Double(c.peakAchieved), c.mapsPeak, Double(peakInt8) / Double(max(c.mapsPeak, 1))))
+            print(String(format: "%@ run time over %d sample(s): none %.3f ms, %@ %.3f ms (%.2fx)", c.codec.name, evaluation.count, 1000 * noneSeconds, c.codec.name, 1000 * c.seconds, c.seconds / max(noneSeconds, 1e-12)))
+            if let meanGap = c.meanGap, let weightedGap = c.weightedGap {
+                print(String(format: "%@ achieved bits/value vs entropy: %+.1f%% mean over layers, %+.1f%% over all values", c.codec.name, 100 * meanGap, 100 * weightedGap))
+            }
         }
-        print(String(format: "run time over %d sample(s): none %.3f ms, cat %.3f ms (%.2fx)", evaluation.count, 1000 * noneSeconds, 1000 * catSeconds, catSeconds / max(noneSeconds, 1e-12)))
-        if let meanGap, let weightedGap {
-            print(String(format: "achieved bits/value vs entropy: %+.1f%% mean over layers, %+.1f%% over all values", 100 * meanGap, 100 * weightedGap))
-        }
-        print("cat peak arena = the CAT session's planned arena (worst-case slots, step buffers, inputs/outputs, scratch).")
-        print("transform: not available (transform coding is not built).")
+        print("peak arena = the session's planned arena (worst-case slots, step buffers, inputs/outputs, scratch).")
+        if transform == nil { print("transform: not available (\(unavailable)).") }
         print("Note: \(note).")
+    }
+
+    /// Runs every evaluation sample through a session with `codec` (plan `placement`): outputs against the
+    /// references, the bytes its encoder wrote per coded tensor, and the histogram of the symbols it coded.
+    func measure(_ m: Model, _ codec: FeatureMapCodec, _ placement: CodecPlacement, _ evaluation: [[Float]], _ labels: [Int64]?,
+                 _ references: [[[Float]]]) throws -> CodecMeasurement {
+        let g = m.graph
+        var layers: [Layer] = placement.coded.map { c in
+            let t = g.tensors[c.tensor]
+            let producer = g.nodes.first { $0.outputs.contains(c.tensor) }?.name ?? "?"
+            return Layer(tensor: c.tensor, name: t.name, producer: producer, shape: t.shape, signed: c.codec.quantizer.zeroPoint != 0,
+                         codec: c.codec, worstCaseBytes: c.codec.worstCaseBytes, expectedBytes: c.expectedBytes,
+                         histogram: [UInt64](repeating: 0, count: 1 << c.codec.bits))
+        }
+        let session = try Session(model: m, codec: codec)
+        var result = CodecMeasurement(codec: codec, placement: placement, layers: [], arena: session.arenaUsed)
+        for (k, x) in evaluation.enumerated() {
+            try setInputs(session, m, x)
+            let start = DispatchTime.now().uptimeNanoseconds
+            session.run()
+            result.seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let coded = outputCopy(session, m)
+            for c in placement.coded.indices {
+                let bytes = session.compressedBytes(coded: c)
+                layers[c].compressedBytes += bytes
+                layers[c].maxCompressedBytes = max(layers[c].maxCompressedBytes, bytes)
+                layers[c].values += g.tensors[layers[c].tensor].elementCount
+                layers[c].samples += 1
+            }
+            // Symbol histograms: the decoded maps are dequantize(q) exactly (a transform's up to float rounding
+            // of the inverse, far below half a step), so quantizing them (or their coefficients) again gives q.
+            try setInputs(session, m, x)
+            var seen = Set<Int>()
+            session.run { n in
+                for i in g.nodes[n].inputs where i != absentTensor && !seen.contains(i) {
+                    guard let c = placement.codedIndex(of: i), let v = session.tensorFloats(i) else { continue }
+                    seen.insert(i)
+                    layers[c].count(v)
+                }
+            }
+            if let y = labels, argmax(coded[0]) == Int(y[k]) { result.correct += 1 }
+            var sampleError: Double = 0
+            for (r, c) in zip(references[k], coded) {
+                let scale = Double(r.map { abs($0) }.max() ?? 0)
+                let diff = Double(zip(r, c).map { abs($0 - $1) }.max() ?? 0)
+                sampleError = max(sampleError, scale > 0 ? diff / scale : diff)
+            }
+            result.maxRelError = max(result.maxRelError, sampleError)
+            result.meanRelError += sampleError / Double(evaluation.count)
+        }
+        if session.codecFailures > 0 { throw CLIError("\(session.codecFailures) coded tensor(s) failed to decode (a NibbleCodec bug)") }
+        result.layers = layers
+        result.samples = labels == nil ? nil : evaluation.count
+        return result
     }
 
     // MARK: inputs
@@ -299,7 +299,7 @@ struct Layer {
     let producer: String
     let shape: [Int]
     let signed: Bool
-    let quantizer: ActivationQuantizer
+    let codec: MapCodec
     let worstCaseBytes: Int
     let expectedBytes: Int
     var histogram: [UInt64]
@@ -308,6 +308,11 @@ struct Layer {
     var values = 0
     var samples = 0
 
+    var quantizer: ActivationQuantizer { codec.quantizer }
+    var heldAs: String {
+        if case .transform = codec { return "transform" }
+        return "cat"
+    }
     var elementCount: Int { shape.reduce(1, *) }
     var fp32Bytes: Int { 4 * elementCount }
     var int8Bytes: Int { elementCount }
@@ -318,6 +323,63 @@ struct Layer {
     var zeroFraction: Double {
         let total = histogram.reduce(0, +)
         return total > 0 ? Double(histogram[Int(quantizer.zeroSymbol)]) / Double(total) : 0
+    }
+
+    /// Adds the symbols of a decoded map (a transform's: of its coefficients) to the histogram.
+    mutating func count(_ decoded: UnsafeBufferPointer<Float>) {
+        var values = Array(decoded)
+        if case .transform(let t) = codec {
+            var scratch = [Float](repeating: 0, count: t.transform.scratchFloats)
+            values.withUnsafeMutableBufferPointer { v in
+                scratch.withUnsafeMutableBufferPointer { t.transform.forward(v.baseAddress!, images: t.images, pixels: t.pixels, scratch: $0.baseAddress!) }
+            }
+        }
+        for value in values { histogram[Int(quantizer.quantize(value))] += 1 }
+    }
+
+    var json: [String: Any] {
+        ["name": name, "producer": producer, "shape": shape, "signed": signed, "held_as": heldAs, "step": Double(quantizer.step),
+         "bits": quantizer.bits, "zero_point": quantizer.zeroPoint, "fp32_bytes": fp32Bytes, "int8_bytes": int8Bytes,
+         "packed_bytes": packedBytes(quantizer.bits), "compressed_bytes": meanCompressedBytes, "max_compressed_bytes": maxCompressedBytes,
+         "worst_case_bytes": worstCaseBytes, "expected_bytes": expectedBytes, "tile_values": TensorCodec.tileValues,
+         "bits_per_value": bitsPerValue, "entropy_bits_per_value": entropy, "zero_fraction": zeroFraction]
+    }
+}
+
+/// One codec's session measured over the evaluation samples (`FootprintBench.measure`).
+struct CodecMeasurement {
+    let codec: FeatureMapCodec
+    let placement: CodecPlacement
+    var layers: [Layer]
+    let arena: Int
+    var seconds: Double = 0
+    var correct = 0
+    /// Evaluation samples when labels were given (accuracy), else nil.
+    var samples: Int? = nil
+    var maxRelError: Double = 0
+    var meanRelError: Double = 0
+
+    var accuracy: Double? { samples.map { Double(correct) / Double(max($0, 1)) } }
+    /// Peak activation bytes with the achieved slot sizes, with and without the step-local raw buffers.
+    var peakAchieved: Int { placement.activationBytes(slotBytes: layers.map { $0.maxCompressedBytes }, stepBuffers: true) }
+    var mapsPeak: Int { placement.activationBytes(slotBytes: layers.map { $0.maxCompressedBytes }, stepBuffers: false) }
+    var bitsUsed: String { Set(layers.map { $0.quantizer.bits }).sorted().map(String.init).joined(separator: "/") }
+    private var totalValues: Int { layers.reduce(0) { $0 + $1.values } }
+    var bitsPerValue: Double? { totalValues > 0 ? 8 * Double(layers.reduce(0) { $0 + $1.compressedBytes }) / Double(totalValues) : nil }
+    var entropy: Double? { totalValues > 0 ? layers.reduce(0) { $0 + $1.entropy * Double($1.values) } / Double(totalValues) : nil }
+    var weightedGap: Double? { bitsPerValue.flatMap { b in entropy.map { b / max($0, 1e-9) - 1 } } }
+    var meanGap: Double? { layers.isEmpty ? nil : layers.map { $0.bitsPerValue / max($0.entropy, 1e-9) - 1 }.reduce(0, +) / Double(layers.count) }
+
+    func json(fittedHere: Bool) -> [String: Any] {
+        func nullable(_ v: Any?) -> Any { v ?? NSNull() }
+        return ["codec": codec.name, "available": true, "offline": false, "bits": bitsUsed, "tables": fittedHere ? "fitted here" : "model",
+                "transform_tensors": layers.filter { $0.heldAs != "cat" }.count,
+                "peak_activation_bytes": peakAchieved, "compressed_maps_peak_bytes": mapsPeak,
+                "peak_activation_bytes_worst_case": placement.plannedActivationBytes, "peak_activation_bytes_expected": placement.expectedActivationBytes,
+                "peak_arena_bytes": arena, "run_seconds": seconds,
+                "bits_per_value": nullable(bitsPerValue), "entropy_bits_per_value": nullable(entropy),
+                "mean_gap_to_entropy": nullable(meanGap), "value_weighted_gap_to_entropy": nullable(weightedGap),
+                "accuracy": nullable(accuracy), "max_rel_error": maxRelError, "mean_rel_error": meanRelError]
     }
 }
 
@@ -401,8 +463,9 @@ func coreCodeSize() -> (bytes: Int?, detail: String, note: String) {
 
 // MARK: SVG
 
-/// Two panels: per-layer bytes (int8 raw vs compressed) and bits/value vs entropy.
-func svgPlot(_ layers: [Layer]) -> String {
+/// Two panels: per-layer bytes (int8 raw vs CAT and transform compressed) and bits/value vs entropy of each
+/// codec. `transform` holds the transform session's layers (empty without one), matched to `layers` by tensor.
+func svgPlot(_ layers: [Layer], transform: [Layer]) -> String {
     let n = max(layers.count, 1)
     let left = 70.0, right = 60.0, panelH = 220.0, labelH = 110.0, top = 70.0
     let slot = max(28.0, min(60.0, 900.0 / Double(n)))
@@ -440,14 +503,17 @@ func svgPlot(_ layers: [Layer]) -> String {
             lx += 150
         }
     }
+    let matched = layers.map { l in transform.first { $0.tensor == l.tensor } }
+    let hasTransform = !transform.isEmpty
     panel(top + 10, "Per-layer bytes (held-out mean)", "bytes", [
         ("raw int8", "#9aa5b1", layers.map { Double($0.int8Bytes) }),
         ("CAT compressed", "#1f77b4", layers.map { Double($0.meanCompressedBytes) }),
-    ])
+    ] + (hasTransform ? [("transform compressed", "#ff7f0e", matched.map { Double($0?.meanCompressedBytes ?? 0) })] : []))
     panel(top + panelH + labelH + 60, "Bits per value: achieved vs entropy", "bits/value", [
-        ("achieved", "#d62728", layers.map { $0.bitsPerValue }),
-        ("entropy", "#2ca02c", layers.map { $0.entropy }),
-    ])
+        ("CAT achieved", "#d62728", layers.map { $0.bitsPerValue }),
+        ("CAT entropy", "#2ca02c", layers.map { $0.entropy }),
+    ] + (hasTransform ? [("transform achieved", "#9467bd", matched.map { $0?.bitsPerValue ?? 0 }),
+                         ("transform entropy", "#8c564b", matched.map { $0?.entropy ?? 0 })] : []))
     s += "</svg>\n"
     return s
 }

@@ -90,24 +90,41 @@ extension InspectCommand {
         print("")
         print("codec tables (CAT): \(p.coded.count) tensors")
         var rows: [[String]] = []
-        for (k, c) in p.coded.enumerated() {
+        for c in p.coded {
             let t = m.graph.tensors[c.tensor]
-            let e = m.graph.codecTables[k]
+            let e = catEntry(m, c.tensor)
             rows.append([t.name, "\(t.shape)", "\(c.codec.bits)", String(format: "%.4g", c.codec.quantizer.step), "\(c.codec.quantizer.zeroPoint)",
                          "\(e.table.count) B", "\(t.byteCount)", "\(c.expectedBytes)", "\(c.codec.worstCaseBytes)"])
         }
         printTable(["tensor", "shape", "bits", "step", "zero point", "table", "fp32 B", "expected B", "worst case B"], rows)
         print("arena with cat: \(formatBytes(p.totalBytes)) (none: \(formatBytes(m.plan.totalBytes))); peak activation bytes: raw \(p.rawActivationBytes), cat planned (worst case) \(p.plannedActivationBytes), cat expected (calibration) \(p.expectedActivationBytes)")
+        guard let t = m.transformPlacement else { return }
+        let entries = m.graph.codecTables.filter { $0.transform != nil }
+        print("transform entries: \(entries.map { "\(m.graph.tensors[$0.tensor].name) (\($0.transform!.kind == ChannelTransformEntry.pcaKind ? "PCA" : "DCT"), \($0.bits) bits, expected \($0.expectedBytes) B)" }.joined(separator: ", "))")
+        print("arena with transform: \(formatBytes(t.totalBytes)); peak activation bytes: transform planned (worst case) \(t.plannedActivationBytes), transform expected (calibration) \(t.expectedActivationBytes)")
+    }
+
+    /// The CAT entry of a tensor the CAT plan codes (a tensor may also have a transform entry).
+    func catEntry(_ m: Model, _ tensor: Int) -> CodecTableEntry {
+        m.graph.codecTables.first { $0.tensor == tensor && $0.transform == nil }!
     }
 
     func codecTablesJSON(_ m: Model) -> [String: Any] {
         guard let p = m.codecPlacement else { return [:] }
+        let transform: Any = m.transformPlacement.map { t -> [String: Any] in
+            ["arena_bytes": t.totalBytes, "planned_activation_bytes": t.plannedActivationBytes, "expected_activation_bytes": t.expectedActivationBytes,
+             "tensors": m.graph.codecTables.filter { $0.transform != nil }.map { e -> [String: Any] in
+                 ["name": m.graph.tensors[e.tensor].name, "kind": e.transform!.kind == ChannelTransformEntry.pcaKind ? "pca" : "dct",
+                  "bits": e.bits, "step": Double(e.step), "expected_bytes": e.expectedBytes]
+             }]
+        } ?? NSNull()
         return [
+            "transform": transform,
             "arena_bytes": p.totalBytes, "raw_activation_bytes": p.rawActivationBytes,
             "planned_activation_bytes": p.plannedActivationBytes, "expected_activation_bytes": p.expectedActivationBytes,
-            "tensors": p.coded.enumerated().map { k, c -> [String: Any] in
+            "tensors": p.coded.map { c -> [String: Any] in
                 ["name": m.graph.tensors[c.tensor].name, "bits": c.codec.bits, "step": Double(c.codec.quantizer.step),
-                 "zero_point": c.codec.quantizer.zeroPoint, "table_bytes": m.graph.codecTables[k].table.count,
+                 "zero_point": c.codec.quantizer.zeroPoint, "table_bytes": catEntry(m, c.tensor).table.count,
                  "expected_bytes": c.expectedBytes, "worst_case_bytes": c.codec.worstCaseBytes]
             },
         ]

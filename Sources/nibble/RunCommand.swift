@@ -31,7 +31,7 @@ struct RunCommand: ParsableCommand {
             help: "Residual level of ternary models: -1 = all edges (default), 0 = only the first ternary plane of every layer, up to the model's maximum (nibble inspect shows it and each layer's edge levels).")
     var residualLevel: Int32 = -1
 
-    @Option(help: "How intermediate feature maps are held in the arena: none (raw float32, default) or cat (quantized, entropy-coded with the model's codec tables; convert with --codec-bits).")
+    @Option(help: "How intermediate feature maps are held in the arena: none (raw float32, default), cat (quantized, entropy-coded with the model's codec tables; convert with --codec-bits) or transform (channel-transform coefficients coded the same way where the model has transform tables, CAT elsewhere; convert with --codec-transform).")
     var codec: String = "none"
 
     func run() throws {
@@ -40,7 +40,7 @@ struct RunCommand: ParsableCommand {
         case "none": codecValue = NIBBLE_CODEC_NONE
         case "cat": codecValue = NIBBLE_CODEC_CAT
         case "transform": codecValue = NIBBLE_CODEC_TRANSFORM
-        default: throw CLIError("--codec \(codec): expected none or cat (transform is not built)")
+        default: throw CLIError("--codec \(codec): expected none, cat or transform")
         }
         let m = try CModel(path: model)
         let cst = nibble_session_set_codec(m.session, codecValue)

@@ -28,6 +28,20 @@ final class CodecFitterTests: XCTestCase {
         return Double(correct) / Double(y.count)
     }
 
+    /// A session of `nib` with codec plan `placement` gives, on a few calibration samples, bit for bit what
+    /// QuantizedRunner computes with each coded tensor replaced by what its codec decodes.
+    func assertSessionMatchesEmulation(_ session: Session, _ placement: CodecPlacement, _ calib: CalibrationData, nib: [UInt8],
+                                       samples: [Int] = [0, 5, 127], line: UInt = #line) throws {
+        let runner = try QuantizedRunner(nib: nib, data: calib)
+        let quantizers = runner.coded.map { t in placement.codedIndex(of: t).map { MapQuantizer(placement.coded[$0].codec) } }
+        for s in samples {
+            let emulated = try runner.run(sample: s, quantizers: quantizers)
+            try calib.values.withUnsafeBufferPointer { try session.setInput(0, floats: UnsafeBufferPointer(rebasing: $0[(s * 64)..<((s + 1) * 64)])) }
+            session.run()
+            XCTAssertEqual(Array(session.output(0).bindMemory(to: Float.self)).map(\.bitPattern), emulated.map(\.bitPattern), "sample \(s)", line: line)
+        }
+    }
+
     /// int8 digits MLP (Gemm → Relu chains): every coded tensor feeds an int8 layer, so 8-bit tables on the
     /// consumers' own input grids leave the output bit-identical to the session without codec.
     func testEightBitTablesOnInt8ConsumerGridsAreLossless() throws {
@@ -69,15 +83,8 @@ final class CodecFitterTests: XCTestCase {
             let (nib, _) = try CodecFitter.fit(nib: plain, data: calib, bits: .fixed(5))
             let m = try Model(copying: nib)
             let placement = try XCTUnwrap(m.codecPlacement, name)
-            let runner = try QuantizedRunner(nib: nib, data: calib)
-            let quantizers = runner.coded.map { t in placement.coded[placement.codedIndex(of: t)!].codec.quantizer }
             let cat = try Session(model: m, codec: .cat)
-            for s in [0, 27] {
-                let emulated = try runner.run(sample: s, quantizers: quantizers)
-                try calib.values.withUnsafeBufferPointer { try cat.setInput(0, floats: UnsafeBufferPointer(rebasing: $0[(s * 64)..<((s + 1) * 64)])) }
-                cat.run()
-                XCTAssertEqual(Array(cat.output(0).bindMemory(to: Float.self)).map(\.bitPattern), emulated.map(\.bitPattern), "\(name) sample \(s)")
-            }
+            try assertSessionMatchesEmulation(cat, placement, calib, nib: nib, samples: [0, 27])
             let none = try accuracy(try Session(model: m), test, labels), coded = try accuracy(cat, test, labels)
             XCTAssertGreaterThan(coded, none - 0.03, "\(name): \(coded) vs \(none)")
             XCTAssertEqual(cat.codecFailures, 0)
@@ -100,15 +107,8 @@ final class CodecFitterTests: XCTestCase {
             XCTAssertGreaterThan(l.entropy, 0)
         }
 
-        let runner = try QuantizedRunner(nib: nib, data: d.calib)
-        let quantizers = runner.coded.map { t in placement.coded[placement.codedIndex(of: t)!].codec.quantizer }
         let cat = try Session(model: m, codec: .cat)
-        for s in [0, 5, 127] {
-            let emulated = try runner.run(sample: s, quantizers: quantizers)
-            try d.calib.values.withUnsafeBufferPointer { try cat.setInput(0, floats: UnsafeBufferPointer(rebasing: $0[(s * 64)..<((s + 1) * 64)])) }
-            cat.run()
-            XCTAssertEqual(Array(cat.output(0).bindMemory(to: Float.self)).map(\.bitPattern), emulated.map(\.bitPattern), "sample \(s)")
-        }
+        try assertSessionMatchesEmulation(cat, placement, d.calib, nib: nib)
         let none = try accuracy(try Session(model: m), d.test, d.labels)
         let coded = try accuracy(cat, d.test, d.labels)
         XCTAssertGreaterThan(coded, none - 0.03, "6-bit feature maps: \(coded) vs \(none)")
@@ -161,5 +161,66 @@ final class CodecFitterTests: XCTestCase {
             XCTAssertEqual(e as? ConvertError, .invalidInput("codec bits 9 outside 2...8"))
         }
         XCTAssertThrowsError(try CodecFitter.fit(nib: d.nib, data: d.calib, bits: .auto(budget: 0)))
+    }
+
+    /// --codec-transform pca on the int8 digits CNN: a transform entry next to every CAT entry (PCA basis
+    /// orthonormal, stored mean = channel mean), the transform session equal to its emulation bit for bit, the
+    /// report comparing both codecs per tensor; auto writes only the entries smaller than CAT's.
+    func testTransformEntriesOnTheDigitsCNN() throws {
+        let d = try digits(recipe: .int8)
+        for choice in [CodecTransformChoice.pca, .dct] {
+            let (nib, report) = try CodecFitter.fit(nib: d.nib, data: d.calib, bits: .fixed(6), transform: choice)
+            let m = try Model(copying: nib)
+            let transformEntries = m.graph.codecTables.filter { $0.transform != nil }
+            XCTAssertEqual(transformEntries.count, CodecFitter.candidates(m.graph).count)
+            XCTAssertTrue(transformEntries.allSatisfy { $0.transform!.kind == (choice == .pca ? 1 : 2) && $0.zeroPoint == 32 })
+            let placement = try XCTUnwrap(m.transformPlacement)
+            let session = try Session(model: m, codec: .transform)
+            try assertSessionMatchesEmulation(session, placement, d.calib, nib: nib)
+            let t = try XCTUnwrap(report.transform)
+            XCTAssertEqual(t.kept, transformEntries.count)
+            XCTAssertTrue(t.checkError.isFinite && t.checkError > 0)
+            XCTAssertTrue(report.layers.allSatisfy { $0.transform?.kept == true && $0.transform!.bitsPerValue > 0 })
+            XCTAssertTrue(report.description.contains("transform codec (\(choice.rawValue))"), report.description)
+            let accuracy = try accuracy(session, d.test, d.labels)
+            XCTAssertGreaterThan(accuracy, try self.accuracy(try Session(model: m), d.test, d.labels) - 0.05, "\(choice): \(accuracy)")
+        }
+        let (nib, report) = try CodecFitter.fit(nib: d.nib, data: d.calib, bits: .fixed(4), transform: .auto)
+        let written = try Model(copying: nib).graph.codecTables.filter { $0.transform != nil }.map(\.tensor)
+        let names = report.layers.filter { $0.transform?.kept == true }.map(\.tensor)
+        XCTAssertEqual(written.count, names.count)
+        for l in report.layers { if let x = l.transform { XCTAssertEqual(x.kept, x.expectedBytes < l.expectedBytes, l.tensor) } }
+    }
+
+    /// The Jacobi eigen-decomposition: orthonormal rows by decreasing variance, C·v = λ·v, on a covariance with
+    /// strongly correlated channels (odd C), and a 1×1 case.
+    func testPrincipalBasis() throws {
+        var pca = ChannelPCA(channels: 7)
+        var state: UInt64 = 3
+        func unit() -> Float { state = state &* 6364136223846793005 &+ 1442695040888963407; return Float(state >> 40) / Float(1 << 24) }
+        var x = [Float](repeating: 0, count: 7 * 300)
+        for p in 0..<300 {
+            let z = unit() * 4 - 2
+            for c in 0..<7 { x[c * 300 + p] = Float(c + 1) * z + 0.1 * unit() + Float(c) }
+        }
+        x.withUnsafeBufferPointer { pca.add($0, images: 1, pixels: 300) }
+        let (basis, variances) = pca.principalBasis()
+        let cov = pca.covariance
+        XCTAssertEqual(variances, variances.sorted(by: >))
+        XCTAssertGreaterThan(variances[0], 50 * variances[1], "one factor carries almost all the variance")
+        for i in 0..<7 {
+            for j in 0..<7 {
+                let dot = (0..<7).reduce(0.0) { $0 + Double(basis[i * 7 + $1]) * Double(basis[j * 7 + $1]) }
+                XCTAssertEqual(dot, i == j ? 1 : 0, accuracy: 1e-5)
+            }
+            for c in 0..<7 {
+                let cv = (0..<7).reduce(0.0) { $0 + cov[c * 7 + $1] * Double(basis[i * 7 + $1]) }
+                XCTAssertEqual(cv, variances[i] * Double(basis[i * 7 + c]), accuracy: 1e-4 * max(1, variances[0]))
+            }
+        }
+        XCTAssertEqual(pca.mean.map { Float($0) }[3], (0..<300).reduce(Float(0)) { $0 + x[3 * 300 + $1] } / 300, accuracy: 1e-4)
+        let (values, vectors) = ChannelPCA.symmetricEigen([2.5], 1)
+        XCTAssertEqual(values, [2.5])
+        XCTAssertEqual(vectors, [1])
     }
 }

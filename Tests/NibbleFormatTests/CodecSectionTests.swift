@@ -52,7 +52,7 @@ final class CodecSectionTests: XCTestCase {
         try assertRefused([Self.entry(tensor: 7)], "refers to tensor 7 but there are 3")
         try assertRefused([Self.entry(tensor: 0)], "only intermediate float32 tensors that are not graph outputs")
         try assertRefused([Self.entry(tensor: 2)], "only intermediate float32 tensors that are not graph outputs")
-        try assertRefused([Self.entry(), Self.entry()], "second codec table")
+        try assertRefused([Self.entry(), Self.entry()], "second codec 1 table")
         var e = Self.entry(); e.step = .nan
         try assertRefused([e], "step nan must be finite and > 0")
         e = Self.entry(); e.step = -1
@@ -102,6 +102,55 @@ final class CodecSectionTests: XCTestCase {
         withUnsafeBytes(of: tableCRC.littleEndian) { for i in 0..<4 { bytes[24 + i] = $0[i] } }
         XCTAssertThrowsError(try read(bytes)) { e in
             XCTAssertTrue((e as! NibbleError).message.contains("codec section byte"), "\(e)")
+        }
+    }
+
+    /// A 2-bit transform entry for h ([1, 4]): zero point 2, a PCA basis (a permutation with a sign flip:
+    /// orthonormal) or DCT (mean only).
+    static func transformEntry(kind: UInt8 = ChannelTransformEntry.pcaKind) -> CodecTableEntry {
+        let basis: [Float] = kind == ChannelTransformEntry.pcaKind ? [0, 1, 0, 0, -1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0] : []
+        return CodecTableEntry(tensor: 1, bits: 2, step: 0.5, zeroPoint: 2, expectedBytes: 9,
+                               table: [1, 2, 2, 2, 1, 1, 0, 2, 2, 1, 2, 2],
+                               transform: ChannelTransformEntry(kind: kind, mean: [0.5, 0, -1, 2], basis: basis))
+    }
+
+    /// A tensor may have a CAT entry and a transform entry; both kinds round-trip.
+    func testTransformEntriesRoundTrip() throws {
+        for entries in [[Self.entry(), Self.transformEntry()], [Self.transformEntry(kind: ChannelTransformEntry.dctKind)]] {
+            XCTAssertEqual(try read(try serialize(entries)).graph.codecTables, entries)
+        }
+    }
+
+    func testMalformedTransformEntriesAreRefused() throws {
+        try assertRefused([Self.transformEntry(), Self.transformEntry()], "second codec 2 table")
+        var e = Self.transformEntry(); e.transform!.mean.append(0); e.transform!.basis = [Float](repeating: 0, count: 25)
+        try assertRefused([e], "transform of 5 channels, the tensor (shape [1, 4]) has 4")
+        e = Self.transformEntry(); e.transform!.kind = 3
+        try assertRefused([e], "transform kind 3 is neither 1 (PCA) nor 2 (DCT-II)")
+        e = Self.transformEntry(); e.transform!.mean[2] = .infinity
+        try assertRefused([e], "transform mean[2] is inf, not finite")
+        e = Self.transformEntry(); e.transform!.basis[5] = .nan
+        try assertRefused([e], "transform basis[5] is nan, not finite")
+        e = Self.transformEntry(); e.transform!.basis[1] = 0.9
+        try assertRefused([e], "transform basis rows 0 and 0 have dot product")
+        e = Self.transformEntry(); e.transform!.basis[5] = 0.1
+        try assertRefused([e], "transform basis rows 0 and 1 have dot product")
+        e = Self.transformEntry(); e.transform!.basis.removeLast()
+        try assertRefused([e], "transform basis needs 64 bytes but only 60 remain")
+        e = Self.transformEntry(); e.zeroPoint = 0; e.table[2] = 0
+        try assertRefused([e], "zero point 0 of a transform entry must be 2")
+    }
+
+    /// A transform needs an NCHW or [N, C] tensor.
+    func testTransformNeedsChannels() throws {
+        var g = Self.graph([])
+        g.tensors[1] = TensorDesc(name: "h", dtype: .float32, shape: [4], role: .intermediate)
+        g.tensors[0] = TensorDesc(name: "x", dtype: .float32, shape: [4], role: .input)
+        g.tensors[2] = TensorDesc(name: "y", dtype: .float32, shape: [4], role: .intermediate)
+        g.codecTables = [Self.transformEntry(kind: ChannelTransformEntry.dctKind)]
+        let bytes = try Writer.serialize(g, constantData: [[], [], []])
+        XCTAssertThrowsError(try read(bytes)) { err in
+            XCTAssertTrue((err as! NibbleError).message.contains("a transform needs an NCHW or [N, C] tensor"), "\(err)")
         }
     }
 }

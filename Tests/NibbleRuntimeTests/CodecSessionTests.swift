@@ -34,8 +34,8 @@ final class CodecSessionTests: XCTestCase {
         }
     }
 
-    /// Fits `bits`-bit quantizers and Huffman tables on a few inputs, as the converter does.
-    static func tables(_ f: Fixture, bits: Int) throws -> [CodecTableEntry] {
+    /// The values of each coded tensor on a few inputs (3 samples back to back).
+    static func values(_ f: Fixture) throws -> [[Float]] {
         let model = try f.harness.model(outputs: [f.output])
         let session = try Session(model: model)
         // Tensors share arena bytes once dead, so collect each at its first reader.
@@ -49,20 +49,50 @@ final class CodecSessionTests: XCTestCase {
                 }
             }
         }
+        return values
+    }
+
+    /// An entry with a `bits`-bit quantizer and Huffman table fitted on `values`, as the converter does.
+    static func entry(tensor: Int, bits: Int, values: [Float], signed: Bool, transform: ChannelTransformEntry? = nil) throws -> CodecTableEntry {
+        let q = try XCTUnwrap(values.withUnsafeBufferPointer { ActivationQuantizer.calibrated(samples: $0, bits: bits, signed: signed) })
+        var stats = try XCTUnwrap(CodeStatistics(bits: bits, zeroSymbol: q.zeroPoint))
+        values.withUnsafeBufferPointer { TensorCodec.forEachTile($0, quantizer: q) { stats.add(tile: $0) } }
+        return CodecTableEntry(tensor: tensor, bits: bits, step: q.step, zeroPoint: q.zeroPoint,
+                               expectedBytes: 100, table: HuffmanTable(statistics: stats).serialized(), transform: transform)
+    }
+
+    /// Fits `bits`-bit CAT entries for every coded tensor.
+    static func tables(_ f: Fixture, bits: Int) throws -> [CodecTableEntry] {
+        let values = try values(f)
         return try f.coded.enumerated().map { k, t in
-            let signed = values[k].contains { $0 < 0 }
-            let q = try XCTUnwrap(values[k].withUnsafeBufferPointer { ActivationQuantizer.calibrated(samples: $0, bits: bits, signed: signed) })
-            var stats = try XCTUnwrap(CodeStatistics(bits: bits, zeroSymbol: q.zeroPoint))
-            values[k].withUnsafeBufferPointer { TensorCodec.forEachTile($0, quantizer: q) { stats.add(tile: $0) } }
-            let table = HuffmanTable(statistics: stats)
-            return CodecTableEntry(tensor: t, bits: bits, step: q.step, zeroPoint: q.zeroPoint,
-                                   expectedBytes: 100, table: table.serialized())
+            try entry(tensor: t, bits: bits, values: values[k], signed: values[k].contains { $0 < 0 })
         }
     }
 
-    func model(_ f: Fixture, bits: Int = 4) throws -> Model {
+    /// CAT entries for every coded tensor plus transform entries for s (DCT), a (a Householder reflection as
+    /// its "PCA" basis) and d (DCT): b and c stay CAT under the transform codec.
+    static func transformTables(_ f: Fixture, bits: Int) throws -> [CodecTableEntry] {
+        let values = try values(f)
+        var entries = try tables(f, bits: bits)
+        let v: [Double] = [1, -2, 0.5, 3, 0, 1, -1, 2]
+        let vv = v.reduce(0) { $0 + $1 * $1 }
+        let householder = (0..<64).map { Float(($0 / 8 == $0 % 8 ? 1 : 0) - 2 * v[$0 / 8] * v[$0 % 8] / vv) }
+        for (k, kind) in [(0, ChannelTransformEntry.dctKind), (1, ChannelTransformEntry.pcaKind), (4, ChannelTransformEntry.dctKind)] {
+            let mean = (0..<8).map { c in Float(c) * 0.1 - 0.2 }
+            let basis = kind == ChannelTransformEntry.pcaKind ? householder : []
+            let t = try XCTUnwrap(kind == ChannelTransformEntry.pcaKind ? ChannelTransform(mean: mean, basis: basis) : ChannelTransform.dct(mean: mean))
+            var y = values[k]
+            var scratch = [Float](repeating: 0, count: t.scratchFloats)
+            y.withUnsafeMutableBufferPointer { yb in scratch.withUnsafeMutableBufferPointer { t.forward(yb.baseAddress!, images: 3, pixels: 256, scratch: $0.baseAddress!) } }
+            entries.append(try entry(tensor: f.coded[k], bits: bits, values: y, signed: true,
+                                     transform: ChannelTransformEntry(kind: kind, mean: mean, basis: basis)))
+        }
+        return entries
+    }
+
+    func model(_ f: Fixture, bits: Int = 4, transform: Bool = false) throws -> Model {
         var f = f
-        f.harness.graph.codecTables = try Self.tables(f, bits: bits)
+        f.harness.graph.codecTables = try transform ? Self.transformTables(f, bits: bits) : Self.tables(f, bits: bits)
         return try f.harness.model(outputs: [f.output])
     }
 
@@ -70,6 +100,32 @@ final class CodecSessionTests: XCTestCase {
         try x.withUnsafeBufferPointer { try s.setInput(0, floats: $0) }
         s.run()
         return Array(s.output(0).bindMemory(to: Float.self))
+    }
+
+    /// Runs `x` on the raw session `raw` with each tensor `p` codes replaced, before its first reader, by what
+    /// its codec gives back: dequantize(quantize(x)) (CAT) or forward → quantize → dequantize → inverse
+    /// (transform, counted in `transformed`), in plain Swift.
+    func emulate(_ p: CodecPlacement, _ raw: Session, _ x: [Float]) throws -> (output: [Float], transformed: Int) {
+        try x.withUnsafeBufferPointer { try raw.setInput(0, floats: $0) }
+        var done = Set<Int>()
+        var count = 0
+        raw.run { n in
+            for i in raw.model.graph.nodes[n].inputs where !done.contains(i) {
+                guard let k = p.codedIndex(of: i) else { continue }
+                done.insert(i)
+                let v = UnsafeMutablePointer(mutating: raw.tensorFloats(i)!.baseAddress!)
+                switch p.coded[k].codec {
+                case .cat(let c):
+                    for j in 0..<c.count { v[j] = c.quantizer.dequantize(c.quantizer.quantize(v[j])) }
+                case .transform(let t):
+                    count += 1
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: t.transform.scratchFloats)
+                    defer { scratch.deallocate() }
+                    t.transform.quantized(v, images: t.images, pixels: t.pixels, quantizer: t.coefficients.quantizer, scratch: scratch)
+                }
+            }
+        }
+        return (Array(raw.output(0).bindMemory(to: Float.self)), count)
     }
 
     /// CAT output == the raw model with each coded tensor replaced by dequantize(quantize(x)) where it is made,
@@ -84,19 +140,7 @@ final class CodecSessionTests: XCTestCase {
             for seed in [11, 12] as [UInt64] {
                 let x = Self.input(seed: seed)
                 let y = try run(cat, x)
-                // Emulation on the raw session: quantize→dequantize each coded tensor before its first reader.
-                try x.withUnsafeBufferPointer { try raw.setInput(0, floats: $0) }
-                var done = Set<Int>()
-                raw.run { n in
-                    for i in m.graph.nodes[n].inputs where !done.contains(i) {
-                        guard let k = m.codecPlacement!.codedIndex(of: i) else { continue }
-                        done.insert(i)
-                        let q = m.codecPlacement!.coded[k].codec.quantizer
-                        let v = UnsafeMutableBufferPointer(mutating: raw.tensorFloats(i)!)
-                        for j in v.indices { v[j] = q.dequantize(q.quantize(v[j])) }
-                    }
-                }
-                let emulated = Array(raw.output(0).bindMemory(to: Float.self))
+                let emulated = try emulate(m.codecPlacement!, raw, x).output
                 XCTAssertEqual(y.map(\.bitPattern), emulated.map(\.bitPattern), "bits \(bits) seed \(seed)")
                 let exact = try run(try Session(model: m), x)
                 let err = zip(y, exact).map { abs($0 - $1) }.max()!
@@ -184,5 +228,54 @@ final class CodecSessionTests: XCTestCase {
             guard case .malformedModel(let msg) = e as! NibbleError else { return XCTFail("\(e)") }
             XCTAssertTrue(msg.contains("codec section: tensor \(f.coded[1])") && msg.contains("Huffman table is invalid"), msg)
         }
+    }
+
+    /// Transform output == the raw model with each transform-coded tensor replaced by forward → quantize →
+    /// dequantize → inverse and each other coded tensor by its CAT quantize→dequantize, bit for bit.
+    func testTransformEqualsItsEmulation() throws {
+        let f = Fixture()
+        for bits in [8, 4] {
+            let m = try model(f, bits: bits, transform: true)
+            let p = try XCTUnwrap(m.transformPlacement)
+            XCTAssertEqual(p.coded.count, 5)
+            XCTAssertEqual(m.codecPlacement?.coded.count, 5)
+            var transformed = 0
+            let session = try Session(model: m, codec: .transform)
+            let raw = try Session(model: m)
+            for seed in [21, 22] as [UInt64] {
+                let x = Self.input(seed: seed)
+                let y = try run(session, x)
+                let (emulated, count) = try emulate(p, raw, x)
+                transformed += count
+                XCTAssertEqual(y.map(\.bitPattern), emulated.map(\.bitPattern), "bits \(bits) seed \(seed)")
+                let exact = try run(try Session(model: m), x)
+                let err = zip(y, exact).map { abs($0 - $1) }.max()!
+                XCTAssertLessThan(err, bits == 8 ? 0.05 : 0.5, "bits \(bits): max |transform − fp32| \(err)")
+            }
+            XCTAssertEqual(transformed, 6, "s, a and d are transform-coded in both runs")
+            XCTAssertEqual(session.codecFailures, 0)
+            for (k, c) in p.coded.enumerated() {
+                XCTAssertLessThanOrEqual(session.compressedBytes(coded: k), c.codec.worstCaseBytes)
+                XCTAssertGreaterThan(session.compressedBytes(coded: k), c.codec.directoryBytes)
+            }
+        }
+    }
+
+    /// none ↔ cat ↔ transform in one session, no reload; each codec gives the same output every time.
+    func testSwitchingBetweenAllThreeCodecs() throws {
+        let m = try model(Fixture(), bits: 4, transform: true)
+        XCTAssertEqual(m.arenaBytesForAllCodecs, max(m.plan.totalBytes, m.codecPlacement!.totalBytes, m.transformPlacement!.totalBytes))
+        let s = try Session(model: m)
+        let x = Self.input(seed: 9)
+        var outputs: [FeatureMapCodec: [Float]] = [:]
+        for codec in [FeatureMapCodec.none, .cat, .transform, .none, .transform, .cat, .transform] {
+            try s.setCodec(codec)
+            XCTAssertEqual(s.arenaUsed, m.arenaBytes(codec: codec))
+            let y = try run(s, x)
+            if let first = outputs[codec] { XCTAssertEqual(y, first, codec.name) } else { outputs[codec] = y }
+        }
+        XCTAssertNotEqual(outputs[.cat], outputs[.transform])
+        XCTAssertNotEqual(outputs[.none], outputs[.transform])
+        XCTAssertEqual(s.codecFailures, 0)
     }
 }

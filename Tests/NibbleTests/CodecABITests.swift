@@ -8,7 +8,8 @@ import XCTest
 final class CodecABITests: XCTestCase {
     /// x[1,8,16,16] → a = Relu → b = Clip(0, 1) → c = Sigmoid → d = a + c → y = GlobalAveragePool, with 4-bit
     /// CAT tables for a, b, c, d (a residual edge: three raw maps live at the Sigmoid, two with the codec).
-    static func codedModel(tables: Bool = true) throws -> [UInt8] {
+    /// With `transform`, a and d also get 4-bit DCT transform entries (zero point 8).
+    static func codedModel(tables: Bool = true, transform: Bool = false) throws -> [UInt8] {
         let shape = [1, 8, 16, 16]
         var graph = Graph(
             tensors: ["x", "a", "b", "c", "d"].enumerated().map {
@@ -22,11 +23,20 @@ final class CodecABITests: XCTestCase {
                 Node(name: "gap", op: .globalAveragePool, inputs: [4], outputs: [5]),
             ],
             inputs: [0], outputs: [5])
+        /// A 4-bit table fitted on a tile that is one third `zero`.
+        func table(zero: Int) throws -> [UInt8] {
+            var stats = try XCTUnwrap(CodeStatistics(bits: 4, zeroSymbol: zero))
+            stats.add(tile: (0..<64).map { UInt8($0 % 3 == 0 ? zero : $0 % 16) })
+            return HuffmanTable(statistics: stats).serialized()
+        }
         if tables {
-            var stats = try XCTUnwrap(CodeStatistics(bits: 4))
-            stats.add(tile: (0..<64).map { UInt8($0 % 3 == 0 ? 0 : $0 % 16) })
-            let table = HuffmanTable(statistics: stats).serialized()
+            let table = try table(zero: 0)
             graph.codecTables = (1...4).map { CodecTableEntry(tensor: $0, bits: 4, step: 0.2, zeroPoint: 0, expectedBytes: 600, table: table) }
+        }
+        if transform {
+            let table = try table(zero: 8)
+            let dct = ChannelTransformEntry(kind: ChannelTransformEntry.dctKind, mean: [Float](repeating: 0.5, count: 8), basis: [])
+            graph.codecTables += [1, 4].map { CodecTableEntry(tensor: $0, bits: 4, step: 1, zeroPoint: 8, expectedBytes: 500, table: table, transform: dct) }
         }
         return try Writer.serialize(graph, constantData: [[UInt8]](repeating: [], count: 6))
     }
@@ -118,5 +128,28 @@ final class CodecABITests: XCTestCase {
         var refused: OpaquePointer?
         XCTAssertEqual(nibble_session_create(model, &options, &refused), NIBBLE_UNSUPPORTED)
         XCTAssertNil(refused)
+    }
+
+    /// NIBBLE_CODEC_TRANSFORM on a model with transform entries: runs close to the raw output, switches back
+    /// and forth with CAT and NONE, and the model's arena size covers it.
+    func testTransformCodec() throws {
+        let model = try load(try Self.codedModel(transform: true))
+        defer { nibble_model_free(model) }
+        var session: OpaquePointer?
+        XCTAssertEqual(nibble_session_create(model, nil, &session), NIBBLE_OK)
+        defer { nibble_session_free(session) }
+        let raw = run(session)
+        XCTAssertEqual(nibble_session_set_codec(session, NIBBLE_CODEC_TRANSFORM), NIBBLE_OK, String(cString: nibble_session_last_error(session)))
+        var arenaSize = 0, used = 0
+        XCTAssertEqual(nibble_model_arena_size(model, &arenaSize), NIBBLE_OK)
+        XCTAssertEqual(nibble_session_arena_used(session, &used), NIBBLE_OK)
+        XCTAssertLessThanOrEqual(used, arenaSize)
+        let transform = run(session)
+        for (r, t) in zip(raw, transform) { XCTAssertEqual(r, t, accuracy: 0.3) }
+        XCTAssertEqual(nibble_session_set_codec(session, NIBBLE_CODEC_CAT), NIBBLE_OK)
+        let cat = run(session)
+        XCTAssertNotEqual(cat, transform)
+        XCTAssertEqual(nibble_session_set_codec(session, NIBBLE_CODEC_TRANSFORM), NIBBLE_OK)
+        XCTAssertEqual(run(session), transform)
     }
 }

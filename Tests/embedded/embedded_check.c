@@ -10,7 +10,8 @@
  * buffer (standing in for flash or a received blob) and loaded with nibble_model_load_memory, so weights are used
  * in place; the session gets a caller-supplied static arena; the inputs are a deterministic pattern; the model is
  * run once per residual level (ternary models: 0…max, then all edges again) and, when the model has CAT codec
- * tables, once more with feature maps compressed; each run's outputs are appended to OUT.
+ * tables, once more with feature maps compressed, and once more with the transform codec when it has transform
+ * tables; each run's outputs are appended to OUT.
  * float32 outputs compare within a relative tolerance (the full build on x86 and the NEON build reassociate
  * sums differently), other dtypes bit for bit.
  */
@@ -219,17 +220,20 @@ int main(int argc, char** argv) {
     }
     if (run_once(session, model, out) != 0) goto done;
   }
-  /* Models with CAT codec tables: one more run with feature maps held compressed in the same caller arena. */
+  /* Models with CAT codec tables: one more run with feature maps held compressed in the same caller arena; with
+   * transform tables, one more with the transform codec. */
   int coded = nibble_session_set_codec(session, NIBBLE_CODEC_CAT) == NIBBLE_OK;
   if (coded && run_once(session, model, out) != 0) goto done;
+  int transformed = nibble_session_set_codec(session, NIBBLE_CODEC_TRANSFORM) == NIBBLE_OK;
+  if (transformed && run_once(session, model, out) != 0) goto done;
   if (fclose(out) != 0) {
     out = NULL;
     perror(argv[2]);
     goto done;
   }
   out = NULL;
-  printf("%s: %zu bytes, arena %zu bytes (caller-supplied), %d residual level(s) run%s\n", argv[1], size, needed,
-         (int)max_level + 2, coded ? ", and codec cat" : "");
+  printf("%s: %zu bytes, arena %zu bytes (caller-supplied), %d residual level(s) run%s%s\n", argv[1], size, needed,
+         (int)max_level + 2, coded ? ", and codec cat" : "", transformed ? ", and codec transform" : "");
   rc = argc == 4 ? compare(argv[2], argv[3]) : 0;
 done:
   if (out) fclose(out);
