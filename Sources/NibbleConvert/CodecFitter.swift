@@ -100,6 +100,8 @@ public enum CodecFitter {
         var codecs: [MapCodec]
         var expectedBytes: [Int]
         var bitsPerValue: [Double]
+        /// The same measurement tiles coded with static rANS over the same tokens (`StaticRANS`), for comparison.
+        var ransBitsPerValue: [Double]
         var entropy: [Double]
         /// ‖x − x̂‖/‖x‖ of the tensor on the measurement samples.
         var tensorError: [Double]
@@ -144,7 +146,8 @@ public enum CodecFitter {
             let t = graph.tensors[coded[k]], q = cat.quantizers[k].quantizer
             return CodecReport.Layer(tensor: t.name, shape: t.shape, bits: q.bits, signed: signed[k], step: q.step,
                                      expectedBytes: cat.expectedBytes[k], worstCaseBytes: cat.codecs[k].worstCaseBytes, fp32Bytes: t.byteCount,
-                                     bitsPerValue: cat.bitsPerValue[k], entropy: cat.entropy[k], error: cat.tensorError[k])
+                                     bitsPerValue: cat.bitsPerValue[k], ransBitsPerValue: cat.ransBitsPerValue[k], entropy: cat.entropy[k],
+                                     error: cat.tensorError[k])
         }
         var summary: CodecReport.TransformSummary?
         if transform != .none {
@@ -213,8 +216,10 @@ public enum CodecFitter {
         try runner.forEachCodedTensor(samples: samples.fit, quantizers: quantizers) { k, v in
             quantizers[k].storedValues(v).withUnsafeBufferPointer { TensorCodec.forEachTile($0, quantizer: quantizers[k].quantizer) { stats[k].add(tile: $0) } }
         }
+        let tables = stats.map { HuffmanTable(statistics: $0) }
+        let rans = coded.indices.map { StaticRANS(table: tables[$0], statistics: stats[$0]) }
         let codecs = try coded.indices.map { k in
-            guard let c = quantizers[k].codec(table: HuffmanTable(statistics: stats[k]), shape: graph.tensors[coded[k]].shape) else {
+            guard let c = quantizers[k].codec(table: tables[k], shape: graph.tensors[coded[k]].shape) else {
                 throw ConvertError.runtime("codec: table and quantizer of '\(graph.tensors[coded[k]].name)' disagree")
             }
             return c
@@ -222,6 +227,7 @@ public enum CodecFitter {
 
         // Held-out measurements: compressed bytes, symbol histograms, tensor and output error.
         var compressed = [Int](repeating: 0, count: coded.count)
+        var ransCompressed = [Int](repeating: 0, count: coded.count)
         var histograms = quantizers.map { [UInt64](repeating: 0, count: 1 << $0.quantizer.bits) }
         var squared = [(error: Double, norm: Double)](repeating: (0, 0), count: coded.count)
         var slot = [UInt8](repeating: 0, count: codecs.map { $0.worstCaseBytes }.max() ?? 1)
@@ -234,7 +240,11 @@ public enum CodecFitter {
                 }
             }
             quantizers[k].storedValues(v).withUnsafeBufferPointer {
-                TensorCodec.forEachTile($0, quantizer: quantizers[k].quantizer) { Entropy.accumulate($0, into: &histograms[k]) }
+                ransCompressed[k] += 4 * (($0.count + TensorCodec.tileValues - 1) / TensorCodec.tileValues)  // the directory
+                TensorCodec.forEachTile($0, quantizer: quantizers[k].quantizer) {
+                    Entropy.accumulate($0, into: &histograms[k])
+                    ransCompressed[k] += rans[k].tileBytes($0)
+                }
             }
             work = Array(v)
             work.withUnsafeMutableBufferPointer { quantizers[k].apply($0.baseAddress!, count: $0.count) }
@@ -248,6 +258,7 @@ public enum CodecFitter {
             quantizers: quantizers, codecs: codecs,
             expectedBytes: compressed.map { (Int($0) + samples.check.count - 1) / samples.check.count },
             bitsPerValue: coded.indices.map { 8 * Double(compressed[$0]) / (Double(graph.tensors[coded[$0]].elementCount) * checkCount) },
+            ransBitsPerValue: coded.indices.map { 8 * Double(ransCompressed[$0]) / (Double(graph.tensors[coded[$0]].elementCount) * checkCount) },
             entropy: histograms.map { Entropy.bitsPerValue($0) },
             tensorError: squared.map { $0.norm > 0 ? ($0.error / $0.norm).squareRoot() : 0 },
             fitError: runner.outputError(samples: samples.search, quantizers: quantizers),

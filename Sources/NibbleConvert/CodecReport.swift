@@ -12,6 +12,8 @@ public struct CodecReport: Sendable, CustomStringConvertible {
         public var worstCaseBytes: Int
         public var fp32Bytes: Int
         public var bitsPerValue: Double
+        /// The same held-out tensors coded with static rANS over the same tokens (`StaticRANS`), for comparison.
+        public var ransBitsPerValue: Double
         /// Order-0 entropy of the quantized symbols: the bound a static per-tensor code reaches.
         public var entropy: Double
         /// ‖x − x̂‖/‖x‖ of the tensor on the measurement samples.
@@ -66,11 +68,14 @@ public struct CodecReport: Sendable, CustomStringConvertible {
             return (v < 0 ? "-" : "") + "\(n / Int(scale))" + (d > 0 ? "." + frac : "")
         }
         var lines = ["", "CAT codec tables: bits \(choice), fitted on \(fitSamples) sample(s), measured on \(checkSamples) \(heldOut ? "held-out" : "(the same: fewer than 4 samples)") sample(s)"]
-        lines.append("tensor | shape | bits | signed | expected B | worst case B | fp32 B | bits/value | entropy | error")
+        lines.append("tensor | shape | bits | signed | expected B | worst case B | fp32 B | bits/value | rANS bits/value | entropy | error")
         for l in layers {
-            lines.append("\(l.tensor) | \(l.shape.map(String.init).joined(separator: "x")) | \(l.bits) | \(l.signed ? "yes" : "no") | \(l.expectedBytes) | \(l.worstCaseBytes) | \(l.fp32Bytes) | \(f(l.bitsPerValue, 3)) | \(f(l.entropy, 3)) | \(f(l.error, 4))")
+            lines.append("\(l.tensor) | \(l.shape.map(String.init).joined(separator: "x")) | \(l.bits) | \(l.signed ? "yes" : "no") | \(l.expectedBytes) | \(l.worstCaseBytes) | \(l.fp32Bytes) | \(f(l.bitsPerValue, 3)) | \(f(l.ransBitsPerValue, 3)) | \(f(l.entropy, 3)) | \(f(l.error, 4))")
         }
         let expected = layers.reduce(0) { $0 + $1.expectedBytes }, fp32 = layers.reduce(0) { $0 + $1.fp32Bytes }
+        let huffman = layers.reduce(0.0) { $0 + $1.bitsPerValue * Double($1.fp32Bytes) } / Double(max(fp32, 1))
+        let rans = layers.reduce(0.0) { $0 + $1.ransBitsPerValue * Double($1.fp32Bytes) } / Double(max(fp32, 1))
+        lines.append("Huffman \(f(huffman, 3)) vs static rANS \(f(rans, 3)) bits/value over all coded values (rANS/Huffman \(f(rans / max(huffman, 1e-9), 3)); the runtime codes Huffman)")
         lines.append("all coded tensors: expected \(expected) B vs fp32 \(fp32) B; output error vs no codec: \(f(fitError, 5)) (fitting samples), \(f(checkError, 5)) (\(heldOut ? "held out" : "same samples"))")
         if case .auto(let budget) = choice {
             lines.append("auto: \(searchSteps) joint bit reductions from 8; budget \(budget)\(checkError > budget ? " — EXCEEDED on the held-out samples" : " kept on the held-out samples")")
