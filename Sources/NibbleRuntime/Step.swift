@@ -75,6 +75,40 @@ enum Step {
         }
     }
 
+    /// Steps a session's threads split into tasks over output channels (or groups); the others run whole on
+    /// the calling thread.
+    var splitsIntoTasks: Bool {
+        switch self {
+        case .conv, .fullyConnected, .bitSerial, .pool: return true
+        default: return false
+        }
+    }
+
+    /// Where task 0's kernel scratch starts inside the step's scratch; each task needs the bytes from there to
+    /// the end (before it: what the serial prologue writes and all tasks read).
+    var taskScratchOffset: Int {
+        if case .bitSerial(let s) = self { return s.kernelOffset }
+        return 0
+    }
+
+    /// The serial part before the tasks (packing the bit-serial input once).
+    @inline(__always)
+    func prologue(_ b: Bindings) {
+        if case .bitSerial(let s) = self { s.prologue(b) }
+    }
+
+    /// Task `task` of `tasks` of a step that `splitsIntoTasks`, with its own kernel scratch.
+    @inline(__always)
+    func runTask(_ b: Bindings, task: Int, of tasks: Int, scratch: UnsafeMutableRawPointer) {
+        switch self {
+        case .conv(let s): s.runTask(b, task: task, of: tasks, scratch: scratch)
+        case .fullyConnected(let s): s.runTask(b, task: task, of: tasks, scratch: scratch)
+        case .bitSerial(let s): s.runTask(b, task: task, of: tasks, scratch: scratch)
+        case .pool(let s): s.runTask(b, task: task, of: tasks)
+        default: if task == 0 { run(b) }
+        }
+    }
+
     /// Which kernel runs this step, for stats and `nibble inspect`.
     var kernelName: String {
         switch self {

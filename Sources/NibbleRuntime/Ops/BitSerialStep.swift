@@ -115,15 +115,30 @@ struct BitSerialStep {
 
     @inline(__always)
     func run(_ b: Bindings) {
-        let g = geometry
+        prologue(b)
+        runTask(b, task: 0, of: 1, scratch: b.scratch + kernelOffset)
+    }
+
+    /// Once per run, before the tasks: the combined scales and the packed input, which every task reads.
+    @inline(__always)
+    func prologue(_ b: Bindings) {
         let scales = (b.scratch + scalesOffset).assumingMemoryBound(to: Float.self)
         let ws = b.f32(weightScales)
-        for o in 0..<g.outC { scales[o] = ws[o] * activationStep }
-        let packed = (b.scratch + packedOffset).assumingMemoryBound(to: UInt64.self)
-        BitPacking.packActivations(b.f32(input), step: activationStep, layout: activationLayout, into: packed)
-        BinaryConv.run(g, activations: packed, activationLayout: activationLayout,
+        for o in 0..<geometry.outC { scales[o] = ws[o] * activationStep }
+        BitPacking.packActivations(b.f32(input), step: activationStep, layout: activationLayout,
+                                   into: (b.scratch + packedOffset).assumingMemoryBound(to: UInt64.self))
+    }
+
+    /// Task `task` of `tasks`: a range of output channels (whole 4-row tiles) with its own kernel scratch.
+    @inline(__always)
+    func runTask(_ b: Bindings, task: Int, of tasks: Int, scratch: UnsafeMutableRawPointer) {
+        let channels = TaskSplit.range(geometry.outC, task: task, of: tasks, multiple: 4)
+        if channels.isEmpty { return }
+        BinaryConv.run(geometry, activations: (b.scratch + packedOffset).assumingMemoryBound(to: UInt64.self),
+                       activationLayout: activationLayout,
                        weights: UnsafePointer(b.raw(weights).assumingMemoryBound(to: UInt64.self)), weightLayout: weightLayout,
-                       scales: scales, bias: b.optionalF32(p.bias), accumulators: nil, output: b.f32(output),
-                       scratch: b.scratch + kernelOffset, outputMin: p.outputMin, outputMax: p.outputMax)
+                       scales: (b.scratch + scalesOffset).assumingMemoryBound(to: Float.self), bias: b.optionalF32(p.bias),
+                       accumulators: nil, output: b.f32(output), scratch: scratch,
+                       outputMin: p.outputMin, outputMax: p.outputMax, outputChannels: channels)
     }
 }
