@@ -74,39 +74,24 @@ struct ConvStep {
     @inline(__always)
     func run(_ b: Bindings) { runTask(b, task: 0, of: 1, scratch: b.scratch) }
 
-    /// Task `task` of `tasks`: a contiguous range of output channels (of whole groups when grouped) as a conv of
-    /// its own, so every output is computed exactly as in the whole conv. Depthwise slices keep at least two
-    /// channels (one channel would take the dense path, with another summation order); fewer run as one task.
+    /// Task `task` of `tasks`: a contiguous range of output channels (whole groups when grouped) as a conv of
+    /// its own (`ConvSlice`), so every output is computed exactly as in the whole conv.
     @inline(__always)
     func runTask(_ b: Bindings, task: Int, of tasks: Int, scratch: UnsafeMutableRawPointer) {
-        let g = geometry
-        let grouped = g.groups > 1
-        let units = grouped ? g.groups : g.outC
-        let used = g.isDepthwise && units < 2 * tasks ? 1 : tasks
-        if task >= used { return }
         // Tile rows: 6 for the fp32 microkernel, 4 for the int8 tiles on AVX2 and portable builds.
-        let r = TaskSplit.range(units, task: task, of: used, multiple: grouped ? 1 : (precision == .int8 ? 4 : FP32ConvTiled.tileRows))
-        if r.isEmpty { return }
-        var slice = g
-        let firstOut = grouped ? r.lowerBound * g.outCPerGroup : r.lowerBound
-        if grouped {
-            slice.groups = r.count
-            slice.inC = r.count * g.inCPerGroup
-            slice.outC = r.count * g.outCPerGroup
-        } else {
-            slice.outC = r.count
-        }
-        let input = b.f32(input) + (grouped ? r.lowerBound * g.inCPerGroup * g.inH * g.inW : 0)
-        let output = b.f32(output) + firstOut * g.outPixels
-        let bias = b.optionalF32(p.bias).map { $0 + firstOut }
-        let weightOffset = firstOut * g.reductionLength
+        guard let s = ConvSlice(geometry, task: task, of: tasks, tileRows: precision == .int8 ? 4 : FP32ConvTiled.tileRows) else { return }
+        let g = geometry
+        let input = b.f32(input) + s.firstInput * g.inH * g.inW
+        let output = b.f32(output) + s.firstOutput * g.outPixels
+        let bias = b.optionalF32(p.bias).map { $0 + s.firstOutput }
+        let weightOffset = s.firstOutput * g.reductionLength
         if precision == .int8 {
-            Int8Conv.run(slice, input: input, inputScale: p.inputScale, inputZeroPoint: p.inputZeroPoint,
+            Int8Conv.run(s.geometry, input: input, inputScale: p.inputScale, inputZeroPoint: p.inputZeroPoint,
                          weights: b.raw(weights).assumingMemoryBound(to: Int8.self) + weightOffset,
-                         weightScales: b.f32(p.weightScales) + firstOut, bias: bias, output: output, scratch: scratch,
+                         weightScales: b.f32(p.weightScales) + s.firstOutput, bias: bias, output: output, scratch: scratch,
                          outputMin: p.outputMin, outputMax: p.outputMax)
         } else {
-            FP32Conv.run(slice, input: input, weights: b.f32(weights) + weightOffset, bias: bias, output: output,
+            FP32Conv.run(s.geometry, input: input, weights: b.f32(weights) + weightOffset, bias: bias, output: output,
                          scratch: scratch.assumingMemoryBound(to: Float.self), outputMin: p.outputMin, outputMax: p.outputMax)
         }
     }
