@@ -85,25 +85,26 @@ enum Step {
     }
 
     /// Where task 0's kernel scratch starts inside the step's scratch; each task needs the bytes from there to
-    /// the end (before it: what the serial prologue writes and all tasks read).
+    /// the end (before it: what one phase writes for all tasks of the next to read).
     var taskScratchOffset: Int {
         if case .bitSerial(let s) = self { return s.kernelOffset }
         return 0
     }
 
-    /// The serial part before the tasks (packing the bit-serial input once).
-    @inline(__always)
-    func prologue(_ b: Bindings) {
-        if case .bitSerial(let s) = self { s.prologue(b) }
+    /// Rounds of tasks, each finished before the next starts: 2 for bit-serial steps (pack the input, then the
+    /// conv that reads every packed pixel), 1 otherwise.
+    var taskPhases: Int {
+        if case .bitSerial = self { return 2 }
+        return 1
     }
 
-    /// Task `task` of `tasks` of a step that `splitsIntoTasks`, with its own kernel scratch.
+    /// Task `task` of `tasks` in `phase` of a step that `splitsIntoTasks`, with its own kernel scratch.
     @inline(__always)
-    func runTask(_ b: Bindings, task: Int, of tasks: Int, scratch: UnsafeMutableRawPointer) {
+    func runTask(_ b: Bindings, phase: Int, task: Int, of tasks: Int, scratch: UnsafeMutableRawPointer) {
         switch self {
         case .conv(let s): s.runTask(b, task: task, of: tasks, scratch: scratch)
         case .fullyConnected(let s): s.runTask(b, task: task, of: tasks, scratch: scratch)
-        case .bitSerial(let s): s.runTask(b, task: task, of: tasks, scratch: scratch)
+        case .bitSerial(let s): s.runTask(b, phase: phase, task: task, of: tasks, scratch: scratch)
         case .pool(let s): s.runTask(b, task: task, of: tasks)
         default: if task == 0 { run(b) }
         }

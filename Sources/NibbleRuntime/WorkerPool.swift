@@ -36,7 +36,7 @@ final class WorkerPool {
         self.scratchBytes = bytes
         self.pool = pool
         context = UnsafeMutablePointer<StepTasks>.allocate(capacity: 1)
-        context.initialize(to: StepTasks(step: nil, bindings: nil, tasks: running, scratch: scratch, stride: stride))
+        context.initialize(to: StepTasks(step: nil, bindings: nil, phase: 0, tasks: running, scratch: scratch, stride: stride))
     }
 
     deinit {
@@ -46,13 +46,15 @@ final class WorkerPool {
         context.deallocate()
     }
 
-    /// Runs `step`: its serial prologue on the caller, then one task per thread; returns when all are done.
+    /// Runs `step`: each of its phases as one task per thread; returns when the last phase is done.
     @inline(__always)
     func run(_ step: Step, _ b: Bindings) {
-        step.prologue(b)
         context.pointee.step = step
         context.pointee.bindings = b
-        nibble_support_pool_run(pool, runStepTask, context, Int32(threads))
+        for phase in 0..<step.taskPhases {
+            context.pointee.phase = phase
+            nibble_support_pool_run(pool, runStepTask, context, Int32(threads))
+        }
     }
 }
 
@@ -60,6 +62,7 @@ final class WorkerPool {
 struct StepTasks {
     var step: Step?
     var bindings: Bindings?
+    var phase: Int
     let tasks: Int
     /// Kernel scratch of tasks 1..<tasks, `stride` bytes apart (nil when the stride is 0).
     let scratch: UnsafeMutableRawPointer?
@@ -70,7 +73,7 @@ struct StepTasks {
         guard let step, let bindings else { return }
         // No per-task scratch when no split step needs any (stride 0): any valid pointer does.
         let kernelScratch = t == 0 || scratch == nil ? bindings.scratch + step.taskScratchOffset : scratch.unsafelyUnwrapped + (t - 1) * stride
-        step.runTask(bindings, task: t, of: tasks, scratch: kernelScratch)
+        step.runTask(bindings, phase: phase, task: t, of: tasks, scratch: kernelScratch)
     }
 }
 

@@ -55,7 +55,8 @@ final class SessionThreadsTests: XCTestCase {
         try checkThreadCounts(try Model(copying: bytes), codec: .cat, "digits_cnn.ternary.cat.nib (CAT)")
     }
 
-    /// Bit-serial convs and FCs with output channels that are not a multiple of the 4-row tile or of the task count.
+    /// Bit-serial convs and FCs with output channels that are not a multiple of the 4-row tile or of the task count,
+    /// and maps large enough to be split by output pixels (a count that is not a multiple of the 8-pixel blocks).
     func testBitSerialOddChannelCounts() throws {
         typealias Case = BitSerialStepTests.Case
         var cases: [(Case, String)] = []
@@ -65,6 +66,11 @@ final class SessionThreadsTests: XCTestCase {
                           "w1a1 conv outC \(outC)"))
         }
         cases.append((Case(inC: 130, outC: 11, weightBits: 3, activationBits: 2, fc: true), "w3a2 fc outC 11"))
+        cases.append((Case(inC: 70, h: 17, w: 15, outC: 7), "w2a2 conv 17x15 (pixel split)"))
+        cases.append((Case(inC: 70, h: 17, w: 15, outC: 6, stride: 2, weightBits: 1, activationBits: 1, weightEncoding: .bipolar,
+                           activationEncoding: .bipolar, clamp: nil), "w1a1 conv 17x15 stride 2"))
+        cases.append((Case(inC: 33, h: 19, w: 23, outC: 5, weightBits: 1, activationBits: 1, weightEncoding: .bipolar,
+                           activationEncoding: .bipolar, clamp: nil), "w1a1 conv 19x23 (pixel split)"))
         for (t, label) in cases {
             let (h, y, _, _) = try BitSerialStepTests.build(t)
             try checkThreadCounts(try h.model(outputs: [y]), label)

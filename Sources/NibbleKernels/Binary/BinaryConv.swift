@@ -54,7 +54,8 @@ public enum BinaryConv {
     /// `activations`: layout `.activations(channels: g.inC, height: g.inH, width: g.inW, …)`;
     /// `weights`: layout `.weights(outChannels: g.outC, inChannels: g.inC, kernelH:, kernelW:, …)`.
     /// Writes `accumulators` and/or `output` (NCHW, g.outC × g.outH × g.outW) when non-nil, for the output
-    /// channels in `outputChannels` (all by default; a session's threads split them, each with its own scratch).
+    /// channels in `outputChannels` and output pixels (oh·outW + ow) in `outputPixels` (all by default; a
+    /// session's threads split one of them, each with its own scratch).
     /// The reference level unpacks into `scratch`-free temporary arrays (it is never timed).
     public static func run(_ g: ConvGeometry, activations: UnsafePointer<UInt64>, activationLayout al: BitPlaneLayout,
                            weights: UnsafePointer<UInt64>, weightLayout wl: BitPlaneLayout,
@@ -62,7 +63,7 @@ public enum BinaryConv {
                            accumulators: UnsafeMutablePointer<Int32>?, output: UnsafeMutablePointer<Float>?,
                            scratch: UnsafeMutableRawPointer, outputMin: Float = -.infinity,
                            outputMax: Float = .infinity, outputChannels: Range<Int>? = nil,
-                           isa: KernelISA = KernelISA.current) {
+                           outputPixels: Range<Int>? = nil, isa: KernelISA = KernelISA.current) {
         precondition(g.groups == 1, "BinaryConv: groups \(g.groups), expected 1")
         precondition(supports(activations: al.encoding, weights: wl.encoding),
                      "BinaryConv: \(al.encoding) activations × \(wl.encoding) weights not implemented")
@@ -73,9 +74,9 @@ public enum BinaryConv {
                      "BinaryConv: weight layout \(wl.channels)×\(wl.vectors), expected \(g.inC)×\(g.outC * g.kernelH * g.kernelW)")
         precondition(al.encoding != .bipolar || g.kernelH * g.kernelW <= 64,
                      "BinaryConv: bipolar padding correction takes up to 64 taps, got \(g.kernelH * g.kernelW)")
-        let channels = outputChannels ?? 0..<g.outC
-        precondition(channels.lowerBound >= 0 && channels.upperBound <= g.outC,
-                     "BinaryConv: output channels \(channels) outside 0..<\(g.outC)")
+        let channels = outputChannels ?? 0..<g.outC, pixels = outputPixels ?? 0..<g.outPixels
+        precondition(channels.lowerBound >= 0 && channels.upperBound <= g.outC && pixels.lowerBound >= 0 && pixels.upperBound <= g.outPixels,
+                     "BinaryConv: output channels \(channels) or pixels \(pixels) outside 0..<\(g.outC), 0..<\(g.outPixels)")
         let ae = Int(al.encoding.rawValue), we = Int(wl.encoding.rawValue)
         switch isa {
         #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
@@ -83,12 +84,12 @@ public enum BinaryConv {
             NibbleKernelsAVX512.BinaryConvTiled.run(g.forAVX512, activations: activations, actBits: al.bits, actEncoding: ae,
                 weights: weights, weightBits: wl.bits, weightEncoding: we, scales: scales, bias: bias,
                 accumulators: accumulators, output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax,
-                channels: channels)
+                channels: channels, pixels: pixels)
         case .avx2:
             NibbleKernelsAVX2.BinaryConvTiled.run(g.forAVX2, activations: activations, actBits: al.bits, actEncoding: ae,
                 weights: weights, weightBits: wl.bits, weightEncoding: we, scales: scales, bias: bias,
                 accumulators: accumulators, output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax,
-                channels: channels)
+                channels: channels, pixels: pixels)
         #else
         case .avx512, .avx2:
             fallthrough  // no x86 ISA modules in this build: run the portable kernels
@@ -97,26 +98,32 @@ public enum BinaryConv {
             BinaryConvTiled.run(g, activations: activations, actBits: al.bits, actEncoding: ae,
                 weights: weights, weightBits: wl.bits, weightEncoding: we, scales: scales, bias: bias,
                 accumulators: accumulators, output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax,
-                channels: channels)
+                channels: channels, pixels: pixels)
         case .reference:
-            // Unpack to integers (the range's weight rows only) and run the plain loops on those channels.
+            // Unpack to integers, run the plain loops over everything and keep the requested block.
             var a = [Int8](repeating: 0, count: g.inC * g.inH * g.inW)
-            var w = [Int8](repeating: 0, count: channels.count * g.reductionLength)
+            var w = [Int8](repeating: 0, count: g.outC * g.reductionLength)
             let taps = g.kernelH * g.kernelW
             for c in 0..<g.inC {
                 for v in 0..<al.vectors { a[c * al.vectors + v] = Int8(al.value(activations, vector: v, channel: c)) }
             }
-            for (r, o) in channels.enumerated() {
+            for o in 0..<g.outC {
                 for c in 0..<g.inC {
-                    for t in 0..<taps { w[(r * g.inC + c) * taps + t] = Int8(wl.value(weights, vector: o * taps + t, channel: c)) }
+                    for t in 0..<taps { w[(o * g.inC + c) * taps + t] = Int8(wl.value(weights, vector: o * taps + t, channel: c)) }
                 }
             }
-            var slice = g
-            slice.outC = channels.count
-            let first = channels.lowerBound, n = g.outPixels
-            BinaryConvReference.run(slice, activations: a, weights: w, scales: scales + first, bias: bias.map { $0 + first },
-                                    accumulators: accumulators.map { $0 + first * n }, output: output.map { $0 + first * n },
-                                    outputMin: outputMin, outputMax: outputMax)
+            let n = g.outPixels
+            var acc = [Int32](repeating: 0, count: g.outC * n), out = [Float](repeating: 0, count: g.outC * n)
+            acc.withUnsafeMutableBufferPointer { ap in out.withUnsafeMutableBufferPointer { op in
+                BinaryConvReference.run(g, activations: a, weights: w, scales: scales, bias: bias, accumulators: ap.baseAddress,
+                                        output: op.baseAddress, outputMin: outputMin, outputMax: outputMax)
+            }}
+            for o in channels {
+                for p in pixels {
+                    accumulators?[o * n + p] = acc[o * n + p]
+                    output?[o * n + p] = out[o * n + p]
+                }
+            }
         }
     }
 }

@@ -31,13 +31,14 @@ public enum BinaryConvTiled {
     /// Encodings are BitPlaneEncoding raw values (0 bipolar, 1 unsigned, 2 two's complement); the
     /// caller (BinaryConv) has checked the combination: both bipolar, or unsigned activations.
     /// acc[o][p] (int32, exact) and/or y = clamp(Float(acc)·scales[o] + bias[o]) are written NCHW, for the
-    /// output channels in `channels` only (a session's threads each take a range; each value is computed alike).
+    /// output channels in `channels` and output pixels in `pixels` only (a session's threads each take a range of
+    /// one; every value is an exact integer sum and its own epilogue, so it comes out the same in any range).
     public static func run(_ g: ConvGeometry, activations: UnsafePointer<UInt64>, actBits: Int, actEncoding: Int,
                            weights: UnsafePointer<UInt64>, weightBits: Int, weightEncoding: Int,
                            scales: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                            accumulators: UnsafeMutablePointer<Int32>?, output: UnsafeMutablePointer<Float>?,
                            scratch: UnsafeMutableRawPointer, outputMin: Float, outputMax: Float,
-                           channels: Range<Int>) {
+                           channels: Range<Int>, pixels: Range<Int>) {
         let words = (g.inC &+ 63) >> 6
         let taps = g.kernelH &* g.kernelW
         let k = taps &* words
@@ -64,9 +65,9 @@ public enum BinaryConvTiled {
         }
         let n = g.outPixels
         let inC = Int32(truncatingIfNeeded: g.inC)
-        var p0 = 0
-        while p0 < n {
-            let cols = Swift.min(nr, n &- p0)
+        var p0 = pixels.lowerBound
+        while p0 < pixels.upperBound {
+            let cols = Swift.min(nr, pixels.upperBound &- p0)
             for c in 0..<nr {
                 var valid: Int32 = 0
                 var mask: UInt64 = 0
