@@ -75,11 +75,14 @@ enum Step {
         }
     }
 
-    /// Steps a session's threads split into tasks over output channels (or groups); the others run whole on
-    /// the calling thread.
+    /// Steps a session's threads split into tasks over output channels (or groups), or elements; the others run
+    /// whole on the calling thread. Elementwise steps split from 16 Ki values (64 KiB), below which waking the
+    /// workers costs about what the loop does.
     var splitsIntoTasks: Bool {
         switch self {
         case .conv, .fullyConnected, .bitSerial, .pool: return true
+        case .binary(let s): return s.count >= 16384
+        case .unary(let s): return s.count >= 16384
         default: return false
         }
     }
@@ -106,6 +109,8 @@ enum Step {
         case .fullyConnected(let s): s.runTask(b, task: task, of: tasks, scratch: scratch)
         case .bitSerial(let s): s.runTask(b, phase: phase, task: task, of: tasks, scratch: scratch)
         case .pool(let s): s.runTask(b, task: task, of: tasks)
+        case .binary(let s): s.runTask(b, task: task, of: tasks)
+        case .unary(let s): s.runTask(b, task: task, of: tasks)
         default: if task == 0 { run(b) }
         }
     }

@@ -101,6 +101,21 @@ final class SessionThreadsTests: XCTestCase {
         try checkThreadCounts(model, "fp32 graph")
     }
 
+    /// Elementwise steps large enough to be split (>= 16 Ki values, a count not a multiple of 16 × tasks), same-shape
+    /// and broadcast.
+    func testLargeElementwiseSteps() throws {
+        var h = GraphHarness()
+        let shape = [1, 7, 50, 49]
+        let x = h.input("x", shape)
+        let r = h.node(.relu, [x], shape)
+        let s = h.node(.sigmoid, [x], shape)
+        let broadcast = h.node(.mul, [r, h.constant("c", [7, 1, 1], [0.5, -1, 2, 3, -0.25, 1.5, 7])], shape)
+        let y = h.node(.sub, [broadcast, s], shape)
+        let model = try h.model(outputs: [y])
+        XCTAssertTrue(model.steps.allSatisfy { $0.splitsIntoTasks })
+        try checkThreadCounts(model, "elementwise graph")
+    }
+
     func testThreadCountAndScratch() throws {
         let bytes = try [UInt8](Data(contentsOf: Self.modelsDir.appendingPathComponent("mobilenetv3_block.nib")))
         let model = try Model(copying: bytes)
