@@ -32,9 +32,10 @@ let package = Package(
         .target(name: "NibbleKernels", dependencies: ["NibbleKernelsAVX2", "NibbleKernelsAVX512"]),
         .target(name: "NibbleCodec", dependencies: ["NibbleKernels"]),
         .target(name: "NibbleFormat"),
-        .target(name: "NibbleRuntime", dependencies: ["NibbleKernels", "NibbleCodec", "NibbleFormat"]),
-        // Thread-local error text and file mapping for the C ABI, in C so the Swift core stays embedded-grade.
+        // Thread-local error text, file mapping and the sessions' thread pool, in C so the Swift core stays
+        // embedded-grade.
         .target(name: "CNibbleSupport"),
+        .target(name: "NibbleRuntime", dependencies: ["NibbleKernels", "NibbleCodec", "NibbleFormat", "CNibbleSupport"]),
         .target(name: "Nibble", dependencies: ["CNibble", "CNibbleSupport", "NibbleRuntime"]),
         // jemalloc's mallctl for `nibble bench footprint` (heap bytes); links libjemalloc into the CLI only.
         .systemLibrary(name: "CJemalloc", path: "Sources/CJemalloc"),

@@ -15,6 +15,8 @@
  * Threads
  *   - A nibble_model is immutable after loading and may be shared by any number of threads.
  *   - A nibble_session is used by one thread at a time (create one session per thread).
+ *   - A session created with num_threads = N > 1 owns N - 1 worker threads (started at creation, joined by
+ *     nibble_session_free) that take part in each nibble_session_run; outputs are bit-identical for every N.
  *
  * Usage
  *   nibble_model* model = NULL;
@@ -99,7 +101,12 @@ typedef struct nibble_session_options {
                                     NIBBLE_ARENA_ALIGNMENT, at least nibble_model_arena_size() bytes, owned by
                                     the caller and used until nibble_session_free. */
   size_t arena_size;             /* bytes at `arena` */
-  int32_t num_threads;           /* 0 or 1: the calling thread only */
+  int32_t num_threads;           /* 0 or 1: the calling thread only. N > 1 (at most 256): convolutions, fully
+                                    connected layers and pools are split by output channels over the caller and
+                                    N - 1 worker threads. Each extra thread needs its own kernel scratch, which
+                                    the session allocates at creation outside the arena (so the arena size does
+                                    not depend on N and a caller arena works with any N); builds without
+                                    threads (the embedded library) run everything on the caller. */
   int32_t residual_level;        /* -1: all residual edges of a ternary model (its maximum level) */
   nibble_codec codec;            /* NIBBLE_CODEC_NONE by default */
 } nibble_session_options;
@@ -141,7 +148,8 @@ NIBBLE_NODISCARD nibble_status nibble_model_output_info(const nibble_model* mode
 
 /* Bytes of arena a session of this model needs (activations, scratch, codec buffers), so a caller can hand
  * in its own memory: the most any codec the model has tables for needs, so an arena of this size can switch
- * codecs freely. A smaller caller arena works for a codec that needs less (see nibble_session_arena_used). */
+ * codecs freely. A smaller caller arena works for a codec that needs less (see nibble_session_arena_used).
+ * The same for any num_threads: the scratch of threads beyond the first is allocated by the session. */
 NIBBLE_NODISCARD nibble_status nibble_model_arena_size(const nibble_model* model, size_t* out_bytes);
 
 /* The highest residual-edge level of the model (0 for models without ternary residual edges). */
@@ -158,7 +166,9 @@ void nibble_session_options_default(nibble_session_options* options);
 
 /* Creates a session: plans and binds the arena once; no allocation happens in nibble_session_run afterwards.
  * `options` may be NULL (defaults). A caller arena that is too small gives NIBBLE_OUT_OF_MEMORY with
- * "needed N bytes, got M"; a misaligned one gives NIBBLE_INVALID_ARGUMENT. The model must outlive the session. */
+ * "needed N bytes, got M"; a misaligned one gives NIBBLE_INVALID_ARGUMENT. num_threads outside 0...256 gives
+ * NIBBLE_INVALID_ARGUMENT; worker threads or their scratch that cannot be had give NIBBLE_OUT_OF_MEMORY. The
+ * model must outlive the session. */
 NIBBLE_NODISCARD nibble_status nibble_session_create(const nibble_model* model, const nibble_session_options* options,
                                                      nibble_session** out_session);
 
@@ -189,7 +199,8 @@ NIBBLE_NODISCARD nibble_status nibble_session_set_codec(nibble_session* session,
 
 /* Arena bytes this session uses with its current codec: the planned size, including kernel scratch and codec
  * slots. Equals nibble_model_arena_size for the codec that needs most; create a session with options->codec set
- * (and no arena) to learn the smaller size a CAT session needs. */
+ * (and no arena) to learn the smaller size a CAT session needs. Not counted: the per-thread kernel scratch of
+ * a session with num_threads > 1, which it allocates outside the arena. */
 NIBBLE_NODISCARD nibble_status nibble_session_arena_used(const nibble_session* session, size_t* out_bytes);
 
 /* Detail of the session's last failure; "" if none. Lives until the next call on the session. */

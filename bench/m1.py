@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""M1 (issue 5): a ResNet-18-shaped binary network, end to end, Nibble vs ONNX Runtime (1 thread, batch 1).
+"""M1 (issue 5): a ResNet-18-shaped binary network, end to end, Nibble vs ONNX Runtime (1 thread, batch 1), and
+Nibble w1a1 at T threads.
 
-    python3 bench/m1.py [--nibble PATH] [--seconds S] [--reps N] [--keep DIR] [--json]
+    python3 bench/m1.py [--nibble PATH] [--seconds S] [--reps N] [--threads T] [--keep DIR] [--json]
 
 1. Builds ResNet-18 (224x224x3 input: conv7x7/2 64 + BN + ReLU, maxpool 3x3/2, four stages of two basic blocks
    with 64/128/256/512 channels and 1x1/2 projection shortcuts, global average pool, FC 1000) as ONNX (opset 13)
@@ -10,7 +11,9 @@
    M1 definition), and also with `--recipe int8` and `fp32`, calibrating on 8 random inputs.
 3. Times each .nib with `nibble bench model --json` and the ONNX model with ONNX Runtime (fp32, and int8 from
    quantize_static QDQ with per-channel weights), intra/inter-op threads 1, ORT_ENABLE_ALL.
-4. Prints medians and the ratios ORT/Nibble (>1: Nibble faster), and the weight bytes of each file.
+4. Times the w1a1 model again with `--threads T` (default 2: a session's intra-op threads, issue 5 "Threads").
+5. Prints medians and the ratios ORT/Nibble (>1: Nibble faster), the weight bytes of each file, and w1a1 at T
+   threads against 1 thread (target >= 1.7x at 2 threads).
 
 The M1 target (ORT fp32 / Nibble w1a1 >= 8) is reported, never asserted. Weights are random, so accuracy is not
 meaningful here; the digits models (scripts/train-demo.py) carry the accuracy figures.
@@ -140,6 +143,7 @@ def main():
     ap.add_argument("--nibble", default=None, help="the nibble CLI (default: swift build -c release, then its path)")
     ap.add_argument("--seconds", type=float, default=3.0, help="seconds of timing per model (default 3)")
     ap.add_argument("--reps", type=int, default=10, help="at least this many timed runs (default 10)")
+    ap.add_argument("--threads", type=int, default=2, help="also time Nibble w1a1 with this many threads (default 2; 1: skip)")
     ap.add_argument("--keep", default=None, help="write the models into this folder instead of a temporary one")
     ap.add_argument("--json", action="store_true", help="print JSON")
     args = ap.parse_args()
@@ -158,6 +162,11 @@ def main():
     calib_path = os.path.join(work, "m1_calib.npy")
     np.save(calib_path, calib)
 
+    def bench_nib(nib, threads):
+        out = subprocess.run([nibble, "bench", "model", nib, "--seconds", str(args.seconds), "--threads", str(threads), "--json"],
+                             check=True, capture_output=True, text=True).stdout
+        return json.loads(out)
+
     rows = []
     for recipe in ["w1a1", "int8", "fp32"]:
         nib = os.path.join(work, f"m1.{recipe}.nib")
@@ -166,11 +175,9 @@ def main():
             cmd += ["--calibrate", calib_path]
         print(f"converting M1 with --recipe {recipe}…", file=sys.stderr)
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-        out = subprocess.run([nibble, "bench", "model", nib, "--seconds", str(args.seconds), "--json"], check=True,
-                             capture_output=True, text=True).stdout
-        r = json.loads(out)
+        r = bench_nib(nib, 1)
         rows.append({"runtime": "nibble", "model": recipe, "median_ms": r["median_ms"], "min_ms": r["min_ms"],
-                     "file_bytes": os.path.getsize(nib)})
+                     "file_bytes": os.path.getsize(nib), "threads": 1})
     print("timing ONNX Runtime fp32 and int8…", file=sys.stderr)
     med, mn, _ = time_ort(onnx_path, calib, args.seconds, args.reps)
     rows.append({"runtime": f"onnxruntime {ort.__version__}", "model": "fp32", "median_ms": med, "min_ms": mn,
@@ -183,15 +190,23 @@ def main():
 
     ort_fp32 = rows[3]["median_ms"]
     ort_int8 = rows[4]["median_ms"]
+    if args.threads > 1:
+        print(f"timing Nibble w1a1 with {args.threads} threads…", file=sys.stderr)
+        r = bench_nib(os.path.join(work, "m1.w1a1.nib"), args.threads)
+        rows.append({"runtime": "nibble", "model": "w1a1", "median_ms": r["median_ms"], "min_ms": r["min_ms"],
+                     "file_bytes": rows[0]["file_bytes"], "threads": r["threads"]})
     if args.json:
         print(json.dumps({"threads": 1, "results": rows}, indent=1))
         return
-    print(f"M1 (ResNet-18 shape, 224x224, batch 1, 1 thread); models in {work}")
-    print(f"{'runtime':<22}{'model':<7}{'median ms':>11}{'min ms':>10}{'file KiB':>10}{'ORT fp32/x':>12}{'ORT int8/x':>12}")
+    print(f"M1 (ResNet-18 shape, 224x224, batch 1, 1 thread unless stated); models in {work}")
+    print(f"{'runtime':<22}{'model':<7}{'threads':>8}{'median ms':>11}{'min ms':>10}{'file KiB':>10}{'ORT fp32/x':>12}{'ORT int8/x':>12}")
     for r in rows:
-        print(f"{r['runtime']:<22}{r['model']:<7}{r['median_ms']:>11.2f}{r['min_ms']:>10.2f}{r['file_bytes'] / 1024:>10.0f}"
-              f"{ort_fp32 / r['median_ms']:>11.2f}x{ort_int8 / r['median_ms']:>11.2f}x")
-    print(f"target: Nibble w1a1 >= 8x faster than ORT fp32 -> {ort_fp32 / rows[0]['median_ms']:.2f}x")
+        print(f"{r['runtime']:<22}{r['model']:<7}{r.get('threads', 1):>8}{r['median_ms']:>11.2f}{r['min_ms']:>10.2f}"
+              f"{r['file_bytes'] / 1024:>10.0f}{ort_fp32 / r['median_ms']:>11.2f}x{ort_int8 / r['median_ms']:>11.2f}x")
+    print(f"target: Nibble w1a1 >= 8x faster than ORT fp32 (both 1 thread) -> {ort_fp32 / rows[0]['median_ms']:.2f}x")
+    if args.threads > 1:
+        print(f"threads: Nibble w1a1 {rows[-1]['threads']} threads vs 1 thread -> {rows[0]['median_ms'] / rows[-1]['median_ms']:.2f}x"
+              " (target >= 1.7x at 2 threads)")
 
 
 if __name__ == "__main__":

@@ -75,7 +75,9 @@ public func nibble_session_create(_ model: OpaquePointer?, _ options: UnsafePoin
             dst.copyMemory(from: UnsafeRawBufferPointer(start: options, count: given))
         }
     }
-    if o.num_threads < 0 { return report(.invalidArgument("nibble_session_create: num_threads \(o.num_threads) must be >= 0")) }
+    if o.num_threads < 0 || o.num_threads > Session.maxThreads {
+        return report(.invalidArgument("nibble_session_create: num_threads \(o.num_threads) outside 0...\(Session.maxThreads)"))
+    }
     guard let codec = FeatureMapCodec(rawValue: Int32(bitPattern: o.codec.rawValue)) else {
         return report(.invalidArgument("nibble_session_create: codec \(o.codec.rawValue) is not a nibble_codec value"))
     }
@@ -102,7 +104,7 @@ public func nibble_session_create(_ model: OpaquePointer?, _ options: UnsafePoin
         arena = UnsafeMutableRawBufferPointer(start: p, count: bytes)
     }
     do {
-        let session = try Session(model: handle.model, arena: arena, codec: codec)
+        let session = try Session(model: handle.model, arena: arena, codec: codec, threads: Int(o.num_threads))
         try session.setResidualLevel(Int(o.residual_level))
         outSession.pointee = OpaquePointer(Unmanaged.passRetained(SessionHandle(session, model: handle, ownedArena: owned)).toOpaque())
         return NIBBLE_OK

@@ -8,6 +8,9 @@ public final class Model: @unchecked Sendable {
     let steps: [Step]
     /// The arena every session of this model uses, planned once from tensor lifetimes.
     public let plan: ArenaPlan
+    /// Kernel scratch one task of a split step needs (the most over the steps): a session with T threads
+    /// allocates T − 1 such regions besides the arena (task 0 uses the arena's scratch).
+    public let taskScratchBytes: Int
     /// The arena plan for the CAT codec; nil when the model has no codec tables.
     public let codecPlacement: CodecPlacement?
     /// The arena plan for the transform codec; nil when the model has no transform entries.
@@ -38,11 +41,12 @@ public final class Model: @unchecked Sendable {
             total = sum
         }
         var steps: [Step] = []
-        var scratch = 0
+        var scratch = 0, taskScratch = 0
         for n in graph.nodes.indices {
             let (step, bytes) = try Step.make(graph: graph, index: n)
             steps.append(step)
             scratch = max(scratch, bytes)
+            if step.splitsIntoTasks { taskScratch = max(taskScratch, bytes - step.taskScratchOffset) }
         }
         var levels: [[Int]] = []
         for (n, step) in steps.enumerated() {
@@ -62,6 +66,7 @@ public final class Model: @unchecked Sendable {
         self.edgeLevels = levels
         self.maxResidualLevel = levels.reduce(0) { Swift.max($0, $1.last ?? 0) }
         self.plan = ArenaPlan(graph: graph, scratchBytes: scratch)
+        self.taskScratchBytes = taskScratch
         self.codecPlacement = placement
         self.transformPlacement = transformPlacement
         self.release = release

@@ -18,6 +18,8 @@ public final class Session {
     /// The codec feature maps are held in (`setCodec`), and its arena plan unless it is `none`.
     public private(set) var codec: FeatureMapCodec = .none
     private var placement: CodecPlacement?
+    /// Intra-op threads (nil: everything runs on the calling thread).
+    private let workers: WorkerPool?
     /// Coded tensors whose slot failed to decode since the session began (zeros were used instead). The
     /// encoder writes what the decoder reads, so this stays 0 unless the arena was overwritten from outside.
     public private(set) var codecFailures = 0
@@ -26,8 +28,13 @@ public final class Session {
     /// at least `model.arenaBytes(codec:)` bytes for the starting `codec` (a later `setCodec` needs the
     /// arena to be large enough for the new codec too; `model.arenaBytesForAllCodecs` always is). Nil lets
     /// the session allocate `model.arenaBytesForAllCodecs`, so it can switch codecs freely.
+    /// `threads` (0 or 1: the calling thread only) splits the heavy steps over that many threads, the caller
+    /// included; the session then also allocates `threadScratchBytes` of kernel scratch outside the arena.
     public init(model: Model, arena callerArena: UnsafeMutableRawBufferPointer? = nil,
-                codec: FeatureMapCodec = .none) throws(NibbleError) {
+                codec: FeatureMapCodec = .none, threads: Int = 1) throws(NibbleError) {
+        if threads < 0 || threads > Session.maxThreads {
+            throw .invalidArgument("threads \(threads) outside 0...\(Session.maxThreads) (0 or 1: the calling thread only)")
+        }
         let needed = try Session.arenaBytes(model, codec)
         let arena: UnsafeMutableRawBufferPointer
         if let callerArena {
@@ -38,6 +45,9 @@ public final class Session {
             if callerArena.count < needed {
                 throw .insufficientMemory("arena too small\(codec == .none ? "" : " for codec '\(codec.name)'"): needed \(needed) bytes, got \(callerArena.count)")
             }
+        }
+        workers = try WorkerPool(threads: threads, taskScratchBytes: model.taskScratchBytes)
+        if let callerArena {
             arena = callerArena
             ownsArena = false
         } else {
@@ -91,6 +101,15 @@ public final class Session {
         self.placement = placement
     }
 
+    /// The most threads a session takes.
+    public static let maxThreads = 256
+
+    /// Threads that run the split steps, the caller included (1 without threads or where the platform has none).
+    public var threads: Int { workers?.threads ?? 1 }
+
+    /// Bytes of per-thread kernel scratch the session allocated besides the arena (0 with one thread).
+    public var threadScratchBytes: Int { workers?.scratchBytes ?? 0 }
+
     deinit {
         pointers.deallocate()
         enabledEdges.deallocate()
@@ -124,14 +143,20 @@ public final class Session {
 
     public func run() {
         guard let placement else {
-            for step in model.steps { step.run(bindings) }
+            for step in model.steps { run(step) }
             return
         }
         for (n, step) in model.steps.enumerated() {
             codecStep(placement, node: n, before: true)
-            step.run(bindings)
+            run(step)
             codecStep(placement, node: n, before: false)
         }
+    }
+
+    /// One step: split over the threads when it can be, else whole on the calling thread.
+    @inline(__always)
+    private func run(_ step: Step) {
+        if let workers, step.splitsIntoTasks { workers.run(step, bindings) } else { step.run(bindings) }
     }
 
     /// Runs, calling `observer(nodeIndex)` before each node: the node's inputs are live (and decoded) then
@@ -140,7 +165,7 @@ public final class Session {
         for (n, step) in model.steps.enumerated() {
             if let placement { codecStep(placement, node: n, before: true) }
             observer(n)
-            step.run(bindings)
+            run(step)
             if let placement { codecStep(placement, node: n, before: false) }
         }
     }

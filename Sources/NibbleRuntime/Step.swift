@@ -75,6 +75,46 @@ enum Step {
         }
     }
 
+    /// Steps a session's threads split into tasks over output channels (or groups), or elements; the others run
+    /// whole on the calling thread. Elementwise steps split from 16 Ki values (64 KiB), below which waking the
+    /// workers costs about what the loop does.
+    var splitsIntoTasks: Bool {
+        switch self {
+        case .conv, .fullyConnected, .bitSerial, .pool: return true
+        case .binary(let s): return s.count >= 16384
+        case .unary(let s): return s.count >= 16384
+        default: return false
+        }
+    }
+
+    /// Where task 0's kernel scratch starts inside the step's scratch; each task needs the bytes from there to
+    /// the end (before it: what one phase writes for all tasks of the next to read).
+    var taskScratchOffset: Int {
+        if case .bitSerial(let s) = self { return s.kernelOffset }
+        return 0
+    }
+
+    /// Rounds of tasks, each finished before the next starts: 2 for bit-serial steps (pack the input, then the
+    /// conv that reads every packed pixel), 1 otherwise.
+    var taskPhases: Int {
+        if case .bitSerial = self { return 2 }
+        return 1
+    }
+
+    /// Task `task` of `tasks` in `phase` of a step that `splitsIntoTasks`, with its own kernel scratch.
+    @inline(__always)
+    func runTask(_ b: Bindings, phase: Int, task: Int, of tasks: Int, scratch: UnsafeMutableRawPointer) {
+        switch self {
+        case .conv(let s): s.runTask(b, task: task, of: tasks, scratch: scratch)
+        case .fullyConnected(let s): s.runTask(b, task: task, of: tasks, scratch: scratch)
+        case .bitSerial(let s): s.runTask(b, phase: phase, task: task, of: tasks, scratch: scratch)
+        case .pool(let s): s.runTask(b, task: task, of: tasks)
+        case .binary(let s): s.runTask(b, task: task, of: tasks)
+        case .unary(let s): s.runTask(b, task: task, of: tasks)
+        default: if task == 0 { run(b) }
+        }
+    }
+
     /// Which kernel runs this step, for stats and `nibble inspect`.
     var kernelName: String {
         switch self {

@@ -64,7 +64,7 @@ struct KernelsBench: ParsableCommand {
         abstract: "Time the canonical layers (DESIGN.md: L1–L5 convs, G1 FC) with each kernel family.",
         discussion: "Ratios are each kernel's median against Nibble's own fp32 median of the same layer, in the same run.")
 
-    @Option(help: "Threads (only 1 today; multi-threading lands with the kernels issue).")
+    @Option(help: "Threads per kernel call: output channels split as a session splits them, each thread with its own scratch (default 1).")
     var threads: Int = 1
 
     @Option(help: "Comma-separated kernels to run: fp32,int8,w1a1,w2a2,ternary,sparse90,nm24,sparse90i8,nm24i8 (ternary: one FGQ ternary edge, groups of 16 input channels, packed 2-bit planes, input quantization included; w1a1: bipolar ±1 weights and activations; w2a2: 2-bit two's-complement weights × 2-bit unsigned activations; timed on pre-packed operands; sparse90: fp32 CSR with 90 % of the weights zero; nm24: fp32 2:4 along input channels; sparse90i8, nm24i8: the same with int8 values; CSR also runs the 3x3 convs L1–L4 (direct sparse conv), 2:4 only 1x1 convs (L5) and G1).")
@@ -84,7 +84,7 @@ struct KernelsBench: ParsableCommand {
 
     func run() throws {
         if sparseSweep { SparseBench.sweep(seconds: min(seconds, 0.2)); return }
-        if threads != 1 { throw CLIError("--threads \(threads): only 1 thread is implemented so far") }
+        if threads < 1 || threads > Session.maxThreads { throw CLIError("--threads \(threads): expected 1...\(Session.maxThreads)") }
         let wanted = kernels.split(separator: ",").map(String.init)
         let available = ["fp32", "int8", "w1a1", "w2a2"] + TernaryBench.kernels + SparseBench.kernels
         for k in wanted where !available.contains(k) { throw CLIError("unknown kernel '\(k)'; available: \(available.joined(separator: ", "))") }
@@ -143,6 +143,17 @@ struct KernelsBench: ParsableCommand {
         }
     }
 
+    /// Runs `body(t)` for each of the `threads` tasks at once (Dispatch threads standing in for a session's pool)
+    /// and returns when all are done; one thread runs inline.
+    func forEachThread(_ body: (Int) -> Void) {
+        if threads == 1 { body(0); return }
+        // Each task writes its own output rows and scratch only, so sharing the closure across threads is safe.
+        withoutActuallyEscaping(body) { body in
+            nonisolated(unsafe) let shared = body
+            DispatchQueue.concurrentPerform(iterations: threads) { shared($0) }
+        }
+    }
+
     /// Gwords/s of the scalar and vector no-load popcount chains at the current level.
     func popcountPeak() -> (scalar: Double, vector: Double, best: Double) {
         func rate(_ vector: Bool) -> Double {
@@ -173,27 +184,39 @@ struct KernelsBench: ParsableCommand {
         }
         if kernel == "ternary" { return TernaryBench.conv(g, input: input, weights: weights, bias: bias, seconds: seconds) }
         if kernel == "fp32" {
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(FP32Conv.scratchFloatCount(g), 1))
+            let stride = (FP32Conv.scratchFloatCount(g) + 15) & ~15
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(stride * threads, 1))
             defer { scratch.deallocate() }
             return input.withUnsafeBufferPointer { i in weights.withUnsafeBufferPointer { w in bias.withUnsafeBufferPointer { b in
                 output.withUnsafeMutableBufferPointer { o in
                     Timing.measure(seconds: seconds) {
-                        FP32Conv.run(g, input: i.baseAddress!, weights: w.baseAddress!, bias: b.baseAddress!, output: o.baseAddress!,
-                                     scratch: scratch, outputMin: -.infinity, outputMax: .infinity)
+                        forEachThread { t in
+                            guard let s = ConvSlice(g, task: t, of: threads, tileRows: FP32ConvTiled.tileRows) else { return }
+                            FP32Conv.run(s.geometry, input: i.baseAddress! + s.firstInput * g.inH * g.inW,
+                                         weights: w.baseAddress! + s.firstOutput * g.reductionLength, bias: b.baseAddress! + s.firstOutput,
+                                         output: o.baseAddress! + s.firstOutput * g.outPixels, scratch: scratch + t * stride,
+                                         outputMin: -.infinity, outputMax: .infinity)
+                        }
                     }
                 }
             }}}
         }
         let q = weights.map { Int8(($0 * 127).rounded()) }
         let scales = [Float](repeating: 1 / 127, count: g.outC)
-        let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(Int8Conv.scratchByteCount(g), 1), alignment: 64)
+        let stride = (Int8Conv.scratchByteCount(g) + 63) & ~63
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(stride * threads, 1), alignment: 64)
         defer { scratch.deallocate() }
         return input.withUnsafeBufferPointer { i in q.withUnsafeBufferPointer { w in bias.withUnsafeBufferPointer { b in
-            scales.withUnsafeBufferPointer { s in output.withUnsafeMutableBufferPointer { o in
+            scales.withUnsafeBufferPointer { sc in output.withUnsafeMutableBufferPointer { o in
                 Timing.measure(seconds: seconds) {
-                    Int8Conv.run(g, input: i.baseAddress!, inputScale: 2.0 / 255, inputZeroPoint: 128, weights: w.baseAddress!,
-                                 weightScales: s.baseAddress!, bias: b.baseAddress!, output: o.baseAddress!, scratch: scratch,
-                                 outputMin: -.infinity, outputMax: .infinity)
+                    forEachThread { t in
+                        guard let s = ConvSlice(g, task: t, of: threads, tileRows: 4) else { return }
+                        Int8Conv.run(s.geometry, input: i.baseAddress! + s.firstInput * g.inH * g.inW, inputScale: 2.0 / 255,
+                                     inputZeroPoint: 128, weights: w.baseAddress! + s.firstOutput * g.reductionLength,
+                                     weightScales: sc.baseAddress! + s.firstOutput, bias: b.baseAddress! + s.firstOutput,
+                                     output: o.baseAddress! + s.firstOutput * g.outPixels, scratch: scratch + t * stride,
+                                     outputMin: -.infinity, outputMax: .infinity)
+                    }
                 }
             }}
         }}}
@@ -221,25 +244,34 @@ struct KernelsBench: ParsableCommand {
             return input.withUnsafeBufferPointer { i in weights.withUnsafeBufferPointer { w in bias.withUnsafeBufferPointer { b in
                 output.withUnsafeMutableBufferPointer { o in
                     Timing.measure(seconds: seconds) {
-                        FP32FullyConnected.run(inFeatures: s.inFeatures, outFeatures: s.outFeatures, batch: 1, input: i.baseAddress!,
-                                               weights: w.baseAddress!, bias: b.baseAddress!, output: o.baseAddress!,
-                                               outputMin: -.infinity, outputMax: .infinity)
+                        forEachThread { t in
+                            let r = TaskSplit.range(s.outFeatures, task: t, of: threads, multiple: 4)
+                            if r.isEmpty { return }
+                            FP32FullyConnected.run(inFeatures: s.inFeatures, outFeatures: r.count, batch: 1, input: i.baseAddress!,
+                                                   weights: w.baseAddress! + r.lowerBound * s.inFeatures, bias: b.baseAddress! + r.lowerBound,
+                                                   output: o.baseAddress! + r.lowerBound, outputMin: -.infinity, outputMax: .infinity)
+                        }
                     }
                 }
             }}}
         }
         let q = weights.map { Int8(($0 * 127).rounded()) }
         let scales = [Float](repeating: 1 / 127, count: s.outFeatures)
-        let bytes = Int8FullyConnected.scratchByteCount(inFeatures: s.inFeatures, outFeatures: s.outFeatures, batch: 1)
-        let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
+        let stride = (Int8FullyConnected.scratchByteCount(inFeatures: s.inFeatures, outFeatures: s.outFeatures, batch: 1) + 63) & ~63
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(stride * threads, 1), alignment: 64)
         defer { scratch.deallocate() }
         return input.withUnsafeBufferPointer { i in q.withUnsafeBufferPointer { w in bias.withUnsafeBufferPointer { b in
             scales.withUnsafeBufferPointer { sc in output.withUnsafeMutableBufferPointer { o in
                 Timing.measure(seconds: seconds) {
-                    Int8FullyConnected.run(inFeatures: s.inFeatures, outFeatures: s.outFeatures, batch: 1, input: i.baseAddress!,
-                                           inputScale: 2.0 / 255, inputZeroPoint: 128, weights: w.baseAddress!,
-                                           weightScales: sc.baseAddress!, bias: b.baseAddress!, output: o.baseAddress!,
-                                           scratch: scratch, outputMin: -.infinity, outputMax: .infinity)
+                    forEachThread { t in
+                        let r = TaskSplit.range(s.outFeatures, task: t, of: threads, multiple: 4)
+                        if r.isEmpty { return }
+                        Int8FullyConnected.run(inFeatures: s.inFeatures, outFeatures: r.count, batch: 1, input: i.baseAddress!,
+                                               inputScale: 2.0 / 255, inputZeroPoint: 128, weights: w.baseAddress! + r.lowerBound * s.inFeatures,
+                                               weightScales: sc.baseAddress! + r.lowerBound, bias: b.baseAddress! + r.lowerBound,
+                                               output: o.baseAddress! + r.lowerBound, scratch: scratch + t * stride,
+                                               outputMin: -.infinity, outputMax: .infinity)
+                    }
                 }
             }}
         }}}
@@ -269,14 +301,19 @@ extension KernelsBench {
         let name = layer ?? CanonicalLayers.convolutions.first { $0.geometry == g }?.name ?? "?"
         packTimes.append((name, bits, packT))
         var output = [Float](repeating: 0, count: g.outC * g.outPixels)
-        let scratch = UnsafeMutableRawPointer.allocate(byteCount: BinaryConv.scratchByteCount(g, activationBits: bits), alignment: 64)
+        let stride = (BinaryConv.scratchByteCount(g, activationBits: bits) + 63) & ~63
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: stride * threads, alignment: 64)
         defer { scratch.deallocate() }
         return ap.withUnsafeBufferPointer { a in wp.withUnsafeBufferPointer { w in scales.withUnsafeBufferPointer { sc in
             bias.withUnsafeBufferPointer { b in output.withUnsafeMutableBufferPointer { o in
                 Timing.measure(seconds: seconds) {
-                    BinaryConv.run(g, activations: a.baseAddress!, activationLayout: al, weights: w.baseAddress!, weightLayout: wl,
-                                   scales: sc.baseAddress!, bias: b.baseAddress!, accumulators: nil, output: o.baseAddress!,
-                                   scratch: scratch)
+                    forEachThread { t in
+                        let r = TaskSplit.range(g.outC, task: t, of: threads, multiple: 4)
+                        if r.isEmpty { return }
+                        BinaryConv.run(g, activations: a.baseAddress!, activationLayout: al, weights: w.baseAddress!, weightLayout: wl,
+                                       scales: sc.baseAddress!, bias: b.baseAddress!, accumulators: nil, output: o.baseAddress!,
+                                       scratch: scratch + t * stride, outputChannels: r)
+                    }
                 }
             }}
         }}}
@@ -297,12 +334,15 @@ struct ModelBench: ParsableCommand {
     @Option(help: "Seconds of timing.")
     var seconds: Double = 1.0
 
+    @Option(help: "Threads of the session: convs, FCs and pools split by output channels (default 1).")
+    var threads: Int = 1
+
     @Flag(help: "Print JSON.")
     var json = false
 
     func run() throws {
         let m = try loadModel(model)
-        let session = try Session(model: m)
+        let session = try Session(model: m, threads: threads)
         for i in 0..<m.inputCount {
             var values = randomFloats(m.input(i).elementCount, seed: UInt64(i + 1))
             if i == 0, let input {
@@ -333,17 +373,17 @@ struct ModelBench: ParsableCommand {
         perNode = perNode.map { $0 / Double(runs) }
         if json {
             let object: [String: Any] = [
-                "model": model, "cpu": cpuName(), "isa": KernelISA.current.name, "threads": 1,
+                "model": model, "cpu": cpuName(), "isa": KernelISA.current.name, "threads": session.threads,
                 "median_ms": total.medianMs, "min_ms": total.minMs, "reps": total.reps,
-                "arena_bytes": m.plan.totalBytes, "nib_bytes": m.file.fileSize,
+                "arena_bytes": m.plan.totalBytes, "thread_scratch_bytes": session.threadScratchBytes, "nib_bytes": m.file.fileSize,
                 "layers": m.graph.nodes.enumerated().map { ["name": $0.element.name, "op": $0.element.op.name, "kernel": m.kernelNames[$0.offset], "ms": perNode[$0.offset]] },
             ]
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
             return
         }
-        print(String(format: "%@: median %.3f ms, min %.3f ms over %d runs (batch 1, 1 thread, %@, isa %@)",
-                     model, total.medianMs, total.minMs, total.reps, cpuName(), KernelISA.current.name))
-        print("arena \(formatBytes(m.plan.totalBytes)), file \(formatBytes(m.file.fileSize))\n")
+        print(String(format: "%@: median %.3f ms, min %.3f ms over %d runs (batch 1, %d thread(s), %@, isa %@)",
+                     model, total.medianMs, total.minMs, total.reps, session.threads, cpuName(), KernelISA.current.name))
+        print("arena \(formatBytes(m.plan.totalBytes))\(session.threads > 1 ? " + \(formatBytes(session.threadScratchBytes)) per-thread scratch" : ""), file \(formatBytes(m.file.fileSize))\n")
         let sum = perNode.reduce(0, +)
         let rows = m.graph.nodes.enumerated().map { n, node in
             [node.name, node.op.name, m.kernelNames[n], String(format: "%.4f", perNode[n]), String(format: "%.1f%%", 100 * perNode[n] / max(sum, 1e-12))]

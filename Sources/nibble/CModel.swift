@@ -8,12 +8,16 @@ final class CModel {
     let inputs: [nibble_tensor_info]
     let outputs: [nibble_tensor_info]
 
-    init(path: String) throws {
+    /// `threads`: the session's num_threads (1: the calling thread only).
+    init(path: String, threads: Int32 = 1) throws {
         var m: OpaquePointer?
         let st = nibble_model_load_file(path, &m)
         guard st == NIBBLE_OK, let m else { throw CLIError("cannot load '\(path)'", st) }
+        var options = nibble_session_options()
+        nibble_session_options_default(&options)
+        options.num_threads = threads
         var s: OpaquePointer?
-        let sst = nibble_session_create(m, nil, &s)
+        let sst = nibble_session_create(m, &options, &s)
         guard sst == NIBBLE_OK, let s else {
             nibble_model_free(m)
             throw CLIError("cannot create a session for '\(path)'", sst)

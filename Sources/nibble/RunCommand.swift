@@ -34,6 +34,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: "How intermediate feature maps are held in the arena: none (raw float32, default), cat (quantized, entropy-coded with the model's codec tables; convert with --codec-bits) or transform (channel-transform coefficients coded the same way where the model has transform tables, CAT elsewhere; convert with --codec-transform).")
     var codec: String = "none"
 
+    @Option(help: "Threads per run: the heavy layers are split by output channels over this many threads (default 1).")
+    var threads: Int32 = 1
+
     func run() throws {
         let codecValue: nibble_codec
         switch codec {
@@ -42,7 +45,7 @@ struct RunCommand: ParsableCommand {
         case "transform": codecValue = NIBBLE_CODEC_TRANSFORM
         default: throw CLIError("--codec \(codec): expected none, cat or transform")
         }
-        let m = try CModel(path: model)
+        let m = try CModel(path: model, threads: threads)
         let cst = nibble_session_set_codec(m.session, codecValue)
         if cst != NIBBLE_OK {
             throw CLIError("--codec \(codec): \(String(cString: nibble_session_last_error(m.session)))", cst)
@@ -82,7 +85,7 @@ struct RunCommand: ParsableCommand {
         try NPY.write(NPYArray(shape: outShape, floats: result), to: URL(fileURLWithPath: output))
         var used = 0
         _ = nibble_session_arena_used(m.session, &used)
-        progress(String(format: "ran %d sample(s) in %.2f ms (%.3f ms/sample), codec %@, arena %d B; wrote %@ %@", n, seconds * 1000,
-                        seconds * 1000 / Double(max(n, 1)), codec, used, output, "\(outShape)"))
+        progress(String(format: "ran %d sample(s) in %.2f ms (%.3f ms/sample), %d thread(s), codec %@, arena %d B; wrote %@ %@", n,
+                        seconds * 1000, seconds * 1000 / Double(max(n, 1)), threads, codec, used, output, "\(outShape)"))
     }
 }

@@ -407,6 +407,9 @@ static void test_session_options(nibble_model* model) {
   bad.num_threads = -1;
   EXPECT_STATUS(nibble_session_create(model, &bad, &s), NIBBLE_INVALID_ARGUMENT, "num_threads");
   bad = o;
+  bad.num_threads = 100000;
+  EXPECT_STATUS(nibble_session_create(model, &bad, &s), NIBBLE_INVALID_ARGUMENT, "num_threads");
+  bad = o;
   bad.arena_size = 4096;
   EXPECT_STATUS(nibble_session_create(model, &bad, &s), NIBBLE_INVALID_ARGUMENT, "arena");
 

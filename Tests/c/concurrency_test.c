@@ -9,7 +9,8 @@
  *      outputs kept. A second session on the same model must reproduce them exactly (runs are deterministic),
  *      and level -1 must equal the model's maximum level.
  *   2. THREADS threads (default 8) share the model; each creates its own session (even threads hand in a caller
- *      arena of nibble_model_arena_size bytes, odd threads let the session allocate), then does RUNS runs
+ *      arena of nibble_model_arena_size bytes, odd threads let the session allocate; threads 2, 3, 6, 7, ... ask for
+ *      num_threads = 2, so those sessions split their steps over a worker thread of their own), then does RUNS runs
  *      (default 1000) with varying inputs. Before each run it changes session settings the way an application
  *      would: residual level -1, 0, ... up to the model's maximum (at most 3), a codec (NONE or CAT, taking turns
  *      when the model has CAT tables), and now and then a value
@@ -112,6 +113,7 @@ static void* work(void* arg) {
   void* arena = NULL;
   nibble_session_options o;
   nibble_session_options_default(&o);
+  if (w->tid % 4 >= 2) o.num_threads = 2;  /* intra-op threads must give the single-threaded bytes too */
   if (w->tid % 2 == 0) {
     size_t bytes = (m->arena_size + NIBBLE_ARENA_ALIGNMENT - 1) / NIBBLE_ARENA_ALIGNMENT * NIBBLE_ARENA_ALIGNMENT;
     arena = aligned_alloc(NIBBLE_ARENA_ALIGNMENT, bytes ? bytes : NIBBLE_ARENA_ALIGNMENT);

@@ -4,6 +4,7 @@
 #define NIBBLE_SUPPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -21,6 +22,20 @@ void nibble_support_unmap(const void* data, size_t size);
 /* Aligned allocation that reports failure with NULL (Swift's allocate would trap), for session arenas. */
 void* nibble_support_aligned_alloc(size_t alignment, size_t size);
 void nibble_support_aligned_free(void* p);
+
+/* A fork-join pool for a session's intra-op threads: `threads` - 1 worker pthreads plus the caller.
+ * nibble_support_pool_run calls fn(ctx, t) once for every t in 0..<task_count, spread over the workers and the
+ * calling thread, and returns when all have finished (everything they wrote is visible to the caller then).
+ * One caller at a time. Builds without pthreads (NIBBLE_SUPPORT_SERIAL, set by scripts/build-embedded) run the
+ * tasks in order on the caller and report one thread. create returns NULL if a thread cannot be started. */
+typedef struct nibble_support_pool nibble_support_pool;
+typedef void (*nibble_support_task)(void* ctx, int32_t task);
+nibble_support_pool* nibble_support_pool_create(int32_t threads);
+/* Threads that run tasks, the caller included (1 for the serial build). */
+int32_t nibble_support_pool_threads(const nibble_support_pool* pool);
+void nibble_support_pool_run(nibble_support_pool* pool, nibble_support_task fn, void* ctx, int32_t task_count);
+/* Stops and joins the workers. NULL is a no-op. */
+void nibble_support_pool_destroy(nibble_support_pool* pool);
 
 #ifdef __cplusplus
 }

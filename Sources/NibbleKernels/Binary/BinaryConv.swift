@@ -53,14 +53,17 @@ public enum BinaryConv {
 
     /// `activations`: layout `.activations(channels: g.inC, height: g.inH, width: g.inW, …)`;
     /// `weights`: layout `.weights(outChannels: g.outC, inChannels: g.inC, kernelH:, kernelW:, …)`.
-    /// Writes `accumulators` and/or `output` (NCHW, g.outC × g.outH × g.outW) when non-nil.
+    /// Writes `accumulators` and/or `output` (NCHW, g.outC × g.outH × g.outW) when non-nil, for the output
+    /// channels in `outputChannels` and output pixels (oh·outW + ow) in `outputPixels` (all by default; a
+    /// session's threads split one of them, each with its own scratch).
     /// The reference level unpacks into `scratch`-free temporary arrays (it is never timed).
     public static func run(_ g: ConvGeometry, activations: UnsafePointer<UInt64>, activationLayout al: BitPlaneLayout,
                            weights: UnsafePointer<UInt64>, weightLayout wl: BitPlaneLayout,
                            scales: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                            accumulators: UnsafeMutablePointer<Int32>?, output: UnsafeMutablePointer<Float>?,
                            scratch: UnsafeMutableRawPointer, outputMin: Float = -.infinity,
-                           outputMax: Float = .infinity, isa: KernelISA = KernelISA.current) {
+                           outputMax: Float = .infinity, outputChannels: Range<Int>? = nil,
+                           outputPixels: Range<Int>? = nil, isa: KernelISA = KernelISA.current) {
         precondition(g.groups == 1, "BinaryConv: groups \(g.groups), expected 1")
         precondition(supports(activations: al.encoding, weights: wl.encoding),
                      "BinaryConv: \(al.encoding) activations × \(wl.encoding) weights not implemented")
@@ -71,17 +74,22 @@ public enum BinaryConv {
                      "BinaryConv: weight layout \(wl.channels)×\(wl.vectors), expected \(g.inC)×\(g.outC * g.kernelH * g.kernelW)")
         precondition(al.encoding != .bipolar || g.kernelH * g.kernelW <= 64,
                      "BinaryConv: bipolar padding correction takes up to 64 taps, got \(g.kernelH * g.kernelW)")
+        let channels = outputChannels ?? 0..<g.outC, pixels = outputPixels ?? 0..<g.outPixels
+        precondition(channels.lowerBound >= 0 && channels.upperBound <= g.outC && pixels.lowerBound >= 0 && pixels.upperBound <= g.outPixels,
+                     "BinaryConv: output channels \(channels) or pixels \(pixels) outside 0..<\(g.outC), 0..<\(g.outPixels)")
         let ae = Int(al.encoding.rawValue), we = Int(wl.encoding.rawValue)
         switch isa {
         #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
         case .avx512:
             NibbleKernelsAVX512.BinaryConvTiled.run(g.forAVX512, activations: activations, actBits: al.bits, actEncoding: ae,
                 weights: weights, weightBits: wl.bits, weightEncoding: we, scales: scales, bias: bias,
-                accumulators: accumulators, output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax)
+                accumulators: accumulators, output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax,
+                channels: channels, pixels: pixels)
         case .avx2:
             NibbleKernelsAVX2.BinaryConvTiled.run(g.forAVX2, activations: activations, actBits: al.bits, actEncoding: ae,
                 weights: weights, weightBits: wl.bits, weightEncoding: we, scales: scales, bias: bias,
-                accumulators: accumulators, output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax)
+                accumulators: accumulators, output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax,
+                channels: channels, pixels: pixels)
         #else
         case .avx512, .avx2:
             fallthrough  // no x86 ISA modules in this build: run the portable kernels
@@ -89,9 +97,10 @@ public enum BinaryConv {
         case .portable:
             BinaryConvTiled.run(g, activations: activations, actBits: al.bits, actEncoding: ae,
                 weights: weights, weightBits: wl.bits, weightEncoding: we, scales: scales, bias: bias,
-                accumulators: accumulators, output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax)
+                accumulators: accumulators, output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax,
+                channels: channels, pixels: pixels)
         case .reference:
-            // Unpack to integers and run the plain loops.
+            // Unpack to integers, run the plain loops over everything and keep the requested block.
             var a = [Int8](repeating: 0, count: g.inC * g.inH * g.inW)
             var w = [Int8](repeating: 0, count: g.outC * g.reductionLength)
             let taps = g.kernelH * g.kernelW
@@ -103,8 +112,18 @@ public enum BinaryConv {
                     for t in 0..<taps { w[(o * g.inC + c) * taps + t] = Int8(wl.value(weights, vector: o * taps + t, channel: c)) }
                 }
             }
-            BinaryConvReference.run(g, activations: a, weights: w, scales: scales, bias: bias,
-                                    accumulators: accumulators, output: output, outputMin: outputMin, outputMax: outputMax)
+            let n = g.outPixels
+            var acc = [Int32](repeating: 0, count: g.outC * n), out = [Float](repeating: 0, count: g.outC * n)
+            acc.withUnsafeMutableBufferPointer { ap in out.withUnsafeMutableBufferPointer { op in
+                BinaryConvReference.run(g, activations: a, weights: w, scales: scales, bias: bias, accumulators: ap.baseAddress,
+                                        output: op.baseAddress, outputMin: outputMin, outputMax: outputMax)
+            }}
+            for o in channels {
+                for p in pixels {
+                    accumulators?[o * n + p] = acc[o * n + p]
+                    output?[o * n + p] = out[o * n + p]
+                }
+            }
         }
     }
 }

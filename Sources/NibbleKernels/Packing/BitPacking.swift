@@ -48,17 +48,19 @@ public enum BitPacking {
     /// shift-or per value and plane, instead of a read-modify-write of a strided word per set bit: this runs
     /// before every bit-serial layer, and the scattered form cost several times the conv itself
     /// (`nibble bench kernels` prints "pack 1-bit input"). Pixels past the last full block of 8 take the scalar
-    /// path.
+    /// path. `pixels` (all by default) packs a range only, for a session's threads: with bounds at multiples of 8
+    /// (or at the end) each pixel takes the same path as in a whole pass.
     public static func packActivations(_ x: UnsafePointer<Float>, step: Float, layout: BitPlaneLayout,
-                                       into packed: UnsafeMutablePointer<UInt64>) {
+                                       into packed: UnsafeMutablePointer<UInt64>, pixels: Range<Int>? = nil) {
         let nv = layout.vectors, wpv = layout.wordsPerVector, channels = layout.channels, bits = layout.bits
         let encoding = layout.encoding
         let r = encoding.range(bits: bits)
         let lo = SIMD8<Float>(repeating: Float(r.lowerBound)), hi = SIMD8<Float>(repeating: Float(r.upperBound))
         let stepV = SIMD8<Float>(repeating: step)
+        let range = pixels ?? 0..<nv
         withUnsafeTemporaryAllocation(of: SIMD8<UInt32>.self, capacity: 64) { q in
-            var v0 = 0
-            while v0 &+ 8 <= nv {
+            var v0 = range.lowerBound
+            while v0 &+ 8 <= range.upperBound {
                 for word in 0..<wpv {
                     let c0 = word &<< 6
                     let count = Swift.min(64, channels &- c0)
@@ -90,7 +92,7 @@ public enum BitPacking {
                 v0 &+= 8
             }
             // The last pixels, one at a time.
-            while v0 < nv {
+            while v0 < range.upperBound {
                 for word in 0..<wpv {
                     let c0 = word &<< 6
                     let count = Swift.min(64, channels &- c0)

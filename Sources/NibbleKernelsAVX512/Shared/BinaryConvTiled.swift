@@ -30,12 +30,15 @@ public enum BinaryConvTiled {
 
     /// Encodings are BitPlaneEncoding raw values (0 bipolar, 1 unsigned, 2 two's complement); the
     /// caller (BinaryConv) has checked the combination: both bipolar, or unsigned activations.
-    /// acc[o][p] (int32, exact) and/or y = clamp(Float(acc)·scales[o] + bias[o]) are written NCHW.
+    /// acc[o][p] (int32, exact) and/or y = clamp(Float(acc)·scales[o] + bias[o]) are written NCHW, for the
+    /// output channels in `channels` and output pixels in `pixels` only (a session's threads each take a range of
+    /// one; every value is an exact integer sum and its own epilogue, so it comes out the same in any range).
     public static func run(_ g: ConvGeometry, activations: UnsafePointer<UInt64>, actBits: Int, actEncoding: Int,
                            weights: UnsafePointer<UInt64>, weightBits: Int, weightEncoding: Int,
                            scales: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                            accumulators: UnsafeMutablePointer<Int32>?, output: UnsafeMutablePointer<Float>?,
-                           scratch: UnsafeMutableRawPointer, outputMin: Float, outputMax: Float) {
+                           scratch: UnsafeMutableRawPointer, outputMin: Float, outputMax: Float,
+                           channels: Range<Int>, pixels: Range<Int>) {
         let words = (g.inC &+ 63) >> 6
         let taps = g.kernelH &* g.kernelW
         let k = taps &* words
@@ -54,7 +57,7 @@ public enum BinaryConvTiled {
         let part = (scratch + lay.part).assumingMemoryBound(to: Int32.self)
         if xorMode {
             // A padded tap reads zero activation words, so pop(0 ^ w) = pop(w) must be taken back out.
-            for v in 0..<(g.outC &* taps) {
+            for v in (channels.lowerBound &* taps)..<(channels.upperBound &* taps) {
                 var s = 0
                 for u in 0..<words { s &+= weights[v &* words &+ u].nonzeroBitCount }
                 tapPop[v] = Int32(truncatingIfNeeded: s)
@@ -62,9 +65,9 @@ public enum BinaryConvTiled {
         }
         let n = g.outPixels
         let inC = Int32(truncatingIfNeeded: g.inC)
-        var p0 = 0
-        while p0 < n {
-            let cols = Swift.min(nr, n &- p0)
+        var p0 = pixels.lowerBound
+        while p0 < pixels.upperBound {
+            let cols = Swift.min(nr, pixels.upperBound &- p0)
             for c in 0..<nr {
                 var valid: Int32 = 0
                 var mask: UInt64 = 0
@@ -106,9 +109,9 @@ public enum BinaryConvTiled {
                     actSum[c] = Int32(truncatingIfNeeded: s)
                 }
             }
-            var m0 = 0
-            while m0 < g.outC {
-                let rows = Swift.min(mr, g.outC &- m0)
+            var m0 = channels.lowerBound
+            while m0 < channels.upperBound {
+                let rows = Swift.min(mr, channels.upperBound &- m0)
                 if xorMode {
                     BinaryMicrokernel.tile(k: k, w: weights + m0 &* k, ldw: k, rows: rows, panel: UnsafePointer(panel),
                                            xor: true, out: accT)

@@ -66,27 +66,32 @@ struct BinaryStep {
         }
     }
 
-    func run(_ bind: Bindings) {
+    func run(_ bind: Bindings) { runTask(bind, task: 0, of: 1) }
+
+    /// Task `task` of `tasks`: a range of output elements (blocks of 16), or of output rows when broadcasting.
+    func runTask(_ bind: Bindings, task: Int, of tasks: Int) {
         let x = bind.f32(a), y = bind.f32(b), out = bind.f32(output)
+        if pattern == .general { runGeneral(x, y, out, task: task, of: tasks); return }
+        let r = TaskSplit.range(count, task: task, of: tasks, multiple: 16)
         switch (pattern, operation) {
-        case (.same, .add): for i in 0..<count { out[i] = x[i] + y[i] }
-        case (.same, .mul): for i in 0..<count { out[i] = x[i] * y[i] }
-        case (.same, _): for i in 0..<count { out[i] = BinaryStep.apply(operation, x[i], y[i]) }
-        case (.scalarA, _): let s = x[0]; for i in 0..<count { out[i] = BinaryStep.apply(operation, s, y[i]) }
-        case (.scalarB, _): let s = y[0]; for i in 0..<count { out[i] = BinaryStep.apply(operation, x[i], s) }
-        case (.general, _): runGeneral(x, y, out)
+        case (.same, .add): for i in r { out[i] = x[i] + y[i] }
+        case (.same, .mul): for i in r { out[i] = x[i] * y[i] }
+        case (.scalarA, _): let s = x[0]; for i in r { out[i] = BinaryStep.apply(operation, s, y[i]) }
+        case (.scalarB, _): let s = y[0]; for i in r { out[i] = BinaryStep.apply(operation, x[i], s) }
+        default: for i in r { out[i] = BinaryStep.apply(operation, x[i], y[i]) }
         }
     }
 
-    /// Walks the output in order; the innermost dimension runs as a tight loop.
-    private func runGeneral(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+    /// Walks the output rows of the task in order; the innermost dimension runs as a tight loop.
+    private func runGeneral(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                            task: Int, of tasks: Int) {
         let rank = shape.count
         let inner = shape[rank - 1], sa = aStrides[rank - 1], sb = bStrides[rank - 1]
         let outer = count / max(inner, 1)
         shape.withUnsafeBufferPointer { shape in
         aStrides.withUnsafeBufferPointer { aStrides in
         bStrides.withUnsafeBufferPointer { bStrides in
-            for o in 0..<outer {
+            for o in TaskSplit.range(outer, task: task, of: tasks) {
                 // Decompose the outer index into coordinates of all but the last dimension.
                 var rem = o, offA = 0, offB = 0
                 var d = rank - 2

@@ -115,15 +115,35 @@ struct BitSerialStep {
 
     @inline(__always)
     func run(_ b: Bindings) {
+        runTask(b, phase: 0, task: 0, of: 1, scratch: b.scratch + kernelOffset)
+        runTask(b, phase: 1, task: 0, of: 1, scratch: b.scratch + kernelOffset)
+    }
+
+    /// Phase 0: a range of the combined scales and of the packed input pixels (bounds at multiples of 8, so each
+    /// pixel is packed as in one pass). Phase 1, after all of phase 0: the conv for a range of output pixels when
+    /// the layer has few output channels and many pixels (each task then gathers only its own panels), else a
+    /// range of output channels (whole 4-row tiles; small maps divide badly into 8-pixel panels).
+    @inline(__always)
+    func runTask(_ b: Bindings, phase: Int, task: Int, of tasks: Int, scratch: UnsafeMutableRawPointer) {
         let g = geometry
         let scales = (b.scratch + scalesOffset).assumingMemoryBound(to: Float.self)
-        let ws = b.f32(weightScales)
-        for o in 0..<g.outC { scales[o] = ws[o] * activationStep }
         let packed = (b.scratch + packedOffset).assumingMemoryBound(to: UInt64.self)
-        BitPacking.packActivations(b.f32(input), step: activationStep, layout: activationLayout, into: packed)
+        if phase == 0 {
+            let ws = b.f32(weightScales)
+            for o in TaskSplit.range(g.outC, task: task, of: tasks) { scales[o] = ws[o] * activationStep }
+            let pixels = TaskSplit.range(activationLayout.vectors, task: task, of: tasks, multiple: 8)
+            if !pixels.isEmpty {
+                BitPacking.packActivations(b.f32(input), step: activationStep, layout: activationLayout, into: packed, pixels: pixels)
+            }
+            return
+        }
+        let byPixels = tasks > 1 && g.outC <= 128 && g.outPixels >= 32 * tasks
+        let channels = byPixels ? 0..<g.outC : TaskSplit.range(g.outC, task: task, of: tasks, multiple: 4)
+        let pixels = byPixels ? TaskSplit.range(g.outPixels, task: task, of: tasks, multiple: 8) : 0..<g.outPixels
+        if channels.isEmpty || pixels.isEmpty { return }
         BinaryConv.run(g, activations: packed, activationLayout: activationLayout,
                        weights: UnsafePointer(b.raw(weights).assumingMemoryBound(to: UInt64.self)), weightLayout: weightLayout,
-                       scales: scales, bias: b.optionalF32(p.bias), accumulators: nil, output: b.f32(output),
-                       scratch: b.scratch + kernelOffset, outputMin: p.outputMin, outputMax: p.outputMax)
+                       scales: scales, bias: b.optionalF32(p.bias), accumulators: nil, output: b.f32(output), scratch: scratch,
+                       outputMin: p.outputMin, outputMax: p.outputMax, outputChannels: channels, outputPixels: pixels)
     }
 }

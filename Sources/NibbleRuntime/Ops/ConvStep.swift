@@ -72,16 +72,27 @@ struct ConvStep {
     }
 
     @inline(__always)
-    func run(_ b: Bindings) {
+    func run(_ b: Bindings) { runTask(b, task: 0, of: 1, scratch: b.scratch) }
+
+    /// Task `task` of `tasks`: a contiguous range of output channels (whole groups when grouped) as a conv of
+    /// its own (`ConvSlice`), so every output is computed exactly as in the whole conv.
+    @inline(__always)
+    func runTask(_ b: Bindings, task: Int, of tasks: Int, scratch: UnsafeMutableRawPointer) {
+        // Tile rows: 6 for the fp32 microkernel, 4 for the int8 tiles on AVX2 and portable builds.
+        guard let s = ConvSlice(geometry, task: task, of: tasks, tileRows: precision == .int8 ? 4 : FP32ConvTiled.tileRows) else { return }
+        let g = geometry
+        let input = b.f32(input) + s.firstInput * g.inH * g.inW
+        let output = b.f32(output) + s.firstOutput * g.outPixels
+        let bias = b.optionalF32(p.bias).map { $0 + s.firstOutput }
+        let weightOffset = s.firstOutput * g.reductionLength
         if precision == .int8 {
-            Int8Conv.run(geometry, input: b.f32(input), inputScale: p.inputScale, inputZeroPoint: p.inputZeroPoint,
-                         weights: b.raw(weights).assumingMemoryBound(to: Int8.self), weightScales: b.f32(p.weightScales),
-                         bias: b.optionalF32(p.bias), output: b.f32(output), scratch: b.scratch,
+            Int8Conv.run(s.geometry, input: input, inputScale: p.inputScale, inputZeroPoint: p.inputZeroPoint,
+                         weights: b.raw(weights).assumingMemoryBound(to: Int8.self) + weightOffset,
+                         weightScales: b.f32(p.weightScales) + s.firstOutput, bias: bias, output: output, scratch: scratch,
                          outputMin: p.outputMin, outputMax: p.outputMax)
         } else {
-            FP32Conv.run(geometry, input: b.f32(input), weights: b.f32(weights), bias: b.optionalF32(p.bias),
-                         output: b.f32(output), scratch: b.scratch.assumingMemoryBound(to: Float.self),
-                         outputMin: p.outputMin, outputMax: p.outputMax)
+            FP32Conv.run(s.geometry, input: input, weights: b.f32(weights) + weightOffset, bias: bias, output: output,
+                         scratch: scratch.assumingMemoryBound(to: Float.self), outputMin: p.outputMin, outputMax: p.outputMax)
         }
     }
 }

@@ -34,16 +34,25 @@ struct FullyConnectedStep {
     }
 
     @inline(__always)
-    func run(_ b: Bindings) {
+    func run(_ b: Bindings) { runTask(b, task: 0, of: 1, scratch: b.scratch) }
+
+    /// Task `task` of `tasks`: a contiguous range of output features (whole 4-row tiles), each computed as in
+    /// the whole layer.
+    @inline(__always)
+    func runTask(_ b: Bindings, task: Int, of tasks: Int, scratch: UnsafeMutableRawPointer) {
+        let r = TaskSplit.range(outFeatures, task: task, of: tasks, multiple: 4)
+        if r.isEmpty { return }
+        let first = r.lowerBound
+        let bias = b.optionalF32(p.bias).map { $0 + first }
         if precision == .int8 {
-            Int8FullyConnected.run(inFeatures: inFeatures, outFeatures: outFeatures, batch: 1, input: b.f32(input),
+            Int8FullyConnected.run(inFeatures: inFeatures, outFeatures: r.count, batch: 1, input: b.f32(input),
                                    inputScale: p.inputScale, inputZeroPoint: p.inputZeroPoint,
-                                   weights: b.raw(weights).assumingMemoryBound(to: Int8.self), weightScales: b.f32(p.weightScales),
-                                   bias: b.optionalF32(p.bias), output: b.f32(output), scratch: b.scratch,
-                                   outputMin: p.outputMin, outputMax: p.outputMax)
+                                   weights: b.raw(weights).assumingMemoryBound(to: Int8.self) + first * inFeatures,
+                                   weightScales: b.f32(p.weightScales) + first, bias: bias, output: b.f32(output) + first,
+                                   scratch: scratch, outputMin: p.outputMin, outputMax: p.outputMax)
         } else {
-            FP32FullyConnected.run(inFeatures: inFeatures, outFeatures: outFeatures, batch: 1, input: b.f32(input),
-                                   weights: b.f32(weights), bias: b.optionalF32(p.bias), output: b.f32(output),
+            FP32FullyConnected.run(inFeatures: inFeatures, outFeatures: r.count, batch: 1, input: b.f32(input),
+                                   weights: b.f32(weights) + first * inFeatures, bias: bias, output: b.f32(output) + first,
                                    outputMin: p.outputMin, outputMax: p.outputMax)
         }
     }

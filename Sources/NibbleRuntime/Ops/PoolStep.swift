@@ -53,9 +53,12 @@ struct PoolStep {
         return (min(lo, hi), hi)
     }
 
-    func run(_ b: Bindings) {
+    func run(_ b: Bindings) { runTask(b, task: 0, of: 1) }
+
+    /// Task `task` of `tasks`: a range of channels (pooling never mixes channels).
+    func runTask(_ b: Bindings, task: Int, of tasks: Int) {
         let x = b.f32(input), y = b.f32(output)
-        for ch in 0..<channels {
+        for ch in TaskSplit.range(channels, task: task, of: tasks) {
             let src = x + ch * inH * inW, dst = y + ch * outH * outW
             for oy in 0..<outH {
                 let y0 = oy &* sH &- padTop

@@ -31,14 +31,18 @@ struct UnaryStep {
                          alpha: alpha, beta: beta, low: low, high: high)
     }
 
-    func run(_ b: Bindings) {
+    func run(_ b: Bindings) { runTask(b, task: 0, of: 1) }
+
+    /// Task `task` of `tasks`: a range of elements (in blocks of 16, whole vectors).
+    func runTask(_ b: Bindings, task: Int, of tasks: Int) {
         let x = b.f32(input), y = b.f32(output)
+        let r = TaskSplit.range(count, task: task, of: tasks, multiple: 16)
         switch function {
-        case .relu: for i in 0..<count { y[i] = max(x[i], 0) }
-        case .clip: for i in 0..<count { y[i] = min(max(x[i], low), high) }
-        case .sigmoid: for i in 0..<count { y[i] = 1 / (1 + expf(-x[i])) }
-        case .hardSigmoid: for i in 0..<count { y[i] = max(0, min(1, alpha * x[i] + beta)) }
-        case .hardSwish: for i in 0..<count { y[i] = x[i] * max(0, min(1, x[i] / 6 + 0.5)) }
+        case .relu: for i in r { y[i] = max(x[i], 0) }
+        case .clip: for i in r { y[i] = min(max(x[i], low), high) }
+        case .sigmoid: for i in r { y[i] = 1 / (1 + expf(-x[i])) }
+        case .hardSigmoid: for i in r { y[i] = max(0, min(1, alpha * x[i] + beta)) }
+        case .hardSwish: for i in r { y[i] = x[i] * max(0, min(1, x[i] / 6 + 0.5)) }
         }
     }
 }
