@@ -101,6 +101,30 @@ final class SessionThreadsTests: XCTestCase {
         try checkThreadCounts(model, "fp32 graph")
     }
 
+    /// int8 convs with few output channels and many pixels, which split by output pixels: stride 2 (im2col) and
+    /// stride 1 (padded grid), with a pixel count that is not a multiple of the 16-pixel blocks.
+    func testInt8ConvsSplitByPixels() throws {
+        var h = GraphHarness()
+        let x = h.input("x", [1, 3, 37, 35])
+        func int8Conv(_ input: Int, inC: Int, outC: Int, k: Int, stride: Int, out: [Int]) -> Int {
+            let w = h.add(TensorDesc(name: "w\(h.graph.tensors.count)", dtype: .int8, shape: [outC, inC, k, k], role: .constant),
+                          (0..<(outC * inC * k * k)).map { UInt8(bitPattern: Int8(($0 * 37) % 255 - 127)) })
+            let bias = h.constant("b\(h.graph.tensors.count)", [outC], (0..<outC).map { Float($0 % 5) / 10 - 0.2 })
+            let scales = h.constant("s\(h.graph.tensors.count)", [outC], (0..<outC).map { Float($0 % 7 + 1) / 900 })
+            let y = h.node(.conv, [input, w, bias, scales], out, [
+                Attribute(.kernelShape, ints: [Int64(k), Int64(k)]), Attribute(.strides, ints: [Int64(stride), Int64(stride)]),
+                Attribute(.pads, ints: [Int64(k / 2), Int64(k / 2), Int64(k / 2), Int64(k / 2)]),
+                Attribute(.inputScale, floats: [0.02]), Attribute(.inputZeroPoint, ints: [120])])
+            h.graph.nodes[h.graph.nodes.count - 1].precision = .int8
+            return y
+        }
+        let stem = int8Conv(x, inC: 3, outC: 13, k: 7, stride: 2, out: [1, 13, 19, 18])
+        let y = int8Conv(stem, inC: 13, outC: 9, k: 3, stride: 1, out: [1, 9, 19, 18])
+        let model = try h.model(outputs: [y])
+        XCTAssertTrue(model.kernelNames.allSatisfy { $0.hasPrefix("int8 conv") }, "\(model.kernelNames)")
+        try checkThreadCounts(model, "int8 convs")
+    }
+
     /// Elementwise steps large enough to be split (>= 16 Ki values, a count not a multiple of 16 × tasks), same-shape
     /// and broadcast.
     func testLargeElementwiseSteps() throws {

@@ -26,17 +26,20 @@ public enum Int8Conv {
                            weights: UnsafePointer<Int8>, weightScales: UnsafePointer<Float>,
                            bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
                            scratch: UnsafeMutableRawPointer, outputMin: Float = -.infinity,
-                           outputMax: Float = .infinity, isa: KernelISA = KernelISA.current) {
+                           outputMax: Float = .infinity, outputPixels: Range<Int>? = nil,
+                           isa: KernelISA = KernelISA.current) {
+        let pixels = outputPixels ?? 0..<g.outPixels
+        precondition(pixels.lowerBound >= 0 && pixels.upperBound <= g.outPixels, "Int8Conv: output pixels \(pixels) outside 0..<\(g.outPixels)")
         switch isa {
         #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
         case .avx512:
             NibbleKernelsAVX512.Int8ConvTiled.run(g.forAVX512, input: input, inputScale: inputScale,
                 inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,
-                output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax)
+                output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax, pixels: pixels)
         case .avx2:
             NibbleKernelsAVX2.Int8ConvTiled.run(g.forAVX2, input: input, inputScale: inputScale,
                 inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,
-                output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax)
+                output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax, pixels: pixels)
         #else
         case .avx512, .avx2:
             fallthrough  // no x86 ISA modules in this build: run the portable kernels
@@ -44,11 +47,17 @@ public enum Int8Conv {
         case .portable:
             Int8ConvTiled.run(g, input: input, inputScale: inputScale,
                 inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,
-                output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax)
+                output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax, pixels: pixels)
         case .reference:
+            // All pixels into a temporary, then the requested ones (the reference is never timed).
+            let n = g.outPixels
+            var all = [Float](repeating: 0, count: g.outC * n)
             Int8ConvReference.run(g, input: input, inputScale: inputScale, inputZeroPoint: inputZeroPoint,
-                weights: weights, weightScales: weightScales, bias: bias, output: output,
+                weights: weights, weightScales: weightScales, bias: bias, output: &all,
                 outputMin: outputMin, outputMax: outputMax)
+            for o in 0..<g.outC {
+                for p in pixels { output[o * n + p] = all[o * n + p] }
+            }
         }
     }
 }

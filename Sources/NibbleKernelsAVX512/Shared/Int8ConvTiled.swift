@@ -33,7 +33,9 @@ public enum Int8ConvTiled {
     public static func run(_ g: ConvGeometry, input: UnsafePointer<Float>, inputScale: Float, inputZeroPoint: Int32,
                            weights: UnsafePointer<Int8>, weightScales: UnsafePointer<Float>,
                            bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
-                           scratch: UnsafeMutableRawPointer, outputMin: Float, outputMax: Float) {
+                           scratch: UnsafeMutableRawPointer, outputMin: Float, outputMax: Float,
+                           pixels: Range<Int>) {
+        if pixels.isEmpty { return }
         let lay = layout(g)
         let offsets = scratch.assumingMemoryBound(to: Int.self)
         let rowSums = (scratch + lay.rowSums).assumingMemoryBound(to: Int32.self)
@@ -62,14 +64,18 @@ public enum Int8ConvTiled {
         } else {
             Int8Quantization.quantize(input, count: g.inC &* inPlane, scale: inputScale, zeroPoint: inputZeroPoint, into: q)
         }
-        let positions = implicit ? (g.outH &- 1) &* wp &+ g.outW : n
+        // The positions of output pixels `pixels` (padded-grid numbering when implicit); each value is an exact
+        // int32 sum and its own epilogue, so a range computes what the whole pass does for those pixels.
+        let last = pixels.upperBound &- 1
+        let first = implicit ? pixels.lowerBound / g.outW &* wp &+ pixels.lowerBound % g.outW : pixels.lowerBound
+        let positions = implicit ? last / g.outW &* wp &+ last % g.outW &+ 1 : pixels.upperBound
         for grp in 0..<g.groups {
             let wG = weights + grp &* ocg &* k
             if implicit {
                 padQuantized(g, input: input + grp &* icg &* inPlane, scale: inputScale, zeroPoint: inputZeroPoint,
                              padValue: zpByte, hp: hp, wp: wp, into: q)
             }
-            var p0 = 0
+            var p0 = first
             while p0 < positions {
                 let cols = Swift.min(nr, positions &- p0)
                 if implicit {

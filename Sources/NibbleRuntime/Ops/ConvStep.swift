@@ -76,11 +76,21 @@ struct ConvStep {
 
     /// Task `task` of `tasks`: a contiguous range of output channels (whole groups when grouped) as a conv of
     /// its own (`ConvSlice`), so every output is computed exactly as in the whole conv.
+    /// int8 convs with few output channels and many pixels (a stem conv) split by output pixels instead: a
+    /// channel slice would quantize the input and pack every im2col panel again for a short GEMM.
     @inline(__always)
     func runTask(_ b: Bindings, task: Int, of tasks: Int, scratch: UnsafeMutableRawPointer) {
+        let g = geometry
+        if precision == .int8 && tasks > 1 && g.groups == 1 && g.outC <= 64 && g.outPixels >= 64 * tasks {
+            let pixels = TaskSplit.range(g.outPixels, task: task, of: tasks, multiple: 16)
+            Int8Conv.run(g, input: b.f32(input), inputScale: p.inputScale, inputZeroPoint: p.inputZeroPoint,
+                         weights: b.raw(weights).assumingMemoryBound(to: Int8.self), weightScales: b.f32(p.weightScales),
+                         bias: b.optionalF32(p.bias), output: b.f32(output), scratch: scratch, outputMin: p.outputMin,
+                         outputMax: p.outputMax, outputPixels: pixels)
+            return
+        }
         // Tile rows: 6 for the fp32 microkernel, 4 for the int8 tiles on AVX2 and portable builds.
         guard let s = ConvSlice(geometry, task: task, of: tasks, tileRows: precision == .int8 ? 4 : FP32ConvTiled.tileRows) else { return }
-        let g = geometry
         let input = b.f32(input) + s.firstInput * g.inH * g.inW
         let output = b.f32(output) + s.firstOutput * g.outPixels
         let bias = b.optionalF32(p.bias).map { $0 + s.firstOutput }
