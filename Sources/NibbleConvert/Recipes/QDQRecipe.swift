@@ -83,7 +83,7 @@ enum QDQRecipe {
                 if v == 0 { continue }
                 let x = v / s
                 let r = x.rounded(.toNearestOrEven)
-                if !(s > 0) || !s.isFinite || abs(x - r) > 1e-3 * max(1, abs(r)) {
+                if !(s > 0) || !s.isFinite || !x.isFinite || abs(x - r) > 1e-3 * max(1, abs(r)) {
                     throw ConvertError.malformed("node '\(node.name)' (\(node.op.name)): weight [\(o), \(k)] = \(v) is not a multiple of its scale \(s) from DequantizeLinear '\(source)'")
                 }
                 if r < -128 || r > 127 {
