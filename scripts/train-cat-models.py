@@ -15,9 +15,17 @@ Needs the data written by scripts/train-demo.py in --out (digits_*.npy). Writes 
                            (--sparsity times the Hoyer measure of each ReLU/ReLU6 output, see Act): low-entropy
                            feature maps, the effect CAT (Baskin et al., "CAT: Compression-Aware Training for
                            bandwidth reduction", JMLR 2021) gets from its entropy regularizer
-  *.qdq.onnx               each of the four quantized by onnxruntime.quantization.quantize_static (QDQ format,
+  digits_resnet_q4.onnx, digits_mobilenet_q4.onnx
+                           the _le nets after --qat-epochs of quantization-aware training (QAT) with 4-bit
+                           activations everywhere (uint4 after ReLU/ReLU6, MSE-clipped; int4 on the maps without
+                           an activation), straight-through gradients, the sparsity penalty kept on (also on the
+                           signed maps): the low-entropy models CAT trains; exported with the QAT clips
+  *.qdq.onnx               each quantized by onnxruntime.quantization.quantize_static (QDQ format,
                            per-channel int8 weights, uint8 activations, MinMax on digits_calib_img.npy):
-                           a model quantized elsewhere, for `nibble convert` (QDQ import keeps its scales)
+                           a model quantized elsewhere, for `nibble convert` (QDQ import keeps its scales);
+                           the _q4 ones at opset 21 with their QAT grids as uint4/int4 activation Q/DQ pairs
+                           (TensorQuantOverrides), which ONNX Runtime runs unfused
+    --nets digits_resnet --variants q4   retrains only what is asked for (the chain plain → le → q4 runs)
 
 BatchNormalization is trained in training mode and folded into the convs at export (as exporters do).
 Deterministic (seeded, single-threaded BLAS); a finite-difference gradient check runs first. About two
@@ -45,6 +53,7 @@ augment, softmax_xent, load_data = train_demo.augment, train_demo.softmax_xent, 
 
 SEED = 0
 OPSET = 13
+OPSET_INT4 = 21  # QuantizeLinear/DequantizeLinear with int4/uint4 (the QAT models' activations)
 IR_VERSION = 8
 
 
@@ -152,28 +161,88 @@ class Act:
     map: only more exact zeros (and a peakier distribution) lower it — what lowers the entropy of the
     quantized map a static code pays for."""
     weight = 0.0
+    # > 0 while quantization-aware training (QAT): outputs are rounded to the 2^bits levels 0, s, …, qcap
+    # (s = qcap / (2^bits − 1)) and gradients pass straight through inside [0, qcap] (STE, Bengio et al. 2013).
+    bits = 0
 
     def __init__(self, cap=None):
         self.cap, self.p = cap, {}
+        self.qcap = cap  # the clip while quantizing; set from data for ReLU by fit_qat_ranges
 
     def forward(self, x, train):
-        y = np.maximum(x, 0) if self.cap is None else np.clip(x, 0, self.cap)
-        self.cache = (x > 0) if self.cap is None else ((x > 0) & (x < self.cap))
+        hi = self.qcap if Act.bits else self.cap
+        y = np.maximum(x, 0) if hi is None else np.clip(x, 0, hi)
+        self.cache = (x > 0) if hi is None else ((x > 0) & (x < hi))
+        if Act.bits:
+            y = fake_quantize(y, hi / (2 ** Act.bits - 1), 0, 2 ** Act.bits - 1)
         self.y = y
         return y
 
-    def norms(self):
-        return float(np.abs(self.y).sum()), float(np.sqrt((self.y ** 2).sum())) + 1e-12, np.sqrt(self.y.size)
-
     def penalty(self):
-        l1, l2, root_n = self.norms()
-        return Act.weight * l1 / (l2 * root_n)
+        return hoyer(self.y)
 
     def backward(self, dy, grads):
-        if Act.weight:
-            l1, l2, root_n = self.norms()
-            dy = dy + Act.weight * (np.sign(self.y) / l2 - l1 * self.y / l2 ** 3) / root_n
-        return dy * self.cache
+        return (dy + hoyer_gradient(self.y)) * self.cache
+
+
+def hoyer(y):
+    """Act.weight · H(y), H(y) = ‖y‖₁ / (‖y‖₂·√n); 0 for a map the net has not produced (y None)."""
+    if y is None or not Act.weight:
+        return 0.0
+    return Act.weight * float(np.abs(y).sum()) / ((float(np.sqrt((y ** 2).sum())) + 1e-12) * np.sqrt(y.size))
+
+
+def hoyer_gradient(y):
+    """d hoyer(y) / dy (0 without the penalty)."""
+    if not Act.weight:
+        return 0.0
+    l1, l2 = float(np.abs(y).sum()), float(np.sqrt((y ** 2).sum())) + 1e-12
+    return Act.weight * (np.sign(y) / l2 - l1 * y / l2 ** 3) / np.sqrt(y.size)
+
+
+def fake_quantize(x, step, lo, hi):
+    """x rounded to the grid step·{lo…hi} (the values a QDQ pair with this scale and zero point 0 yields)."""
+    return (np.clip(np.round(x / step), lo, hi) * step).astype(x.dtype)
+
+
+def mse_clip(values, levels):
+    """The clip c (of a few high quantiles of |values|) whose uniform quantization to `levels` steps of c/levels
+    has the least squared error: clipping to the max wastes most levels on rare outliers."""
+    a = np.abs(values.ravel())
+    best = None
+    for c in np.quantile(a, [0.99, 0.995, 0.999, 0.9995, 1.0]):
+        if c <= 0:
+            continue
+        e = ((np.minimum(np.round(a / (c / levels)), levels) * (c / levels) - a) ** 2).sum()
+        if best is None or e < best[0]:
+            best = (e, c)
+    return best[1] if best else 1.0
+
+
+class FakeQuant:
+    """Signed QAT quantization of a map without an activation (pre-add conv outputs, linear projections, adds
+    without ReLU): levels −2^(b−1)…2^(b−1)−1 of `step`, straight-through inside the range. Identity until
+    fit_qat_ranges sets the step. While quantizing, the Hoyer penalty applies to its output too: these signed,
+    dense maps are what a static code pays most for."""
+
+    def __init__(self):
+        self.p, self.step, self.y = {}, None, None
+
+    def forward(self, x, train):
+        self.x = x
+        if not Act.bits or self.step is None:
+            self.mask = self.y = None
+            return x
+        lo, hi = -(2 ** (Act.bits - 1)), 2 ** (Act.bits - 1) - 1
+        self.mask = (x >= lo * self.step) & (x <= hi * self.step)
+        self.y = fake_quantize(x, self.step, lo, hi)
+        return self.y
+
+    def penalty(self):
+        return hoyer(self.y)
+
+    def backward(self, dy, grads):
+        return dy if self.mask is None else (dy + hoyer_gradient(self.y)) * self.mask
 
 
 class ConvBN:
@@ -185,7 +254,8 @@ class ConvBN:
         self.bn = BatchNorm(name + ".bn", cout, dtype)
         self.act = Act(act if act != "relu" else None) if act else None
         self.act_kind = act
-        self.layers = [self.conv, self.bn] + ([self.act] if self.act else [])
+        self.fq = None if act else FakeQuant()
+        self.layers = [self.conv, self.bn] + ([self.act] if self.act else [self.fq])
 
     def forward(self, x, train):
         for layer in self.layers:
@@ -204,17 +274,17 @@ class Residual:
     def __init__(self, body, skip=None, act=None):
         self.body, self.skip, self.act = body, skip, Act(act if act != "relu" else None) if act else None
         self.act_kind = act
+        self.fq = None if act else FakeQuant()
 
     def forward(self, x, train):
         y = x
         for layer in self.body:
             y = layer.forward(y, train)
         y = y + (self.skip.forward(x, train) if self.skip else x)
-        return self.act.forward(y, train) if self.act else y
+        return self.act.forward(y, train) if self.act else self.fq.forward(y, train)
 
     def backward(self, dy, grads):
-        if self.act:
-            dy = self.act.backward(dy, grads)
+        dy = self.act.backward(dy, grads) if self.act else self.fq.backward(dy, grads)
         dx = self.skip.backward(dy, grads) if self.skip else dy
         for layer in reversed(self.body):
             dy = layer.backward(dy, grads)
@@ -239,8 +309,8 @@ class Net:
                     walk(b)
                 if m.skip:
                     walk(m.skip)
-                if m.act:
-                    out.append(m.act)
+                if not isinstance(m, Chain):
+                    out.append(m.act if m.act else m.fq)
         for b in self.blocks:
             walk(b)
         return out
@@ -269,7 +339,7 @@ class Net:
         return self.gap @ self.fc_w.T + self.fc_b
 
     def penalty(self):
-        return sum(m.penalty() for m in self.modules() if isinstance(m, Act))
+        return sum(m.penalty() for m in self.modules() if isinstance(m, (Act, FakeQuant)))
 
     def backward(self, dlogits):
         grads = {"fc.w": dlogits.T @ self.gap, "fc.b": dlogits.sum(0)}
@@ -398,21 +468,34 @@ def train(net, x, y, epochs, lr0, sparsity, tag):
 # ---------------------------------------------------------------------------- export
 
 class Exporter:
+    """The trained net as an ONNX graph (BatchNorm folded). After QAT (Act.bits > 0) ReLUs export as Clip to their
+    QAT clip, and `overrides` holds each quantized map's 4-bit QDQ parameters for quantize_static's
+    TensorQuantOverrides: uint4 (zero point 0, step clip/15) after activations, int4 (step from FakeQuant) else."""
+
     def __init__(self):
-        self.nodes, self.inits = [], []
+        self.nodes, self.inits, self.overrides = [], [], {}
 
     def const(self, name, a):
         self.inits.append(numpy_helper.from_array(np.asarray(a, np.float32), name))
         return name
 
-    def act(self, x, kind, name):
+    def act(self, x, act, name):
         out = f"{name}.act"
-        if kind == "relu":
+        hi = act.qcap if Act.bits else act.cap
+        if hi is None:
             self.nodes.append(helper.make_node("Relu", [x], [out], name=out))
         else:
-            lo, hi = self.const(f"{name}.min", np.float32(0)), self.const(f"{name}.max", np.float32(kind))
+            lo, hi = self.const(f"{name}.min", np.float32(0)), self.const(f"{name}.max", np.float32(hi))
             self.nodes.append(helper.make_node("Clip", [x, lo, hi], [out], name=out))
+        if Act.bits:
+            self.overrides[out] = [{"quant_type": QuantType.QUInt4, "scale": np.array(act.qcap / (2 ** Act.bits - 1), np.float32),
+                                    "zero_point": np.array(0, np.uint8)}]
         return out
+
+    def fake_quant(self, x, fq):
+        if Act.bits and fq is not None and fq.step is not None:
+            self.overrides[x] = [{"quant_type": QuantType.QInt4, "scale": np.array(fq.step, np.float32), "zero_point": np.array(0, np.int8)}]
+        return x
 
     def conv_bn(self, cb, x):
         scale, shift = cb.bn.fold()
@@ -424,7 +507,7 @@ class Exporter:
         self.nodes.append(helper.make_node("Conv", [x, self.const(f"{cb.name}.weight", w),
                                                     self.const(f"{cb.name}.bias", shift)],
                                            [cb.name], name=cb.name, **attrs))
-        return self.act(cb.name, cb.act_kind, cb.name) if cb.act_kind else cb.name
+        return self.act(cb.name, cb.act, cb.name) if cb.act else self.fake_quant(cb.name, cb.fq)
 
     def block(self, b, x):
         if isinstance(b, ConvBN):
@@ -437,7 +520,7 @@ class Exporter:
         skip = self.conv_bn(b.skip, x) if b.skip else x
         out = f"{b.body[0].name.rsplit('.', 1)[0]}.add"
         self.nodes.append(helper.make_node("Add", [y, skip], [out], name=out))
-        return self.act(out, b.act_kind, out) if b.act_kind else out
+        return self.act(out, b.act, out) if b.act else self.fake_quant(out, b.fq)
 
     def save(self, net, name, path):
         x = "input"
@@ -453,7 +536,7 @@ class Exporter:
                                   [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10])],
                                   initializer=self.inits)
         model = helper.make_model(graph, producer_name="nibble-train-cat-models",
-                                  opset_imports=[helper.make_opsetid("", OPSET)])
+                                  opset_imports=[helper.make_opsetid("", OPSET_INT4 if Act.bits else OPSET)])
         model.ir_version = IR_VERSION
         onnx.checker.check_model(model, full_check=True)
         onnx.save(model, path)
@@ -467,14 +550,32 @@ class Reader(CalibrationDataReader):
         return next(self.items, None)
 
 
-def quantize(src, dst, calib):
+def quantize(src, dst, calib, overrides=None):
     quantize_static(src, dst, Reader(calib), quant_format=QuantFormat.QDQ, per_channel=True,
-                    weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8)
+                    weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
+                    extra_options={"TensorQuantOverrides": overrides} if overrides else None)
+
+
+def fit_qat_ranges(net, x, bits):
+    """Starts QAT: one float forward pass (eval BatchNorm) sets every activation's clip and every FakeQuant's
+    step to the MSE-optimal range at `bits` (as LAPQ starts from MSE clipping), then turns quantization on."""
+    Act.bits = 0
+    net.forward(x, False)
+    for m in net.modules():
+        if isinstance(m, Act):
+            c = mse_clip(m.y[m.y > 0], 2 ** bits - 1)
+            m.qcap = c if m.cap is None else min(m.cap, c)
+        elif isinstance(m, FakeQuant):
+            m.step = mse_clip(m.x, 2 ** (bits - 1) - 1) / (2 ** (bits - 1) - 1)
+    Act.bits = bits
 
 
 def accuracy(path, x, y):
     so = ort.SessionOptions()
     so.intra_op_num_threads = so.inter_op_num_threads = 1
+    if "_q4" in path:
+        # ORT has no QLinearConv for 4-bit tensors: run the Q/DQ pairs as written instead of fusing them.
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
     return float((s.run(None, {"input": x})[0].argmax(1) == y).mean())
 
@@ -486,6 +587,10 @@ def main():
     ap.add_argument("--epochs", type=int, default=24)
     ap.add_argument("--le-epochs", type=int, default=8)
     ap.add_argument("--sparsity", type=float, default=0.5, help="weight of the Hoyer penalty per activation")
+    ap.add_argument("--qat-epochs", type=int, default=8, help="4-bit quantization-aware epochs for the _q4 variant")
+    ap.add_argument("--qat-sparsity", type=float, default=1.0, help="weight of the Hoyer penalty during QAT")
+    ap.add_argument("--nets", default="digits_resnet,digits_mobilenet")
+    ap.add_argument("--variants", default="plain,le,q4", help="which of plain, le, q4 to write (training runs the chain)")
     args = ap.parse_args()
     out = lambda n: os.path.join(args.out, n)  # noqa: E731
     xtr, _, ytr, _ = load_data()  # train-demo's split: its test set and calibration batch are reused as written
@@ -493,15 +598,27 @@ def main():
     xte, yte = np.load(out("digits_test_x_img.npy")), np.load(out("digits_test_y.npy"))
     calib = np.load(out("digits_calib_img.npy"))
 
-    for name, make in (("digits_resnet", resnet), ("digits_mobilenet", mobilenet)):
-        t0 = time.time()
+    nets = {"digits_resnet": resnet, "digits_mobilenet": mobilenet}
+    for name in args.nets.split(","):
+        make, t0 = nets[name], time.time()
         print(f"{name}: gradient check ok (max rel err {grad_check(make):.1e})", flush=True)
+        written = []
         net = train(make(np.random.default_rng(SEED)), xtr, ytr, args.epochs, 3e-3, 0.0, name)
-        Exporter().save(net, name, out(f"{name}.onnx"))
+        if "plain" in args.variants:
+            Exporter().save(net, name, out(f"{name}.onnx")); written.append((name, None))
         net = train(net, xtr, ytr, args.le_epochs, 1e-3, args.sparsity, name + "_le")
-        Exporter().save(net, name + "_le", out(f"{name}_le.onnx"))
-        for n in (name, name + "_le"):
-            quantize(out(f"{n}.onnx"), out(f"{n}.qdq.onnx"), calib)
+        if "le" in args.variants:
+            Exporter().save(net, name + "_le", out(f"{name}_le.onnx")); written.append((name + "_le", None))
+        if "q4" in args.variants:
+            # QAT from the low-entropy net: 4-bit activations everywhere, the sparsity penalty kept on.
+            fit_qat_ranges(net, xtr[:512], 4)
+            net = train(net, xtr, ytr, args.qat_epochs, 5e-4, args.qat_sparsity, name + "_q4")
+            ex = Exporter()
+            ex.save(net, name + "_q4", out(f"{name}_q4.onnx"))
+            written.append((name + "_q4", ex.overrides))
+            Act.bits = 0
+        for n, overrides in written:
+            quantize(out(f"{n}.onnx"), out(f"{n}.qdq.onnx"), calib, overrides)
             print(f"{n}: onnxruntime test accuracy fp32 {accuracy(out(n + '.onnx'), xte, yte):.4f}, "
                   f"QDQ {accuracy(out(n + '.qdq.onnx'), xte, yte):.4f}", flush=True)
         print(f"{name}: {time.time() - t0:.0f} s", flush=True)

@@ -31,8 +31,9 @@ public enum CodecTransformChoice: String, Sendable, CaseIterable {
 
 /// Fits the codec tables of a converted model on calibration data (issue 6) and writes them into the `.nib`
 /// codec section (docs/FORMAT.md §6): per intermediate float tensor an MSE-clipped quantizer
-/// (`ActivationQuantizer.calibrated`, unsigned unless the tensor takes negative values) — at 8 bits the int8
-/// consumers' own input grid where they have one (`consumerGrid`: lossless for them) — and a static Huffman
+/// (`ActivationQuantizer.calibrated`, unsigned unless the tensor takes negative values) — or, at as many bits as it
+/// has, the grid the source model quantizes the tensor to (`modelGrid`, a QDQ pair) or at 8 bits the int8 consumers'
+/// own input grid (`consumerGrid`): lossless for them — and a static Huffman
 /// table from the token statistics of its quantized tiles (`CodeStatistics`, tiled as `TensorCodec` tiles);
 /// with a transform choice, also a transform entry per tensor with channels: the channel transform (PCA of the
 /// channel covariance, or DCT-II), and quantizer and table of its coefficients, fitted the same way.
@@ -66,6 +67,16 @@ public enum CodecFitter {
     /// nodes re-quantize their float input with their own input_scale and zero point (FORMAT.md §4.2), so an
     /// 8-bit codec on exactly that grid changes nothing they compute (x̂ = (q − zp)·s re-quantizes to q). Nil
     /// when a consumer is anything else or two consumers disagree; the 8-bit quantizer is then MSE-clipped.
+    /// The grid the source model itself quantizes `tensor` to (its producer's `output_grid`, from a QDQ pair): the
+    /// values are meant to lie on it, so coding them there adds no loss beyond the model's own, and a model trained
+    /// with 4-bit activations is coded with 16 symbols. Used whenever the requested bits are at least the grid's.
+    static func modelGrid(_ graph: Graph, tensor: Int) -> ActivationQuantizer? {
+        guard let node = graph.nodes.first(where: { $0.outputs.contains(tensor) }),
+              let g = node.attribute(.outputGrid)?.floats, g.count == 3, let bits = Int(exactly: g[2]), let zp = Int(exactly: g[1])
+        else { return nil }
+        return ActivationQuantizer(bits: bits, step: g[0], zeroPoint: zp)
+    }
+
     static func consumerGrid(_ graph: Graph, tensor: Int) -> ActivationQuantizer? {
         var grid: ActivationQuantizer?
         for node in graph.nodes where node.inputs.contains(tensor) {
@@ -136,9 +147,14 @@ public enum CodecFitter {
         // CAT: quantizer fitting values and signedness, on the fitting samples.
         let values = try runner.sampleValues(samples: samples.fit, maxValues: maxFitValues)
         let signed = values.map { v in v.contains { $0 < 0 } }
-        let grids = coded.map { consumerGrid(graph, tensor: $0) }
-        let cat = try fitPlan(runner, samples, choice) { k, bits in
-            if bits == 8, let grid = grids[k] { return .cat(grid) }
+        let modelGrids = coded.map { modelGrid(graph, tensor: $0) }
+        let grids = coded.indices.map { modelGrids[$0] ?? consumerGrid(graph, tensor: coded[$0]) }
+        // The model's own rounding is not the codec's loss: the bit budget counts from the error of those grids alone.
+        let gridOnly: [MapQuantizer?] = modelGrids.map { $0.map { .cat($0) } }
+        let hasModelGrids = modelGrids.contains { $0 != nil }
+        let gridFitError = hasModelGrids ? runner.outputError(samples: samples.search, quantizers: gridOnly) : 0
+        let cat = try fitPlan(runner, samples, choice, baseline: gridFitError) { k, bits in
+            if let grid = grids[k], bits >= grid.bits { return .cat(grid) }
             return .cat(try quantizer(values[k], bits: bits, signed: signed[k], graph.tensors[coded[k]].name))
         }
         var entries = coded.indices.map { cat.entry($0, tensor: coded[$0]) }
@@ -152,8 +168,9 @@ public enum CodecFitter {
         var summary: CodecReport.TransformSummary?
         if transform != .none {
             let kind = transform == .dct ? ChannelTransformEntry.dctKind : ChannelTransformEntry.pcaKind
-            let fitted = try fitTransforms(runner, samples.fit, kind: kind)
-            let plan = try fitPlan(runner, samples, choice, frozen: fitted.map { $0 == nil }) { k, bits in
+            // A map on the model's own grid stays CAT: it is exact there, a transform would leave the grid.
+            let fitted = try fitTransforms(runner, samples.fit, kind: kind).enumerated().map { modelGrids[$0.offset] == nil ? $0.element : nil }
+            let plan = try fitPlan(runner, samples, choice, frozen: fitted.map { $0 == nil }, baseline: gridFitError) { k, bits in
                 guard let f = fitted[k] else { return cat.quantizers[k] }
                 let q = try quantizer(f.coefficients, bits: bits, signed: true, graph.tensors[coded[k]].name)
                 return .transform(f.transform, q, images: f.images, pixels: f.pixels)
@@ -174,9 +191,10 @@ public enum CodecFitter {
                             checkError: all ? plan.checkError : runner.outputError(samples: samples.check, quantizers: mixed))
         }
         let out = try attach(entries, to: nib)
-        let report = CodecReport(layers: layers, choice: choice, fitSamples: samples.fit.count, checkSamples: samples.check.count,
+        var report = CodecReport(layers: layers, choice: choice, fitSamples: samples.fit.count, checkSamples: samples.check.count,
                                  heldOut: samples.heldOut, fitError: cat.fitError, checkError: cat.checkError,
                                  searchSteps: cat.searchSteps, transform: summary)
+        if hasModelGrids { report.gridCheckError = runner.outputError(samples: samples.check, quantizers: gridOnly) }
         return (out, report)
     }
 
@@ -192,7 +210,7 @@ public enum CodecFitter {
     /// searched), fits a Huffman table per tensor on the fitting samples' stored symbols, and measures
     /// compressed sizes, symbol entropy and errors on the measurement samples.
     static func fitPlan(_ runner: QuantizedRunner, _ samples: Samples, _ choice: CodecBitsChoice, frozen: [Bool]? = nil,
-                        quantizer: (Int, Int) throws -> MapQuantizer) throws -> Plan {
+                        baseline: Double = 0, quantizer: (Int, Int) throws -> MapQuantizer) throws -> Plan {
         let graph = runner.model.graph
         let coded = runner.coded
         var bits: [Int]
@@ -202,7 +220,7 @@ public enum CodecFitter {
             bits = [Int](repeating: b, count: coded.count)
         case .auto(let budget):
             let all = try coded.indices.map { k in try (2...8).map { try quantizer(k, $0) } }  // [tensor][bits − 2]
-            (bits, searchSteps) = runner.searchBits(quantizers: all, samples: samples.search, budget: budget, frozen: frozen)
+            (bits, searchSteps) = runner.searchBits(quantizers: all, samples: samples.search, budget: budget + baseline, frozen: frozen)
         }
         let quantizers = try coded.indices.map { try quantizer($0, bits[$0]) }
 

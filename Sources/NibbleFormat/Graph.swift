@@ -142,6 +142,7 @@ public enum AttributeKey: UInt16, Sendable {
     case activationStep = 22      // floats [s]: activation quantization step
     case sparseFormat = 23        // ints [f]: 0 CSR, 1 N:M (FORMAT.md §4.6)
     case sparseNM = 24            // ints [N, M]: N:M sparsity, 1 ≤ N < M ≤ 4
+    case outputGrid = 25          // floats [step, zero point, bits]: the source model's activation quantization of the output
 
     public var name: String {
         switch self {
@@ -169,6 +170,7 @@ public enum AttributeKey: UInt16, Sendable {
         case .activationStep: return "activation_step"
         case .sparseFormat: return "sparse_format"
         case .sparseNM: return "sparse_nm"
+        case .outputGrid: return "output_grid"
         }
     }
 }

@@ -91,6 +91,36 @@ final class CodecFitterTests: XCTestCase {
         }
     }
 
+    /// A ResNet trained with 4-bit activations (QAT, scripts/train-cat-models.py `_q4`) and exported with uint4/int4
+    /// activation Q/DQ pairs: every map the model quantizes is coded on exactly its grid (16 symbols, the pair's
+    /// step and zero point), so 8-bit tables add no loss beyond the model's own rounding, and the maps take under
+    /// 2.5 bits per value (1.9–2.2 measured with the full calibration set); the session equals the emulation.
+    func testQATModelIsCodedOnItsOwnActivationGrids() throws {
+        let dir = Fixtures.samplesDir
+        let calib = try CalibrationData(NPYArray(shape: [32, 1, 8, 8], floats: Array(try XCTUnwrap(try Fixtures.npy("digits_calib_img.npy", in: dir).floats).prefix(32 * 64))))
+        let (plain, _) = try Converter.convert(onnxBytes: try Fixtures.bytes("digits_resnet_q4.qdq.onnx", in: dir), recipe: .fp32, calibration: calib)
+        let (nib, report) = try CodecFitter.fit(nib: plain, data: calib, bits: .fixed(8))
+        let m = try Model(copying: nib)
+        var gridded = 0, gridded4 = 0
+        for t in CodecFitter.candidates(m.graph) {
+            guard let grid = CodecFitter.modelGrid(m.graph, tensor: t) else { continue }
+            gridded += 1
+            let entry = try XCTUnwrap(m.graph.codecTables.first { $0.tensor == t }, m.graph.tensors[t].name)
+            XCTAssertTrue(grid.bits == 4 || grid.bits == 8, m.graph.tensors[t].name)  // 8: the pooled vector's uint8 pair
+            gridded4 += grid.bits == 4 ? 1 : 0
+            XCTAssertEqual(entry.bits, grid.bits)
+            XCTAssertEqual(entry.step, grid.step)
+            XCTAssertEqual(entry.zeroPoint, grid.zeroPoint)
+        }
+        XCTAssertGreaterThanOrEqual(gridded4, 10, "conv, projection and residual-add maps of the QAT ResNet")
+        XCTAssertNotNil(report.gridCheckError)
+        let values = report.layers.reduce(0) { $0 + $1.fp32Bytes / 4 }
+        let bits = report.layers.reduce(0.0) { $0 + $1.bitsPerValue * Double($1.fp32Bytes / 4) } / Double(values)
+        XCTAssertLessThan(bits, 2.5)
+        let placement = try XCTUnwrap(m.codecPlacement)
+        try assertSessionMatchesEmulation(try Session(model: m, codec: .cat), placement, calib, nib: nib, samples: [0, 27])
+    }
+
     /// int8 digits CNN with 6-bit tables: every codable tensor has a table that loads; the CAT session equals
     /// the raw session with each coded tensor quantized (QuantizedRunner) bit for bit; accuracy stays close.
     func testFixedBitsOnTheDigitsCNN() throws {

@@ -166,6 +166,25 @@ final class QDQImportTests: XCTestCase {
         }
     }
 
+    /// uint4/int4 activation pairs (opset 21) of a QAT ResNet: each records its grid on the node that produces the
+    /// map (`output_grid` [step, zero point, 4]), and the Relu/Clip after a residual Add fuses into the Add.
+    func testFourBitActivationPairsRecordTheirGridAndClampsFuseIntoAdd() throws {
+        let r = try ONNXImporter.importGraph(try ONNXImporter.decode(try Fixtures.bytes("digits_resnet_q4.qdq.onnx", in: Fixtures.samplesDir)))
+        let g = r.graph
+        let grids = g.nodes.compactMap { $0.attribute(.outputGrid)?.floats }
+        XCTAssertGreaterThanOrEqual(grids.count, 10)
+        for grid in grids {
+            XCTAssertEqual(grid.count, 3)
+            XCTAssertGreaterThan(grid[0], 0)
+        }
+        XCTAssertTrue(grids.contains { $0[1] == 0 && $0[2] == 4 }, "uint4 after ReLU: zero point 0")
+        XCTAssertTrue(grids.contains { $0[1] == 8 && $0[2] == 4 }, "int4 on signed maps: zero point 8 on the unsigned symbols")
+        let adds = g.nodes.filter { $0.op == .add }
+        XCTAssertEqual(adds.count, 3)
+        for add in adds { XCTAssertEqual(add.attribute(.outputMin)?.floats, [0], add.name) }
+        XCTAssertFalse(g.nodes.contains { $0.op == .relu }, "every Relu fused")
+    }
+
     func testWellFormedSyntheticModelConverts() throws {
         let (nib, report) = try Converter.convert(onnxBytes: try model())
         XCTAssertEqual(report.rows.first { $0.name == "fc" }?.precision, "int8")

@@ -47,6 +47,28 @@ final class OpTests: XCTestCase {
         for i in 0..<3 { XCTAssertEqual(Double(p[i]), e[i] / sum, accuracy: 1e-6) }
     }
 
+    /// Add/Sub/Mul with a fused clamp (the converter folds the Relu after a residual add into it), on the flat
+    /// equal-shape path, the scalar path and the general broadcast walk.
+    func testElementwiseWithFusedClamp() throws {
+        let xs: [Float] = [-3, -1, 0, 0.5, 2, 7]
+        let clamp = [Attribute(.outputMin, floats: [0]), Attribute(.outputMax, floats: [4])]
+        for (op, other, shape, f) in [
+            (OpType.add, [Float]([1, -1, 2, -2, 3, -3]), [2, 3], { (a: Float, b: Float) in a + b }),
+            (.sub, [0.5], [1], { (a: Float, b: Float) in a - b }),
+            (.mul, [2, -1], [2, 1], { (a: Float, b: Float) in a * b }),
+        ] {
+            var h = GraphHarness()
+            let x = h.input("x", [2, 3])
+            let c = h.constant("c", shape, other)
+            let y = h.node(op, [x, c], [2, 3], clamp)
+            let got = try h.run(outputs: [y], xs)
+            for i in 0..<6 {
+                let b = other.count == 6 ? other[i] : other.count == 1 ? other[0] : other[i / 3]
+                XCTAssertEqual(got[i], min(max(f(xs[i], b), 0), 4), "\(op.name) element \(i)")
+            }
+        }
+    }
+
     func testActivations() throws {
         let xs: [Float] = [-4, -1, 0, 0.5, 3, 7]
         for (op, attrs, f) in [

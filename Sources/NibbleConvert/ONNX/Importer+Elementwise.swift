@@ -16,14 +16,15 @@ extension ONNXImporter {
         b.bind(n.outputs[0], .tensor(y))
     }
 
-    /// Clamps `name`'s producer (Conv/FullyConnected with no other reader) to [lo, hi]; false if not possible.
+    /// Clamps `name`'s producer (Conv/FullyConnected or Add/Sub/Mul/Div, with no other reader) to [lo, hi]; false if not possible.
     static func fuseClamp(_ n: NodeView, _ b: GraphBuilder, lo: Float, hi: Float) -> Bool {
         let input = n.inputs[0]
-        guard let p = b.soleProducer(of: input), [.conv, .fullyConnected].contains(b.nodes[p].op),
+        guard let p = b.soleProducer(of: input), [.conv, .fullyConnected, .add, .sub, .mul, .div].contains(b.nodes[p].op),
               case .tensor(let t)? = b.values[input] else { return false }
         let oldLo = b.nodes[p].attribute(.outputMin)?.floats.first ?? -.infinity
         let oldHi = b.nodes[p].attribute(.outputMax)?.floats.first ?? .infinity
-        b.nodes[p].attributes.removeAll { $0.key == .outputMin || $0.key == .outputMax }
+        // A new clamp may put values off a grid recorded by an earlier Q/DQ pair: the QDQ lowering records it again.
+        b.nodes[p].attributes.removeAll { $0.key == .outputMin || $0.key == .outputMax || $0.key == .outputGrid }
         b.nodes[p].attributes.append(Attribute(.outputMin, floats: [max(oldLo, lo)]))
         b.nodes[p].attributes.append(Attribute(.outputMax, floats: [min(oldHi, hi)]))
         b.alias(n.outputs[0], to: t, absorbing: input)

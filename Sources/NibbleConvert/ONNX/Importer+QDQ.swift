@@ -148,7 +148,17 @@ extension ONNXImporter {
             }
             b.activationQuantizations[out] = ActivationQuantization(scale: s, zeroPoint: Int(zp - p.type.min),
                                                                     source: "QuantizeLinear '\(pending.node)' → DequantizeLinear '\(n.name)'")
+            recordGrid(out, b, step: s, zeroPoint: zp - p.type.min, bits: p.type.max - p.type.min == 15 ? 4 : 8)
         }
+    }
+
+    /// Marks the node producing `name` with the pair's grid (`output_grid`, docs/FORMAT.md §4.3): Nibble drops the
+    /// pair's rounding at run time, and the feature-map codec quantizes the map exactly there (`CodecFitter.modelGrid`), so a
+    /// model trained with low-bit activations keeps its few levels in the arena.
+    static func recordGrid(_ name: String, _ b: GraphBuilder, step: Float, zeroPoint: Int64, bits: Int) {
+        guard case .tensor(let t)? = b.values[name], let p = b.nodes.lastIndex(where: { $0.outputs.contains(t) }) else { return }
+        b.nodes[p].attributes.removeAll { $0.key == .outputGrid }
+        b.nodes[p].attributes.append(Attribute(.outputGrid, floats: [step, Float(zeroPoint), Float(bits)]))
     }
 
     static func describe(_ p: QuantizationParameters) -> String {

@@ -1,6 +1,7 @@
 import NibbleFormat
 
-/// Add, Sub, Mul, Div with numpy broadcasting (ONNX "multidirectional broadcasting").
+/// Add, Sub, Mul, Div with numpy broadcasting (ONNX "multidirectional broadcasting"), then an optional clamp to
+/// [output_min, output_max] (a Relu/Clip the converter fused, as after a ResNet block's residual add).
 /// The common cases run as flat loops: equal shapes, a scalar operand, and a per-channel operand
 /// ([C,1,1] against [1,C,H,W]); the rest walks the output with broadcast strides.
 struct BinaryStep {
@@ -13,6 +14,9 @@ struct BinaryStep {
     let pattern: Pattern
     /// Output shape and per-operand element strides (0 where broadcast), right-aligned to the output rank.
     let shape: [Int], aStrides: [Int], bStrides: [Int]
+    /// The fused clamp; ±infinity (and `clamps` false) without one.
+    let low: Float, high: Float
+    var clamps: Bool { low > -.infinity || high < .infinity }
 
     static func make(_ c: NodeChecker) throws(NibbleError) -> BinaryStep {
         try c.requireInputs(2...2)
@@ -52,8 +56,10 @@ struct BinaryStep {
         case .mul: op = .mul
         default: op = .div
         }
+        let low = try c.float(.outputMin, default: -.infinity), high = try c.float(.outputMax, default: .infinity)
+        if low > high { throw c.fail("output_min \(low) > output_max \(high)") }
         return BinaryStep(operation: op, a: a, b: b, output: c.output, count: count, pattern: pattern,
-                          shape: shape, aStrides: strides(pa), bStrides: strides(pb))
+                          shape: shape, aStrides: strides(pa), bStrides: strides(pb), low: low, high: high)
     }
 
     @inline(__always)
@@ -71,7 +77,12 @@ struct BinaryStep {
     /// Task `task` of `tasks`: a range of output elements (blocks of 16), or of output rows when broadcasting.
     func runTask(_ bind: Bindings, task: Int, of tasks: Int) {
         let x = bind.f32(a), y = bind.f32(b), out = bind.f32(output)
-        if pattern == .general { runGeneral(x, y, out, task: task, of: tasks); return }
+        if pattern == .general {
+            let inner = shape[shape.count - 1], rows = TaskSplit.range(count / max(inner, 1), task: task, of: tasks)
+            runGeneral(x, y, out, rows: rows)
+            clamp(out, rows.lowerBound * inner..<rows.upperBound * inner)
+            return
+        }
         let r = TaskSplit.range(count, task: task, of: tasks, multiple: 16)
         switch (pattern, operation) {
         case (.same, .add): for i in r { out[i] = x[i] + y[i] }
@@ -80,18 +91,25 @@ struct BinaryStep {
         case (.scalarB, _): let s = y[0]; for i in r { out[i] = BinaryStep.apply(operation, x[i], s) }
         default: for i in r { out[i] = BinaryStep.apply(operation, x[i], y[i]) }
         }
+        clamp(out, r)
     }
 
-    /// Walks the output rows of the task in order; the innermost dimension runs as a tight loop.
+    /// The fused clamp over elements `r` of the output, a second pass so the arithmetic loops stay plain.
+    @inline(__always)
+    private func clamp(_ out: UnsafeMutablePointer<Float>, _ r: Range<Int>) {
+        guard clamps else { return }
+        for i in r { out[i] = min(max(out[i], low), high) }
+    }
+
+    /// Walks output rows `rows` in order; the innermost dimension runs as a tight loop.
     private func runGeneral(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>,
-                            task: Int, of tasks: Int) {
+                            rows: Range<Int>) {
         let rank = shape.count
         let inner = shape[rank - 1], sa = aStrides[rank - 1], sb = bStrides[rank - 1]
-        let outer = count / max(inner, 1)
         shape.withUnsafeBufferPointer { shape in
         aStrides.withUnsafeBufferPointer { aStrides in
         bStrides.withUnsafeBufferPointer { bStrides in
-            for o in TaskSplit.range(outer, task: task, of: tasks) {
+            for o in rows {
                 // Decompose the outer index into coordinates of all but the last dimension.
                 var rem = o, offA = 0, offB = 0
                 var d = rank - 2
