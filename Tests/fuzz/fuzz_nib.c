@@ -8,7 +8,8 @@
  *      (without this almost every mutation would stop at "checksum mismatch").
  * A model that loads is then exercised like a user would: infos of every input/output, the arena size, one
  * session (for every other input in a caller arena of exactly nibble_model_arena_size bytes) with residual level
- * -1 or 0 and codec NONE, a deterministic input, one run, every output read back.
+ * -1 or 0, codec NONE, CAT or TRANSFORM in turn (the coded ones fall back to NONE when the model has no tables),
+ * a deterministic input, one run, every output read back.
  * A model whose arena or tensors are huge is loaded and validated but not run (that is an allocation test, not a
  * bug), so the fuzzer does not stall on it; the limits are below.
  *
@@ -116,9 +117,10 @@ static void exercise(const nibble_model* model, uint32_t seed) {
   nibble_session* session = NULL;
   if (nibble_session_create(model, &options, &session) != NIBBLE_OK) { free(caller_arena); return; }
   (void)nibble_session_set_residual_level(session, (seed & 1) ? -1 : 0);
-  /* Models with codec tables run with feature maps CAT-coded every other input (tables, slots and decoding are
-   * exercised on damaged files too); the rest, and models without tables, run raw. */
-  if (!((seed >> 1) & 1) || nibble_session_set_codec(session, NIBBLE_CODEC_CAT) != NIBBLE_OK)
+  /* Models with codec tables run with feature maps CAT- or transform-coded for two inputs in three (tables, slots
+   * and decoding are exercised on damaged files too); the rest, and models without those tables, run raw. */
+  static const nibble_codec codecs[3] = {NIBBLE_CODEC_NONE, NIBBLE_CODEC_CAT, NIBBLE_CODEC_TRANSFORM};
+  if (nibble_session_set_codec(session, codecs[(seed >> 1) % 3]) != NIBBLE_OK)
     (void)nibble_session_set_codec(session, NIBBLE_CODEC_NONE);
   for (size_t i = 0; i < inputs; i++) {
     if (nibble_model_input_info(model, i, &info) != NIBBLE_OK) continue;
