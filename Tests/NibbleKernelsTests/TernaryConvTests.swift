@@ -113,4 +113,20 @@ final class TernaryConvTests: XCTestCase {
             }
         }
     }
+
+    /// The vector quantization loop gives the scalar rule's bytes at every level: halves (round to even), the clamps,
+    /// NaN and infinities, and a tail shorter than a vector.
+    func testQuantizeMatchesScalarAtEveryLevel() {
+        var r = SplitMix(seed: 9)
+        var x: [Float] = [0.5, 1.5, 2.5, -0.5, -1.5, 254.5, 255.5, 127.5, .nan, .infinity, -.infinity, 1e30, -1e30, -0.0]
+        for _ in 0..<203 { x.append(r.float(-40, 300)) }
+        for (scale, zp) in [(Float(1), Int32(0)), (0.37, 128), (2.0 / 255, 255)] {
+            let expected = x.map { Int8Quantization.quantize($0, scale: scale, zeroPoint: zp) }
+            for isa in KernelISA.supported {
+                var q = [UInt8](repeating: 0xA5, count: x.count)
+                TernaryConv.quantize(x, count: x.count, scale: scale, zeroPoint: zp, into: &q, isa: isa)
+                XCTAssertEqual(q, expected, "\(isa.name) scale \(scale) zero point \(zp)")
+            }
+        }
+    }
 }
