@@ -28,9 +28,11 @@ public enum Int8Quantization {
         var i = 0
         while i &+ 8 <= count {
             let v = (UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) / s).rounded(.toNearestOrEven) + z
-            // !(v >= 0) → 0 also maps NaN; the clamped v is integral, so the conversion is exact.
+            // !(v >= 0) → 0 also maps NaN. The clamped v is an integer in 0...255, so 2^23 + v is exact and its low
+            // mantissa byte is v (a float → int vector conversion here would be a generic per-lane call).
             let c = pointwiseMin(v.replacing(with: 0, where: .!(v .>= 0)), SIMD8<Float>(repeating: 255))
-            UnsafeMutableRawPointer(q + i).storeBytes(of: SIMD8<UInt8>(truncatingIfNeeded: SIMD8<Int32>(c)), as: SIMD8<UInt8>.self)
+            let bits = unsafeBitCast(c + SIMD8<Float>(repeating: 8_388_608), to: SIMD8<UInt32>.self)
+            UnsafeMutableRawPointer(q + i).storeBytes(of: SIMD8<UInt8>(truncatingIfNeeded: bits), as: SIMD8<UInt8>.self)
             i &+= 8
         }
         while i < count { q[i] = quantize(x[i], scale: scale, zeroPoint: zeroPoint); i &+= 1 }
