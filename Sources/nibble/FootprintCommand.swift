@@ -341,7 +341,7 @@ struct Layer {
         ["name": name, "producer": producer, "shape": shape, "signed": signed, "held_as": heldAs, "step": Double(quantizer.step),
          "bits": quantizer.bits, "zero_point": quantizer.zeroPoint, "fp32_bytes": fp32Bytes, "int8_bytes": int8Bytes,
          "packed_bytes": packedBytes(quantizer.bits), "compressed_bytes": meanCompressedBytes, "max_compressed_bytes": maxCompressedBytes,
-         "worst_case_bytes": worstCaseBytes, "expected_bytes": expectedBytes, "tile_values": TensorCodec.tileValues,
+         "worst_case_bytes": worstCaseBytes, "expected_bytes": expectedBytes, "tile_values": codec.symbols.layout.maxTileValues,
          "bits_per_value": bitsPerValue, "entropy_bits_per_value": entropy, "zero_fraction": zeroFraction]
     }
 }
