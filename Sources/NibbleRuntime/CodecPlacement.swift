@@ -21,15 +21,16 @@ struct CodecAction: Sendable {
 
 /// The arena plan of a session running the CAT or transform codec (issue 6, "placement"). Every coded tensor lives in
 /// the arena only as a compressed slot sized from the worst-case bound (`TensorCodec.worstCaseBytes`, the raw
-/// fallback of every tile), so no input can overflow it. Around each step, whole-tensor raw buffers live for
-/// that step only: the producer writes its output raw, which is encoded into the slot right after the step;
-/// a consumer's coded inputs are decoded into raw buffers right before it. The planner packs slots, these
-/// step-local buffers and the uncoded tensors (graph inputs and outputs, non-float tensors) with the same
-/// greedy packing as `ArenaPlan`, so the buffers of different steps share bytes.
-///
-/// First version: whole-tensor decode per step (not row bands): peak memory is the compressed maps plus the
-/// raw inputs and outputs of the widest step. Elementwise steps (activations, Add/Sub/Mul/Div) write their
-/// output over a same-shaped decoded input, so a residual Add needs two raw maps, not three.
+/// fallback of every tile), so no input can overflow it. A [1, C, H, W] CAT map is tiled in row bands
+/// (`TileLayout`), and a node that can run by rows — Conv of any precision, Max/AveragePool, elementwise steps —
+/// whose row inputs or output are CAT-coded runs band by band (`BandPlan`): only a window of input rows per row
+/// input and one output band (one output tile) are live, the band is encoded straight into the slot. Other nodes
+/// (FC, global pooling, reshapes, softmax, transform-coded maps) keep whole-tensor buffers for that step only:
+/// the producer writes its output raw, which is encoded into the slot right after the step; a consumer's coded
+/// inputs are decoded into raw buffers right before it (elementwise steps write their output over a same-shaped
+/// decoded input, so a residual Add needs two raw maps, not three). The planner packs slots, these step-local
+/// windows and buffers and the uncoded tensors (graph inputs and outputs, non-float tensors) with the same greedy
+/// packing as `ArenaPlan`, so the buffers of different steps share bytes.
 public struct CodecPlacement: Sendable {
     public let coded: [CodedTensor]
     /// Arena offset of each uncoded non-constant tensor; -1 for constants and coded tensors.

@@ -83,11 +83,31 @@ final class CodecFitterTests: XCTestCase {
             let (nib, _) = try CodecFitter.fit(nib: plain, data: calib, bits: .fixed(5))
             let m = try Model(copying: nib)
             let placement = try XCTUnwrap(m.codecPlacement, name)
+            // Convs (depthwise, stride 2), pools and adds run by row bands; the emulation is the whole-tensor codec.
+            XCTAssertGreaterThan(placement.bandedNodes.count, m.graph.nodes.count / 2, name)
             let cat = try Session(model: m, codec: .cat)
             try assertSessionMatchesEmulation(cat, placement, calib, nib: nib, samples: [0, 27])
             let none = try accuracy(try Session(model: m), test, labels), coded = try accuracy(cat, test, labels)
             XCTAssertGreaterThan(coded, none - 0.03, "\(name): \(coded) vs \(none)")
             XCTAssertEqual(cat.codecFailures, 0)
+        }
+    }
+
+    /// Ternary and bit-serial convs run by row bands too (a variant per band geometry): the CAT session equals the
+    /// emulation bit for bit, at 1 and 2 threads.
+    func testBandedTernaryAndBitSerialConvs() throws {
+        for recipe in [Recipe.ternary, .bitSerial] {
+            let d = try digits(recipe: recipe)
+            let (nib, _) = try CodecFitter.fit(nib: d.nib, data: d.calib, bits: .fixed(6))
+            let m = try Model(copying: nib)
+            let placement = try XCTUnwrap(m.codecPlacement)
+            let precision: Precision = recipe == .ternary ? .ternary : .bitSerial
+            XCTAssertTrue(placement.bandedNodes.contains { m.graph.nodes[$0].precision == precision }, "\(recipe)")
+            for threads in [1, 2] {
+                let cat = try Session(model: m, codec: .cat, threads: threads)
+                try assertSessionMatchesEmulation(cat, placement, d.calib, nib: nib)
+                XCTAssertEqual(cat.codecFailures, 0)
+            }
         }
     }
 
@@ -107,6 +127,8 @@ final class CodecFitterTests: XCTestCase {
             XCTAssertGreaterThan(l.entropy, 0)
         }
 
+        // The int8 convs run by row bands.
+        XCTAssertTrue(placement.bandedNodes.contains { m.graph.nodes[$0].op == .conv && m.graph.nodes[$0].precision == .int8 })
         let cat = try Session(model: m, codec: .cat)
         try assertSessionMatchesEmulation(cat, placement, d.calib, nib: nib)
         let none = try accuracy(try Session(model: m), d.test, d.labels)
