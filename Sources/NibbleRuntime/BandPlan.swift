@@ -16,7 +16,8 @@ struct BandInput {
 
 /// One band of output rows and the step variant that computes it from its window of input rows.
 struct Band {
-    let step: Step
+    /// Index of its step variant in `BandPlan.variants`.
+    let variant: Int
     let inRows: Range<Int>
     let outRows: Range<Int>
 }
@@ -35,6 +36,8 @@ struct BandPlan {
     let outputCoded: Int
     let channels: Int, height: Int, width: Int
     let bands: [Band]
+    /// The step variants, one per band geometry (heights, top and bottom pads).
+    let variants: [Step]
     /// The band buffer (or the window it writes over, elementwise), and the uncoded output or the output slot.
     var bandOffset = 0
     var outputOffset = 0
@@ -115,7 +118,8 @@ struct BandPlan {
         let rows = outCodec.codec.map { $0.layout.segment / os[3] } ?? TileLayout.rows(channels: os[1], height: os[2], width: os[3])
         let effH = (kH - 1) * d + 1
         var bands: [Band] = []
-        var variants: [(key: [Int], step: Step)] = []
+        var variants: [Step] = []
+        var keys: [SIMD4<Int>] = []
         var scratch = 0, taskScratch = 0
         var o0 = 0
         while o0 < os[2] {
@@ -124,11 +128,10 @@ struct BandPlan {
             let i0 = windowed ? max(0, first) : o0, i1 = windowed ? min(height, last) : o1
             guard i1 > i0 else { return nil }
             let padTop = max(0, -first), padBottom = max(0, last - height)
-            let key = [i1 - i0, o1 - o0, padTop, padBottom]
-            let step: Step
-            if let v = variants.first(where: { $0.key == key }) {
-                step = v.step
-            } else {
+            let key = SIMD4(i1 - i0, o1 - o0, padTop, padBottom)
+            var variant = 0
+            while variant < keys.count && keys[variant] != key { variant += 1 }
+            if variant == keys.count {
                 var g = graph
                 for x in rowInputs { g.tensors[x].shape[2] = i1 - i0 }
                 g.tensors[out].shape[2] = o1 - o0
@@ -139,18 +142,18 @@ struct BandPlan {
                     return nil
                 }
                 guard let made = try? Step.make(graph: g, index: n) else { return nil }
-                step = made.0
                 scratch = max(scratch, made.scratchBytes)
-                if step.splitsIntoTasks { taskScratch = max(taskScratch, made.scratchBytes - step.taskScratchOffset) }
-                variants.append((key, step))
+                if made.0.splitsIntoTasks { taskScratch = max(taskScratch, made.scratchBytes - made.0.taskScratchOffset) }
+                variants.append(made.0)
+                keys.append(key)
             }
-            bands.append(Band(step: step, inRows: i0..<i1, outRows: o0..<o1))
+            bands.append(Band(variant: variant, inRows: i0..<i1, outRows: o0..<o1))
             o0 = o1
         }
         // Elementwise: the band may overwrite a same-shaped input's window (out[j] reads only in[j] at j).
         let inPlace = windowed ? -1 : (CodecPlacement.writesInPlace(node.op) ? 0 : -1)
         return BandPlan(node: n, inputs: inputs, output: out, outputCodec: outCodec.codec, outputCoded: codedIndex[out],
-                        channels: os[1], height: os[2], width: os[3], bands: bands, inPlaceInput: inPlace,
+                        channels: os[1], height: os[2], width: os[3], bands: bands, variants: variants, inPlaceInput: inPlace,
                         scratchBytes: scratch, taskScratchBytes: taskScratch)
     }
 }

@@ -143,12 +143,12 @@ public final class Session {
 
     public func run() {
         guard let placement else {
-            for step in model.steps { run(step) }
+            for step in model.steps { execute(step) }
             return
         }
         for (n, step) in model.steps.enumerated() {
             codecStep(placement, node: n, before: true)
-            if let plan = placement.bands[n] { runBands(plan) } else { run(step) }
+            if let plan = placement.bands[n] { runBands(plan) } else { execute(step) }
             codecStep(placement, node: n, before: false)
         }
     }
@@ -159,13 +159,18 @@ public final class Session {
         if let workers, step.splitsIntoTasks { workers.run(step, bindings) } else { step.run(bindings) }
     }
 
+    /// `run(step)` out of line: every run path shares one copy of the step dispatch (code size of the embedded core;
+    /// one call per step).
+    @inline(never)
+    private func execute(_ step: Step) { run(step) }
+
     /// Runs, calling `observer(nodeIndex)` before each node: the node's inputs are live (and decoded, except
     /// the row inputs of a node a codec runs by row bands) then (calibration reads them with `tensorFloats`).
     public func run(observer: (Int) -> Void) {
         for (n, step) in model.steps.enumerated() {
             if let placement { codecStep(placement, node: n, before: true) }
             observer(n)
-            if let plan = placement?.bands[n] { runBands(plan) } else { run(step) }
+            if let plan = placement?.bands[n] { runBands(plan) } else { execute(step) }
             if let placement { codecStep(placement, node: n, before: false) }
         }
     }
@@ -213,7 +218,7 @@ public final class Session {
                 pointers[x.tensor] = UnsafeMutableRawPointer(window)
             }
             pointers[plan.output] = base + plan.bandOffset
-            run(band.step)
+            execute(plan.variants[band.variant])
             let values = (base + plan.bandOffset).assumingMemoryBound(to: Float.self)
             if let codec = plan.outputCodec {
                 let slot = UnsafeMutableRawBufferPointer(start: base + plan.outputOffset, count: codec.worstCaseBytes)
@@ -236,7 +241,6 @@ public final class Session {
     }
 
     /// Rows `rows` of every channel of `x` into `window` ([C][rows][W]).
-    @inline(__always)
     private func fillWindow(_ x: BandInput, rows: Range<Int>, window: UnsafeMutablePointer<Float>,
                             base: UnsafeMutableRawPointer, symbols: UnsafeMutablePointer<UInt8>) {
         let w = x.width, n = rows.count
