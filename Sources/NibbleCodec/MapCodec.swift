@@ -24,7 +24,7 @@ public enum MapCodec: Sendable, Equatable {
     /// Bytes of scratch `encode` and `decode` need.
     public var scratchBytes: Int {
         switch self {
-        case .cat: return TensorCodec.tileValues
+        case .cat(let c): return c.symbolBytes
         case .transform(let t): return t.scratchBytes
         }
     }

@@ -1,108 +1,201 @@
+/// Which values form each tile of a coded map (issue 6, "placement"): tile k holds, in each of `planes`
+/// planes of `planeValues` consecutive values, the segment [k·segment, (k+1)·segment) of that plane, plane by
+/// plane. A 4-D [1, C, H, W] map uses row bands — planes = C, segment = R·W with R = `rows(…)` — so tile k
+/// is rows [k·R, (k+1)·R) of every channel in [c][r][w] order and a consumer decodes a few rows at a time; other
+/// shapes are flat (one plane, segments of `TensorCodec.tileValues`). The stored tables do not depend on the order.
+public struct TileLayout: Sendable, Equatable {
+    public let planes: Int
+    public let planeValues: Int
+    public let segment: Int
+
+    /// Flat tiles of `TensorCodec.tileValues` consecutive values.
+    public init(count: Int) { self.init(planes: 1, planeValues: count, segment: TensorCodec.tileValues) }
+
+    /// Row bands for [1, C, H, W] (`rows(channels:height:width:)` rows per tile), flat tiles otherwise.
+    public init(shape: [Int]) {
+        let count = shape.reduce(1, *)
+        guard shape.count == 4, shape[0] == 1, count >= 1 else { self.init(count: count); return }
+        self.init(planes: shape[1], planeValues: shape[2] * shape[3],
+                  segment: TileLayout.rows(channels: shape[1], height: shape[2], width: shape[3]) * shape[3])
+    }
+
+    init(planes: Int, planeValues: Int, segment: Int) {
+        self.planes = planes
+        self.planeValues = planeValues
+        self.segment = segment
+    }
+
+    /// Target values per row-band tile: small enough that a band of a few rows is a fraction of an 8×8 or
+    /// 14×14 map, large enough that the 5 bytes of tile header and directory stay near 0.1 bit/value.
+    public static let bandValues = 512
+
+    /// Rows per tile of a [1, C, H, W] map: max(1, bandValues / (C·W)), at most H.
+    public static func rows(channels: Int, height: Int, width: Int) -> Int {
+        max(1, min(height, bandValues / max(1, channels * width)))
+    }
+
+    public var count: Int { planes * planeValues }
+    public var tileCount: Int { (planeValues + segment - 1) / segment }
+    /// Values of tile `k` in each plane.
+    @inline(__always)
+    public func segmentRange(_ k: Int) -> Range<Int> {
+        let start = k * segment
+        return start..<Swift.min(start + segment, planeValues)
+    }
+    /// Values in tile `k`.
+    @inline(__always)
+    public func tileValues(_ k: Int) -> Int { planes * segmentRange(k).count }
+    /// The most values one tile holds (the symbol buffer `encode` and `decode` need).
+    public var maxTileValues: Int { planes * Swift.min(segment, planeValues) }
+}
+
 /// One whole float feature map held compressed (issue 6, CAT placement): the values are quantized
-/// (`ActivationQuantizer`) and entropy-coded (`TileCodec`) in tiles of `tileValues` consecutive values
-/// (NCHW order), the tiles stored back to back after a directory:
+/// (`ActivationQuantizer`) and entropy-coded (`TileCodec`) in tiles (`TileLayout`: row bands of a 4-D map, else
+/// `tileValues` consecutive values), the tiles stored back to back after a directory:
 ///
 ///     u32 end[tileCount]     little-endian: where tile k ends, counted from the first byte after the directory
 ///     tile 0, tile 1, …      each exactly as `TileCodec.encode` wrote it (header byte + payload)
 ///
 /// Every tile is bounded by `TileCodec.worstCaseBytes` (raw fallback), so `worstCaseBytes` is a hard bound
 /// on the whole slot: the arena planner reserves it and no input can overflow it. The directory lets the
-/// decoder hand `TileCodec.decode` each tile's exact bytes. Neither direction allocates: both work through a
-/// caller symbol buffer of `tileValues` bytes (the session's kernel scratch).
+/// decoder hand `TileCodec.decode` each tile's exact bytes, and a consumer decode one band (`decodeTile`).
+/// Neither direction allocates: both work through a caller symbol buffer of `layout.maxTileValues` bytes (the
+/// session's kernel scratch).
 public struct TensorCodec: Sendable, Equatable {
-    /// Values per tile. Small enough that the symbol buffer is tiny, large enough that the 1-byte tile header
+    /// Values per flat tile. Small enough that the symbol buffer is tiny, large enough that the 1-byte tile header
     /// and the 4-byte directory entry cost under 0.01 bit/value.
     public static let tileValues = 4096
 
     public let quantizer: ActivationQuantizer
     public let tiles: TileCodec
-    /// Values in the tensor.
-    public let count: Int
+    public let layout: TileLayout
 
     /// Nil unless the table matches the quantizer (same bits; its zero-run symbol is the quantizer's zero
-    /// point) and count ≥ 1 with a worst case that fits in an Int.
+    /// point) and count ≥ 1 with a worst case that fits in an Int. Flat tiles.
     public init?(quantizer: ActivationQuantizer, table: HuffmanTable, count: Int) {
-        guard table.bits == quantizer.bits, table.zeroSymbol == quantizer.zeroPoint, count >= 1,
-              count <= Int(UInt32.max) / 2 else { return nil }
+        self.init(quantizer: quantizer, table: table, layout: TileLayout(count: count))
+    }
+
+    /// The same for a map of `shape`: row-band tiles when it is [1, C, H, W].
+    public init?(quantizer: ActivationQuantizer, table: HuffmanTable, shape: [Int]) {
+        self.init(quantizer: quantizer, table: table, layout: TileLayout(shape: shape))
+    }
+
+    public init?(quantizer: ActivationQuantizer, table: HuffmanTable, layout: TileLayout) {
+        guard table.bits == quantizer.bits, table.zeroSymbol == quantizer.zeroPoint, layout.count >= 1,
+              layout.count <= Int(UInt32.max) / 2 else { return nil }
         self.quantizer = quantizer
         self.tiles = TileCodec(table: table)
-        self.count = count
+        self.layout = layout
     }
 
     public var bits: Int { quantizer.bits }
-    public var tileCount: Int { (count + TensorCodec.tileValues - 1) / TensorCodec.tileValues }
+    /// Values in the tensor.
+    public var count: Int { layout.count }
+    public var tileCount: Int { layout.tileCount }
     public var directoryBytes: Int { 4 * tileCount }
+    /// Bytes of symbol buffer `encode`, `decode` and the tile calls need.
+    public var symbolBytes: Int { layout.maxTileValues }
 
     /// Directory + every tile at its raw-fallback bound: the most bytes `encode` can ever write.
     public var worstCaseBytes: Int {
-        let full = count / TensorCodec.tileValues
-        let rest = count % TensorCodec.tileValues
-        var total = directoryBytes + full * (TileCodec.worstCaseBytes(count: TensorCodec.tileValues, bits: bits) ?? 0)
-        if rest > 0 { total += TileCodec.worstCaseBytes(count: rest, bits: bits) ?? 0 }
+        let full = layout.planeValues / layout.segment
+        let rest = layout.planeValues % layout.segment
+        var total = directoryBytes + full * (TileCodec.worstCaseBytes(count: layout.planes * layout.segment, bits: bits) ?? 0)
+        if rest > 0 { total += TileCodec.worstCaseBytes(count: layout.planes * rest, bits: bits) ?? 0 }
         return total
     }
 
-    /// Values of tile `k`.
-    @inline(__always)
-    public func tileRange(_ k: Int) -> Range<Int> {
-        let start = k * TensorCodec.tileValues
-        return start..<Swift.min(start + TensorCodec.tileValues, count)
-    }
-
     /// Quantizes and encodes `count` values into `slot` (at least `worstCaseBytes`), using `symbols`
-    /// (`tileValues` bytes) as the tile buffer. Returns the bytes written, or nil if the slot is too small.
+    /// (`symbolBytes`) as the tile buffer. Returns the bytes written, or nil if the slot is too small.
     public func encode(_ values: UnsafePointer<Float>, into slot: UnsafeMutableRawBufferPointer,
                        symbols: UnsafeMutablePointer<UInt8>) -> Int? {
-        guard slot.count >= worstCaseBytes, let base = slot.baseAddress else { return nil }
-        let tilesStart = directoryBytes
-        var end = 0
+        guard slot.count >= worstCaseBytes else { return nil }
+        var written = 0
         for k in 0..<tileCount {
-            let r = tileRange(k)
-            quantizer.quantize(UnsafeBufferPointer(start: values + r.lowerBound, count: r.count),
-                               into: UnsafeMutableBufferPointer(start: symbols, count: r.count))
-            let out = UnsafeMutableRawBufferPointer(start: base + tilesStart + end, count: slot.count - tilesStart - end)
-            // Cannot fail: the slot holds the worst case and quantized symbols are < 2^bits.
-            guard let written = tiles.encode(UnsafeBufferPointer(start: symbols, count: r.count), into: out) else { return nil }
-            end += written
-            base.storeBytes(of: UInt32(end).littleEndian, toByteOffset: 4 * k, as: UInt32.self)
+            let r = layout.segmentRange(k)
+            for p in 0..<layout.planes {
+                quantizer.quantize(UnsafeBufferPointer(start: values + p * layout.planeValues + r.lowerBound, count: r.count),
+                                   into: UnsafeMutableBufferPointer(start: symbols + p * r.count, count: r.count))
+            }
+            guard let w = encodeTile(k, symbols: symbols, into: slot) else { return nil }
+            written = w
         }
-        return tilesStart + end
+        return written
+    }
+
+    /// Quantizes one band (tile `k`'s values in tile order, [plane][segment]) and encodes it as tile `k`; tiles
+    /// 0..<k must have been written already (the directory entry of k − 1 says where k starts). Returns the slot
+    /// bytes used so far (directory included), or nil if the slot is too small or k's predecessor is corrupt.
+    public func encodeTile(_ k: Int, band: UnsafePointer<Float>, into slot: UnsafeMutableRawBufferPointer,
+                           symbols: UnsafeMutablePointer<UInt8>) -> Int? {
+        let n = layout.tileValues(k)
+        quantizer.quantize(UnsafeBufferPointer(start: band, count: n), into: UnsafeMutableBufferPointer(start: symbols, count: n))
+        return encodeTile(k, symbols: symbols, into: slot)
+    }
+
+    private func encodeTile(_ k: Int, symbols: UnsafeMutablePointer<UInt8>, into slot: UnsafeMutableRawBufferPointer) -> Int? {
+        let tilesStart = directoryBytes
+        guard k >= 0, k < tileCount, slot.count >= worstCaseBytes, let base = slot.baseAddress else { return nil }
+        let start = k == 0 ? 0 : Int(UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * (k - 1), as: UInt32.self)))
+        guard start <= slot.count - tilesStart else { return nil }
+        let out = UnsafeMutableRawBufferPointer(start: base + tilesStart + start, count: slot.count - tilesStart - start)
+        // Cannot fail when tiles 0..<k were written by this codec: the slot holds the worst case.
+        guard let written = tiles.encode(UnsafeBufferPointer(start: symbols, count: layout.tileValues(k)), into: out) else { return nil }
+        base.storeBytes(of: UInt32(start + written).littleEndian, toByteOffset: 4 * k, as: UInt32.self)
+        return tilesStart + start + written
+    }
+
+    /// Decodes tile `k` of a slot written by `encode` (or `encodeTile`) into `symbols` (`layout.tileValues(k)`
+    /// quantized symbols in tile order). False when the directory or the tile is corrupt. Never reads outside `slot`.
+    public func decodeTile(_ k: Int, _ slot: UnsafeRawBufferPointer, symbols: UnsafeMutablePointer<UInt8>) -> Bool {
+        let tilesStart = directoryBytes
+        guard k >= 0, k < tileCount, slot.count >= tilesStart, let base = slot.baseAddress else { return false }
+        let start = k == 0 ? 0 : Int(UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * (k - 1), as: UInt32.self)))
+        let end = Int(UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * k, as: UInt32.self)))
+        guard end > start, end <= slot.count - tilesStart else { return false }
+        let tile = UnsafeRawBufferPointer(start: base + tilesStart + start, count: end - start)
+        return tiles.decode(tile, into: UnsafeMutableBufferPointer(start: symbols, count: layout.tileValues(k)))
     }
 
     /// Decodes a slot written by `encode` into `count` floats. False (with `values` unspecified) when the
     /// directory or a tile is corrupt: ends out of order or past the slot, or a tile `TileCodec` refuses.
-    /// Never reads outside `slot` nor writes outside `values[0..<count]` and `symbols[0..<tileValues]`.
+    /// Never reads outside `slot` nor writes outside `values[0..<count]` and `symbols[0..<symbolBytes]`.
     public func decode(_ slot: UnsafeRawBufferPointer, into values: UnsafeMutablePointer<Float>,
                        symbols: UnsafeMutablePointer<UInt8>) -> Bool {
-        let tilesStart = directoryBytes
-        guard slot.count >= tilesStart, let base = slot.baseAddress else { return false }
-        var start = 0
         for k in 0..<tileCount {
-            let end = Int(UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * k, as: UInt32.self)))
-            guard end > start, end <= slot.count - tilesStart else { return false }
-            let r = tileRange(k)
-            let tile = UnsafeRawBufferPointer(start: base + tilesStart + start, count: end - start)
-            guard tiles.decode(tile, into: UnsafeMutableBufferPointer(start: symbols, count: r.count)) else { return false }
-            quantizer.dequantize(UnsafeBufferPointer(start: symbols, count: r.count),
-                                 into: UnsafeMutableBufferPointer(start: values + r.lowerBound, count: r.count))
-            start = end
+            guard decodeTile(k, slot, symbols: symbols) else { return false }
+            let r = layout.segmentRange(k)
+            for p in 0..<layout.planes {
+                quantizer.dequantize(UnsafeBufferPointer(start: symbols + p * r.count, count: r.count),
+                                     into: UnsafeMutableBufferPointer(start: values + p * layout.planeValues + r.lowerBound, count: r.count))
+            }
         }
         return true
     }
 
-    /// Calls `body` with the symbols of each tile of `values` (quantized), tiled exactly as `encode` tiles:
-    /// what convert-time statistics are gathered on.
+    /// Calls `body` with the symbols of each tile of `values` (quantized), tiled by `layout` exactly as `encode`
+    /// tiles: what convert-time statistics are gathered on.
+    public static func forEachTile(_ values: UnsafeBufferPointer<Float>, quantizer: ActivationQuantizer, layout: TileLayout,
+                                   _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+        precondition(values.count == layout.count)
+        guard let v = values.baseAddress else { return }
+        var symbols = [UInt8](repeating: 0, count: layout.maxTileValues)
+        symbols.withUnsafeMutableBufferPointer { s in
+            for k in 0..<layout.tileCount {
+                let r = layout.segmentRange(k)
+                for p in 0..<layout.planes {
+                    quantizer.quantize(UnsafeBufferPointer(start: v + p * layout.planeValues + r.lowerBound, count: r.count),
+                                       into: UnsafeMutableBufferPointer(rebasing: s[p * r.count..<(p + 1) * r.count]))
+                }
+                body(UnsafeBufferPointer(rebasing: s[0..<layout.tileValues(k)]))
+            }
+        }
+    }
+
+    /// Flat tiles (the layout of `init(quantizer:table:count:)`).
     public static func forEachTile(_ values: UnsafeBufferPointer<Float>, quantizer: ActivationQuantizer,
                                    _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
-        var symbols = [UInt8](repeating: 0, count: Swift.min(values.count, tileValues))
-        var start = 0
-        while start < values.count {
-            let n = Swift.min(tileValues, values.count - start)
-            symbols.withUnsafeMutableBufferPointer { s in
-                quantizer.quantize(UnsafeBufferPointer(rebasing: values[start..<start + n]), into: s)
-                body(UnsafeBufferPointer(rebasing: s[0..<n]))
-            }
-            start += n
-        }
+        forEachTile(values, quantizer: quantizer, layout: TileLayout(count: values.count), body)
     }
 }

@@ -232,7 +232,8 @@ public enum CodecFitter {
             return s
         }
         try runner.forEachCodedTensor(samples: samples.fit, quantizers: quantizers) { k, v in
-            quantizers[k].storedValues(v).withUnsafeBufferPointer { TensorCodec.forEachTile($0, quantizer: quantizers[k].quantizer) { stats[k].add(tile: $0) } }
+            let layout = quantizers[k].tileLayout(shape: graph.tensors[coded[k]].shape)
+            quantizers[k].storedValues(v).withUnsafeBufferPointer { TensorCodec.forEachTile($0, quantizer: quantizers[k].quantizer, layout: layout) { stats[k].add(tile: $0) } }
         }
         let tables = stats.map { HuffmanTable(statistics: $0) }
         let rans = coded.indices.map { StaticRANS(table: tables[$0], statistics: stats[$0]) }
@@ -258,8 +259,9 @@ public enum CodecFitter {
                 }
             }
             quantizers[k].storedValues(v).withUnsafeBufferPointer {
-                ransCompressed[k] += 4 * (($0.count + TensorCodec.tileValues - 1) / TensorCodec.tileValues)  // the directory
-                TensorCodec.forEachTile($0, quantizer: quantizers[k].quantizer) {
+                let layout = quantizers[k].tileLayout(shape: graph.tensors[coded[k]].shape)
+                ransCompressed[k] += 4 * layout.tileCount  // the directory
+                TensorCodec.forEachTile($0, quantizer: quantizers[k].quantizer, layout: layout) {
                     Entropy.accumulate($0, into: &histograms[k])
                     ransCompressed[k] += rans[k].tileBytes($0)
                 }

@@ -43,11 +43,17 @@ enum MapQuantizer: Sendable {
         return Array(values)
     }
 
+    /// How the session tiles the stored symbols of a tensor of `shape`: row bands of CAT values, flat coefficients.
+    func tileLayout(shape: [Int]) -> TileLayout {
+        if case .cat = self { return TileLayout(shape: shape) }
+        return TileLayout(count: shape.reduce(1, *))
+    }
+
     /// The session codec with `table`, for a tensor of `shape`.
     func codec(table: HuffmanTable, shape: [Int]) -> MapCodec? {
         switch self {
         case .cat(let q):
-            return TensorCodec(quantizer: q, table: table, count: shape.reduce(1, *)).map { .cat($0) }
+            return TensorCodec(quantizer: q, table: table, shape: shape).map { .cat($0) }
         case .transform(let t, let q, _, _):
             return TransformCodec(transform: t, quantizer: q, table: table, shape: shape).map { .transform($0) }
         }

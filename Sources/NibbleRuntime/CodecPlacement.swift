@@ -21,15 +21,16 @@ struct CodecAction: Sendable {
 
 /// The arena plan of a session running the CAT or transform codec (issue 6, "placement"). Every coded tensor lives in
 /// the arena only as a compressed slot sized from the worst-case bound (`TensorCodec.worstCaseBytes`, the raw
-/// fallback of every tile), so no input can overflow it. Around each step, whole-tensor raw buffers live for
-/// that step only: the producer writes its output raw, which is encoded into the slot right after the step;
-/// a consumer's coded inputs are decoded into raw buffers right before it. The planner packs slots, these
-/// step-local buffers and the uncoded tensors (graph inputs and outputs, non-float tensors) with the same
-/// greedy packing as `ArenaPlan`, so the buffers of different steps share bytes.
-///
-/// First version: whole-tensor decode per step (not row bands): peak memory is the compressed maps plus the
-/// raw inputs and outputs of the widest step. Elementwise steps (activations, Add/Sub/Mul/Div) write their
-/// output over a same-shaped decoded input, so a residual Add needs two raw maps, not three.
+/// fallback of every tile), so no input can overflow it. A [1, C, H, W] CAT map is tiled in row bands
+/// (`TileLayout`), and a node that can run by rows — Conv of any precision, Max/AveragePool, elementwise steps —
+/// whose row inputs or output are CAT-coded runs band by band (`BandPlan`): only a window of input rows per row
+/// input and one output band (one output tile) are live, the band is encoded straight into the slot. Other nodes
+/// (FC, global pooling, reshapes, softmax, transform-coded maps) keep whole-tensor buffers for that step only:
+/// the producer writes its output raw, which is encoded into the slot right after the step; a consumer's coded
+/// inputs are decoded into raw buffers right before it (elementwise steps write their output over a same-shaped
+/// decoded input, so a residual Add needs two raw maps, not three). The planner packs slots, these step-local
+/// windows and buffers and the uncoded tensors (graph inputs and outputs, non-float tensors) with the same greedy
+/// packing as `ArenaPlan`, so the buffers of different steps share bytes.
 public struct CodecPlacement: Sendable {
     public let coded: [CodedTensor]
     /// Arena offset of each uncoded non-constant tensor; -1 for constants and coded tensors.
@@ -37,6 +38,13 @@ public struct CodecPlacement: Sendable {
     /// Per node: coded inputs to decode before it, coded outputs to encode after it.
     let decodes: [[CodecAction]]
     let encodes: [[CodecAction]]
+    /// Per node: how it runs row band by row band, or nil (whole-tensor decode and encode around it).
+    let bands: [BandPlan?]
+    /// The largest per-task kernel scratch of the band variants that split into tasks (`Model.taskScratchBytes`
+    /// covers it).
+    let bandTaskScratchBytes: Int
+    /// Nodes that run by row bands.
+    public var bandedNodes: [Int] { bands.indices.filter { bands[$0] != nil } }
     /// Bytes the packed slots and buffers take; scratch (kernels, and the codec's tile symbols) follows.
     public let tensorBytes: Int
     public let scratchOffset: Int
@@ -61,7 +69,7 @@ public struct CodecPlacement: Sendable {
         // Intermediates only (what "peak activation" counts): slots by coded index, raw tensors, step buffers.
         var live: [LiveItem] = []
         var raw: [(size: Int, first: Int, last: Int)] = []
-        enum Owner { case tensor(Int), slot(Int), buffer(node: Int, tensor: Int, isOutput: Bool) }
+        enum Owner { case tensor(Int), slot(Int), buffer(node: Int, tensor: Int, isOutput: Bool), window(node: Int, input: Int), band(node: Int) }
         var owners: [Owner] = []
         for t in 0..<count where graph.tensors[t].role != .constant && first[t] != Int.max {
             let life = (first[t], last[t])
@@ -76,15 +84,29 @@ public struct CodecPlacement: Sendable {
             }
         }
         var aliases: [(node: Int, output: Int, input: Int)] = []
+        var bands = graph.nodes.indices.map { BandPlan.make(graph: graph, node: $0, codedIndex: codedIndex, codecs: codecs.map { $0.codec }) }
         for (n, node) in graph.nodes.enumerated() {
             var done: [Int] = []
+            if let plan = bands[n] {
+                // Row band by row band: one window per row input and one band buffer (or the first window,
+                // elementwise) live for the step; other coded inputs (broadcast along rows) are decoded whole.
+                for (j, x) in plan.inputs.enumerated() {
+                    items.append((plan.windowBytes(x), n, n)); owners.append(.window(node: n, input: j))
+                    live.append(LiveItem(size: plan.windowBytes(x), first: n, last: n, coded: -1, stepBuffer: true))
+                    done.append(x.tensor)
+                }
+                if plan.inPlaceInput < 0 {
+                    items.append((plan.bandBytes, n, n)); owners.append(.band(node: n))
+                    live.append(LiveItem(size: plan.bandBytes, first: n, last: n, coded: -1, stepBuffer: true))
+                }
+            }
             for i in node.inputs where i != absentTensor && codedIndex[i] >= 0 && !done.contains(i) {
                 done.append(i)
                 items.append((graph.tensors[i].byteCount, n, n)); owners.append(.buffer(node: n, tensor: i, isOutput: false))
                 live.append(LiveItem(size: graph.tensors[i].byteCount, first: n, last: n, coded: -1, stepBuffer: true))
             }
             var free = CodecPlacement.writesInPlace(node.op) ? done : []
-            for o in node.outputs where codedIndex[o] >= 0 {
+            for o in node.outputs where codedIndex[o] >= 0 && bands[n] == nil {
                 // An elementwise step can write its output over a same-shaped decoded input: that buffer is a
                 // private copy for this step (the slot still holds the tensor), and out[j] reads only in[j].
                 if let k = free.firstIndex(where: { graph.tensors[$0].shape == graph.tensors[o].shape }) {
@@ -108,7 +130,19 @@ public struct CodecPlacement: Sendable {
             case .buffer(let n, let t, let isOutput):
                 let a = CodecAction(coded: codedIndex[t], tensor: t, rawOffset: packed.offsets[k])
                 if isOutput { encodes[n].append(a) } else { decodes[n].append(a) }
+            case .window(let n, let j): bands[n]!.inputs[j].windowOffset = packed.offsets[k]
+            case .band(let n): bands[n]!.bandOffset = packed.offsets[k]
             }
+        }
+        for n in bands.indices {
+            guard var plan = bands[n] else { continue }
+            if plan.inPlaceInput >= 0 { plan.bandOffset = plan.inputs[plan.inPlaceInput].windowOffset }
+            for j in plan.inputs.indices {
+                let x = plan.inputs[j]
+                plan.inputs[j].sourceOffset = x.coded >= 0 ? slots[x.coded] : offsets[x.tensor]
+            }
+            plan.outputOffset = plan.outputCoded >= 0 ? slots[plan.outputCoded] : offsets[plan.output]
+            bands[n] = plan
         }
         for a in aliases {
             let input = decodes[a.node].first { $0.tensor == a.input }!
@@ -124,7 +158,11 @@ public struct CodecPlacement: Sendable {
         self.scratchOffset = Layout.alignUp(packed.top)
         // The codec's tile symbols (and a transform's per-pixel floats) use the kernel scratch: they are needed
         // only between steps.
-        self.scratchBytes = Layout.alignUp(codecs.reduce(kernelScratchBytes) { max($0, $1.codec.scratchBytes) })
+        // Band variants' kernels use it between the band fills and encodes.
+        let bandScratch = bands.reduce(kernelScratchBytes) { max($0, $1?.scratchBytes ?? 0) }
+        self.scratchBytes = Layout.alignUp(codecs.reduce(bandScratch) { max($0, $1.codec.scratchBytes) })
+        self.bandTaskScratchBytes = bands.reduce(0) { max($0, $1?.taskScratchBytes ?? 0) }
+        self.bands = bands
         self.live = live
         self.nodeCount = graph.nodes.count
         self.rawActivationBytes = ArenaPlan.peakLive(raw, nodeCount: graph.nodes.count)

@@ -66,7 +66,7 @@ public final class Model: @unchecked Sendable {
         self.edgeLevels = levels
         self.maxResidualLevel = levels.reduce(0) { Swift.max($0, $1.last ?? 0) }
         self.plan = ArenaPlan(graph: graph, scratchBytes: scratch)
-        self.taskScratchBytes = taskScratch
+        self.taskScratchBytes = max(taskScratch, placement?.bandTaskScratchBytes ?? 0, transformPlacement?.bandTaskScratchBytes ?? 0)
         self.codecPlacement = placement
         self.transformPlacement = transformPlacement
         self.release = release
@@ -113,7 +113,7 @@ public final class Model: @unchecked Sendable {
             throw .malformedModel("\(what): bits \(e.bits), step \(e.step), zero point \(e.zeroPoint) do not make a quantizer")
         }
         guard let entry = e.transform else {
-            guard let codec = TensorCodec(quantizer: q, table: table, count: t.elementCount) else {
+            guard let codec = TensorCodec(quantizer: q, table: table, shape: t.shape) else {
                 throw .malformedModel("\(what): bits \(e.bits), step \(e.step), zero point \(e.zeroPoint) do not make a codec for \(t.elementCount) values")
             }
             return .cat(codec)

@@ -143,12 +143,12 @@ public final class Session {
 
     public func run() {
         guard let placement else {
-            for step in model.steps { run(step) }
+            for step in model.steps { execute(step) }
             return
         }
         for (n, step) in model.steps.enumerated() {
             codecStep(placement, node: n, before: true)
-            run(step)
+            if let plan = placement.bands[n] { runBands(plan) } else { execute(step) }
             codecStep(placement, node: n, before: false)
         }
     }
@@ -159,13 +159,18 @@ public final class Session {
         if let workers, step.splitsIntoTasks { workers.run(step, bindings) } else { step.run(bindings) }
     }
 
-    /// Runs, calling `observer(nodeIndex)` before each node: the node's inputs are live (and decoded) then
-    /// (calibration reads them with `tensorFloats`).
+    /// `run(step)` out of line: every run path shares one copy of the step dispatch (code size of the embedded core;
+    /// one call per step).
+    @inline(never)
+    private func execute(_ step: Step) { run(step) }
+
+    /// Runs, calling `observer(nodeIndex)` before each node: the node's inputs are live (and decoded, except
+    /// the row inputs of a node a codec runs by row bands) then (calibration reads them with `tensorFloats`).
     public func run(observer: (Int) -> Void) {
         for (n, step) in model.steps.enumerated() {
             if let placement { codecStep(placement, node: n, before: true) }
             observer(n)
-            run(step)
+            if let plan = placement?.bands[n] { runBands(plan) } else { execute(step) }
             if let placement { codecStep(placement, node: n, before: false) }
         }
     }
@@ -196,6 +201,67 @@ public final class Session {
                 encodedBytes[a.coded] = bytes
             } else {
                 codecFailures &+= 1
+            }
+        }
+    }
+
+    /// Runs a node row band by row band (`BandPlan`): per band, fills the input windows (decoding the CAT tiles
+    /// that overlap the window's rows, or copying rows of an uncoded input), runs the band's step variant on them,
+    /// and encodes the band as one tile of the output slot (or copies it into the uncoded output).
+    private func runBands(_ plan: BandPlan) {
+        let base = arena.baseAddress!
+        let symbols = bindings.scratch.assumingMemoryBound(to: UInt8.self)
+        for (b, band) in plan.bands.enumerated() {
+            for x in plan.inputs {
+                let window = (base + x.windowOffset).assumingMemoryBound(to: Float.self)
+                fillWindow(x, rows: band.inRows, window: window, base: base, symbols: symbols)
+                pointers[x.tensor] = UnsafeMutableRawPointer(window)
+            }
+            pointers[plan.output] = base + plan.bandOffset
+            execute(plan.variants[band.variant])
+            let values = (base + plan.bandOffset).assumingMemoryBound(to: Float.self)
+            if let codec = plan.outputCodec {
+                let slot = UnsafeMutableRawBufferPointer(start: base + plan.outputOffset, count: codec.worstCaseBytes)
+                if let bytes = codec.encodeTile(b, band: values, into: slot, symbols: symbols) {
+                    encodedBytes[plan.outputCoded] = bytes
+                } else {
+                    codecFailures &+= 1
+                }
+            } else {
+                let raw = (base + plan.outputOffset).assumingMemoryBound(to: Float.self)
+                let rows = band.outRows.count, w = plan.width
+                for c in 0..<plan.channels {
+                    (raw + (c * plan.height + band.outRows.lowerBound) * w).update(from: values + c * rows * w, count: rows * w)
+                }
+            }
+        }
+        // Uncoded tensors go back to their place in the arena for the other steps.
+        for x in plan.inputs where x.codec == nil { pointers[x.tensor] = base + x.sourceOffset }
+        if plan.outputCodec == nil { pointers[plan.output] = base + plan.outputOffset }
+    }
+
+    /// Rows `rows` of every channel of `x` into `window` ([C][rows][W]).
+    private func fillWindow(_ x: BandInput, rows: Range<Int>, window: UnsafeMutablePointer<Float>,
+                            base: UnsafeMutableRawPointer, symbols: UnsafeMutablePointer<UInt8>) {
+        let w = x.width, n = rows.count
+        guard let codec = x.codec else {
+            let raw = (base + x.sourceOffset).assumingMemoryBound(to: Float.self)
+            for c in 0..<x.channels { (window + c * n * w).update(from: raw + (c * x.height + rows.lowerBound) * w, count: n * w) }
+            return
+        }
+        let slot = UnsafeRawBufferPointer(start: base + x.sourceOffset, count: codec.worstCaseBytes)
+        let tileRows = codec.layout.segment / w
+        for k in rows.lowerBound / tileRows...(rows.upperBound - 1) / tileRows {
+            guard codec.decodeTile(k, slot, symbols: symbols) else {
+                window.update(repeating: 0, count: x.channels * n * w)
+                codecFailures &+= 1
+                return
+            }
+            let t0 = k * tileRows, tn = codec.layout.segmentRange(k).count / w
+            let r0 = max(rows.lowerBound, t0), r1 = min(rows.upperBound, t0 + tn)
+            for c in 0..<x.channels {
+                codec.quantizer.dequantize(UnsafeBufferPointer(start: symbols + (c * tn + r0 - t0) * w, count: (r1 - r0) * w),
+                                           into: UnsafeMutableBufferPointer(start: window + (c * n + r0 - rows.lowerBound) * w, count: (r1 - r0) * w))
             }
         }
     }

@@ -112,8 +112,8 @@ struct FootprintBench: ParsableCommand {
         var byPrecision: [String: Int] = [:]
         for n in g.nodes.indices { byPrecision[g.nodes[n].precision.name, default: 0] += m.weightBytes(ofNode: n) }
 
-        let note = "cat and transform measured in real sessions: compressed slots in their arenas (planned from worst-case bounds), whole-tensor decode "
-            + "into step-local buffers; 'achieved' sweeps the sizes their encoders wrote (max per layer over the samples); transform entropy is that of the coefficient symbols"
+        let note = "cat and transform measured in real sessions: compressed slots in their arenas (planned from worst-case bounds), convs, pools and elementwise steps "
+            + "decoding and encoding row bands through step-local windows, other steps whole tensors; 'achieved' sweeps the sizes their encoders wrote (max per layer over the samples); transform entropy is that of the coefficient symbols"
         func nullable(_ v: Any?) -> Any { v ?? NSNull() }
         let unavailable = "the model has no transform tables (convert with --codec-transform pca|dct|auto)"
         let codecs: [[String: Any]] = [
@@ -341,7 +341,7 @@ struct Layer {
         ["name": name, "producer": producer, "shape": shape, "signed": signed, "held_as": heldAs, "step": Double(quantizer.step),
          "bits": quantizer.bits, "zero_point": quantizer.zeroPoint, "fp32_bytes": fp32Bytes, "int8_bytes": int8Bytes,
          "packed_bytes": packedBytes(quantizer.bits), "compressed_bytes": meanCompressedBytes, "max_compressed_bytes": maxCompressedBytes,
-         "worst_case_bytes": worstCaseBytes, "expected_bytes": expectedBytes, "tile_values": TensorCodec.tileValues,
+         "worst_case_bytes": worstCaseBytes, "expected_bytes": expectedBytes, "tile_values": codec.symbols.layout.maxTileValues,
          "bits_per_value": bitsPerValue, "entropy_bits_per_value": entropy, "zero_fraction": zeroFraction]
     }
 }

@@ -83,6 +83,8 @@ final class CodecFitterTests: XCTestCase {
             let (nib, _) = try CodecFitter.fit(nib: plain, data: calib, bits: .fixed(5))
             let m = try Model(copying: nib)
             let placement = try XCTUnwrap(m.codecPlacement, name)
+            // Convs (depthwise, stride 2), pools and adds run by row bands; the emulation is the whole-tensor codec.
+            XCTAssertGreaterThan(placement.bandedNodes.count, m.graph.nodes.count / 2, name)
             let cat = try Session(model: m, codec: .cat)
             try assertSessionMatchesEmulation(cat, placement, calib, nib: nib, samples: [0, 27])
             let none = try accuracy(try Session(model: m), test, labels), coded = try accuracy(cat, test, labels)
@@ -121,6 +123,24 @@ final class CodecFitterTests: XCTestCase {
         try assertSessionMatchesEmulation(try Session(model: m, codec: .cat), placement, calib, nib: nib, samples: [0, 27])
     }
 
+    /// Ternary and bit-serial convs run by row bands too (a variant per band geometry): the CAT session equals the
+    /// emulation bit for bit, at 1 and 2 threads.
+    func testBandedTernaryAndBitSerialConvs() throws {
+        for recipe in [Recipe.ternary, .bitSerial] {
+            let d = try digits(recipe: recipe)
+            let (nib, _) = try CodecFitter.fit(nib: d.nib, data: d.calib, bits: .fixed(6))
+            let m = try Model(copying: nib)
+            let placement = try XCTUnwrap(m.codecPlacement)
+            let precision: Precision = recipe == .ternary ? .ternary : .bitSerial
+            XCTAssertTrue(placement.bandedNodes.contains { m.graph.nodes[$0].precision == precision }, "\(recipe)")
+            for threads in [1, 2] {
+                let cat = try Session(model: m, codec: .cat, threads: threads)
+                try assertSessionMatchesEmulation(cat, placement, d.calib, nib: nib)
+                XCTAssertEqual(cat.codecFailures, 0)
+            }
+        }
+    }
+
     /// int8 digits CNN with 6-bit tables: every codable tensor has a table that loads; the CAT session equals
     /// the raw session with each coded tensor quantized (QuantizedRunner) bit for bit; accuracy stays close.
     func testFixedBitsOnTheDigitsCNN() throws {
@@ -137,6 +157,8 @@ final class CodecFitterTests: XCTestCase {
             XCTAssertGreaterThan(l.entropy, 0)
         }
 
+        // The int8 convs run by row bands.
+        XCTAssertTrue(placement.bandedNodes.contains { m.graph.nodes[$0].op == .conv && m.graph.nodes[$0].precision == .int8 })
         let cat = try Session(model: m, codec: .cat)
         try assertSessionMatchesEmulation(cat, placement, d.calib, nib: nib)
         let none = try accuracy(try Session(model: m), d.test, d.labels)

@@ -1,0 +1,159 @@
+import NibbleCodec
+import NibbleFormat
+
+/// One input a banded step reads by rows: a [1, C, H, W] map copied (uncoded) or decoded tile by tile (CAT) into
+/// a window buffer of [C][rows][W] floats before each band.
+struct BandInput {
+    let tensor: Int
+    /// The CAT codec and slot of a coded input; nil for an uncoded one, read from `rawOffset`.
+    let codec: TensorCodec?
+    let coded: Int
+    let channels: Int, height: Int, width: Int
+    /// Arena offsets, filled by `CodecPlacement`: the window buffer, and the uncoded tensor or the slot.
+    var windowOffset = 0
+    var sourceOffset = 0
+}
+
+/// One band of output rows and the step variant that computes it from its window of input rows.
+struct Band {
+    /// Index of its step variant in `BandPlan.variants`.
+    let variant: Int
+    let inRows: Range<Int>
+    let outRows: Range<Int>
+}
+
+/// How a session runs node `node` row band by row band (issue 6, "placement"): per band, the input windows are
+/// filled, the node's tensors point at the windows and the band buffer, a variant of the step built for the
+/// band's geometry (`Step.make` on a copy of the graph with the heights and top/bottom pads of the band) runs,
+/// and the band is encoded as one tile of the output (its tile rows are the band rows) or copied into the
+/// uncoded output. Every output element is the same sum in the same order as in the whole-tensor step, so the
+/// outputs are bit-identical (`BandedCodecTests`).
+struct BandPlan {
+    let node: Int
+    var inputs: [BandInput]
+    let output: Int
+    let outputCodec: TensorCodec?
+    let outputCoded: Int
+    let channels: Int, height: Int, width: Int
+    let bands: [Band]
+    /// The step variants, one per band geometry (heights, top and bottom pads).
+    let variants: [Step]
+    /// The band buffer (or the window it writes over, elementwise), and the uncoded output or the output slot.
+    var bandOffset = 0
+    var outputOffset = 0
+    /// The input whose window the output band overwrites (elementwise steps), or -1.
+    let inPlaceInput: Int
+    let scratchBytes: Int
+    let taskScratchBytes: Int
+
+    var windowRows: Int { bands.reduce(0) { max($0, $1.inRows.count) } }
+    var bandRows: Int { bands.reduce(0) { max($0, $1.outRows.count) } }
+    func windowBytes(_ i: BandInput) -> Int { 4 * i.channels * windowRows * i.width }
+    var bandBytes: Int { 4 * channels * bandRows * width }
+
+    /// The band plan of node `n`, or nil when it runs whole: it must be a Conv (any precision), Max/AveragePool
+    /// (no ceil_mode) or elementwise step with a [1, C, H, W] output, whose row inputs (the data input; for
+    /// elementwise steps the inputs of the output's shape) and output are uncoded or CAT-coded, at least one
+    /// coded, and whose other inputs are constants or broadcast along rows. `codecs[k]` is coded tensor k's codec.
+    static func make(graph: Graph, node n: Int, codedIndex: [Int], codecs: [MapCodec]) -> BandPlan? {
+        let node = graph.nodes[n]
+        guard node.outputs.count == 1 else { return nil }
+        let out = node.outputs[0]
+        let os = graph.tensors[out].shape
+        guard os.count == 4, os[0] == 1, graph.tensors[out].dtype == .float32, os[2] > 1 else { return nil }
+        func cat(_ t: Int) -> (codec: TensorCodec?, ok: Bool) {
+            let k = codedIndex[t]
+            if k < 0 { return (nil, true) }
+            if case .cat(let c) = codecs[k] { return (c, true) }
+            return (nil, false)
+        }
+        // Rows: kernel height, stride, top pad, dilation of the window rule (1, 1, 0, 1 for elementwise).
+        var kH = 1, s = 1, pT = 0, d = 1
+        var rowInputs: [Int] = []
+        let windowed: Bool
+        switch node.op {
+        case .conv, .maxPool, .averagePool:
+            windowed = true
+            guard let x = node.inputs.first, x != absentTensor, graph.tensors[x].shape.count == 4 else { return nil }
+            for i in node.inputs.dropFirst() where i != absentTensor && graph.tensors[i].role != .constant { return nil }
+            func attr(_ key: AttributeKey) -> [Int]? { node.attribute(key).map { $0.ints.map { Int($0) } } }
+            if let k = attr(.kernelShape), k.count == 2 { kH = k[0] }
+            else if node.op == .conv, node.precision == .sparse { kH = 1 }
+            else if node.op == .conv, node.inputs.count > 1, graph.tensors[node.inputs[1]].shape.count == 4 { kH = graph.tensors[node.inputs[1]].shape[2] }
+            else { return nil }
+            if let v = attr(.strides), v.count == 2 { s = v[0] }
+            if let v = attr(.pads), v.count == 4 { pT = v[0] }
+            if let v = attr(.dilations), v.count == 2 { d = v[0] }
+            if let v = attr(.ceilMode), v.first ?? 0 != 0 { return nil }
+            rowInputs = [x]
+        case .relu, .clip, .sigmoid, .hardSigmoid, .hardSwish, .add, .sub, .mul, .div:
+            windowed = false
+            for i in node.inputs {
+                guard i != absentTensor else { return nil }
+                let t = graph.tensors[i]
+                if t.shape == os && t.role != .constant {
+                    if !rowInputs.contains(i) { rowInputs.append(i) }
+                } else if !(t.shape.count < 2 || t.shape[t.shape.count - 2] == 1) {
+                    return nil  // varies along rows but is not a row input: a full-size constant or another shape
+                }
+            }
+        default: return nil
+        }
+        guard !rowInputs.isEmpty, kH >= 1, s >= 1, d >= 1 else { return nil }
+        let outCodec = cat(out)
+        guard outCodec.ok else { return nil }
+        var inputs: [BandInput] = []
+        var anyCoded = codedIndex[out] >= 0
+        for x in rowInputs {
+            let xs = graph.tensors[x].shape
+            guard xs.count == 4, xs[0] == 1, graph.tensors[x].dtype == .float32 else { return nil }
+            let c = cat(x)
+            guard c.ok else { return nil }
+            anyCoded = anyCoded || codedIndex[x] >= 0
+            inputs.append(BandInput(tensor: x, codec: c.codec, coded: codedIndex[x], channels: xs[1], height: xs[2], width: xs[3]))
+        }
+        guard anyCoded else { return nil }
+        let height = inputs[0].height
+        // Band rows = the output's tile rows, so each band is exactly one tile.
+        let rows = outCodec.codec.map { $0.layout.segment / os[3] } ?? TileLayout.rows(channels: os[1], height: os[2], width: os[3])
+        let effH = (kH - 1) * d + 1
+        var bands: [Band] = []
+        var variants: [Step] = []
+        var keys: [SIMD4<Int>] = []
+        var scratch = 0, taskScratch = 0
+        var o0 = 0
+        while o0 < os[2] {
+            let o1 = min(os[2], o0 + rows)
+            let first = o0 * s - pT, last = (o1 - 1) * s - pT + effH  // input rows [first, last), unclipped
+            let i0 = windowed ? max(0, first) : o0, i1 = windowed ? min(height, last) : o1
+            guard i1 > i0 else { return nil }
+            let padTop = max(0, -first), padBottom = max(0, last - height)
+            let key = SIMD4(i1 - i0, o1 - o0, padTop, padBottom)
+            var variant = 0
+            while variant < keys.count && keys[variant] != key { variant += 1 }
+            if variant == keys.count {
+                var g = graph
+                for x in rowInputs { g.tensors[x].shape[2] = i1 - i0 }
+                g.tensors[out].shape[2] = o1 - o0
+                if let a = g.nodes[n].attributes.firstIndex(where: { $0.key == .pads }) {
+                    g.nodes[n].attributes[a].ints[0] = Int64(padTop)
+                    g.nodes[n].attributes[a].ints[2] = Int64(padBottom)
+                } else if padTop != 0 || padBottom != 0 {
+                    return nil
+                }
+                guard let made = try? Step.make(graph: g, index: n) else { return nil }
+                scratch = max(scratch, made.scratchBytes)
+                if made.0.splitsIntoTasks { taskScratch = max(taskScratch, made.scratchBytes - made.0.taskScratchOffset) }
+                variants.append(made.0)
+                keys.append(key)
+            }
+            bands.append(Band(variant: variant, inRows: i0..<i1, outRows: o0..<o1))
+            o0 = o1
+        }
+        // Elementwise: the band may overwrite a same-shaped input's window (out[j] reads only in[j] at j).
+        let inPlace = windowed ? -1 : (CodecPlacement.writesInPlace(node.op) ? 0 : -1)
+        return BandPlan(node: n, inputs: inputs, output: out, outputCodec: outCodec.codec, outputCoded: codedIndex[out],
+                        channels: os[1], height: os[2], width: os[3], bands: bands, variants: variants, inPlaceInput: inPlace,
+                        scratchBytes: scratch, taskScratchBytes: taskScratch)
+    }
+}

@@ -1,0 +1,138 @@
+import NibbleCodec
+import NibbleFormat
+@testable import NibbleRuntime
+import XCTest
+
+/// Row-band execution of coded maps (issue 6, "placement", `BandPlan`): convs (stride 2, padding, depthwise),
+/// pools, elementwise steps and a residual add run band by band, bit for bit what the whole-tensor codec
+/// computes (the raw model with each coded map quantized where it is made), with a lower planned peak.
+extension CodecSessionTests {
+    /// x[1,3,20,33] → c1 = Conv3x3 pad 1 (3→8) → r1 = Relu → c2 = Conv3x3 stride 2 pad 1 → dw = depthwise
+    /// Conv3x3 pad 1 → a = dw + c2 (c2 live across dw) → m = MaxPool3x3 stride 1 pad 1 → p = AveragePool3x3
+    /// stride 2 pad [1, 0, 1, 1] (count_include_pad 0) → h = HardSwish(p) · k (per-channel constant) → y = GlobalAveragePool.
+    struct ConvFixture {
+        var harness = GraphHarness()
+        var coded: [Int] = []
+        var output = 0
+        init() {
+            var state: UInt64 = 5
+            func values(_ n: Int, _ scale: Float) -> [Float] {
+                (0..<n).map { _ in
+                    state = state &* 6364136223846793005 &+ 1442695040888963407
+                    return Float(Int(state >> 40) % 2001 - 1000) / 1000 * scale
+                }
+            }
+            let x = harness.input("x", [1, 3, 20, 33])
+            let w1 = harness.constant("w1", [8, 3, 3, 3], values(8 * 27, 0.5)), b1 = harness.constant("b1", [8], values(8, 0.2))
+            let pad1: [Attribute] = [Attribute(.pads, ints: [1, 1, 1, 1])]
+            let c1 = harness.node(.conv, [x, w1, b1], [1, 8, 20, 33], pad1)
+            let r1 = harness.node(.relu, [c1], [1, 8, 20, 33])
+            let w2 = harness.constant("w2", [8, 8, 3, 3], values(8 * 72, 0.3))
+            let c2 = harness.node(.conv, [r1, w2], [1, 8, 10, 17], pad1 + [Attribute(.strides, ints: [2, 2])])
+            let wd = harness.constant("wd", [8, 1, 3, 3], values(72, 0.5))
+            let dw = harness.node(.conv, [c2, wd], [1, 8, 10, 17], pad1 + [Attribute(.group, ints: [8])])
+            let a = harness.node(.add, [dw, c2], [1, 8, 10, 17])
+            let m = harness.node(.maxPool, [a], [1, 8, 10, 17], pad1 + [Attribute(.kernelShape, ints: [3, 3])])
+            let p = harness.node(.averagePool, [m], [1, 8, 5, 8], [Attribute(.kernelShape, ints: [3, 3]), Attribute(.strides, ints: [2, 2]),
+                                                                  Attribute(.pads, ints: [1, 0, 1, 1])])
+            let hs = harness.node(.hardSwish, [p], [1, 8, 5, 8])
+            let k = harness.constant("k", [1, 8, 1, 1], values(8, 1))
+            let h = harness.node(.mul, [hs, k], [1, 8, 5, 8])
+            output = harness.node(.globalAveragePool, [h], [1, 8, 1, 1])
+            coded = [c1, r1, c2, dw, a, m, p, hs, h]
+        }
+        static let inputCount = 3 * 20 * 33
+    }
+
+    static func convInput(seed: UInt64) -> [Float] {
+        var state = seed
+        return (0..<ConvFixture.inputCount).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int(state >> 40) % 4001 - 2000) / 1000
+        }
+    }
+
+    func convModel(bits: Int, codedOnly: Set<Int>? = nil) throws -> (Model, ConvFixture) {
+        var f = ConvFixture()
+        let plain = try f.harness.model(outputs: [f.output])
+        let session = try Session(model: plain)
+        var values = [[Float]](repeating: [], count: f.coded.count)
+        for seed in 1...3 {
+            try Self.convInput(seed: UInt64(seed)).withUnsafeBufferPointer { try session.setInput(0, floats: $0) }
+            var seen = Set<Int>()
+            session.run { n in
+                for i in plain.graph.nodes[n].inputs {
+                    if let k = f.coded.firstIndex(of: i), !seen.contains(i) { seen.insert(i); values[k] += session.tensorFloats(i)! }
+                }
+            }
+        }
+        f.harness.graph.codecTables = try f.coded.enumerated().compactMap { k, t in
+            if let codedOnly, !codedOnly.contains(k) { return nil }
+            return try Self.entry(tensor: t, bits: bits, values: values[k], signed: values[k].contains { $0 < 0 })
+        }
+        return (try f.harness.model(outputs: [f.output]), f)
+    }
+
+    /// Every conv, pool and elementwise node runs by bands; outputs equal the emulation bit for bit at 1 and 2
+    /// threads, and the planned peak is below what whole-tensor buffers needed.
+    func testBandedConvsPoolsAndAddsEqualTheEmulation() throws {
+        for bits in [8, 5, 3] {
+            let (m, f) = try convModel(bits: bits)
+            let p = try XCTUnwrap(m.codecPlacement)
+            XCTAssertEqual(p.bandedNodes, Array(0..<(m.graph.nodes.count - 1)), "all but the global pool run by bands")
+            XCTAssertGreaterThan(p.bands[0]!.bands.count, 3)
+            XCTAssertGreaterThan(p.bands[2]!.bands.count, 1, "the stride-2 conv")
+            let raw = try Session(model: m)
+            for threads in [1, 2] {
+                let cat = try Session(model: m, codec: .cat, threads: threads)
+                for seed in [21, 22] as [UInt64] {
+                    let x = Self.convInput(seed: seed)
+                    let y = try run(cat, x)
+                    let emulated = try emulate(p, raw, x).output
+                    XCTAssertEqual(y.map(\.bitPattern), emulated.map(\.bitPattern), "bits \(bits) threads \(threads) seed \(seed)")
+                }
+                XCTAssertEqual(cat.codecFailures, 0)
+                for (k, c) in p.coded.enumerated() {
+                    XCTAssertGreaterThan(cat.compressedBytes(coded: k), c.codec.directoryBytes)
+                    XCTAssertLessThanOrEqual(cat.compressedBytes(coded: k), c.codec.worstCaseBytes)
+                }
+            }
+            // Whole-tensor placement needed the raw input and output of the widest step (c1's 8×20×33 output
+            // with x's window, r1 in and out): bands keep a few rows of each.
+            let widest = 2 * 8 * 20 * 33 * 4
+            XCTAssertLessThan(p.plannedActivationBytes, widest, "bits \(bits)")
+            XCTAssertLessThanOrEqual(p.expectedActivationBytes, p.plannedActivationBytes)
+            _ = f
+        }
+    }
+
+    /// Some maps coded, others not: banded nodes copy rows from uncoded inputs and into uncoded outputs.
+    func testBandsBetweenCodedAndUncodedMaps() throws {
+        let (m, _) = try convModel(bits: 4, codedOnly: [0, 3, 6])  // c1, dw, p
+        let p = try XCTUnwrap(m.codecPlacement)
+        XCTAssertFalse(p.bandedNodes.isEmpty)
+        let raw = try Session(model: m), cat = try Session(model: m, codec: .cat)
+        for seed in [31, 32] as [UInt64] {
+            let x = Self.convInput(seed: seed)
+            XCTAssertEqual(try run(cat, x).map(\.bitPattern), try emulate(p, raw, x).output.map(\.bitPattern), "seed \(seed)")
+        }
+        XCTAssertEqual(cat.codecFailures, 0)
+    }
+
+    /// A slot overwritten from outside between steps is counted in `codecFailures` and read as zeros, never a trap
+    /// or an overrun, in a banded consumer.
+    func testCorruptSlotInABandedConsumer() throws {
+        let (m, f) = try convModel(bits: 4)
+        let p = try XCTUnwrap(m.codecPlacement)
+        let cat = try Session(model: m, codec: .cat)
+        let x = Self.convInput(seed: 41)
+        try x.withUnsafeBufferPointer { try cat.setInput(0, floats: $0) }
+        let r1 = try XCTUnwrap(p.codedIndex(of: f.coded[1]))
+        cat.run { n in
+            // Before c2 reads r1: damage r1's directory.
+            if n == 2 { (cat.arena.baseAddress! + p.coded[r1].slotOffset).storeBytes(of: UInt32.max, toByteOffset: 0, as: UInt32.self) }
+        }
+        XCTAssertGreaterThan(cat.codecFailures, 0)
+        XCTAssertTrue(Array(cat.output(0).bindMemory(to: Float.self)).allSatisfy { $0.isFinite })
+    }
+}
