@@ -5,8 +5,11 @@ typealias FVec = SIMD8<Float>
 /// pmaddubsw would saturate, so AVX2 widens to int16 and multiplies with vpmaddwd (exact).
 #if arch(x86_64)
 typealias Int8Microkernel = Int8MicrokernelMaddwd
+/// Ternary × uint8 tiles: vpmaddubsw is exact for |w| ≤ 64 (SmallWeightMicrokernelMaddubs).
+typealias TernaryMicrokernel = SmallWeightMicrokernelMaddubs
 #else
 typealias Int8Microkernel = Int8MicrokernelGeneric
+typealias TernaryMicrokernel = SmallWeightMicrokernelGeneric
 #endif
 
 /// Identifies this build of the shared kernels.

@@ -4,8 +4,11 @@
 typealias FVec = SIMD16<Float>
 #if arch(x86_64)
 typealias Int8Microkernel = Int8MicrokernelVNNI
+/// Ternary × uint8 tiles: vpmaddubsw is exact for |w| ≤ 64 (SmallWeightMicrokernelMaddubs).
+typealias TernaryMicrokernel = SmallWeightMicrokernelMaddubs
 #else
 typealias Int8Microkernel = Int8MicrokernelGeneric
+typealias TernaryMicrokernel = SmallWeightMicrokernelGeneric
 #endif
 
 /// Identifies this build of the shared kernels.

@@ -16,18 +16,18 @@ enum TernaryBench {
         let alpha = [Float](repeating: threshold, count: g.outC * ((g.inC + groupSize - 1) / groupSize))
         var q = [UInt8](repeating: 0, count: input.count)
         var output = [Float](repeating: 0, count: g.outC * g.outPixels)
-        let panel = UnsafeMutableRawPointer.allocate(byteCount: TernaryConv.panelByteCount(g), alignment: 64)
-        defer { panel.deallocate() }
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: TernaryConv.scratchByteCount(g, groupSize: groupSize), alignment: 64)
+        defer { scratch.deallocate() }
         return Timing.measure(seconds: seconds) {
-            Int8Quantization.quantize(input, count: input.count, scale: 2.0 / 255, zeroPoint: 128, into: &q)
+            TernaryConv.quantize(input, count: input.count, scale: 2.0 / 255, zeroPoint: 128, into: &q)
             output.withUnsafeMutableBufferPointer { y in
                 y.update(repeating: 0)
                 var start = 0
                 while start < g.outPixels {
-                    let count = min(TernaryConv.tilePixels, g.outPixels - start)
-                    TernaryConv.buildPanel(g, input: q, zeroPoint: 128, pixelStart: start, count: count, panel: panel)
-                    TernaryConv.accumulateEdge(g, panel: panel, count: count, planes: planes, groupSize: groupSize, alpha: alpha,
-                                               inputScale: 2.0 / 255, output: y.baseAddress!, pixelStart: start)
+                    let count = min(TernaryConv.chunkPixels(g), g.outPixels - start)
+                    TernaryConv.buildPanel(g, groupSize: groupSize, input: q, zeroPoint: 128, pixelStart: start, count: count, scratch: scratch)
+                    TernaryConv.accumulateEdge(g, groupSize: groupSize, scratch: scratch, count: count, pixelStart: start, planes: planes,
+                                               alpha: alpha, zeroPoint: 128, inputScale: 2.0 / 255, output: y.baseAddress!)
                     start += count
                 }
                 TernaryConvReference.epilogue(y.baseAddress!, outC: g.outC, pixels: g.outPixels, bias: bias, outputMin: -.infinity, outputMax: .infinity)

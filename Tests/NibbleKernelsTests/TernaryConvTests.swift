@@ -12,7 +12,7 @@ final class TernaryConvTests: XCTestCase {
     /// Runs `edges` edges of random ternary planes (density `nonzero`) on random uint8 input with both kernels.
     func check(_ g: ConvGeometry, groupSize: Int, edges: Int, nonzero: Int = 50, sign: Int8? = nil, zeroPoint: Int32 = 7,
                inputs: ((inout Rng) -> UInt8)? = nil, line: UInt = #line) {
-        var rng = Rng(state: UInt64(g.inC * 131 + g.outC * 17 + g.kernelH * 7 + groupSize + edges))
+        var rng = Rng(state: UInt64(g.inC * 131 + g.outC * 17 + g.kernelH * 7 + g.inW * 1009 + g.strideW * 3 + groupSize + edges))
         let rowLength = g.reductionLength
         let groups = (g.inC + groupSize - 1) / groupSize
         let q = (0..<(g.inC * g.inH * g.inW)).map { _ in inputs?(&rng) ?? UInt8(rng.below(256)) }
@@ -34,17 +34,18 @@ final class TernaryConvTests: XCTestCase {
                                                    alpha: alphas[e].withUnsafeBufferPointer { $0.baseAddress! + o * groups }, groupSize: groupSize, output: &expected)
             }
         }
-        let panel = UnsafeMutableRawPointer.allocate(byteCount: TernaryConv.panelByteCount(g), alignment: 64)
-        defer { panel.deallocate() }
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: TernaryConv.scratchByteCount(g, groupSize: groupSize), alignment: 64)
+        defer { scratch.deallocate() }
         for isa in KernelISA.supported {
             var out = [Float](repeating: 0, count: expected.count)
             var start = 0
             while start < g.outPixels {
-                let count = min(TernaryConv.tilePixels, g.outPixels - start)
-                TernaryConv.buildPanel(g, input: q, zeroPoint: zeroPoint, pixelStart: start, count: count, panel: panel, isa: isa)
+                let count = min(TernaryConv.chunkPixels(g), g.outPixels - start)
+                TernaryConv.buildPanel(g, groupSize: groupSize, input: q, zeroPoint: zeroPoint, pixelStart: start, count: count,
+                                       scratch: scratch, isa: isa)
                 for e in 0..<edges {
-                    TernaryConv.accumulateEdge(g, panel: panel, count: count, planes: planes[e], groupSize: groupSize, alpha: alphas[e],
-                                               inputScale: inputScale, output: &out, pixelStart: start, isa: isa)
+                    TernaryConv.accumulateEdge(g, groupSize: groupSize, scratch: scratch, count: count, pixelStart: start, planes: planes[e],
+                                               alpha: alphas[e], zeroPoint: zeroPoint, inputScale: inputScale, output: &out, isa: isa)
                 }
                 start += count
             }
@@ -76,5 +77,56 @@ final class TernaryConvTests: XCTestCase {
         check(conv(64, 4, 4, 3, k: 3, pad: 1), groupSize: 64, edges: 1, nonzero: 100, sign: 1, zeroPoint: 0, inputs: { _ in 255 })
         check(conv(64, 4, 4, 3, k: 3, pad: 1), groupSize: 64, edges: 1, nonzero: 100, sign: -1, zeroPoint: 255, inputs: { _ in 0 })
         check(conv(64, 4, 4, 3, k: 3, pad: 1), groupSize: 64, edges: 2, nonzero: 100, zeroPoint: 128, inputs: { $0.below(2) == 0 ? 0 : 255 })
+    }
+
+    /// Random dense geometries (asymmetric padding and strides, dilation, kW ≠ kH) with group sizes that do not divide
+    /// the channels, 1–3 edges and random zero points: every shape takes the vector im2col or the scalar packing.
+    func testRandomGeometries() {
+        var r = SplitMix(seed: 77)
+        for i in 0..<80 {
+            let g = randomGeometry(&r, groupsKind: 0)
+            check(g, groupSize: r.int(1...(g.inC + 3)), edges: r.int(1...3), nonzero: [5, 50, 90][i % 3],
+                  zeroPoint: Int32(r.int(0...255)))
+        }
+    }
+
+    /// Wide maps (the vector im2col with tiles across 2–3 output rows, stride 2 in H only), several panel chunks,
+    /// L3-like long groups, and a 1×1 conv over many channels (groups of 16 = 4 quads each).
+    func testLargeShapes() {
+        check(conv(24, 20, 23, 19, k: 3, pad: 1), groupSize: 16, edges: 2, zeroPoint: 0)
+        var tall = conv(7, 31, 12, 6, k: 3, pad: 1); tall.strideH = 2; tall.outH = 16
+        check(tall, groupSize: 3, edges: 1)
+        check(conv(64, 40, 40, 9, k: 3, pad: 1), groupSize: 16, edges: 1)  // two chunks of 896 pixels
+        check(conv(256, 14, 14, 12, k: 3, pad: 1), groupSize: 16, edges: 1, zeroPoint: 128)
+        check(conv(256, 14, 14, 37, k: 1), groupSize: 16, edges: 3)
+        check(conv(4096, 1, 1, 21, k: 1), groupSize: 16, edges: 1)          // fully connected, G1-like
+        check(conv(9, 16, 16, 5, k: 3, pad: 2, dilation: 2), groupSize: 9, edges: 2, zeroPoint: 255)
+    }
+
+    /// Extreme codes: every input 255 with zero point 0 and 255, every weight +1 or −1, groups of 9 and of 72 channels
+    /// × 3×3 (648 indices: the int16 pair sums are widened every 64 quads).
+    func testExtremeInputs() {
+        for zp: Int32 in [0, 255] {
+            for sign: Int8 in [1, -1] {
+                check(conv(72, 9, 10, 5, k: 3, pad: 1), groupSize: 72, edges: 1, nonzero: 100, sign: sign, zeroPoint: zp, inputs: { _ in 255 })
+                check(conv(72, 9, 10, 5, k: 3, pad: 1), groupSize: 9, edges: 2, nonzero: 100, sign: sign, zeroPoint: zp, inputs: { _ in 0 })
+            }
+        }
+    }
+
+    /// The vector quantization loop gives the scalar rule's bytes at every level: halves (round to even), the clamps,
+    /// NaN and infinities, and a tail shorter than a vector.
+    func testQuantizeMatchesScalarAtEveryLevel() {
+        var r = SplitMix(seed: 9)
+        var x: [Float] = [0.5, 1.5, 2.5, -0.5, -1.5, 254.5, 255.5, 127.5, .nan, .infinity, -.infinity, 1e30, -1e30, -0.0]
+        for _ in 0..<203 { x.append(r.float(-40, 300)) }
+        for (scale, zp) in [(Float(1), Int32(0)), (0.37, 128), (2.0 / 255, 255)] {
+            let expected = x.map { Int8Quantization.quantize($0, scale: scale, zeroPoint: zp) }
+            for isa in KernelISA.supported {
+                var q = [UInt8](repeating: 0xA5, count: x.count)
+                TernaryConv.quantize(x, count: x.count, scale: scale, zeroPoint: zp, into: &q, isa: isa)
+                XCTAssertEqual(q, expected, "\(isa.name) scale \(scale) zero point \(zp)")
+            }
+        }
     }
 }

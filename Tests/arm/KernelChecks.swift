@@ -208,6 +208,54 @@ public func armInt8Conv(_ index: Int32, _ shape: UnsafeMutablePointer<Int32>, _ 
     return bad
 }
 
+/// Ternary conv case `index` (dense geometries; one to three residual edges on packed planes, group sizes that do
+/// not divide the channels), the portable GEMM path against TernaryConvReference bit for bit; the group size in shape[15].
+@_cdecl("nibble_arm_ternary_conv")
+public func armTernaryConv(_ index: Int32, _ shape: UnsafeMutablePointer<Int32>, _ count: UnsafeMutablePointer<Int32>) -> Int32 {
+    var rng = SplitMix(seed: 5000 &+ UInt64(index))
+    let i = Int(index)
+    let fixed = i < edgeGeometryCount ? edgeGeometry(i) : nil
+    let g = fixed != nil && fixed!.groups == 1 ? fixed! : randomGeometry(&rng, groupsKind: 0)
+    let groupSize = rng.int(1, g.inC + 3), edges = rng.int(1, 3), zp = Int32(rng.int(0, 255))
+    describe(g, shape)
+    shape[15] = Int32(truncatingIfNeeded: groupSize)
+    let rowLength = g.reductionLength, groups = (g.inC + groupSize - 1) / groupSize
+    let inputs = g.inC * g.inH * g.inW, n = g.outC * g.outPixels
+    let q = buffer(inputs, UInt8(0)), row = buffer(rowLength, Int8(0))
+    for j in 0..<inputs { q[j] = UInt8(truncatingIfNeeded: rng.int(0, 255)) }
+    let words = TernaryPlanes.wordCount(rows: g.outC, rowLength: rowLength)
+    let values = buffer(g.outC * rowLength, Int8(0)), planes = buffer(edges * words, UInt64(0))
+    let alpha = buffer(edges * g.outC * groups, Float(0))
+    let ref = buffer(n, Float(0)), out = buffer(n, Float(0))
+    let scratch = UnsafeMutableRawPointer(buffer(TernaryConv.scratchByteCount(g, groupSize: groupSize), UInt8(0xA5)))
+    for e in 0..<edges {
+        for j in 0..<(g.outC * rowLength) { values[j] = Int8(truncatingIfNeeded: rng.int(0, 2) - 1) }
+        TernaryPlanes.pack(values, rows: g.outC, rowLength: rowLength, into: planes + e * words)
+        for j in 0..<(g.outC * groups) { alpha[e * g.outC * groups + j] = rng.float(0.001, 1) }
+        for o in 0..<g.outC {
+            TernaryPlanes.unpackRow(planes + e * words, rows: g.outC, rowLength: rowLength, row: o, into: row)
+            TernaryConvReference.accumulateRow(g, outChannel: o, input: q, zeroPoint: zp, inputScale: 0.0371, row: row,
+                                               alpha: alpha + e * g.outC * groups + o * groups, groupSize: groupSize, output: ref)
+        }
+    }
+    var start = 0
+    while start < g.outPixels {
+        let c = Swift.min(TernaryConv.chunkPixels(g), g.outPixels - start)
+        TernaryConv.buildPanel(g, groupSize: groupSize, input: q, zeroPoint: zp, pixelStart: start, count: c, scratch: scratch, isa: .portable)
+        for e in 0..<edges {
+            TernaryConv.accumulateEdge(g, groupSize: groupSize, scratch: scratch, count: c, pixelStart: start, planes: planes + e * words,
+                                       alpha: alpha + e * g.outC * groups, zeroPoint: zp, inputScale: 0.0371, output: out, isa: .portable)
+        }
+        start += c
+    }
+    var bad: Int32 = 0
+    for j in 0..<n where out[j].bitPattern != ref[j].bitPattern { bad += 1 }
+    count.pointee = Int32(truncatingIfNeeded: n)
+    free(q); free(row); free(values); free(planes); free(alpha); free(ref); free(out)
+    scratch.deallocate()
+    return bad
+}
+
 /// int8 fully connected case `index` (bit for bit); in/out features and batch in shape[0...2].
 @_cdecl("nibble_arm_int8_fc")
 public func armInt8FC(_ index: Int32, _ shape: UnsafeMutablePointer<Int32>, _ count: UnsafeMutablePointer<Int32>) -> Int32 {

@@ -11,6 +11,7 @@ int32_t nibble_arm_fp32_conv(int32_t index, int32_t *shape, int32_t *exact, int3
 int32_t nibble_arm_fp32_fc(int32_t index, int32_t *shape, int32_t *exact, int32_t *count);
 int32_t nibble_arm_int8_conv(int32_t index, int32_t *shape, int32_t *count);
 int32_t nibble_arm_int8_fc(int32_t index, int32_t *shape, int32_t *count);
+int32_t nibble_arm_ternary_conv(int32_t index, int32_t *shape, int32_t *count);
 int32_t nibble_arm_binary_conv(int32_t index, int32_t *shape, int32_t *count);
 int32_t nibble_arm_popcount_peak(int32_t iterations);
 
@@ -61,6 +62,13 @@ int main(int argc, char **argv) {
         int32_t bad = nibble_arm_int8_fc(i, s, &count);
         snprintf(buf, sizeof buf, "in %d out %d batch %d", s[0], s[1], s[2]);
         report("int8_fc", i, buf, bad, count, -1);
+    }
+    for (int i = 0; i < 60 / scale; i++) {
+        int32_t bad = nibble_arm_ternary_conv(i, s, &count);
+        char g[100];
+        conv_shape(g, sizeof g, s);
+        snprintf(buf, sizeof buf, "group size %d %s", s[15], g);
+        report("ternary_conv", i, buf, bad, count, -1);
     }
     for (int i = 0; i < 132 / scale; i++) {
         int32_t bad = nibble_arm_binary_conv(i, s, &count);

@@ -3,6 +3,7 @@
 
 typealias FVec = SIMD4<Float>
 typealias Int8Microkernel = Int8MicrokernelGeneric
+typealias TernaryMicrokernel = SmallWeightMicrokernelGeneric
 
 #if arch(arm64)
 /// Every ARMv8 core has fused multiply-add: addingProduct lowers to `fmla` (checked by scripts/test-arm).

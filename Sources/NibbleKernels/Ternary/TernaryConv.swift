@@ -6,70 +6,87 @@ import NibbleKernelsAVX512
 #endif
 
 /// FGQ ternary residual edges on packed two-mask planes (TernaryPlanes), group-1 convolutions and fully
-/// connected layers (a 1×1 conv over one pixel): the caller quantizes the input to uint8, then per tile of
-/// `tilePixels` output pixels builds the panel once and accumulates each enabled edge into the float output
-/// (which it zeroed), then applies `TernaryConvReference.epilogue`. Bit-identical to TernaryConvReference.
+/// connected layers (a 1×1 conv over one pixel), as an int8 GEMM whose weights are expanded per run: the caller
+/// quantizes the input to uint8 and zeroes the float output, then per chunk of `chunkPixels` output pixels builds
+/// the im2col panel once and accumulates each enabled edge over it, then applies `TernaryConvReference.epilogue`.
+/// Bit-identical to TernaryConvReference.
 public enum TernaryConv {
-    public static var tilePixels: Int { TernaryConvTiled.tilePixels }
-
     public static func supports(_ g: ConvGeometry) -> Bool { g.groups == 1 }
 
-    /// Scratch for one tile's panel and the per-channel partial sums (64-byte aligned pointer).
-    public static func panelByteCount(_ g: ConvGeometry) -> Int {
-        TernaryConvTiled.panelByteCount(reductionLength: g.reductionLength, outC: g.outC)
+    /// Output pixels per panel chunk (the same at every level).
+    public static func chunkPixels(_ g: ConvGeometry) -> Int {
+        TernaryConvTiled.chunkPixels(reductionLength: g.reductionLength, outPixels: g.outPixels)
     }
 
-    public static func buildPanel(_ g: ConvGeometry, input q: UnsafePointer<UInt8>, zeroPoint: Int32, pixelStart: Int,
-                                  count: Int, panel: UnsafeMutableRawPointer, isa: KernelISA = KernelISA.current) {
+    /// Scratch for a chunk's panel, a block of expanded weight rows and their scales (64-byte aligned pointer), at
+    /// any level this host runs.
+    public static func scratchByteCount(_ g: ConvGeometry, groupSize: Int) -> Int {
+        var n = TernaryConvTiled.scratchByteCount(g, groupSize: groupSize)
+        #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
+        if KernelISA.detected >= .avx2 { n = Swift.max(n, NibbleKernelsAVX2.TernaryConvTiled.scratchByteCount(g.forAVX2, groupSize: groupSize)) }
+        if KernelISA.detected >= .avx512 { n = Swift.max(n, NibbleKernelsAVX512.TernaryConvTiled.scratchByteCount(g.forAVX512, groupSize: groupSize)) }
+        #endif
+        return n
+    }
+
+    /// q = Int8Quantization.quantize(x) with the level's vector build (the same bytes at every level).
+    public static func quantize(_ x: UnsafePointer<Float>, count: Int, scale: Float, zeroPoint: Int32, into q: UnsafeMutablePointer<UInt8>,
+                                isa: KernelISA = KernelISA.current) {
         switch isa {
         #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
         case .avx512:
-            NibbleKernelsAVX512.TernaryConvTiled.buildPanel(inC: g.inC, inH: g.inH, inW: g.inW, outW: g.outW,
-                kernelH: g.kernelH, kernelW: g.kernelW, strideH: g.strideH, strideW: g.strideW, padTop: g.padTop,
-                padLeft: g.padLeft, dilationH: g.dilationH, dilationW: g.dilationW, input: q, zeroPoint: zeroPoint,
-                pixelStart: pixelStart, count: count, panel: panel)
+            NibbleKernelsAVX512.Int8Quantization.quantize(x, count: count, scale: scale, zeroPoint: zeroPoint, into: q)
         case .avx2:
-            NibbleKernelsAVX2.TernaryConvTiled.buildPanel(inC: g.inC, inH: g.inH, inW: g.inW, outW: g.outW,
-                kernelH: g.kernelH, kernelW: g.kernelW, strideH: g.strideH, strideW: g.strideW, padTop: g.padTop,
-                padLeft: g.padLeft, dilationH: g.dilationH, dilationW: g.dilationW, input: q, zeroPoint: zeroPoint,
-                pixelStart: pixelStart, count: count, panel: panel)
+            NibbleKernelsAVX2.Int8Quantization.quantize(x, count: count, scale: scale, zeroPoint: zeroPoint, into: q)
         #else
         case .avx512, .avx2:
             fallthrough
         #endif
         case .portable, .reference:
-            TernaryConvTiled.buildPanel(inC: g.inC, inH: g.inH, inW: g.inW, outW: g.outW,
-                kernelH: g.kernelH, kernelW: g.kernelW, strideH: g.strideH, strideW: g.strideW, padTop: g.padTop,
-                padLeft: g.padLeft, dilationH: g.dilationH, dilationW: g.dilationW, input: q, zeroPoint: zeroPoint,
-                pixelStart: pixelStart, count: count, panel: panel)
+            Int8Quantization.quantize(x, count: count, scale: scale, zeroPoint: zeroPoint, into: q)
+        }
+    }
+
+    /// Packs the uint8 input's im2col panel for output pixels pixelStart ..< pixelStart + count (≤ chunkPixels).
+    public static func buildPanel(_ g: ConvGeometry, groupSize: Int, input q: UnsafePointer<UInt8>, zeroPoint: Int32, pixelStart: Int,
+                                  count: Int, scratch: UnsafeMutableRawPointer, isa: KernelISA = KernelISA.current) {
+        switch isa {
+        #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
+        case .avx512:
+            NibbleKernelsAVX512.TernaryConvTiled.buildPanel(g.forAVX512, groupSize: groupSize, input: q, zeroPoint: zeroPoint,
+                                                            pixelStart: pixelStart, count: count, scratch: scratch)
+        case .avx2:
+            NibbleKernelsAVX2.TernaryConvTiled.buildPanel(g.forAVX2, groupSize: groupSize, input: q, zeroPoint: zeroPoint,
+                                                          pixelStart: pixelStart, count: count, scratch: scratch)
+        #else
+        case .avx512, .avx2:
+            fallthrough
+        #endif
+        case .portable, .reference:
+            TernaryConvTiled.buildPanel(g, groupSize: groupSize, input: q, zeroPoint: zeroPoint, pixelStart: pixelStart,
+                                        count: count, scratch: scratch)
         }
     }
 
     /// output[o, pixelStart ..< pixelStart + count] += one edge's contribution (see TernaryConvTiled).
-    public static func accumulateEdge(_ g: ConvGeometry, panel: UnsafeMutableRawPointer, count: Int, planes: UnsafePointer<UInt64>,
-                                      groupSize: Int, alpha: UnsafePointer<Float>, inputScale: Float,
-                                      output: UnsafeMutablePointer<Float>, pixelStart: Int, isa: KernelISA = KernelISA.current) {
-        let rowLength = g.reductionLength, taps = g.kernelH &* g.kernelW
-        let single = TernaryConvTiled.isSinglePixel(inH: g.inH, inW: g.inW, kernelH: g.kernelH, kernelW: g.kernelW,
-                                                    padTop: g.padTop, padLeft: g.padLeft)
+    public static func accumulateEdge(_ g: ConvGeometry, groupSize: Int, scratch: UnsafeMutableRawPointer, count: Int, pixelStart: Int,
+                                      planes: UnsafePointer<UInt64>, alpha: UnsafePointer<Float>, zeroPoint: Int32, inputScale: Float,
+                                      output: UnsafeMutablePointer<Float>, isa: KernelISA = KernelISA.current) {
         switch isa {
         #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
         case .avx512:
-            NibbleKernelsAVX512.TernaryConvTiled.accumulateEdge(panel: panel, count: count, words: planes, rows: g.outC,
-                rowLength: rowLength, taps: taps, groupSize: groupSize, alpha: alpha, inputScale: inputScale,
-                output: output, outPixels: g.outPixels, pixelStart: pixelStart, singlePixel: single)
+            NibbleKernelsAVX512.TernaryConvTiled.accumulateEdge(g.forAVX512, groupSize: groupSize, scratch: scratch, count: count,
+                pixelStart: pixelStart, words: planes, alpha: alpha, zeroPoint: zeroPoint, inputScale: inputScale, output: output)
         case .avx2:
-            NibbleKernelsAVX2.TernaryConvTiled.accumulateEdge(panel: panel, count: count, words: planes, rows: g.outC,
-                rowLength: rowLength, taps: taps, groupSize: groupSize, alpha: alpha, inputScale: inputScale,
-                output: output, outPixels: g.outPixels, pixelStart: pixelStart, singlePixel: single)
+            NibbleKernelsAVX2.TernaryConvTiled.accumulateEdge(g.forAVX2, groupSize: groupSize, scratch: scratch, count: count,
+                pixelStart: pixelStart, words: planes, alpha: alpha, zeroPoint: zeroPoint, inputScale: inputScale, output: output)
         #else
         case .avx512, .avx2:
             fallthrough
         #endif
         case .portable, .reference:
-            TernaryConvTiled.accumulateEdge(panel: panel, count: count, words: planes, rows: g.outC,
-                rowLength: rowLength, taps: taps, groupSize: groupSize, alpha: alpha, inputScale: inputScale,
-                output: output, outPixels: g.outPixels, pixelStart: pixelStart, singlePixel: single)
+            TernaryConvTiled.accumulateEdge(g, groupSize: groupSize, scratch: scratch, count: count, pixelStart: pixelStart,
+                words: planes, alpha: alpha, zeroPoint: zeroPoint, inputScale: inputScale, output: output)
         }
     }
 }

@@ -189,11 +189,11 @@ public enum Int8ConvTiled {
     }
 
     /// im2col of quantized input into panel[(k/4)·NR·4 + j·4 + k%4]; spatial padding holds the zero
-    /// point (quantized 0.0), K past the end holds 0, unused columns hold 0.
+    /// point (quantized 0.0), K past the end holds 0, unused columns hold 0. NR is the int8 tile's width unless
+    /// given (TernaryConvTiled packs for its own microkernel).
     @inline(__always)
     static func packPanel(_ g: ConvGeometry, input: UnsafePointer<UInt8>, padValue: UInt8, firstColumn: Int, columns: Int,
-                          panel: UnsafeMutablePointer<UInt8>) {
-        let nr = Int8Microkernel.tileColumns
+                          panel: UnsafeMutablePointer<UInt8>, tileColumns nr: Int = Int8Microkernel.tileColumns) {
         let k = g.reductionLength
         let kp = (k &+ 3) & ~3
         let inH = g.inH, inW = g.inW, outW = g.outW

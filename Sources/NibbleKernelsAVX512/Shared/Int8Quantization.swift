@@ -19,11 +19,23 @@ public enum Int8Quantization {
         return Swift.max(Swift.min(y, outputMax), outputMin)
     }
 
-    /// Quantizes `count` floats into bytes.
+    /// Quantizes `count` floats into bytes, 8 lanes at a time with the scalar form's IEEE operations per lane (divide,
+    /// round half to even, add, the same clamps), so every level gives the same bytes.
     @inline(__always)
     public static func quantize(_ x: UnsafePointer<Float>, count: Int, scale: Float, zeroPoint: Int32,
                                 into q: UnsafeMutablePointer<UInt8>) {
-        for i in 0..<count { q[i] = quantize(x[i], scale: scale, zeroPoint: zeroPoint) }
+        let s = SIMD8<Float>(repeating: scale), z = SIMD8<Float>(repeating: Float(zeroPoint))
+        var i = 0
+        while i &+ 8 <= count {
+            let v = (UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) / s).rounded(.toNearestOrEven) + z
+            // !(v >= 0) → 0 also maps NaN. The clamped v is an integer in 0...255, so 2^23 + v is exact and its low
+            // mantissa byte is v (a float → int vector conversion here would be a generic per-lane call).
+            let c = pointwiseMin(v.replacing(with: 0, where: .!(v .>= 0)), SIMD8<Float>(repeating: 255))
+            let bits = unsafeBitCast(c + SIMD8<Float>(repeating: 8_388_608), to: SIMD8<UInt32>.self)
+            UnsafeMutableRawPointer(q + i).storeBytes(of: SIMD8<UInt8>(truncatingIfNeeded: bits), as: SIMD8<UInt8>.self)
+            i &+= 8
+        }
+        while i < count { q[i] = quantize(x[i], scale: scale, zeroPoint: zeroPoint); i &+= 1 }
     }
 
     /// Σ_k w[o][k] for every row, so Σ (q - zp)·w = Σ q·w - zp·Σ w keeps the inner loop zero-point free.

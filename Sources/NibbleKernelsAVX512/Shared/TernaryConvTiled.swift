@@ -1,191 +1,316 @@
-// Shared source (symlinked into every kernel module): FGQ ternary × uint8 convolution without multiplies.
+// Shared source (symlinked into every kernel module): FGQ ternary × uint8 convolution as an int8 GEMM.
 //
-// A ternary weight is +1, −1 or 0, so a scale group's dot product is a sum of the inputs under the +1 mask
-// minus those under the −1 mask. The input is laid out as a panel of `tilePixels` int16 lanes per reduction
-// index k (q − zero point, 0 for padding taps), and each set bit of a packed mask row (TernaryPlanes) adds or
-// subtracts one panel row: 32 pixels per nonzero weight in two vector adds, zero weights cost nothing (the
-// two-mask layout is read in place: the weights stay at 2 bits each). Up to 128 terms of |q − zp| ≤ 255 fit
-// int16 (128 · 255 = 32640), then the partial sum is widened to int32; each group's exact int32 sum is scaled
-// by its α in float in group order, exactly as TernaryConvReference does, so results are bit-identical.
+// Ternary weights are −1/0/+1, so vpmaddubsw (u8 × s8 pairs summed into int16) is exact for them and can even sum
+// 64 quads in int16 before widening (SmallWeightMicrokernelMaddubs; the portable build widens to int32). The
+// packed two-mask planes (TernaryPlanes) stay at 2 bits per weight in the model: each run expands a block of
+// output channels' rows into int8 −1/0/+1 in scratch and multiplies them with the uint8 im2col panel of
+// Int8ConvTiled (the zero point on padding taps). FGQ scales need one exact int32 sum per group of `groupSize`
+// input channels × kH·kW taps, so the K loop is group-major: one microkernel call per group returns that group's
+// 4 × 16 tile in registers, Σ (q − zp)·w = Σ q·w − zp·Σ w (Σ w counted from the masks), and α·sum is added to
+// per-(channel, pixel) float sums in group order, then sum·inputScale to the output — TernaryConvReference's
+// float operations in its order, so the results are bit-identical.
 
 public enum TernaryConvTiled {
-    /// Pixels per panel tile: one SIMD32<Int16> (two AVX2 registers, one AVX-512 register) per panel row.
-    public static let tilePixels = 32
-    /// Terms an int16 lane can sum before it must be widened: 128 · 255 < 2^15.
-    static let termsPerFlush = 128
+    static let tileRows: Int = TernaryMicrokernel.tileRows
+    static let tileColumns: Int = TernaryMicrokernel.tileColumns
+    /// im2col bytes per chunk of output pixels: L3 (2304 × 208) fits whole, so each run expands its weights once.
+    static let panelBudget: Int = 512 &* 1024
+    /// Expanded weight bytes per block of output channels: the block stays in L2 while the chunk's pixel tiles
+    /// sweep it, and one tile's panel (K × 16 bytes) stays in L1 across the block's rows.
+    static let weightBudget: Int = 96 &* 1024
 
-    /// Scratch for a tile: the panel (reduction length × tilePixels int16), the tile's input row/column origins
-    /// (2 × tilePixels Int32), then one float partial sum per output channel and lane (`sumsOffset`).
-    public static func panelByteCount(reductionLength: Int, outC: Int) -> Int {
-        sumsOffset(reductionLength: reductionLength) &+ outC &* tilePixels &* 4
+    @inline(__always) static func roundUp(_ x: Int, _ m: Int) -> Int { (x &+ m &- 1) / m &* m }
+
+    /// Output pixels per panel chunk (a multiple of the tile width).
+    public static func chunkPixels(reductionLength k: Int, outPixels n: Int) -> Int {
+        let bytesPerTile = roundUp(k, 4) &* tileColumns
+        return Swift.min(roundUp(n, tileColumns), Swift.max(1, panelBudget / bytesPerTile) &* tileColumns)
     }
 
+    /// Quads of one expanded row: each group covers the quads its indices touch (the weights outside it are 0),
+    /// so a group that does not start at a multiple of 4 shares a panel quad with its neighbour.
     @inline(__always)
-    static func sumsOffset(reductionLength: Int) -> Int { reductionLength &* tilePixels &* 2 &+ 2 &* tilePixels &* 4 }
-
-    /// A fully connected layer (1×1 kernel over a 1×1 input, no padding): its one output pixel reads the input
-    /// vector itself, so the panel is stored densely (row k = one int16) and summed by a scalar path.
-    @inline(__always)
-    public static func isSinglePixel(inH: Int, inW: Int, kernelH: Int, kernelW: Int, padTop: Int, padLeft: Int) -> Bool {
-        inH == 1 && inW == 1 && kernelH == 1 && kernelW == 1 && padTop == 0 && padLeft == 0
+    static func rowQuads(rowLength: Int, groupLength: Int) -> Int {
+        if groupLength & 3 == 0 { return (rowLength &+ 3) >> 2 }
+        var n = 0, start = 0
+        while start < rowLength {
+            let end = Swift.min(rowLength, start &+ groupLength)
+            n &+= ((end &+ 3) >> 2) &- (start >> 2)
+            start = end
+        }
+        return n
     }
 
-    /// Fills the panel for output pixels pixelStart ..< pixelStart + count (count ≤ tilePixels; lanes past
-    /// count are 0): row k = (c·kH + kh)·kW + kw holds q[c, ih, iw] − zeroPoint, 0 where the tap is padding.
-    /// Group 1 only (the reduction runs over all input channels).
+    /// Scratch parts (byte offsets): the expanded rows of a block (`lda` bytes each), one row expanded as is
+    /// (unaligned groups are copied from it), α and zp·Σw per block quad of rows × group × 4, the panel, and for
+    /// the vector im2col (`usesPaddedInput`) each reduction index's input offset and the zero-point-padded input.
+    struct Layout {
+        let lda: Int, blockRows: Int, groups: Int, groupLength: Int, chunkPixels: Int
+        let row: Int, alphas: Int, corrections: Int, panel: Int, offsets: Int, padded: Int, total: Int
+
+        init(_ g: ConvGeometry, groupSize: Int) {
+            let rowLength = g.reductionLength
+            groupLength = groupSize &* g.kernelH &* g.kernelW
+            chunkPixels = TernaryConvTiled.chunkPixels(reductionLength: rowLength, outPixels: g.outPixels)
+            let expanded = roundUp(rowLength, 32)
+            lda = roundUp(Swift.max(rowQuads(rowLength: rowLength, groupLength: groupLength) &* 4, expanded), 64)
+            blockRows = Swift.min(roundUp(g.outC, tileRows), Swift.max(tileRows, weightBudget / lda / tileRows &* tileRows))
+            groups = (rowLength &+ groupLength &- 1) / groupLength
+            row = blockRows &* lda
+            alphas = row &+ roundUp(expanded, 64)
+            corrections = alphas &+ roundUp(blockRows &* groups &* 4, 64)
+            panel = corrections &+ roundUp(blockRows &* groups &* 4, 64)
+            offsets = panel &+ roundUp(roundUp(rowLength, 4) &* chunkPixels, 64)
+            padded = offsets &+ (usesPaddedInput(g) ? roundUp(rowLength &* 4, 64) : 0)
+            total = padded &+ (usesPaddedInput(g) ? roundUp(g.inC &* paddedHeight(g) &* paddedWidth(g) &+ 2 &* paddedSlack, 64) : 0)
+        }
+    }
+
+    public static func scratchByteCount(_ g: ConvGeometry, groupSize: Int) -> Int { Layout(g, groupSize: groupSize).total }
+
+    /// Packs the im2col panel of output pixels pixelStart ..< pixelStart + count (count ≤ chunkPixels) into the
+    /// scratch's panel part: one Int8ConvTiled panel of K × 16 bytes per tile, the zero point on padding taps.
+    public static func buildPanel(_ g: ConvGeometry, groupSize: Int, input q: UnsafePointer<UInt8>, zeroPoint: Int32,
+                                  pixelStart: Int, count: Int, scratch: UnsafeMutableRawPointer) {
+        let lay = Layout(g, groupSize: groupSize)
+        let panel = (scratch + lay.panel).assumingMemoryBound(to: UInt8.self)
+        let tileBytes = roundUp(g.reductionLength, 4) &* tileColumns
+        let zp = UInt8(truncatingIfNeeded: Swift.max(0, Swift.min(255, zeroPoint)))
+        let padded = usesPaddedInput(g)
+        if padded { padInput(g, input: q, zeroPoint: zp, lay: lay, scratch: scratch) }
+        var t0 = 0
+        while t0 < count {
+            let cols = Swift.min(tileColumns, count &- t0), tile = panel + t0 / tileColumns &* tileBytes
+            if padded {
+                packTile(g, firstPixel: pixelStart &+ t0, lay: lay, scratch: scratch, into: tile)
+            } else {
+                Int8ConvTiled.packPanel(g, input: q, padValue: zp, firstColumn: pixelStart &+ t0, columns: cols, panel: tile,
+                                        tileColumns: tileColumns)
+            }
+            t0 &+= tileColumns
+        }
+    }
+
+    /// The vector im2col needs unit column stride (a tile's pixels in one output row read consecutive input bytes)
+    /// and rows of at least 8 pixels (a 16-pixel tile then spans at most 3 output rows).
     @inline(__always)
-    public static func buildPanel(inC: Int, inH: Int, inW: Int, outW: Int, kernelH: Int, kernelW: Int,
-                                  strideH: Int, strideW: Int, padTop: Int, padLeft: Int, dilationH: Int, dilationW: Int,
-                                  input q: UnsafePointer<UInt8>, zeroPoint: Int32, pixelStart: Int, count: Int,
-                                  panel: UnsafeMutableRawPointer) {
-        let reduction = inC &* kernelH &* kernelW
-        let origins = (panel + reduction &* tilePixels &* 2).assumingMemoryBound(to: Int32.self)
-        for t in 0..<tilePixels {
-            let p = pixelStart &+ Swift.min(t, count &- 1)
-            origins[t] = Int32(truncatingIfNeeded: (p / outW) &* strideH &- padTop)
-            origins[tilePixels &+ t] = Int32(truncatingIfNeeded: (p % outW) &* strideW &- padLeft)
+    static func usesPaddedInput(_ g: ConvGeometry) -> Bool { g.strideW == 1 && g.outW >= 8 }
+    /// Rows and columns of the padded input: every tap of every output pixel reads inside it.
+    @inline(__always)
+    static func paddedHeight(_ g: ConvGeometry) -> Int { (g.outH &- 1) &* g.strideH &+ (g.kernelH &- 1) &* g.dilationH &+ 1 }
+    @inline(__always)
+    static func paddedWidth(_ g: ConvGeometry) -> Int { g.outW &+ (g.kernelW &- 1) &* g.dilationW }
+    /// Readable bytes before and after the padded input: a tile row's 16-byte load starts up to 15 bytes before its
+    /// segment and may end past the last row (those lanes are discarded).
+    static let paddedSlack = 16
+
+    /// The input with its zero-point border (padded[c][r][s] = q[c][r − padTop][s − padLeft], zp outside) and the
+    /// input offset of every reduction index k = (c·kH + kh)·kW + kw (0 past the row's end; those weights are 0).
+    static func padInput(_ g: ConvGeometry, input q: UnsafePointer<UInt8>, zeroPoint zp: UInt8, lay: Layout,
+                         scratch: UnsafeMutableRawPointer) {
+        let hp = paddedHeight(g), wp = paddedWidth(g)
+        let base = (scratch + lay.padded).assumingMemoryBound(to: UInt8.self)
+        base.update(repeating: zp, count: paddedSlack)
+        let dst = base + paddedSlack
+        let sLo = Swift.min(Swift.max(g.padLeft, 0), wp), sHi = Swift.max(sLo, Swift.min(wp, g.padLeft &+ g.inW))
+        for c in 0..<g.inC {
+            for r in 0..<hp {
+                let d = dst + (c &* hp &+ r) &* wp, ih = r &- g.padTop
+                if ih < 0 || ih >= g.inH {
+                    d.update(repeating: zp, count: wp)
+                } else {
+                    d.update(repeating: zp, count: sLo)
+                    let from: Int = (c &* g.inH &+ ih) &* g.inW &+ sLo &- g.padLeft
+                    (d + sLo).update(from: q + from, count: sHi &- sLo)
+                    (d + sHi).update(repeating: zp, count: wp &- sHi)
+                }
+            }
         }
-        let zp = Int16(truncatingIfNeeded: zeroPoint)
-        let rows = panel.assumingMemoryBound(to: Int16.self)
-        if isSinglePixel(inH: inH, inW: inW, kernelH: kernelH, kernelW: kernelW, padTop: padTop, padLeft: padLeft) {
-            // Fully connected: one pixel, so row k is a single int16, stored densely and zero-padded to a multiple
-            // of 16 (accumulateEdge reads 16 at a time).
-            for c in 0..<inC { rows[c] = Int16(q[c]) &- zp }
-            for c in inC..<((inC &+ 15) & ~15) { rows[c] = 0 }
-            return
-        }
+        (dst + g.inC &* hp &* wp).update(repeating: zp, count: paddedSlack)
+        let offsets = (scratch + lay.offsets).assumingMemoryBound(to: Int32.self)
         var k = 0
-        for c in 0..<inC {
-            let channel = q + c &* inH &* inW
-            for kh in 0..<kernelH {
-                for kw in 0..<kernelW {
-                    let row = rows + k &* tilePixels
-                    for t in 0..<tilePixels {
-                        let ih = Int(origins[t]) &+ kh &* dilationH, iw = Int(origins[tilePixels &+ t]) &+ kw &* dilationW
-                        let inside = t < count && ih >= 0 && ih < inH && iw >= 0 && iw < inW
-                        row[t] = inside ? Int16(channel[ih &* inW &+ iw]) &- zp : 0
-                    }
+        for c in 0..<g.inC {
+            for kh in 0..<g.kernelH {
+                for kw in 0..<g.kernelW {
+                    offsets[k] = Int32(truncatingIfNeeded: (c &* hp &+ kh &* g.dilationH) &* wp &+ kw &* g.dilationW)
                     k &+= 1
                 }
             }
         }
+        while k & 3 != 0 { offsets[k] = 0; k &+= 1 }
     }
 
-    /// output[o, pixelStart + t] += inputScale · Σ_groups α[o, g] · Σ_{k ∈ g} T[o, k] · panel[k, t] for every
-    /// output channel o of one edge (`words`: its packed +1/−1 masks, `rows` × ⌈rowLength/64⌉ words per plane;
-    /// `alpha`: [rows, groups]) and t < count. A group is `groupSize` input channels × `taps` (kH·kW) indices.
-    /// The 32 lanes are held as explicit halves and quarters (SIMD16 / SIMD8) so every accumulator stays in a
-    /// register; a single pixel (fully connected) takes a scalar path instead of 31 idle lanes.
-    @inline(__always)
-    public static func accumulateEdge(panel: UnsafeMutableRawPointer, count: Int, words: UnsafePointer<UInt64>, rows: Int,
-                                      rowLength: Int, taps: Int, groupSize: Int, alpha: UnsafePointer<Float>,
-                                      inputScale: Float, output: UnsafeMutablePointer<Float>, outPixels: Int, pixelStart: Int,
-                                      singlePixel: Bool) {
-        let wordsPerRow = (rowLength &+ 63) >> 6
-        let groupLength = groupSize &* taps
-        let groups = (rowLength &+ groupLength &- 1) / groupLength
-        let stride = tilePixels &* 2
-        if singlePixel {
-            // Fully connected (buildPanel stored the row densely): 16 weights at a time, branch-free — each lane
-            // takes x where its +1 bit is set, −x where its −1 bit is, 0 otherwise (a bit loop would re-scan every
-            // 64-bit word once per group and mispredict its exit each time; FGQ groups are often 16 wide).
-            let x = UnsafeRawPointer(panel)
-            let laneBits = SIMD16<UInt16>(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
-            for o in 0..<rows {
-                let plus = words + o &* wordsPerRow, minus = words + (rows &+ o) &* wordsPerRow
-                var sum: Float = 0
-                for g in 0..<groups {
-                    let start = g &* groupLength, end = Swift.min(rowLength, start &+ groupLength)
-                    var acc0 = SIMD8<Int32>(), acc1 = SIMD8<Int32>()
-                    var k = start & ~15
-                    while k < end {
-                        // Bits k ..< k + 16 of each mask (one word holds them: k is a multiple of 16), cut to the group.
-                        let shift = UInt64(k & 63)
-                        var range = UInt64(0xFFFF)
-                        if k < start { range &= ~((UInt64(1) << UInt64(start &- k)) &- 1) }
-                        if end &- k < 16 { range &= (UInt64(1) << UInt64(end &- k)) &- 1 }
-                        let p = UInt16(truncatingIfNeeded: (plus[k >> 6] >> shift) & range)
-                        let m = UInt16(truncatingIfNeeded: (minus[k >> 6] >> shift) & range)
-                        // Lane bit → 0 or 1 without masks: b | −b has its top bit set exactly when b ≠ 0. Then
-                        // t = plus − minus is 1, −1 (0xFFFF) or 0, and x·t wraps to the signed term.
-                        let bp = SIMD16<UInt16>(repeating: p) & laneBits, bm = SIMD16<UInt16>(repeating: m) & laneBits
-                        let t = ((bp | (0 &- bp)) &>> 15) &- ((bm | (0 &- bm)) &>> 15)
-                        let v = x.loadUnaligned(fromByteOffset: k &* 2, as: SIMD16<UInt16>.self) &* t
-                        let signed = unsafeBitCast(v, to: SIMD16<Int16>.self)
-                        acc0 &+= SIMD8<Int32>(truncatingIfNeeded: signed.lowHalf)
-                        acc1 &+= SIMD8<Int32>(truncatingIfNeeded: signed.highHalf)
-                        k &+= 16
+    /// One tile's panel (16 pixels from firstPixel; Int8ConvTiled's layout) from the padded input: per reduction
+    /// index, the tile's pixels of one output row are 16 consecutive bytes at (row start − first lane + offset), so
+    /// up to three loads blended by lane masks give the 16 values; four indices are then interleaved by widening
+    /// and shifting. Lanes past the image read the first row's addresses (their outputs are never stored).
+    static func packTile(_ g: ConvGeometry, firstPixel p0: Int, lay: Layout, scratch: UnsafeMutableRawPointer,
+                         into tile: UnsafeMutablePointer<UInt8>) {
+        let wp = paddedWidth(g)
+        let src = UnsafeRawPointer(scratch + lay.padded + paddedSlack)
+        let offsets = UnsafePointer((scratch + lay.offsets).assumingMemoryBound(to: Int32.self))
+        let oh0 = p0 / g.outW, ow0 = p0 &- oh0 &* g.outW
+        let split1 = g.outW &- ow0, split2 = split1 &+ g.outW
+        func start(_ row: Int, lane: Int) -> Int { row < g.outH ? row &* g.strideH &* wp &- lane : oh0 &* g.strideH &* wp &+ ow0 }
+        let d0 = oh0 &* g.strideH &* wp &+ ow0, d1 = start(oh0 &+ 1, lane: split1), d2 = start(oh0 &+ 2, lane: split2)
+        var lanes = SIMD16<UInt8>()
+        for j in 0..<16 { lanes[j] = UInt8(j) }
+        let m1 = SIMD16<UInt8>(repeating: 0).replacing(with: 0xFF, where: lanes .>= UInt8(Swift.min(split1, 16)))
+        let m2 = SIMD16<UInt8>(repeating: 0).replacing(with: 0xFF, where: lanes .>= UInt8(Swift.min(split2, 16)))
+        let quads = (g.reductionLength &+ 3) >> 2
+        let out = UnsafeMutableRawPointer(tile)
+        for i in 0..<quads {
+            var v = SIMD16<UInt32>()
+            for t in 0..<4 {
+                let o = Int(offsets[4 &* i &+ t])
+                let v0 = src.loadUnaligned(fromByteOffset: d0 &+ o, as: SIMD16<UInt8>.self)
+                let v1 = src.loadUnaligned(fromByteOffset: d1 &+ o, as: SIMD16<UInt8>.self)
+                let v2 = src.loadUnaligned(fromByteOffset: d2 &+ o, as: SIMD16<UInt8>.self)
+                let b = (((v0 & ~m1) | (v1 & m1)) & ~m2) | (v2 & m2)
+                v |= SIMD16<UInt32>(truncatingIfNeeded: b) &<< UInt32(8 &* t)
+            }
+            out.storeBytes(of: v, toByteOffset: 64 &* i, as: SIMD16<UInt32>.self)
+        }
+    }
+
+    /// output[o, pixelStart + t] += inputScale · Σ_groups α[o, g] · Σ_{k ∈ g} T[o, k] · (q − zp) for every output
+    /// channel o of one edge (`words`: its packed +1/−1 masks; `alpha`: [outC, groups]) and t < count, over the
+    /// panel buildPanel left in `scratch`.
+    public static func accumulateEdge(_ g: ConvGeometry, groupSize: Int, scratch: UnsafeMutableRawPointer, count: Int,
+                                      pixelStart: Int, words: UnsafePointer<UInt64>, alpha: UnsafePointer<Float>,
+                                      zeroPoint: Int32, inputScale: Float, output: UnsafeMutablePointer<Float>) {
+        let rowLength = g.reductionLength, rows = g.outC
+        let groupLength = groupSize &* g.kernelH &* g.kernelW
+        let lay = Layout(g, groupSize: groupSize)
+        let groups = lay.groups, lda = lay.lda
+        let weights = scratch.assumingMemoryBound(to: Int8.self)
+        let alphas = (scratch + lay.alphas).assumingMemoryBound(to: Float.self)
+        let corrections = (scratch + lay.corrections).assumingMemoryBound(to: Int32.self)
+        let panel = UnsafePointer((scratch + lay.panel).assumingMemoryBound(to: UInt8.self))
+        let tileBytes = roundUp(rowLength, 4) &* tileColumns
+        let widen = TernaryMicrokernel.quadsPerWiden(maxAbsWeight: 1)
+        var m0 = 0
+        while m0 < rows {
+            let blockRows = Swift.min(lay.blockRows, roundUp(rows &- m0, tileRows))
+            expandBlock(words: words, rows: rows, rowLength: rowLength, groupLength: groupLength, first: m0, count: blockRows,
+                        alpha: alpha, zeroPoint: zeroPoint, lay: lay, scratch: scratch)
+            var t0 = 0
+            while t0 < count {
+                let cols = Swift.min(tileColumns, count &- t0)
+                let b = panel + t0 / tileColumns &* tileBytes
+                var r0 = 0
+                while r0 < blockRows {
+                    let a = UnsafePointer(weights + r0 &* lda)
+                    var s0a = SIMD8<Float>(), s0b = SIMD8<Float>(), s1a = SIMD8<Float>(), s1b = SIMD8<Float>()
+                    var s2a = SIMD8<Float>(), s2b = SIMD8<Float>(), s3a = SIMD8<Float>(), s3b = SIMD8<Float>()
+                    var seg = 0
+                    for gi in 0..<groups {
+                        let start = gi &* groupLength, end = Swift.min(rowLength, start &+ groupLength)
+                        let q0 = start >> 2, quads = ((end &+ 3) >> 2) &- q0
+                        let t = TernaryMicrokernel.tile(quads: quads, a: a + 4 &* seg, lda: lda, b: b + 64 &* q0, quadsPerWiden: widen)
+                        seg &+= quads
+                        // The reference's `sum += α · Float(Σ (q − zp)·T)` per lane, groups in order.
+                        let at = (r0 &* groups &+ gi &* tileRows)
+                        let al = alphas + at, c = corrections + at
+                        s0a += SIMD8(repeating: al[0]) * SIMD8<Float>(t.r0a &- SIMD8(repeating: c[0]))
+                        s0b += SIMD8(repeating: al[0]) * SIMD8<Float>(t.r0b &- SIMD8(repeating: c[0]))
+                        s1a += SIMD8(repeating: al[1]) * SIMD8<Float>(t.r1a &- SIMD8(repeating: c[1]))
+                        s1b += SIMD8(repeating: al[1]) * SIMD8<Float>(t.r1b &- SIMD8(repeating: c[1]))
+                        s2a += SIMD8(repeating: al[2]) * SIMD8<Float>(t.r2a &- SIMD8(repeating: c[2]))
+                        s2b += SIMD8(repeating: al[2]) * SIMD8<Float>(t.r2b &- SIMD8(repeating: c[2]))
+                        s3a += SIMD8(repeating: al[3]) * SIMD8<Float>(t.r3a &- SIMD8(repeating: c[3]))
+                        s3b += SIMD8(repeating: al[3]) * SIMD8<Float>(t.r3b &- SIMD8(repeating: c[3]))
                     }
-                    sum += alpha[o &* groups &+ g] * Float((acc0 &+ acc1).wrappedSum())
+                    let o = m0 &+ r0, live = rows &- o
+                    let y = output + (o &* g.outPixels &+ pixelStart &+ t0)
+                    addRow(s0a * inputScale, s0b * inputScale, to: y, count: cols)
+                    if live > 1 { addRow(s1a * inputScale, s1b * inputScale, to: y + g.outPixels, count: cols) }
+                    if live > 2 { addRow(s2a * inputScale, s2b * inputScale, to: y + 2 &* g.outPixels, count: cols) }
+                    if live > 3 { addRow(s3a * inputScale, s3b * inputScale, to: y + 3 &* g.outPixels, count: cols) }
+                    r0 &+= tileRows
                 }
-                output[o] += sum * inputScale
+                t0 &+= tileColumns
             }
-            return
-        }
-        // Group-major: one group's panel rows (groupSize · taps · 64 bytes, 9 KiB for 16 channels × 3×3) stay in
-        // L1 while every output channel sums over them; the per-channel float sums wait in scratch. Each (o, lane)
-        // still adds its groups' α·sum in group order, as the reference does.
-        let sums = (panel + sumsOffset(reductionLength: rowLength)).assumingMemoryBound(to: SIMD8<Float>.self)
-        sums.update(repeating: SIMD8<Float>(), count: rows &* 4)
-        for g in 0..<groups {
-            let start = g &* groupLength, end = Swift.min(rowLength, start &+ groupLength)
-            for o in 0..<rows {
-                let plus = words + o &* wordsPerRow, minus = words + (rows &+ o) &* wordsPerRow
-                var w0 = SIMD8<Int32>(), w1 = SIMD8<Int32>(), w2 = SIMD8<Int32>(), w3 = SIMD8<Int32>()
-                var n0 = SIMD16<Int16>(), n1 = SIMD16<Int16>()
-                forEachTerm(plus: plus, minus: minus, start: start, end: end, flush: {
-                    w0 &+= SIMD8<Int32>(truncatingIfNeeded: n0.lowHalf); w1 &+= SIMD8<Int32>(truncatingIfNeeded: n0.highHalf)
-                    w2 &+= SIMD8<Int32>(truncatingIfNeeded: n1.lowHalf); w3 &+= SIMD8<Int32>(truncatingIfNeeded: n1.highHalf)
-                    n0 = SIMD16<Int16>(); n1 = SIMD16<Int16>()
-                }) { k, add in
-                    let a = UnsafeRawPointer(panel).loadUnaligned(fromByteOffset: k &* stride, as: SIMD16<Int16>.self)
-                    let b = UnsafeRawPointer(panel).loadUnaligned(fromByteOffset: k &* stride &+ 32, as: SIMD16<Int16>.self)
-                    if add { n0 &+= a; n1 &+= b } else { n0 &-= a; n1 &-= b }
-                }
-                w0 &+= SIMD8<Int32>(truncatingIfNeeded: n0.lowHalf); w1 &+= SIMD8<Int32>(truncatingIfNeeded: n0.highHalf)
-                w2 &+= SIMD8<Int32>(truncatingIfNeeded: n1.lowHalf); w3 &+= SIMD8<Int32>(truncatingIfNeeded: n1.highHalf)
-                let a = alpha[o &* groups &+ g]
-                let s = sums + o &* 4
-                s[0] += a * SIMD8<Float>(w0); s[1] += a * SIMD8<Float>(w1); s[2] += a * SIMD8<Float>(w2); s[3] += a * SIMD8<Float>(w3)
-            }
-        }
-        for o in 0..<rows {
-            let y = output + (o &* outPixels &+ pixelStart), s = sums + o &* 4
-            for q in 0..<4 { addLanes(s[q] * inputScale, to: y + q &* 8, count: Swift.min(8, count &- q &* 8)) }
+            m0 &+= blockRows
         }
     }
 
-    /// y[t] += lanes[t] for t < count (count ≤ 0: nothing).
+    /// Expands rows first ..< first + count (a multiple of tileRows; rows past the layer read as 0) into the
+    /// block's int8 rows in the microkernel's group layout, and stores per row quad, group and row α and zp·Σw.
     @inline(__always)
-    static func addLanes(_ lanes: SIMD8<Float>, to y: UnsafeMutablePointer<Float>, count: Int) {
-        if count >= 8 {
-            UnsafeMutableRawPointer(y).storeBytes(of: UnsafeRawPointer(y).loadUnaligned(as: SIMD8<Float>.self) + lanes, as: SIMD8<Float>.self)
+    static func expandBlock(words: UnsafePointer<UInt64>, rows: Int, rowLength: Int, groupLength: Int, first: Int, count: Int,
+                            alpha: UnsafePointer<Float>, zeroPoint: Int32, lay: Layout, scratch: UnsafeMutableRawPointer) {
+        let wordsPerRow = (rowLength &+ 63) >> 6, groups = lay.groups
+        let aligned = groupLength & 3 == 0
+        let alphas = (scratch + lay.alphas).assumingMemoryBound(to: Float.self)
+        let corrections = (scratch + lay.corrections).assumingMemoryBound(to: Int32.self)
+        let rowBuffer = (scratch + lay.row).assumingMemoryBound(to: Int8.self)
+        for r in 0..<count {
+            let o = first &+ r
+            let dst = scratch.assumingMemoryBound(to: Int8.self) + r &* lay.lda
+            let at = (r / tileRows) &* groups &* tileRows &+ r % tileRows
+            if o >= rows {
+                dst.update(repeating: 0, count: lay.lda)
+                for gi in 0..<groups { alphas[at &+ gi &* tileRows] = 0; corrections[at &+ gi &* tileRows] = 0 }
+                continue
+            }
+            let plus = words + o &* wordsPerRow, minus = words + (rows &+ o) &* wordsPerRow
+            // Aligned groups: the row itself is the layout (indices past the row are 0: zero padding bits).
+            let expanded = aligned ? dst : rowBuffer
+            var k = 0
+            while k < rowLength {
+                let shift = UInt64(k & 63)
+                let v = TernaryMicrokernel.expand(plus: UInt32(truncatingIfNeeded: plus[k >> 6] >> shift),
+                                                  minus: UInt32(truncatingIfNeeded: minus[k >> 6] >> shift))
+                UnsafeMutableRawPointer(expanded + k).storeBytes(of: v, as: SIMD32<Int8>.self)
+                k &+= 32
+            }
+            if aligned {
+                (dst + k).update(repeating: 0, count: lay.lda &- k)
+            }
+            var seg = 0
+            for gi in 0..<groups {
+                let start = gi &* groupLength, end = Swift.min(rowLength, start &+ groupLength)
+                if !aligned {
+                    // The group's quads, with the indices of neighbouring groups zeroed.
+                    let base = (start >> 2) &* 4, n = (((end &+ 3) >> 2) &- (start >> 2)) &* 4
+                    for i in 0..<n {
+                        let kk = base &+ i
+                        dst[seg &+ i] = kk >= start && kk < end ? rowBuffer[kk] : 0
+                    }
+                    seg &+= n
+                }
+                let sum = bitCount(plus, start, end) &- bitCount(minus, start, end)
+                alphas[at &+ gi &* tileRows] = alpha[o &* groups &+ gi]
+                corrections[at &+ gi &* tileRows] = zeroPoint &* Int32(truncatingIfNeeded: sum)
+            }
+            if !aligned { (dst + seg).update(repeating: 0, count: lay.lda &- seg) }
+        }
+    }
+
+    /// Set bits of `mask` in [start, end).
+    @inline(__always)
+    static func bitCount(_ mask: UnsafePointer<UInt64>, _ start: Int, _ end: Int) -> Int {
+        var n = 0
+        var w = start >> 6
+        while w << 6 < end {
+            let low = Swift.max(start &- (w << 6), 0), high = Swift.min(end &- (w << 6), 64)
+            let inRange = (high == 64 ? ~UInt64(0) : (UInt64(1) << UInt64(high)) &- 1) & ~((UInt64(1) << UInt64(low)) &- 1)
+            n &+= (mask[w] & inRange).nonzeroBitCount
+            w &+= 1
+        }
+        return n
+    }
+
+    /// y[t] += (a ++ b)[t] for t < count (≤ 16).
+    @inline(__always)
+    static func addRow(_ a: SIMD8<Float>, _ b: SIMD8<Float>, to y: UnsafeMutablePointer<Float>, count: Int) {
+        if count == 16 {
+            let p = UnsafeMutableRawPointer(y)
+            p.storeBytes(of: p.loadUnaligned(as: SIMD8<Float>.self) + a, as: SIMD8<Float>.self)
+            p.storeBytes(of: p.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self) + b, toByteOffset: 32, as: SIMD8<Float>.self)
         } else {
-            for t in 0..<Swift.max(count, 0) { y[t] += lanes[t] }
-        }
-    }
-
-    /// Calls `term(k, isPlus)` for every set bit k in [start, end) of the +1 mask, then of the −1 mask, calling
-    /// `flush` before every `termsPerFlush`-th term after the first so int16 lanes are widened in time.
-    @inline(__always)
-    static func forEachTerm(plus: UnsafePointer<UInt64>, minus: UnsafePointer<UInt64>, start: Int, end: Int,
-                            flush: () -> Void, _ term: (Int, Bool) -> Void) {
-        var terms = 0
-        for plane in 0..<2 {
-            let mask = plane == 0 ? plus : minus, isPlus = plane == 0
-            var w = start >> 6
-            while w << 6 < end {
-                let low = Swift.max(start &- (w << 6), 0), high = Swift.min(end &- (w << 6), 64)
-                let inRange = (high == 64 ? ~UInt64(0) : (UInt64(1) << UInt64(high)) &- 1) & ~((UInt64(1) << UInt64(low)) &- 1)
-                var bits = mask[w] & inRange
-                while bits != 0 {
-                    if terms == termsPerFlush { flush(); terms = 0 }
-                    term((w << 6) &+ bits.trailingZeroBitCount, isPlus)
-                    bits &= bits &- 1
-                    terms &+= 1
-                }
-                w &+= 1
-            }
+            for t in 0..<count { y[t] += t < 8 ? a[t] : b[t &- 8] }
         }
     }
 }

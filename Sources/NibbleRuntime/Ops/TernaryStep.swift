@@ -105,8 +105,8 @@ struct TernaryStep {
                                edges: edges, groupSize: groupSize, p: params,
                                rowLength: rowLength, rowOffset: rowOffset, maxCode: UInt8((1 << bits) - 1))
         // Scratch: the uint8 input, then for packed planes one unpacked int8 row (reference) or the tiled kernel's
-        // panel, whichever is larger (the ISA level can be forced at run time).
-        let tail = TernaryConv.supports(g) ? max(rowLength, TernaryConv.panelByteCount(g)) : rowLength
+        // panel and expanded weight block, whichever is larger (the ISA level can be forced at run time).
+        let tail = TernaryConv.supports(g) ? max(rowLength, TernaryConv.scratchByteCount(g, groupSize: groupSize)) : rowLength
         return (step, packed ? rowOffset + tail : g.inC * g.inH * g.inW)
     }
 
@@ -157,22 +157,25 @@ struct TernaryStep {
         let count = g.outC &* g.outPixels
         y.update(repeating: 0, count: count)
         let q = b.scratch.assumingMemoryBound(to: UInt8.self)
-        Int8Quantization.quantize(b.f32(input), count: g.inC &* g.inH &* g.inW, scale: p.inputScale,
-                                  zeroPoint: p.inputZeroPoint, into: q)
+        TernaryConv.quantize(b.f32(input), count: g.inC &* g.inH &* g.inW, scale: p.inputScale,
+                             zeroPoint: p.inputZeroPoint, into: q)
         if maxCode != 255 {
             for i in 0..<(g.inC &* g.inH &* g.inW) { q[i] = Swift.min(q[i], maxCode) }
         }
         let enabled = Swift.min(Int(b.enabledEdges[layer]), edges.count)
         if usesTiledKernel {
-            let panel = b.scratch + rowOffset
+            let scratch = b.scratch + rowOffset
+            let chunk = TernaryConv.chunkPixels(g)
             var start = 0
             while start < g.outPixels {
-                let count = Swift.min(TernaryConv.tilePixels, g.outPixels &- start)
-                TernaryConv.buildPanel(g, input: q, zeroPoint: p.inputZeroPoint, pixelStart: start, count: count, panel: panel)
+                let count = Swift.min(chunk, g.outPixels &- start)
+                TernaryConv.buildPanel(g, groupSize: groupSize, input: q, zeroPoint: p.inputZeroPoint, pixelStart: start, count: count,
+                                       scratch: scratch)
                 for e in 0..<enabled {
-                    TernaryConv.accumulateEdge(g, panel: panel, count: count, planes: b.raw(edges[e].plane).assumingMemoryBound(to: UInt64.self),
-                                               groupSize: groupSize, alpha: b.f32(edges[e].scales), inputScale: p.inputScale,
-                                               output: y, pixelStart: start)
+                    TernaryConv.accumulateEdge(g, groupSize: groupSize, scratch: scratch, count: count, pixelStart: start,
+                                               planes: b.raw(edges[e].plane).assumingMemoryBound(to: UInt64.self),
+                                               alpha: b.f32(edges[e].scales), zeroPoint: p.inputZeroPoint, inputScale: p.inputScale,
+                                               output: y)
                 }
                 start &+= count
             }

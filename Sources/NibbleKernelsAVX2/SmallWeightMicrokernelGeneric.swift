@@ -1,0 +1,58 @@
+// Shared source (symlinked into every kernel module): the portable twin of SmallWeightMicrokernelMaddubs — the
+// same contract, exact by widening bytes to int32 lanes (as Int8MicrokernelGeneric), so it holds for any int8 weights.
+
+/// A 4 × 16 tile of exact int32 sums, one SIMD8 per row half: `rowNa` = columns 0…7, `rowNb` = columns 8…15.
+/// Returned by value so an inlined caller keeps it in registers.
+struct Int32Tile4x16 {
+    var r0a: SIMD8<Int32>, r0b: SIMD8<Int32>, r1a: SIMD8<Int32>, r1b: SIMD8<Int32>
+    var r2a: SIMD8<Int32>, r2b: SIMD8<Int32>, r3a: SIMD8<Int32>, r3b: SIMD8<Int32>
+}
+
+enum SmallWeightMicrokernelGeneric {
+    static let tileRows = 4
+    static let tileColumns = 16
+
+    /// Quads (4 reduction indices) whose vpmaddubsw pair sums an int16 lane can add before it must be widened:
+    /// each pair is q·w + q'·w' with q ≤ 255, so |pair| ≤ 510·maxAbsWeight and n pairs stay below 2^15 while
+    /// n·510·maxAbsWeight ≤ 32767 — 64 quads for ternary weights, 1 for |w| ≤ 64. Beyond 64 the pair itself can
+    /// saturate (2·255·65 > 32767), so `maxAbsWeight` must be in 1...64.
+    @inline(__always)
+    static func quadsPerWiden(maxAbsWeight: Int) -> Int { 32767 / (510 &* maxAbsWeight) }
+
+    /// Σ_{i < quads} Σ_{t < 4} a_r[4i + t] · b[64i + 4j + t] for rows a_r = a + r·lda (r < 4) and columns j < 16 of
+    /// the 4-byte-interleaved panel layout of Int8ConvTiled. (`quadsPerWiden` is for the int16 kernel; exact here.)
+    @inline(__always)
+    static func tile(quads: Int, a: UnsafePointer<Int8>, lda: Int, b: UnsafePointer<UInt8>, quadsPerWiden: Int) -> Int32Tile4x16 {
+        var c0 = SIMD16<Int32>(), c1 = SIMD16<Int32>(), c2 = SIMD16<Int32>(), c3 = SIMD16<Int32>()
+        let mask = SIMD16<UInt32>(repeating: 0xFF)
+        let a1 = a + lda, a2 = a + 2 &* lda, a3 = a + 3 &* lda
+        var bp = UnsafeRawPointer(b)
+        for i in 0..<quads {
+            let v = bp.loadUnaligned(as: SIMD16<UInt32>.self)
+            bp += 64
+            for t in 0..<4 {
+                let bt = SIMD16<Int32>(truncatingIfNeeded: (v &>> UInt32(8 &* t)) & mask)
+                let k = 4 &* i &+ t
+                c0 &+= bt &* Int32(a[k]); c1 &+= bt &* Int32(a1[k]); c2 &+= bt &* Int32(a2[k]); c3 &+= bt &* Int32(a3[k])
+            }
+        }
+        return Int32Tile4x16(r0a: c0.lowHalf, r0b: c0.highHalf, r1a: c1.lowHalf, r1b: c1.highHalf,
+                             r2a: c2.lowHalf, r2b: c2.highHalf, r3a: c3.lowHalf, r3b: c3.highHalf)
+    }
+
+    /// 32 ternary weights as int8 −1/0/+1: bit i of `plus` / `minus` (disjoint masks) → byte i.
+    @inline(__always)
+    static func expand(plus: UInt32, minus: UInt32) -> SIMD32<Int8> {
+        // Byte b of the mask broadcast to lanes 8b…8b+7 (a multiply by 0x0101…), kept where the lane's own bit is
+        // set, then clamped to 1: plus − minus is 1, 255 (= −1) or 0.
+        let pattern = unsafeBitCast(SIMD4<UInt64>(repeating: 0x8040_2010_0804_0201), to: SIMD32<UInt8>.self)
+        let one = SIMD32<UInt8>(repeating: 1)
+        func spread(_ m: UInt32) -> SIMD32<UInt8> {
+            let b: UInt64 = 0x0101_0101_0101_0101
+            let v = SIMD4<UInt64>(UInt64(m & 0xFF) &* b, UInt64((m >> 8) & 0xFF) &* b,
+                                  UInt64((m >> 16) & 0xFF) &* b, UInt64(m >> 24) &* b)
+            return pointwiseMin(unsafeBitCast(v, to: SIMD32<UInt8>.self) & pattern, one)
+        }
+        return unsafeBitCast(spread(plus) &- spread(minus), to: SIMD32<Int8>.self)
+    }
+}

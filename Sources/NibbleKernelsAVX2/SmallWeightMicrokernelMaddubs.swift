@@ -1,0 +1,70 @@
+// AVX2 (this module and NibbleKernelsAVX512 compile this file): int8 tiles for small weights with vpmaddubsw.
+// vpmaddubsw multiplies 32 u8 × s8 byte pairs and adds adjacent products into 16 int16 lanes, saturating; with
+// |w| ≤ 64 a pair is at most 2·255·64 = 32640, so it never saturates and the result is exact (general int8
+// weights need Int8MicrokernelMaddwd). Ternary weights (|w| ≤ 1) go further: up to 64 pair sums are added in
+// int16 (64·510 = 32640) before one vpmaddwd by ones widens them, so a reduction quad costs one vpmaddubsw and
+// one vpaddw per 8 columns — twice the MACs per instruction of vpmaddwd on bytes widened to int16.
+// Same contract and panel layout as SmallWeightMicrokernelGeneric.
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+
+enum SmallWeightMicrokernelMaddubs {
+    static let tileRows = 4
+    static let tileColumns = 16
+
+    @inline(__always)
+    static func quadsPerWiden(maxAbsWeight: Int) -> Int { SmallWeightMicrokernelGeneric.quadsPerWiden(maxAbsWeight: maxAbsWeight) }
+
+    /// Σ_{i < quads} Σ_{t < 4} a_r[4i + t] · b[64i + 4j + t] for rows a_r = a + r·lda (r < 4), columns j < 16;
+    /// exact when every weight's |w| ≤ maxAbsWeight and quadsPerWiden = quadsPerWiden(maxAbsWeight:).
+    @inline(__always)
+    static func tile(quads: Int, a: UnsafePointer<Int8>, lda: Int, b: UnsafePointer<UInt8>, quadsPerWiden: Int) -> Int32Tile4x16 {
+        let ones = _mm256_set1_epi16(1)
+        let z = _mm256_setzero_si256()
+        var c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z
+        let a0 = UnsafeRawPointer(a), a1 = a0 + lda, a2 = a0 + 2 &* lda, a3 = a0 + 3 &* lda
+        var bp = UnsafeRawPointer(b)
+        var i = 0
+        while i < quads {
+            let end = Swift.min(quads, i &+ quadsPerWiden)
+            // Pair sums in int16: columns 0…7 (s·0) and 8…15 (s·1), each column's two lanes holding k0k1 and k2k3.
+            var s00 = z, s01 = z, s10 = z, s11 = z, s20 = z, s21 = z, s30 = z, s31 = z
+            while i < end {
+                let x0 = bp.loadUnaligned(as: __m256i.self), x1 = bp.loadUnaligned(fromByteOffset: 32, as: __m256i.self)
+                let o = 4 &* i
+                var w = _mm256_set1_epi32(a0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+                s00 = _mm256_add_epi16(s00, _mm256_maddubs_epi16(x0, w)); s01 = _mm256_add_epi16(s01, _mm256_maddubs_epi16(x1, w))
+                w = _mm256_set1_epi32(a1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+                s10 = _mm256_add_epi16(s10, _mm256_maddubs_epi16(x0, w)); s11 = _mm256_add_epi16(s11, _mm256_maddubs_epi16(x1, w))
+                w = _mm256_set1_epi32(a2.loadUnaligned(fromByteOffset: o, as: Int32.self))
+                s20 = _mm256_add_epi16(s20, _mm256_maddubs_epi16(x0, w)); s21 = _mm256_add_epi16(s21, _mm256_maddubs_epi16(x1, w))
+                w = _mm256_set1_epi32(a3.loadUnaligned(fromByteOffset: o, as: Int32.self))
+                s30 = _mm256_add_epi16(s30, _mm256_maddubs_epi16(x0, w)); s31 = _mm256_add_epi16(s31, _mm256_maddubs_epi16(x1, w))
+                bp += 64
+                i &+= 1
+            }
+            // vpmaddwd by ones adds each column's two int16 lanes into its int32 lane: columns stay in order.
+            c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(s00, ones)); c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(s01, ones))
+            c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(s10, ones)); c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(s11, ones))
+            c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(s20, ones)); c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(s21, ones))
+            c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(s30, ones)); c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(s31, ones))
+        }
+        func v(_ x: __m256i) -> SIMD8<Int32> { unsafeBitCast(x, to: SIMD8<Int32>.self) }
+        return Int32Tile4x16(r0a: v(c00), r0b: v(c01), r1a: v(c10), r1b: v(c11), r2a: v(c20), r2b: v(c21), r3a: v(c30), r3b: v(c31))
+    }
+
+    /// 32 ternary weights as int8 −1/0/+1 (bit i of the disjoint masks → byte i): vpshufb spreads mask byte b over
+    /// lanes 8b…8b+7, vpcmpeqb against each lane's own bit gives 0/−1; (plus & 1) | minus is then 1, −1 or 0.
+    @inline(__always)
+    static func expand(plus: UInt32, minus: UInt32) -> SIMD32<Int8> {
+        let spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                      2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3)
+        let bits = _mm256_set1_epi64x(Int64(bitPattern: 0x8040_2010_0804_0201))
+        func lanes(_ m: UInt32) -> __m256i {
+            _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(Int32(bitPattern: m)), spread), bits), bits)
+        }
+        let t = _mm256_or_si256(_mm256_and_si256(lanes(plus), _mm256_set1_epi8(1)), lanes(minus))
+        return unsafeBitCast(t, to: SIMD32<Int8>.self)
+    }
+}
+#endif
