@@ -128,8 +128,9 @@ public enum Reader {
     }
 
     static func hex(_ v: UInt32) -> String {
+        // utf8.count, not count: counting Characters pulls the grapheme-breaking tables into the embedded core.
         let s = String(v, radix: 16)
-        return "0x" + String(repeating: "0", count: max(0, 8 - s.count)) + s
+        return "0x" + String(repeating: "0", count: max(0, 8 - s.utf8.count)) + s
     }
 
     static func decodeGraph(_ bytes: UnsafeRawBufferPointer, weightsSize: Int) throws(NibbleError) -> Graph {
