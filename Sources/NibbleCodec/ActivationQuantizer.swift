@@ -43,16 +43,46 @@ public struct ActivationQuantizer: Sendable, Equatable {
         Float(Int(q) - zeroPoint) * step
     }
 
-    /// Quantizes `min(input.count, output.count)` values; no allocation.
+    /// Quantizes `min(input.count, output.count)` values, 8 lanes at a time with the scalar form's IEEE operations
+    /// per lane (same bytes); no allocation. Every band a CAT session encodes goes through here.
     public func quantize(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<UInt8>) {
         let n = Swift.min(input.count, output.count)
-        for i in 0..<n { output[i] = quantize(input[i]) }
+        guard let x = input.baseAddress, let q = output.baseAddress else { return }
+        let step = SIMD8<Float>(repeating: self.step), zp = SIMD8<Float>(repeating: Float(zeroPoint))
+        let top = SIMD8<Float>(repeating: Float(maxSymbol)), magic = SIMD8<Float>(repeating: 8_388_608)
+        var i = 0
+        while i &+ 8 <= n {
+            let xs = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+            var v = xs / step + zp
+            v = v.replacing(with: 0, where: .!(v .>= 0)).replacing(with: zp, where: xs .!= xs)
+            let y = v.replacing(with: top, where: v .> top) + 0.5
+            // ⌊y⌋ for y in [0.5, 255.5] without a per-lane float → int call: 2^23 + y rounds y to the nearest
+            // integer n (ties to even) and holds n in its low mantissa bits; subtract 1 where n > y.
+            let t = y + magic
+            let down = SIMD8<UInt32>(repeating: 0).replacing(with: 1, where: t - magic .> y)
+            let bits = unsafeBitCast(t, to: SIMD8<UInt32>.self) &- down
+            UnsafeMutableRawPointer(q + i).storeBytes(of: SIMD8<UInt8>(truncatingIfNeeded: bits), as: SIMD8<UInt8>.self)
+            i &+= 8
+        }
+        while i < n { q[i] = quantize(x[i]); i &+= 1 }
     }
 
-    /// Dequantizes `min(input.count, output.count)` values; no allocation.
+    /// Dequantizes `min(input.count, output.count)` values, 8 lanes at a time (same floats as the scalar form:
+    /// q − zeroPoint is exact in both); no allocation.
     public func dequantize(_ input: UnsafeBufferPointer<UInt8>, into output: UnsafeMutableBufferPointer<Float>) {
         let n = Swift.min(input.count, output.count)
-        for i in 0..<n { output[i] = dequantize(input[i]) }
+        guard let q = input.baseAddress, let y = output.baseAddress else { return }
+        let step = SIMD8<Float>(repeating: self.step)
+        // 2^23 + q as float bits, minus 2^23 + zeroPoint: (q − zeroPoint) exactly, without an int → float call.
+        let exponent = SIMD8<UInt32>(repeating: 0x4B00_0000), offset = SIMD8<Float>(repeating: 8_388_608 + Float(zeroPoint))
+        var i = 0
+        while i &+ 8 <= n {
+            let qs = SIMD8<UInt32>(truncatingIfNeeded: UnsafeRawPointer(q + i).loadUnaligned(as: SIMD8<UInt8>.self))
+            let v = unsafeBitCast(exponent | qs, to: SIMD8<Float>.self) - offset
+            UnsafeMutableRawPointer(y + i).storeBytes(of: v * step, as: SIMD8<Float>.self)
+            i &+= 8
+        }
+        while i < n { y[i] = dequantize(q[i]); i &+= 1 }
     }
 
     /// Mean of (x − dequantize(quantize(x)))² over the samples (non-finite samples are skipped).

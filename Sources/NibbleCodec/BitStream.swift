@@ -25,25 +25,46 @@ struct BitWriter {
     /// Appends the low `count` bits of `value` (count in 0...32, value < 2^count).
     @inlinable @inline(__always)
     mutating func write(_ value: UInt32, count: Int) {
+        // pending < 32 before, so at most 63 bits are pending after the shift: nothing is lost.
         accumulator = (accumulator &<< UInt64(count)) | UInt64(value)
         pending &+= count
-        while pending >= 8 {
-            pending &-= 8
-            if position < capacity {
-                base[position] = UInt8(truncatingIfNeeded: accumulator &>> UInt64(pending))
-                position &+= 1
-            } else {
-                overflowed = true
-            }
+        if pending >= 32 { flushWord() }
+    }
+
+    /// Writes the oldest 32 pending bits: one big-endian 4-byte store while it fits, else byte by byte up to
+    /// the capacity (then `overflowed`).
+    @inlinable @inline(__always)
+    mutating func flushWord() {
+        pending &-= 32
+        let word = UInt32(truncatingIfNeeded: accumulator &>> UInt64(pending))
+        if position &+ 4 <= capacity {
+            UnsafeMutableRawPointer(base + position).storeBytes(of: word.bigEndian, as: UInt32.self)
+            position &+= 4
+        } else {
+            for shift in stride(from: 24, through: 0, by: -8) { put(UInt8(truncatingIfNeeded: word &>> UInt32(shift))) }
         }
     }
 
-    /// Pads the last partial byte with zero bits and writes it. Returns the total bytes written,
+    @inlinable @inline(__always)
+    mutating func put(_ byte: UInt8) {
+        if position < capacity {
+            base[position] = byte
+            position &+= 1
+        } else {
+            overflowed = true
+        }
+    }
+
+    /// Pads the last partial byte with zero bits and writes the pending bytes. Returns the total bytes written,
     /// or nil when the output did not fit in `capacity`.
     @inlinable
     mutating func finish() -> Int? {
-        if pending > 0 {
-            write(0, count: 8 &- pending)
+        let padding = (8 &- pending & 7) & 7
+        accumulator = accumulator &<< UInt64(padding)
+        pending &+= padding
+        while pending > 0 {
+            pending &-= 8
+            put(UInt8(truncatingIfNeeded: accumulator &>> UInt64(pending)))
         }
         return overflowed ? nil : position
     }

@@ -91,6 +91,33 @@ final class ActivationQuantizerTests: XCTestCase {
         symbols.withUnsafeBufferPointer { s in back.withUnsafeMutableBufferPointer { q.dequantize(s, into: $0) } }
         XCTAssertEqual(back, [0, 1, 3, 7, 0])
     }
+
+    /// The 8-lane buffer forms give exactly the scalar forms' bytes and floats: rounding ties (k + 1/2), clamps at
+    /// both ends, NaN and infinities, negative zero, every bit width, signed and unsigned, lengths with a tail.
+    func testBufferFormsMatchTheScalarFormsBitForBit() {
+        var rng = SystemRandomNumberGenerator()
+        for bits in 2...8 {
+            for signed in [false, true] {
+                let zp = signed ? 1 << (bits - 1) : 0
+                let step = Float.random(in: 0.01...2, using: &rng)
+                let q = ActivationQuantizer(bits: bits, step: step, zeroPoint: zp)!
+                let n = 8 * 37 + bits  // a tail of 2…8 values after the vector loop
+                var x = (0..<n).map { _ in Float.random(in: -Float(1 << bits)...Float(1 << bits), using: &rng) * step }
+                // Exact ties k + 1/2 (in units of step), the clamp edges, and the special values.
+                for k in 0..<(1 << bits) { x[k] = (Float(k - zp) + 0.5) * step }
+                let specials: [Float] = [.nan, .infinity, -.infinity, -0.0, 0, .greatestFiniteMagnitude, -.greatestFiniteMagnitude,
+                                         .leastNonzeroMagnitude, Float(q.maxSymbol - zp) * step, Float(q.maxSymbol - zp + 1) * step]
+                for (j, v) in specials.enumerated() { x[n - 1 - 2 * j] = v }
+                var symbols = [UInt8](repeating: 0, count: n)
+                x.withUnsafeBufferPointer { i in symbols.withUnsafeMutableBufferPointer { q.quantize(i, into: $0) } }
+                XCTAssertEqual(symbols, x.map { q.quantize($0) }, "bits \(bits) signed \(signed)")
+                let all = (0..<n).map { UInt8(truncatingIfNeeded: $0 % (1 << bits)) }
+                var back = [Float](repeating: 0, count: n)
+                all.withUnsafeBufferPointer { s in back.withUnsafeMutableBufferPointer { q.dequantize(s, into: $0) } }
+                XCTAssertEqual(back.map(\.bitPattern), all.map { q.dequantize($0).bitPattern }, "bits \(bits) signed \(signed)")
+            }
+        }
+    }
 }
 
 final class EntropyTests: XCTestCase {
