@@ -1,14 +1,20 @@
 import NibbleCodec
 import NibbleFormat
+import NibbleKernels
 
 /// One input a banded step reads by rows: a [1, C, H, W] map copied (uncoded) or decoded tile by tile (CAT) into
-/// a window buffer of [C][rows][W] floats before each band.
+/// a window buffer of [C][rows][W] floats before each band — or bytes, for the int8 conv that would quantize
+/// those floats anyway (see `byteMap`).
 struct BandInput {
     let tensor: Int
     /// The CAT codec and slot of a coded input; nil for an uncoded one, read from `rawOffset`.
     let codec: TensorCodec?
     let coded: Int
     let channels: Int, height: Int, width: Int
+    /// For a CAT input of an int8 conv: codec symbol → the byte the conv's input quantization gives its
+    /// dequantized value (`Int8Quantization.quantize(quantizer.dequantize(s))`), so the window holds the conv's
+    /// uint8 input directly — a quarter of the float window, no dequantize/requantize pass, the same bytes.
+    var byteMap: [UInt8]? = nil
     /// Arena offsets, filled by `CodecPlacement`: the window buffer, and the uncoded tensor or the slot.
     var windowOffset = 0
     var sourceOffset = 0
@@ -43,12 +49,16 @@ struct BandPlan {
     var outputOffset = 0
     /// The input whose window the output band overwrites (elementwise steps), or -1.
     let inPlaceInput: Int
+    /// A GlobalAveragePool over a CAT input: no variants; each band's window is added into the per-channel sums
+    /// (the band buffer, C floats) in row order — the whole-tensor step's order, so the same floats — and the
+    /// output is written once after the last band.
+    var reducesRows = false
     let scratchBytes: Int
     let taskScratchBytes: Int
 
     var windowRows: Int { bands.reduce(0) { max($0, $1.inRows.count) } }
     var bandRows: Int { bands.reduce(0) { max($0, $1.outRows.count) } }
-    func windowBytes(_ i: BandInput) -> Int { 4 * i.channels * windowRows * i.width }
+    func windowBytes(_ i: BandInput) -> Int { (i.byteMap == nil ? 4 : 1) * i.channels * windowRows * i.width }
     var bandBytes: Int { 4 * channels * bandRows * width }
 
     /// The band plan of node `n`, or nil when it runs whole: it must be a Conv (any precision), Max/AveragePool
@@ -58,6 +68,7 @@ struct BandPlan {
     static func make(graph: Graph, node n: Int, codedIndex: [Int], codecs: [MapCodec]) -> BandPlan? {
         let node = graph.nodes[n]
         guard node.outputs.count == 1 else { return nil }
+        if node.op == .globalAveragePool { return globalAveragePool(graph: graph, node: n, codedIndex: codedIndex, codecs: codecs) }
         let out = node.outputs[0]
         let os = graph.tensors[out].shape
         guard os.count == 4, os[0] == 1, graph.tensors[out].dtype == .float32, os[2] > 1 else { return nil }
@@ -150,10 +161,41 @@ struct BandPlan {
             bands.append(Band(variant: variant, inRows: i0..<i1, outRows: o0..<o1))
             o0 = o1
         }
+        // An int8 conv reads a CAT input as bytes on its own input grid (exact: see `BandInput.byteMap`).
+        if node.op == .conv, let codec = inputs[0].codec, case .conv(let first) = variants[0], first.precision == .int8 {
+            inputs[0].byteMap = (0..<256).map {
+                Int8Quantization.quantize(codec.quantizer.dequantize(UInt8($0)), scale: first.p.inputScale,
+                                          zeroPoint: first.p.inputZeroPoint)
+            }
+            for v in variants.indices { if case .conv(var c) = variants[v] { c.quantizedInput = true; variants[v] = .conv(c) } }
+        }
         // Elementwise: the band may overwrite a same-shaped input's window (out[j] reads only in[j] at j).
         let inPlace = windowed ? -1 : (CodecPlacement.writesInPlace(node.op) ? 0 : -1)
         return BandPlan(node: n, inputs: inputs, output: out, outputCodec: outCodec.codec, outputCoded: codedIndex[out],
                         channels: os[1], height: os[2], width: os[3], bands: bands, variants: variants, inPlaceInput: inPlace,
                         scratchBytes: scratch, taskScratchBytes: taskScratch)
+    }
+
+    /// A GlobalAveragePool whose [1, C, H, W] input is CAT-coded reads it by the input's tile rows (see
+    /// `reducesRows`) instead of decoding it whole.
+    static func globalAveragePool(graph: Graph, node n: Int, codedIndex: [Int], codecs: [MapCodec]) -> BandPlan? {
+        let node = graph.nodes[n]
+        guard node.inputs.count == 1, node.inputs[0] != absentTensor else { return nil }
+        let x = node.inputs[0], out = node.outputs[0]
+        let xs = graph.tensors[x].shape
+        guard xs.count == 4, xs[0] == 1, graph.tensors[x].dtype == .float32, graph.tensors[out].shape == [1, xs[1], 1, 1],
+              codedIndex[x] >= 0, case .cat(let codec) = codecs[codedIndex[x]] else { return nil }
+        var outCodec: TensorCodec? = nil
+        if codedIndex[out] >= 0 {
+            guard case .cat(let c) = codecs[codedIndex[out]] else { return nil }
+            outCodec = c
+        }
+        let rows = codec.layout.segment / xs[3]
+        let bands = stride(from: 0, to: xs[2], by: rows).map { Band(variant: 0, inRows: $0..<min(xs[2], $0 + rows), outRows: 0..<1) }
+        var plan = BandPlan(node: n, inputs: [BandInput(tensor: x, codec: codec, coded: codedIndex[x], channels: xs[1], height: xs[2], width: xs[3])],
+                            output: out, outputCodec: outCodec, outputCoded: codedIndex[out], channels: xs[1], height: 1, width: 1,
+                            bands: bands, variants: [], inPlaceInput: -1, scratchBytes: 0, taskScratchBytes: 0)
+        plan.reducesRows = true
+        return plan
     }
 }

@@ -213,16 +213,30 @@ public final class Session {
         let symbols = bindings.scratch.assumingMemoryBound(to: UInt8.self)
         for (b, band) in plan.bands.enumerated() {
             for x in plan.inputs {
-                let window = (base + x.windowOffset).assumingMemoryBound(to: Float.self)
+                let window = base + x.windowOffset
                 fillWindow(x, rows: band.inRows, window: window, base: base, symbols: symbols)
-                pointers[x.tensor] = UnsafeMutableRawPointer(window)
+                pointers[x.tensor] = window
             }
             pointers[plan.output] = base + plan.bandOffset
-            execute(plan.variants[band.variant])
             let values = (base + plan.bandOffset).assumingMemoryBound(to: Float.self)
+            if plan.reducesRows {
+                // Per-channel sums in row order, then the mean after the last band (GlobalAveragePoolStep's floats).
+                let x = plan.inputs[0], n = band.inRows.count * x.width
+                let window = (base + x.windowOffset).assumingMemoryBound(to: Float.self)
+                for c in 0..<plan.channels {
+                    var s: Float = b == 0 ? 0 : values[c]
+                    for i in 0..<n { s += window[c * n + i] }
+                    values[c] = s
+                }
+                if b < plan.bands.count - 1 { continue }
+                let inv = 1 / Float(x.height * x.width)
+                for c in 0..<plan.channels { values[c] *= inv }
+            } else {
+                execute(plan.variants[band.variant])
+            }
             if let codec = plan.outputCodec {
                 let slot = UnsafeMutableRawBufferPointer(start: base + plan.outputOffset, count: codec.worstCaseBytes)
-                if let bytes = codec.encodeTile(b, band: values, into: slot, symbols: symbols) {
+                if let bytes = codec.encodeTile(plan.reducesRows ? 0 : b, band: values, into: slot, symbols: symbols) {
                     encodedBytes[plan.outputCoded] = bytes
                 } else {
                     codecFailures &+= 1
@@ -240,10 +254,11 @@ public final class Session {
         if plan.outputCodec == nil { pointers[plan.output] = base + plan.outputOffset }
     }
 
-    /// Rows `rows` of every channel of `x` into `window` ([C][rows][W]).
-    private func fillWindow(_ x: BandInput, rows: Range<Int>, window: UnsafeMutablePointer<Float>,
+    /// Rows `rows` of every channel of `x` into `window` ([C][rows][W]): floats, or bytes through `x.byteMap`.
+    private func fillWindow(_ x: BandInput, rows: Range<Int>, window raw: UnsafeMutableRawPointer,
                             base: UnsafeMutableRawPointer, symbols: UnsafeMutablePointer<UInt8>) {
         let w = x.width, n = rows.count
+        let window = raw.assumingMemoryBound(to: Float.self)
         guard let codec = x.codec else {
             let raw = (base + x.sourceOffset).assumingMemoryBound(to: Float.self)
             for c in 0..<x.channels { (window + c * n * w).update(from: raw + (c * x.height + rows.lowerBound) * w, count: n * w) }
@@ -253,15 +268,22 @@ public final class Session {
         let tileRows = codec.layout.segment / w
         for k in rows.lowerBound / tileRows...(rows.upperBound - 1) / tileRows {
             guard codec.decodeTile(k, slot, symbols: symbols) else {
-                window.update(repeating: 0, count: x.channels * n * w)
+                raw.initializeMemory(as: UInt8.self, repeating: 0, count: (x.byteMap == nil ? 4 : 1) * x.channels * n * w)
                 codecFailures &+= 1
                 return
             }
             let t0 = k * tileRows, tn = codec.layout.segmentRange(k).count / w
             let r0 = max(rows.lowerBound, t0), r1 = min(rows.upperBound, t0 + tn)
+            let count = (r1 - r0) * w
             for c in 0..<x.channels {
-                codec.quantizer.dequantize(UnsafeBufferPointer(start: symbols + (c * tn + r0 - t0) * w, count: (r1 - r0) * w),
-                                           into: UnsafeMutableBufferPointer(start: window + (c * n + r0 - rows.lowerBound) * w, count: (r1 - r0) * w))
+                let src = symbols + (c * tn + r0 - t0) * w, at = (c * n + r0 - rows.lowerBound) * w
+                if let map = x.byteMap {
+                    let dst = raw.assumingMemoryBound(to: UInt8.self) + at
+                    map.withUnsafeBufferPointer { m in for i in 0..<count { dst[i] = m[Int(src[i])] } }
+                } else {
+                    codec.quantizer.dequantize(UnsafeBufferPointer(start: src, count: count),
+                                               into: UnsafeMutableBufferPointer(start: window + at, count: count))
+                }
             }
         }
     }

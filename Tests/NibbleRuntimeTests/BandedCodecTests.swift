@@ -79,7 +79,8 @@ extension CodecSessionTests {
         for bits in [8, 5, 3] {
             let (m, f) = try convModel(bits: bits)
             let p = try XCTUnwrap(m.codecPlacement)
-            XCTAssertEqual(p.bandedNodes, Array(0..<(m.graph.nodes.count - 1)), "all but the global pool run by bands")
+            XCTAssertEqual(p.bandedNodes, Array(0..<m.graph.nodes.count), "every node, the global pool too, runs by bands")
+            XCTAssertTrue(p.bands[m.graph.nodes.count - 1]!.reducesRows)
             XCTAssertGreaterThan(p.bands[0]!.bands.count, 3)
             XCTAssertGreaterThan(p.bands[2]!.bands.count, 1, "the stride-2 conv")
             let raw = try Session(model: m)
@@ -117,6 +118,66 @@ extension CodecSessionTests {
             XCTAssertEqual(try run(cat, x).map(\.bitPattern), try emulate(p, raw, x).output.map(\.bitPattern), "seed \(seed)")
         }
         XCTAssertEqual(cat.codecFailures, 0)
+    }
+
+    /// int8 convs (padded-grid stride 1, im2col stride 2, depthwise) read their CAT inputs as bytes on their own
+    /// input grid (`BandInput.byteMap`): windows of one byte per value, outputs bit for bit the emulation's.
+    func testInt8ConvsReadCodedWindowsAsBytes() throws {
+        var h = GraphHarness()
+        var state: UInt64 = 9
+        func next() -> Int { state = state &* 6364136223846793005 &+ 1442695040888963407; return Int(state >> 40) }
+        func int8Conv(_ input: Int, inC: Int, outC: Int, group: Int = 1, stride: Int, out: [Int], zp: Int64) -> Int {
+            let w = h.add(TensorDesc(name: "w\(h.graph.tensors.count)", dtype: .int8, shape: [outC, inC / group, 3, 3], role: .constant),
+                          (0..<(outC * inC / group * 9)).map { _ in UInt8(bitPattern: Int8(next() % 255 - 127)) })
+            let bias = h.constant("b\(h.graph.tensors.count)", [outC], (0..<outC).map { _ in Float(next() % 200 - 100) / 100 })
+            let scales = h.constant("s\(h.graph.tensors.count)", [outC], (0..<outC).map { _ in Float(next() % 7 + 1) / 2000 })
+            let y = h.node(.conv, [input, w, bias, scales], out, [
+                Attribute(.kernelShape, ints: [3, 3]), Attribute(.strides, ints: [Int64(stride), Int64(stride)]),
+                Attribute(.pads, ints: [1, 1, 1, 1]), Attribute(.group, ints: [Int64(group)]),
+                Attribute(.inputScale, floats: [0.03]), Attribute(.inputZeroPoint, ints: [zp])])
+            h.graph.nodes[h.graph.nodes.count - 1].precision = .int8
+            return y
+        }
+        let x = h.input("x", [1, 3, 20, 33])
+        let c1 = int8Conv(x, inC: 3, outC: 8, stride: 1, out: [1, 8, 20, 33], zp: 128)
+        let r1 = h.node(.relu, [c1], [1, 8, 20, 33])
+        let c2 = int8Conv(r1, inC: 8, outC: 8, stride: 2, out: [1, 8, 10, 17], zp: 0)
+        let dw = int8Conv(c2, inC: 8, outC: 8, group: 8, stride: 1, out: [1, 8, 10, 17], zp: 128)
+        let output = h.node(.globalAveragePool, [dw], [1, 8, 1, 1])
+        let coded = [c1, r1, c2, dw]
+        let plain = try h.model(outputs: [output])
+        let session = try Session(model: plain)
+        var values = [[Float]](repeating: [], count: coded.count)
+        for seed in 1...3 {
+            try Self.convInput(seed: UInt64(seed)).withUnsafeBufferPointer { try session.setInput(0, floats: $0) }
+            session.run { n in for (k, t) in coded.enumerated() where plain.graph.nodes[n].outputs.contains(t) { values[k] += session.tensorFloats(t)! } }
+        }
+        for bits in [8, 4] {
+            h.graph.codecTables = try coded.enumerated().map { k, t in
+                try Self.entry(tensor: t, bits: bits, values: values[k], signed: values[k].contains { $0 < 0 })
+            }
+            let m = try h.model(outputs: [output])
+            let p = try XCTUnwrap(m.codecPlacement)
+            for conv in [2, 3] {  // c2 and dw: CAT inputs (c1 reads the uncoded model input)
+                let plan = try XCTUnwrap(p.bands[conv])
+                XCTAssertNotNil(plan.inputs[0].byteMap, "node \(conv)")
+                XCTAssertEqual(plan.windowBytes(plan.inputs[0]), plan.inputs[0].channels * plan.windowRows * plan.inputs[0].width)
+            }
+            XCTAssertNil(try XCTUnwrap(p.bands[0]).inputs[0].byteMap, "an uncoded input stays float")
+            let gap = try XCTUnwrap(p.bands[4], "the global average pool reads dw by its tile rows")
+            XCTAssertTrue(gap.reducesRows)
+            XCTAssertGreaterThan(gap.bands.count, 1)
+            let raw = try Session(model: m)
+            for threads in [1, 2] {
+                let cat = try Session(model: m, codec: .cat, threads: threads)
+                for seed in [51, 52] as [UInt64] {
+                    let xs = Self.convInput(seed: seed)
+                    XCTAssertEqual(try run(cat, xs).map(\.bitPattern), try emulate(p, raw, xs).output.map(\.bitPattern),
+                                   "bits \(bits) threads \(threads) seed \(seed)")
+                }
+                XCTAssertEqual(cat.codecFailures, 0)
+            }
+        }
     }
 
     /// A slot overwritten from outside between steps is counted in `codecFailures` and read as zeros, never a trap

@@ -21,13 +21,14 @@ public enum Int8Conv {
     }
 
     /// y[o] = clamp(Σ (q - zp)·w[o] · inputScale · weightScales[o] + bias[o]),
-    /// q = clamp(round(x / inputScale) + inputZeroPoint, 0, 255).
+    /// q = clamp(round(x / inputScale) + inputZeroPoint, 0, 255). `quantizedInput`, when given, is that q already
+    /// (a CAT window decoded straight to bytes): read instead of `input`, which is then not read.
     public static func run(_ g: ConvGeometry, input: UnsafePointer<Float>, inputScale: Float, inputZeroPoint: Int32,
                            weights: UnsafePointer<Int8>, weightScales: UnsafePointer<Float>,
                            bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
                            scratch: UnsafeMutableRawPointer, outputMin: Float = -.infinity,
                            outputMax: Float = .infinity, outputPixels: Range<Int>? = nil,
-                           isa: KernelISA = KernelISA.current) {
+                           quantizedInput: UnsafePointer<UInt8>? = nil, isa: KernelISA = KernelISA.current) {
         let pixels = outputPixels ?? 0..<g.outPixels
         precondition(pixels.lowerBound >= 0 && pixels.upperBound <= g.outPixels, "Int8Conv: output pixels \(pixels) outside 0..<\(g.outPixels)")
         switch isa {
@@ -35,11 +36,13 @@ public enum Int8Conv {
         case .avx512:
             NibbleKernelsAVX512.Int8ConvTiled.run(g.forAVX512, input: input, inputScale: inputScale,
                 inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,
-                output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax, pixels: pixels)
+                output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax, pixels: pixels,
+                quantizedInput: quantizedInput)
         case .avx2:
             NibbleKernelsAVX2.Int8ConvTiled.run(g.forAVX2, input: input, inputScale: inputScale,
                 inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,
-                output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax, pixels: pixels)
+                output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax, pixels: pixels,
+                quantizedInput: quantizedInput)
         #else
         case .avx512, .avx2:
             fallthrough  // no x86 ISA modules in this build: run the portable kernels
@@ -47,10 +50,20 @@ public enum Int8Conv {
         case .portable:
             Int8ConvTiled.run(g, input: input, inputScale: inputScale,
                 inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,
-                output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax, pixels: pixels)
+                output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax, pixels: pixels,
+                quantizedInput: quantizedInput)
         case .reference:
             // All pixels into a temporary, then the requested ones (the reference is never timed).
             let n = g.outPixels
+            if let q = quantizedInput {
+                // Bytes back to floats that quantize to the same bytes: (q − zp)·s/s rounds to q − zp (|q − zp| ≤ 255,
+                // so the relative error of the two roundings is far below 1/2).
+                let floats = (0..<g.inC * g.inH * g.inW).map { Float(Int32(q[$0]) - inputZeroPoint) * inputScale }
+                run(g, input: floats, inputScale: inputScale, inputZeroPoint: inputZeroPoint, weights: weights,
+                    weightScales: weightScales, bias: bias, output: output, scratch: scratch, outputMin: outputMin,
+                    outputMax: outputMax, outputPixels: outputPixels, isa: .reference)
+                return
+            }
             var all = [Float](repeating: 0, count: g.outC * n)
             Int8ConvReference.run(g, input: input, inputScale: inputScale, inputZeroPoint: inputZeroPoint,
                 weights: weights, weightScales: weightScales, bias: bias, output: &all,

@@ -34,7 +34,7 @@ public enum Int8ConvTiled {
                            weights: UnsafePointer<Int8>, weightScales: UnsafePointer<Float>,
                            bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
                            scratch: UnsafeMutableRawPointer, outputMin: Float, outputMax: Float,
-                           pixels: Range<Int>) {
+                           pixels: Range<Int>, quantizedInput: UnsafePointer<UInt8>? = nil) {
         if pixels.isEmpty { return }
         let lay = layout(g)
         let offsets = scratch.assumingMemoryBound(to: Int.self)
@@ -61,9 +61,10 @@ public enum Int8ConvTiled {
                     }
                 }
             }
-        } else {
+        } else if quantizedInput == nil {
             Int8Quantization.quantize(input, count: g.inC &* inPlane, scale: inputScale, zeroPoint: inputZeroPoint, into: q)
         }
+        let bytes = quantizedInput ?? UnsafePointer(q)
         // The positions of output pixels `pixels` (padded-grid numbering when implicit); each value is an exact
         // int32 sum and its own epilogue, so a range computes what the whole pass does for those pixels.
         let last = pixels.upperBound &- 1
@@ -72,8 +73,8 @@ public enum Int8ConvTiled {
         for grp in 0..<g.groups {
             let wG = weights + grp &* ocg &* k
             if implicit {
-                padQuantized(g, input: input + grp &* icg &* inPlane, scale: inputScale, zeroPoint: inputZeroPoint,
-                             padValue: zpByte, hp: hp, wp: wp, into: q)
+                padQuantized(g, input: input + grp &* icg &* inPlane, quantized: quantizedInput.map { $0 + grp &* icg &* inPlane },
+                             scale: inputScale, zeroPoint: inputZeroPoint, padValue: zpByte, hp: hp, wp: wp, into: q)
             }
             var p0 = first
             while p0 < positions {
@@ -81,7 +82,7 @@ public enum Int8ConvTiled {
                 if implicit {
                     interleavePanel(from: UnsafePointer(q + p0), offsets: UnsafePointer(offsets), k: k, into: panel)
                 } else {
-                    packPanel(g, input: UnsafePointer(q) + grp &* icg &* inPlane, padValue: zpByte, firstColumn: p0,
+                    packPanel(g, input: bytes + grp &* icg &* inPlane, padValue: zpByte, firstColumn: p0,
                               columns: cols, panel: panel)
                 }
                 var m0 = 0
@@ -129,15 +130,16 @@ public enum Int8ConvTiled {
         }
     }
 
-    /// padded[ci][r][s] = quantize(input[ci][r - padTop][s - padLeft]), the zero point outside, plus
-    /// 2·NR bytes of slack read (and discarded) by the last tile.
-    static func padQuantized(_ g: ConvGeometry, input: UnsafePointer<Float>, scale: Float, zeroPoint: Int32,
-                             padValue: UInt8, hp: Int, wp: Int, into dst: UnsafeMutablePointer<UInt8>) {
+    /// padded[ci][r][s] = quantize(input[ci][r - padTop][s - padLeft]) (or the byte of `quantized`, an input
+    /// already quantized with this scale and zero point), the zero point outside, plus 2·NR bytes of slack read
+    /// (and discarded) by the last tile.
+    static func padQuantized(_ g: ConvGeometry, input: UnsafePointer<Float>, quantized: UnsafePointer<UInt8>?,
+                             scale: Float, zeroPoint: Int32, padValue: UInt8, hp: Int, wp: Int,
+                             into dst: UnsafeMutablePointer<UInt8>) {
         let inH = g.inH, inW = g.inW
         let sLo = Swift.min(Swift.max(g.padLeft, 0), wp)
         let sHi = Swift.max(sLo, Swift.min(wp, g.padLeft &+ inW))
         for ci in 0..<g.inCPerGroup {
-            let plane = input + ci &* inH &* inW
             for r in 0..<hp {
                 let d = dst + (ci &* hp &+ r) &* wp
                 let ih = r &- g.padTop
@@ -145,8 +147,12 @@ public enum Int8ConvTiled {
                     d.update(repeating: padValue, count: wp)
                 } else {
                     d.update(repeating: padValue, count: sLo)
-                    Int8Quantization.quantize(plane + (ih &* inW &+ sLo &- g.padLeft), count: sHi &- sLo,
-                                              scale: scale, zeroPoint: zeroPoint, into: d + sLo)
+                    let at = ci &* inH &* inW &+ ih &* inW &+ sLo &- g.padLeft
+                    if let quantized {
+                        (d + sLo).update(from: quantized + at, count: sHi &- sLo)
+                    } else {
+                        Int8Quantization.quantize(input + at, count: sHi &- sLo, scale: scale, zeroPoint: zeroPoint, into: d + sLo)
+                    }
                     (d + sHi).update(repeating: padValue, count: wp &- sHi)
                 }
             }

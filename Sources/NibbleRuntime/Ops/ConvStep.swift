@@ -8,6 +8,9 @@ struct ConvStep {
     let input: Int, weights: Int, output: Int
     let precision: Precision
     let p: WeightedOpParameters
+    /// int8 only: the input tensor holds bytes already quantized with `p.inputScale`/`p.inputZeroPoint` (a row-band
+    /// window a CAT input was decoded into, see `BandPlan`), not floats.
+    var quantizedInput = false
 
     static func make(_ c: NodeChecker) throws(NibbleError) -> (ConvStep, scratchBytes: Int) {
         let int8 = c.node.precision == .int8
@@ -74,6 +77,12 @@ struct ConvStep {
     @inline(__always)
     func run(_ b: Bindings) { runTask(b, task: 0, of: 1, scratch: b.scratch) }
 
+    /// The quantized input from element `offset` on, or nil when the input holds floats.
+    @inline(__always)
+    func bytes(_ b: Bindings, from offset: Int) -> UnsafePointer<UInt8>? {
+        quantizedInput ? UnsafePointer(b.raw(input).assumingMemoryBound(to: UInt8.self)) + offset : nil
+    }
+
     /// Task `task` of `tasks`: a contiguous range of output channels (whole groups when grouped) as a conv of
     /// its own (`ConvSlice`), so every output is computed exactly as in the whole conv.
     /// int8 convs with few output channels and many pixels (a stem conv) split by output pixels instead: a
@@ -86,7 +95,7 @@ struct ConvStep {
             Int8Conv.run(g, input: b.f32(input), inputScale: p.inputScale, inputZeroPoint: p.inputZeroPoint,
                          weights: b.raw(weights).assumingMemoryBound(to: Int8.self), weightScales: b.f32(p.weightScales),
                          bias: b.optionalF32(p.bias), output: b.f32(output), scratch: scratch, outputMin: p.outputMin,
-                         outputMax: p.outputMax, outputPixels: pixels)
+                         outputMax: p.outputMax, outputPixels: pixels, quantizedInput: bytes(b, from: 0))
             return
         }
         // Tile rows: 6 for the fp32 microkernel, 4 for the int8 tiles on AVX2 and portable builds.
@@ -99,7 +108,7 @@ struct ConvStep {
             Int8Conv.run(s.geometry, input: input, inputScale: p.inputScale, inputZeroPoint: p.inputZeroPoint,
                          weights: b.raw(weights).assumingMemoryBound(to: Int8.self) + weightOffset,
                          weightScales: b.f32(p.weightScales) + s.firstOutput, bias: bias, output: output, scratch: scratch,
-                         outputMin: p.outputMin, outputMax: p.outputMax)
+                         outputMin: p.outputMin, outputMax: p.outputMax, quantizedInput: bytes(b, from: s.firstInput * g.inH * g.inW))
         } else {
             FP32Conv.run(s.geometry, input: input, weights: b.f32(weights) + weightOffset, bias: bias, output: output,
                          scratch: scratch.assumingMemoryBound(to: Float.self), outputMin: p.outputMin, outputMax: p.outputMax)
