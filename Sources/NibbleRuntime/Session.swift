@@ -211,12 +211,17 @@ public final class Session {
     private func runBands(_ plan: BandPlan) {
         let base = arena.baseAddress!
         let symbols = bindings.scratch.assumingMemoryBound(to: UInt8.self)
+        // Rows the first input's window held after the previous band (windowed steps have one row input; an
+        // elementwise band overwrites its window, and its bands do not overlap anyway).
+        var previous: Range<Int>? = nil
         for (b, band) in plan.bands.enumerated() {
-            for x in plan.inputs {
+            for (j, x) in plan.inputs.enumerated() {
                 let window = base + x.windowOffset
-                fillWindow(x, rows: band.inRows, window: window, base: base, symbols: symbols)
+                fillWindow(x, rows: band.inRows, previous: j == 0 && plan.inPlaceInput < 0 ? previous : nil, window: window,
+                           base: base, symbols: symbols)
                 pointers[x.tensor] = window
             }
+            previous = band.inRows
             pointers[plan.output] = base + plan.bandOffset
             let values = (base + plan.bandOffset).assumingMemoryBound(to: Float.self)
             if plan.reducesRows {
@@ -255,7 +260,10 @@ public final class Session {
     }
 
     /// Rows `rows` of every channel of `x` into `window` ([C][rows][W]): floats, or bytes through `x.byteMap`.
-    private func fillWindow(_ x: BandInput, rows: Range<Int>, window raw: UnsafeMutableRawPointer,
+    ///
+    /// A coded input keeps the rows it shares with the window's `previous` rows (the band before, a conv or pool's
+    /// overlapping rows): they move down in the window, and only tiles with rows it lacks are decoded again.
+    private func fillWindow(_ x: BandInput, rows: Range<Int>, previous: Range<Int>?, window raw: UnsafeMutableRawPointer,
                             base: UnsafeMutableRawPointer, symbols: UnsafeMutablePointer<UInt8>) {
         let w = x.width, n = rows.count
         let window = raw.assumingMemoryBound(to: Float.self)
@@ -264,9 +272,22 @@ public final class Session {
             for c in 0..<x.channels { (window + c * n * w).update(from: raw + (c * x.height + rows.lowerBound) * w, count: n * w) }
             return
         }
+        var kept = rows.lowerBound..<rows.lowerBound
+        if let previous, previous.lowerBound <= rows.lowerBound, previous.upperBound > rows.lowerBound {
+            // Channel c's kept rows move from c·nOld + shift to c·n (row units): never upwards past a later channel's
+            // source when n ≤ nOld (increasing c), never over an earlier channel's when n > nOld (decreasing c).
+            kept = rows.lowerBound..<min(rows.upperBound, previous.upperBound)
+            let size = x.byteMap == nil ? 4 : 1, rowBytes = w * size, nOld = previous.count
+            let shift = rows.lowerBound - previous.lowerBound
+            for i in 0..<x.channels {
+                let c = n <= nOld ? i : x.channels - 1 - i
+                (raw + c * n * rowBytes).copyMemory(from: raw + (c * nOld + shift) * rowBytes, byteCount: kept.count * rowBytes)
+            }
+        }
         let slot = UnsafeRawBufferPointer(start: base + x.sourceOffset, count: codec.worstCaseBytes)
         let tileRows = codec.layout.segment / w
         for k in rows.lowerBound / tileRows...(rows.upperBound - 1) / tileRows {
+            if min(rows.upperBound, (k + 1) * tileRows) <= kept.upperBound { continue }  // every row it gives is kept
             guard codec.decodeTile(k, slot, symbols: symbols) else {
                 raw.initializeMemory(as: UInt8.self, repeating: 0, count: (x.byteMap == nil ? 4 : 1) * x.channels * n * w)
                 codecFailures &+= 1
