@@ -79,6 +79,7 @@ public struct TileCodec: Sendable, Equatable {
         let limit = 1 << bits
         let zero = UInt8(truncatingIfNeeded: table.zeroSymbol)
         let longRun = table.longRun
+        let zeros8 = UInt64(zero) &* 0x0101_0101_0101_0101
         return table.valueCode.codes.withUnsafeBufferPointer { valueCodes in
             table.valueCode.lengths.withUnsafeBufferPointer { valueLengths in
                 runCode.codes.withUnsafeBufferPointer { runCodes in
@@ -89,6 +90,14 @@ public struct TileCodec: Sendable, Equatable {
                         var i = 0
                         while i < n {
                             var run = 0
+                            // Zero runs 8 symbols at a time: the first byte that differs ends the run.
+                            while i &+ 8 <= n {
+                                let word = UInt64(littleEndian: UnsafeRawPointer(s + i).loadUnaligned(as: UInt64.self)) ^ zeros8
+                                let z = word == 0 ? 8 : word.trailingZeroBitCount &>> 3
+                                run &+= z
+                                i &+= z
+                                if z < 8 { break }
+                            }
                             while i < n && s[i] == zero { run &+= 1; i &+= 1 }
                             while run >= longRun { w.write(longCode, count: longLength); run &-= longRun }
                             if i == n {
