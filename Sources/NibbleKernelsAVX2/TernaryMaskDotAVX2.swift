@@ -13,19 +13,19 @@ import _Builtin_intrinsics.intel
 extension SmallWeightMicrokernelMaddubs {
     @inline(__always)
     static func maskDot8(plus: UnsafePointer<UInt32>, minus: UnsafePointer<UInt32>, halfWordsPerRow: Int, rows: Int, first: Int,
-                         rowLength: Int, x: UnsafePointer<UInt8>, zeroPoint: Int32, alpha: UnsafePointer<Float>, groups: Int,
+                         rowLength: Int, x: UnsafePointer<UInt8>, zeroPoint: Int32, alphaT: UnsafePointer<Float>,
                          unitsPerGroup: Int) -> SIMD8<Float> {
         // zp = 0 (ReLU inputs) skips the correction multiply.
         zeroPoint == 0
             ? maskDot8(plus: plus, minus: minus, halfWordsPerRow: halfWordsPerRow, rows: rows, first: first, rowLength: rowLength,
-                       x: x, zeroPoint: 0, alpha: alpha, groups: groups, unitsPerGroup: unitsPerGroup, correct: false)
+                       x: x, zeroPoint: 0, alphaT: alphaT, unitsPerGroup: unitsPerGroup, correct: false)
             : maskDot8(plus: plus, minus: minus, halfWordsPerRow: halfWordsPerRow, rows: rows, first: first, rowLength: rowLength,
-                       x: x, zeroPoint: zeroPoint, alpha: alpha, groups: groups, unitsPerGroup: unitsPerGroup, correct: true)
+                       x: x, zeroPoint: zeroPoint, alphaT: alphaT, unitsPerGroup: unitsPerGroup, correct: true)
     }
 
     @inline(__always)
     static func maskDot8(plus: UnsafePointer<UInt32>, minus: UnsafePointer<UInt32>, halfWordsPerRow: Int, rows: Int, first: Int,
-                         rowLength: Int, x: UnsafePointer<UInt8>, zeroPoint: Int32, alpha: UnsafePointer<Float>, groups: Int,
+                         rowLength: Int, x: UnsafePointer<UInt8>, zeroPoint: Int32, alphaT: UnsafePointer<Float>,
                          unitsPerGroup: Int, correct: Bool) -> SIMD8<Float> {
         let spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
                                       2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3)
@@ -40,9 +40,7 @@ extension SmallWeightMicrokernelMaddubs {
         let p4 = plus + row(4) &* halfWordsPerRow, p5 = plus + row(5) &* halfWordsPerRow
         let p6 = plus + row(6) &* halfWordsPerRow, p7 = plus + row(7) &* halfWordsPerRow
         let dm = minus - plus
-        let a0 = alpha + row(0) &* groups, a1 = alpha + row(1) &* groups, a2 = alpha + row(2) &* groups, a3 = alpha + row(3) &* groups
-        let a4 = alpha + row(4) &* groups, a5 = alpha + row(5) &* groups, a6 = alpha + row(6) &* groups, a7 = alpha + row(7) &* groups
-        let xr = UnsafeRawPointer(x)
+        let xr = UnsafeRawPointer(x), ar = UnsafeRawPointer(alphaT)
         let units = (rowLength &+ 15) >> 4
         var acc = SIMD8<Int32>(), s = SIMD8<Float>()
         var gi = 0, u = 0, end = Swift.min(unitsPerGroup, units)
@@ -50,7 +48,8 @@ extension SmallWeightMicrokernelMaddubs {
         @inline(__always) func unitDone() {
             u &+= 1
             if u == end {
-                s += SIMD8<Float>(a0[gi], a1[gi], a2[gi], a3[gi], a4[gi], a5[gi], a6[gi], a7[gi]) * SIMD8<Float>(acc)
+                let sum = unsafeBitCast(_mm256_cvtepi32_ps(unsafeBitCast(acc, to: __m256i.self)), to: SIMD8<Float>.self)
+                s += ar.loadUnaligned(fromByteOffset: 32 &* gi, as: SIMD8<Float>.self) * sum
                 acc = SIMD8<Int32>(); gi &+= 1; end = Swift.min(end &+ unitsPerGroup, units)
             }
         }

@@ -21,7 +21,10 @@ enum TernaryConvDirect {
     @inline(__always)
     static func rowBytes(_ g: ConvGeometry) -> Int { (g.reductionLength &+ 63) & ~63 }
 
-    static func scratchByteCount(_ g: ConvGeometry) -> Int { g.outPixels &* rowBytes(g) }
+    /// The pixels' rows, then one block's α transposed (8 channels per group, so a group's scales are one vector).
+    static func scratchByteCount(_ g: ConvGeometry, groupSize: Int) -> Int {
+        g.outPixels &* rowBytes(g) &+ ((g.inC &+ groupSize &- 1) / groupSize) &* 32
+    }
 
     /// Row t of the scratch: pixel pixelStart + t's inputs at reduction index k = (c·kH + kh)·kW + kw, the zero point
     /// on padding taps, 0 past the row (its mask bits are 0).
@@ -29,6 +32,13 @@ enum TernaryConvDirect {
                           scratch: UnsafeMutableRawPointer) {
         let zp = UInt8(truncatingIfNeeded: Swift.max(0, Swift.min(255, zeroPoint)))
         let stride = rowBytes(g)
+        if g.inH &* g.inW &* g.kernelH &* g.kernelW == 1 && count == 1 {
+            // Fully connected: the row is the input.
+            let row = scratch.assumingMemoryBound(to: UInt8.self)
+            row.update(from: q, count: g.inC)
+            (row + g.inC).update(repeating: 0, count: stride &- g.inC)
+            return
+        }
         for t in 0..<count {
             let row = scratch.assumingMemoryBound(to: UInt8.self) + t &* stride
             let p = pixelStart &+ t, oh = p / g.outW, ow = p &- oh &* g.outW
@@ -61,14 +71,19 @@ enum TernaryConvDirect {
         let plus = UnsafeRawPointer(words).assumingMemoryBound(to: UInt32.self)
         let minus = UnsafeRawPointer(words + rows &* wordsPerRow).assumingMemoryBound(to: UInt32.self)
         let stride = rowBytes(g)
+        let alphaT = (scratch + g.outPixels &* stride).assumingMemoryBound(to: Float.self)
         var o0 = 0
         while o0 < rows {
             let live = Swift.min(8, rows &- o0)
+            for j in 0..<8 {
+                let a = alpha + Swift.min(o0 &+ j, rows &- 1) &* groups
+                for gi in 0..<groups { alphaT[gi &* 8 &+ j] = a[gi] }
+            }
             for t in 0..<count {
                 let x = UnsafePointer(scratch.assumingMemoryBound(to: UInt8.self) + t &* stride)
                 let s = TernaryMicrokernel.maskDot8(plus: plus, minus: minus, halfWordsPerRow: 2 &* wordsPerRow, rows: rows,
-                                                    first: o0, rowLength: rowLength, x: x, zeroPoint: zeroPoint, alpha: alpha,
-                                                    groups: groups, unitsPerGroup: unitsPerGroup) * inputScale
+                                                    first: o0, rowLength: rowLength, x: x, zeroPoint: zeroPoint,
+                                                    alphaT: UnsafePointer(alphaT), unitsPerGroup: unitsPerGroup) * inputScale
                 let y = output + (o0 &* g.outPixels &+ pixelStart &+ t)
                 for j in 0..<live { y[j &* g.outPixels] += s[j] }
             }

@@ -68,7 +68,7 @@ public enum TernaryConvTiled {
 
     /// Few output pixels (TernaryConvDirect.applies) need only their input rows.
     public static func scratchByteCount(_ g: ConvGeometry, groupSize: Int) -> Int {
-        TernaryConvDirect.applies(g, groupSize: groupSize) ? TernaryConvDirect.scratchByteCount(g) : Layout(g, groupSize: groupSize).total
+        TernaryConvDirect.applies(g, groupSize: groupSize) ? TernaryConvDirect.scratchByteCount(g, groupSize: groupSize) : Layout(g, groupSize: groupSize).total
     }
 
     /// Packs the im2col panel of output pixels pixelStart ..< pixelStart + count (count ≤ chunkPixels) into the

@@ -3,12 +3,12 @@
 // UInt16 lanes) minus zp·(popcount(+) − popcount(−)). Kept small: it is the Embedded build's only level.
 
 extension SmallWeightMicrokernelGeneric {
-    /// s[j] = Σ_{groups gi} α[r·groups + gi] · Float(Σ_{k ∈ gi} T[r, k]·(x[k] − zp)) for rows r = min(first + j, rows − 1),
-    /// j < 8, summed in group order as TernaryConvReference does. Masks are TernaryPlanes rows read as 32-bit halves
+    /// s[j] = Σ_{groups gi} αT[8·gi + j] · Float(Σ_{k ∈ gi} T[r, k]·(x[k] − zp)) for rows r = min(first + j, rows − 1),
+    /// j < 8 (αT: the rows' scales, 8 per group), summed in group order as TernaryConvReference does. Masks are TernaryPlanes rows read as 32-bit halves
     /// (`halfWordsPerRow` per row); a group is `unitsPerGroup` × 16 indices (the last one may be short); x is readable
     /// up to the row's whole 32-index chunks.
     static func maskDot8(plus: UnsafePointer<UInt32>, minus: UnsafePointer<UInt32>, halfWordsPerRow: Int, rows: Int, first: Int,
-                         rowLength: Int, x: UnsafePointer<UInt8>, zeroPoint: Int32, alpha: UnsafePointer<Float>, groups: Int,
+                         rowLength: Int, x: UnsafePointer<UInt8>, zeroPoint: Int32, alphaT: UnsafePointer<Float>,
                          unitsPerGroup: Int) -> SIMD8<Float> {
         let units = (rowLength &+ 15) >> 4
         var pattern = SIMD16<UInt8>()
@@ -21,7 +21,7 @@ extension SmallWeightMicrokernelGeneric {
         var s = SIMD8<Float>()
         for j in 0..<8 {
             let r = Swift.min(first &+ j, rows &- 1)
-            let p = plus + r &* halfWordsPerRow, m = minus + r &* halfWordsPerRow, a = alpha + r &* groups
+            let p = plus + r &* halfWordsPerRow, m = minus + r &* halfWordsPerRow
             var sum: Float = 0, acc: Int32 = 0, gi = 0, end = Swift.min(unitsPerGroup, units)
             for u in 0..<units {
                 let shift = UInt32((u & 1) << 4)
@@ -31,7 +31,7 @@ extension SmallWeightMicrokernelGeneric {
                 let off = SIMD16<UInt16>(truncatingIfNeeded: v & bytes(mb)).wrappedSum()
                 acc &+= Int32(on) &- Int32(off) &- zeroPoint &* Int32(pb.nonzeroBitCount &- mb.nonzeroBitCount)
                 if u &+ 1 == end {
-                    sum += a[gi] * Float(acc)
+                    sum += alphaT[gi &* 8 &+ j] * Float(acc)
                     acc = 0; gi &+= 1; end = Swift.min(end &+ unitsPerGroup, units)
                 }
             }
