@@ -114,6 +114,41 @@ final class TernaryConvTests: XCTestCase {
         }
     }
 
+    /// Few output pixels (fully connected, batch as a 1×B image; tiny convs) take the direct path that reads the packed
+    /// masks in place when the group length is a multiple of 16: odd in/out sizes, groups that do and do not divide the
+    /// row, output channels not a multiple of 8, zero points 0, 128 and random.
+    func testFewPixelsDirectPath() {
+        for batch in 1...3 {
+            check(conv(77, 1, batch, 13, k: 1), groupSize: 16, edges: 2)                   // short last group (13)
+            check(conv(96, 1, batch, 9, k: 1), groupSize: 32, edges: 1, zeroPoint: 0)       // groups divide the row
+            check(conv(1000, 1, batch, 3, k: 1), groupSize: 48, edges: 3, zeroPoint: 128)   // last group of 40
+            check(conv(33, 1, batch, 17, k: 1), groupSize: 16, edges: 1, nonzero: 5)
+            check(conv(4096, 1, batch, 11, k: 1), groupSize: 16, edges: 1, zeroPoint: 200) // G1-like rows
+            check(conv(70, 1, batch, 8, k: 1), groupSize: 5, edges: 1)                      // group of 5: the GEMM
+        }
+        check(conv(32, 3, 3, 7, k: 3), groupSize: 16, edges: 2)                             // one pixel, 3×3
+        check(conv(16, 1, 3, 5, k: 3, pad: 1), groupSize: 16, edges: 1, zeroPoint: 255)     // 3 pixels, padded
+        check(conv(16, 2, 2, 12, k: 3, pad: 1), groupSize: 32, edges: 2, zeroPoint: 128)    // 4 pixels, all padded
+        check(conv(48, 3, 3, 9, k: 3, stride: 2, pad: 1), groupSize: 16, edges: 1)         // stride 2: 2×2
+        check(conv(40, 5, 5, 6, k: 3, stride: 2, pad: 0, dilation: 2), groupSize: 16, edges: 1, zeroPoint: 31) // one dilated pixel
+        check(conv(24, 2, 1, 19, k: 1), groupSize: 16, edges: 2)                            // 1×1 over 2 pixels
+    }
+
+    /// The direct path at the extreme codes on long rows (a single group of 4096 and groups of 16 channels × 3×3): every
+    /// input 255 or 0, zero point 0 or 255, every weight +1 or −1 — the largest unit and group sums.
+    func testFewPixelsExtremeInputs() {
+        for zp: Int32 in [0, 255] {
+            for sign: Int8 in [1, -1] {
+                for code: UInt8 in [0, 255] {
+                    check(conv(4096, 1, 1, 9, k: 1), groupSize: 4096, edges: 1, nonzero: 100, sign: sign, zeroPoint: zp, inputs: { _ in code })
+                    check(conv(4099, 1, 2, 3, k: 1), groupSize: 1024, edges: 1, nonzero: 100, sign: sign, zeroPoint: zp, inputs: { _ in code })
+                    check(conv(64, 2, 2, 5, k: 3, pad: 1), groupSize: 16, edges: 1, nonzero: 100, sign: sign, zeroPoint: zp, inputs: { _ in code })
+                }
+            }
+        }
+        check(conv(4096, 1, 3, 5, k: 1), groupSize: 16, edges: 2, nonzero: 100, zeroPoint: 128, inputs: { $0.below(2) == 0 ? 0 : 255 })
+    }
+
     /// The vector quantization loop gives the scalar rule's bytes at every level: halves (round to even), the clamps,
     /// NaN and infinities, and a tail shorter than a vector.
     func testQuantizeMatchesScalarAtEveryLevel() {

@@ -208,15 +208,31 @@ public func armInt8Conv(_ index: Int32, _ shape: UnsafeMutablePointer<Int32>, _ 
     return bad
 }
 
+/// Few-pixel ternary shapes with group lengths a multiple of 16 (the direct path that reads the masks in place):
+/// fully connected with batch 1–3 as a 1×B image, G1-long rows, 3×3 convs with 1–4 output pixels and padding.
+func fewPixelGeometry(_ i: Int) -> (g: ConvGeometry, groupSize: Int) {
+    switch i {
+    case 0: return (ConvGeometry(inC: 4096, inH: 1, inW: 1, outC: 37, outH: 1, outW: 1, kernelH: 1, kernelW: 1), 16)
+    case 1: return (ConvGeometry(inC: 77, inH: 1, inW: 2, outC: 13, outH: 1, outW: 2, kernelH: 1, kernelW: 1), 16)
+    case 2: return (ConvGeometry(inC: 1000, inH: 1, inW: 3, outC: 9, outH: 1, outW: 3, kernelH: 1, kernelW: 1), 48)
+    case 3: return (ConvGeometry(inC: 16, inH: 2, inW: 2, outC: 11, outH: 2, outW: 2, kernelH: 3, kernelW: 3,
+                                 padTop: 1, padLeft: 1), 16)
+    case 4: return (ConvGeometry(inC: 32, inH: 3, inW: 3, outC: 5, outH: 1, outW: 1, kernelH: 3, kernelW: 3), 32)
+    default: return (ConvGeometry(inC: 48, inH: 3, inW: 3, outC: 9, outH: 2, outW: 2, kernelH: 3, kernelW: 3,
+                                  strideH: 2, strideW: 2, padTop: 1, padLeft: 1), 16)
+    }
+}
+
 /// Ternary conv case `index` (dense geometries; one to three residual edges on packed planes, group sizes that do
-/// not divide the channels), the portable GEMM path against TernaryConvReference bit for bit; the group size in shape[15].
+/// not divide the channels; cases 8–13 few-pixel shapes), the portable GEMM or direct path against TernaryConvReference bit for bit; the group size in shape[15].
 @_cdecl("nibble_arm_ternary_conv")
 public func armTernaryConv(_ index: Int32, _ shape: UnsafeMutablePointer<Int32>, _ count: UnsafeMutablePointer<Int32>) -> Int32 {
     var rng = SplitMix(seed: 5000 &+ UInt64(index))
     let i = Int(index)
     let fixed = i < edgeGeometryCount ? edgeGeometry(i) : nil
-    let g = fixed != nil && fixed!.groups == 1 ? fixed! : randomGeometry(&rng, groupsKind: 0)
-    let groupSize = rng.int(1, g.inC + 3), edges = rng.int(1, 3), zp = Int32(rng.int(0, 255))
+    let few = i >= edgeGeometryCount && i < edgeGeometryCount + 6 ? fewPixelGeometry(i - edgeGeometryCount) : nil
+    let g = few?.g ?? (fixed != nil && fixed!.groups == 1 ? fixed! : randomGeometry(&rng, groupsKind: 0))
+    let groupSize = few?.groupSize ?? rng.int(1, g.inC + 3), edges = rng.int(1, 3), zp = Int32(rng.int(0, 255))
     describe(g, shape)
     shape[15] = Int32(truncatingIfNeeded: groupSize)
     let rowLength = g.reductionLength, groups = (g.inC + groupSize - 1) / groupSize

@@ -9,6 +9,8 @@ import NibbleKernelsAVX512
 /// connected layers (a 1×1 conv over one pixel), as an int8 GEMM whose weights are expanded per run: the caller
 /// quantizes the input to uint8 and zeroes the float output, then per chunk of `chunkPixels` output pixels builds
 /// the im2col panel once and accumulates each enabled edge over it, then applies `TernaryConvReference.epilogue`.
+/// Few output pixels (fully connected layers, tiny convs) with group lengths a multiple of 16 take TernaryConvDirect
+/// behind the same calls: the "panel" is each pixel's input row and the masks are read in place, nothing expanded.
 /// Bit-identical to TernaryConvReference.
 public enum TernaryConv {
     public static func supports(_ g: ConvGeometry) -> Bool { g.groups == 1 }

@@ -66,12 +66,19 @@ public enum TernaryConvTiled {
         }
     }
 
-    public static func scratchByteCount(_ g: ConvGeometry, groupSize: Int) -> Int { Layout(g, groupSize: groupSize).total }
+    /// Few output pixels (TernaryConvDirect.applies) need only their input rows.
+    public static func scratchByteCount(_ g: ConvGeometry, groupSize: Int) -> Int {
+        TernaryConvDirect.applies(g, groupSize: groupSize) ? TernaryConvDirect.scratchByteCount(g, groupSize: groupSize) : Layout(g, groupSize: groupSize).total
+    }
 
     /// Packs the im2col panel of output pixels pixelStart ..< pixelStart + count (count ≤ chunkPixels) into the
     /// scratch's panel part: one Int8ConvTiled panel of K × 16 bytes per tile, the zero point on padding taps.
     public static func buildPanel(_ g: ConvGeometry, groupSize: Int, input q: UnsafePointer<UInt8>, zeroPoint: Int32,
                                   pixelStart: Int, count: Int, scratch: UnsafeMutableRawPointer) {
+        if TernaryConvDirect.applies(g, groupSize: groupSize) {
+            TernaryConvDirect.buildRows(g, input: q, zeroPoint: zeroPoint, pixelStart: pixelStart, count: count, scratch: scratch)
+            return
+        }
         let lay = Layout(g, groupSize: groupSize)
         let panel = (scratch + lay.panel).assumingMemoryBound(to: UInt8.self)
         let tileBytes = roundUp(g.reductionLength, 4) &* tileColumns
@@ -179,6 +186,11 @@ public enum TernaryConvTiled {
     public static func accumulateEdge(_ g: ConvGeometry, groupSize: Int, scratch: UnsafeMutableRawPointer, count: Int,
                                       pixelStart: Int, words: UnsafePointer<UInt64>, alpha: UnsafePointer<Float>,
                                       zeroPoint: Int32, inputScale: Float, output: UnsafeMutablePointer<Float>) {
+        if TernaryConvDirect.applies(g, groupSize: groupSize) {
+            TernaryConvDirect.accumulateEdge(g, groupSize: groupSize, scratch: scratch, count: count, pixelStart: pixelStart, words: words,
+                                             alpha: alpha, zeroPoint: zeroPoint, inputScale: inputScale, output: output)
+            return
+        }
         let rowLength = g.reductionLength, rows = g.outC
         let groupLength = groupSize &* g.kernelH &* g.kernelW
         let lay = Layout(g, groupSize: groupSize)

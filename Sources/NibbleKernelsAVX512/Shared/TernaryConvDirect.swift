@@ -1,0 +1,94 @@
+// Shared source (symlinked into every kernel module): FGQ ternary × uint8 for few output pixels — fully connected
+// layers and convs with a handful of output pixels — straight from the packed +1/−1 masks (TernaryPlanes), with no
+// expanded weights: the int8 GEMM of TernaryConvTiled fills 1 of its 16 pixel lanes there and expands every weight
+// per run. Each pixel's reduction vector (im2col row, mask order) is copied to scratch once; then per block of 8
+// output channels `TernaryMicrokernel.maskDot8` turns 32 mask bits at a time into −1/0/+1 bytes and sums
+// w·(q − zp) exactly per 16-index unit, and adds α·Float(sum) per group in group order — TernaryConvReference's
+// float operations, so results are bit-identical. Groups must be whole units (group length a multiple of 16: FGQ's
+// 16 channels and any multiple, of any kernel); other group lengths take the GEMM.
+
+enum TernaryConvDirect {
+    /// Output pixels up to which the direct path runs: each pixel expands the masks again, so its cost grows linearly,
+    /// while the GEMM's is flat up to 16 pixels. Measured on FC 4096→1000 over n pixels (AVX2, ms, median of 15):
+    /// direct 0.43, 0.65–0.8, 0.86–1.2, 1.1–1.5, 1.4–1.9, 2.1–2.2 for n = 1…6 and 2.1–3.0 at 8; GEMM 2.7–2.9 throughout.
+    static let maxPixels = 6
+
+    @inline(__always)
+    static func applies(_ g: ConvGeometry, groupSize: Int) -> Bool {
+        g.outPixels <= maxPixels && (groupSize &* g.kernelH &* g.kernelW) & 15 == 0
+    }
+
+    /// Bytes of one pixel's row: whole 64-index words, so the 32-index chunks of the kernels stay inside it.
+    @inline(__always)
+    static func rowBytes(_ g: ConvGeometry) -> Int { (g.reductionLength &+ 63) & ~63 }
+
+    /// The pixels' rows, then one block's α transposed (8 channels per group, so a group's scales are one vector).
+    static func scratchByteCount(_ g: ConvGeometry, groupSize: Int) -> Int {
+        g.outPixels &* rowBytes(g) &+ ((g.inC &+ groupSize &- 1) / groupSize) &* 32
+    }
+
+    /// Row t of the scratch: pixel pixelStart + t's inputs at reduction index k = (c·kH + kh)·kW + kw, the zero point
+    /// on padding taps, 0 past the row (its mask bits are 0).
+    static func buildRows(_ g: ConvGeometry, input q: UnsafePointer<UInt8>, zeroPoint: Int32, pixelStart: Int, count: Int,
+                          scratch: UnsafeMutableRawPointer) {
+        let zp = UInt8(truncatingIfNeeded: Swift.max(0, Swift.min(255, zeroPoint)))
+        let stride = rowBytes(g)
+        if g.inH &* g.inW &* g.kernelH &* g.kernelW == 1 && count == 1 {
+            // Fully connected: the row is the input.
+            let row = scratch.assumingMemoryBound(to: UInt8.self)
+            row.update(from: q, count: g.inC)
+            (row + g.inC).update(repeating: 0, count: stride &- g.inC)
+            return
+        }
+        for t in 0..<count {
+            let row = scratch.assumingMemoryBound(to: UInt8.self) + t &* stride
+            let p = pixelStart &+ t, oh = p / g.outW, ow = p &- oh &* g.outW
+            var k = 0
+            for c in 0..<g.inC {
+                for kh in 0..<g.kernelH {
+                    let ih = oh &* g.strideH &- g.padTop &+ kh &* g.dilationH
+                    for kw in 0..<g.kernelW {
+                        let iw = ow &* g.strideW &- g.padLeft &+ kw &* g.dilationW
+                        let inside = ih >= 0 && ih < g.inH && iw >= 0 && iw < g.inW
+                        row[k] = inside ? q[(c &* g.inH &+ ih) &* g.inW &+ iw] : zp
+                        k &+= 1
+                    }
+                }
+            }
+            (row + k).update(repeating: 0, count: stride &- k)
+        }
+    }
+
+    /// output[o, pixelStart + t] += inputScale · Σ_groups α[o, g] · Σ_{k ∈ g} T[o, k] · (q − zp) for every output
+    /// channel and t < count, over the rows buildRows left in `scratch`.
+    static func accumulateEdge(_ g: ConvGeometry, groupSize: Int, scratch: UnsafeMutableRawPointer, count: Int, pixelStart: Int,
+                               words: UnsafePointer<UInt64>, alpha: UnsafePointer<Float>, zeroPoint: Int32, inputScale: Float,
+                               output: UnsafeMutablePointer<Float>) {
+        let rows = g.outC, rowLength = g.reductionLength
+        let wordsPerRow = (rowLength &+ 63) >> 6
+        let groups = (g.inC &+ groupSize &- 1) / groupSize
+        let unitsPerGroup = (groupSize &* g.kernelH &* g.kernelW) >> 4
+        // Little-endian: 32-bit half-word j of a row's masks holds indices 32j ..< 32j + 32.
+        let plus = UnsafeRawPointer(words).assumingMemoryBound(to: UInt32.self)
+        let minus = UnsafeRawPointer(words + rows &* wordsPerRow).assumingMemoryBound(to: UInt32.self)
+        let stride = rowBytes(g)
+        let alphaT = (scratch + g.outPixels &* stride).assumingMemoryBound(to: Float.self)
+        var o0 = 0
+        while o0 < rows {
+            let live = Swift.min(8, rows &- o0)
+            for j in 0..<8 {
+                let a = alpha + Swift.min(o0 &+ j, rows &- 1) &* groups
+                for gi in 0..<groups { alphaT[gi &* 8 &+ j] = a[gi] }
+            }
+            for t in 0..<count {
+                let x = UnsafePointer(scratch.assumingMemoryBound(to: UInt8.self) + t &* stride)
+                let s = TernaryMicrokernel.maskDot8(plus: plus, minus: minus, halfWordsPerRow: 2 &* wordsPerRow, rows: rows,
+                                                    first: o0, rowLength: rowLength, x: x, zeroPoint: zeroPoint,
+                                                    alphaT: UnsafePointer(alphaT), unitsPerGroup: unitsPerGroup) * inputScale
+                let y = output + (o0 &* g.outPixels &+ pixelStart &+ t)
+                for j in 0..<live { y[j &* g.outPixels] += s[j] }
+            }
+            o0 &+= 8
+        }
+    }
+}
