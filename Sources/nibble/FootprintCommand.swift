@@ -220,17 +220,30 @@ struct FootprintBench: ParsableCommand {
                 layers[c].values += g.tensors[layers[c].tensor].elementCount
                 layers[c].samples += 1
             }
-            // Symbol histograms: the decoded maps are dequantize(q) exactly (a transform's up to float rounding
-            // of the inverse, far below half a step), so quantizing them (or their coefficients) again gives q.
+            // Symbol histograms from each coded map's slot, decoded whole before its first consumer runs (the
+            // session's own tensor pointers show only a row-band window of a banded consumer): the decoded maps are
+            // dequantize(q) exactly (a transform's up to float rounding of the inverse, far below half a step), so
+            // quantizing them (or their coefficients) again gives q.
             try setInputs(session, m, x)
             var seen = Set<Int>()
+            var decodeFailures = 0
             session.run { n in
                 for i in g.nodes[n].inputs where i != absentTensor && !seen.contains(i) {
-                    guard let c = placement.codedIndex(of: i), let v = session.tensorFloats(i) else { continue }
+                    guard let c = placement.codedIndex(of: i) else { continue }
                     seen.insert(i)
-                    layers[c].count(v)
+                    let coded = placement.coded[c]
+                    let slot = UnsafeRawBufferPointer(start: session.arena.baseAddress! + coded.slotOffset, count: coded.codec.worstCaseBytes)
+                    var values = [Float](repeating: 0, count: g.tensors[i].elementCount)
+                    var scratch = [UInt8](repeating: 0, count: coded.codec.scratchBytes + 4)
+                    let ok = values.withUnsafeMutableBufferPointer { v in
+                        scratch.withUnsafeMutableBytes { s in
+                            coded.codec.decode(slot, into: v.baseAddress!, scratch: s.baseAddress!.alignedUp(toMultipleOf: 4).assumingMemoryBound(to: UInt8.self))
+                        }
+                    }
+                    if ok { values.withUnsafeBufferPointer { layers[c].count($0) } } else { decodeFailures += 1 }
                 }
             }
+            if decodeFailures > 0 { throw CLIError("\(decodeFailures) coded tensor slot(s) failed to decode for the histograms (a NibbleCodec bug)") }
             if let y = labels, argmax(coded[0]) == Int(y[k]) { result.correct += 1 }
             var sampleError: Double = 0
             for (r, c) in zip(references[k], coded) {
