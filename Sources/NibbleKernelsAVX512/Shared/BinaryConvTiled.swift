@@ -8,7 +8,8 @@ public enum BinaryConvTiled {
     @inline(__always) static func roundUp64(_ x: Int) -> Int { (x &+ 63) & ~63 }
 
     /// Byte offsets of the scratch parts: panels (all activation planes), per-column valid-tap count,
-    /// padded-tap mask and activation sum, per-(o, tap) weight popcounts, and two int32 tiles.
+    /// padded-tap mask and activation sum, per-(tap, o) weight popcounts (rows of outC + 4, so a 4-channel
+    /// vector load at any tile start stays inside), and two int32 tiles.
     @inline(__always)
     static func layout(_ g: ConvGeometry, actBits: Int)
         -> (valid: Int, mask: Int, actSum: Int, tapPop: Int, acc: Int, part: Int, total: Int) {
@@ -18,10 +19,12 @@ public enum BinaryConvTiled {
         let panel = roundUp64(actBits &* k &* nr &* 8)
         let valid = panel, mask = valid &+ roundUp64(nr &* 4), actSum = mask &+ roundUp64(nr &* 8)
         let tapPop = actSum &+ roundUp64(nr &* 4)
-        let acc = tapPop &+ roundUp64(g.outC &* taps &* 4)
+        let acc = tapPop &+ roundUp64(taps &* tapPopStride(g) &* 4)
         let part = acc &+ roundUp64(mr &* nr &* 4)
         return (valid, mask, actSum, tapPop, acc, part, part &+ roundUp64(mr &* nr &* 4))
     }
+
+    @inline(__always) static func tapPopStride(_ g: ConvGeometry) -> Int { g.outC &+ 4 }
 
     public static func scratchByteCount(_ g: ConvGeometry, actBits: Int) -> Int { layout(g, actBits: actBits).total &+ 64 }
 
@@ -55,13 +58,17 @@ public enum BinaryConvTiled {
         let tapPop = (scratch + lay.tapPop).assumingMemoryBound(to: Int32.self)
         let accT = (scratch + lay.acc).assumingMemoryBound(to: Int32.self)
         let part = (scratch + lay.part).assumingMemoryBound(to: Int32.self)
+        let ldTapPop = tapPopStride(g)
         if xorMode {
             // A padded tap reads zero activation words, so pop(0 ^ w) = pop(w) must be taken back out.
-            for v in (channels.lowerBound &* taps)..<(channels.upperBound &* taps) {
-                var s = 0
-                for u in 0..<words { s &+= weights[v &* words &+ u].nonzeroBitCount }
-                tapPop[v] = Int32(truncatingIfNeeded: s)
+            for o in channels {
+                for t in 0..<taps {
+                    var s = 0
+                    for u in 0..<words { s &+= weights[(o &* taps &+ t) &* words &+ u].nonzeroBitCount }
+                    tapPop[t &* ldTapPop &+ o] = Int32(truncatingIfNeeded: s)
+                }
             }
+            for t in 0..<taps { (tapPop + (t &* ldTapPop &+ channels.upperBound)).update(repeating: 0, count: 3) }
         }
         let n = g.outPixels
         let inC = Int32(truncatingIfNeeded: g.inC)
@@ -131,30 +138,40 @@ public enum BinaryConvTiled {
                         }
                     }
                 }
+                if xorMode {
+                    // Padded taps read zero words, so pop(0 ^ w) of those taps comes out again, 4 channels at once.
+                    for c in 0..<cols where padMask[c] != 0 {
+                        var m = padMask[c]
+                        var corr = SIMD4<Int32>()
+                        while m != 0 {
+                            let t = m.trailingZeroBitCount
+                            corr &+= UnsafeRawPointer(tapPop + (t &* ldTapPop &+ m0)).loadUnaligned(as: SIMD4<Int32>.self)
+                            m &= m &- 1
+                        }
+                        for r in 0..<rows { accT[r &* nr &+ c] &-= corr[r] }
+                    }
+                }
                 for r in 0..<rows {
                     let o = m0 &+ r
-                    let s = scales[o]
-                    let b: Float = bias?[o] ?? 0
-                    let row = UnsafePointer(accT) + r &* nr
-                    let tp = UnsafePointer(tapPop) + o &* taps
-                    for c in 0..<cols {
-                        var a = row[c]
-                        if xorMode {
-                            // Σ_valid (C − 2·pop(a ^ w)) = valid·C − 2·(Σ_all pop − Σ_padded pop(w)).
-                            var m = padMask[c]
-                            var corr: Int32 = 0
-                            while m != 0 {
-                                corr &+= tp[m.trailingZeroBitCount]
-                                m &= m &- 1
-                            }
-                            a = validTaps[c] &* inC &- 2 &* (a &- corr)
-                        } else if wBipolar {
-                            a &-= actSum[c]
+                    let row = accT + r &* nr
+                    if xorMode {
+                        // Σ_valid (C − 2·pop(a ^ w)) = valid·C − 2·(Σ_all pop − Σ_padded pop(w)).
+                        var c = 0
+                        while c &+ 8 <= cols {
+                            let a = UnsafeRawPointer(row + c).loadUnaligned(as: SIMD8<Int32>.self)
+                            let v = UnsafeRawPointer(validTaps + c).loadUnaligned(as: SIMD8<Int32>.self)
+                            UnsafeMutableRawPointer(row + c).storeBytes(of: v &* inC &- 2 &* a, as: SIMD8<Int32>.self)
+                            c &+= 8
                         }
-                        let idx = o &* n &+ p0 &+ c
-                        accumulators?[idx] = a
-                        output?[idx] = Int8Quantization.dequantize(a, scale: s, bias: b, outputMin: outputMin,
-                                                                   outputMax: outputMax)
+                        while c < cols { row[c] = validTaps[c] &* inC &- 2 &* row[c]; c &+= 1 }
+                    } else if wBipolar {
+                        for c in 0..<cols { row[c] &-= actSum[c] }
+                    }
+                    let idx = o &* n &+ p0
+                    accumulators?.advanced(by: idx).update(from: row, count: cols)
+                    if let output {
+                        Int8Quantization.dequantize(row, count: cols, scale: scales[o], bias: bias?[o] ?? 0,
+                                                    outputMin: outputMin, outputMax: outputMax, into: output + idx)
                     }
                 }
                 m0 &+= mr

@@ -19,6 +19,27 @@ public enum Int8Quantization {
         return Swift.max(Swift.min(y, outputMax), outputMin)
     }
 
+    /// `dequantize` of `count` accumulators, 8 lanes at a time with the scalar form's IEEE operations per lane
+    /// (multiply, then add; min(y, max) keeps y unless max < y, max(v, min) takes min when min ≥ v), so every
+    /// level writes the same floats.
+    @inline(__always)
+    public static func dequantize(_ acc: UnsafePointer<Int32>, count: Int, scale: Float, bias: Float,
+                                  outputMin: Float, outputMax: Float, into y: UnsafeMutablePointer<Float>) {
+        let s = SIMD8<Float>(repeating: scale), b = SIMD8<Float>(repeating: bias)
+        let hi = SIMD8<Float>(repeating: outputMax), lo = SIMD8<Float>(repeating: outputMin)
+        var i = 0
+        while i &+ 8 <= count {
+            let v = SIMD8<Float>(UnsafeRawPointer(acc + i).loadUnaligned(as: SIMD8<Int32>.self)) * s + b
+            let c = v.replacing(with: hi, where: hi .< v)
+            UnsafeMutableRawPointer(y + i).storeBytes(of: c.replacing(with: lo, where: lo .>= c), as: SIMD8<Float>.self)
+            i &+= 8
+        }
+        while i < count {
+            y[i] = dequantize(acc[i], scale: scale, bias: bias, outputMin: outputMin, outputMax: outputMax)
+            i &+= 1
+        }
+    }
+
     /// Quantizes `count` floats into bytes, 8 lanes at a time with the scalar form's IEEE operations per lane (divide,
     /// round half to even, add, the same clamps), so every level gives the same bytes.
     @inline(__always)
