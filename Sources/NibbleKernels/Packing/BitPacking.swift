@@ -58,35 +58,42 @@ public enum BitPacking {
         let lo = SIMD8<Float>(repeating: Float(r.lowerBound)), hi = SIMD8<Float>(repeating: Float(r.upperBound))
         let stepV = SIMD8<Float>(repeating: step)
         let range = pixels ?? 0..<nv
-        withUnsafeTemporaryAllocation(of: SIMD8<UInt32>.self, capacity: 64) { q in
+        withUnsafeTemporaryAllocation(of: SIMD8<UInt32>.self, capacity: 8) { q in
             var v0 = range.lowerBound
             while v0 &+ 8 <= range.upperBound {
                 for word in 0..<wpv {
                     let c0 = word &<< 6
                     let count = Swift.min(64, channels &- c0)
-                    // The plane bits of 8 pixels × `count` channels, exactly as `quantize` + `planeBits`.
-                    for c in 0..<count {
-                        let xv = UnsafeRawPointer(x + ((c0 &+ c) &* nv &+ v0)).loadUnaligned(as: SIMD8<Float>.self)
-                        if encoding == .bipolar {
-                            q[c] = SIMD8<UInt32>(repeating: 0).replacing(with: 1, where: xv .>= 0)
-                        } else {
-                            var v = (xv / stepV).rounded(.toNearestOrEven)
-                            v = v.replacing(with: lo, where: .!(v .>= lo))
-                            v = v.replacing(with: 0, where: xv .!= xv)   // NaN → 0 (v is NaN too)
+                    // Plane j of the 8 pixels' words, as 32-bit halves: q[2j] (channels c0..c0+31), q[2j+1] (the
+                    // rest); a channel's bit is one and-or per lane, values exactly as `quantize` + `planeBits`.
+                    for i in 0..<(2 &* bits) { q[i] = SIMD8<UInt32>() }
+                    if encoding == .bipolar {
+                        for c in 0..<count {
+                            let xv = UnsafeRawPointer(x + ((c0 &+ c) &* nv &+ v0)).loadUnaligned(as: SIMD8<Float>.self)
+                            let bit = SIMD8<UInt32>(repeating: 1 &<< UInt32(truncatingIfNeeded: c & 31))
+                            q[c &>> 5] |= SIMD8<UInt32>().replacing(with: bit, where: xv .>= 0)
+                        }
+                    } else {
+                        for c in 0..<count {
+                            let xv = UnsafeRawPointer(x + ((c0 &+ c) &* nv &+ v0)).loadUnaligned(as: SIMD8<Float>.self)
+                            // Clamping x/step to [lo, hi] before rounding gives the same integers as `quantize`
+                            // (lo and hi are whole). Then adding 1.5·2^23 rounds half to even and leaves the integer
+                            // in the low mantissa bits: this module targets baseline x86-64, where `rounded` is a
+                            // libm call per lane and the generic float→int conversion is not specialized.
+                            let u = xv / stepV
+                            var v = u.replacing(with: lo, where: .!(u .>= lo))
                             v = v.replacing(with: hi, where: v .>= hi)
-                            // v is a whole number in −128…255: adding 1.5·2^23 puts it in the low mantissa bits (the
-                            // generic SIMD float→int conversion is not specialized and cost a third of a w1a1 model).
+                            v = v.replacing(with: 0, where: xv .!= xv)   // NaN → 0
                             let biased = v + SIMD8<Float>(repeating: 12_582_912)
-                            q[c] = (unsafeBitCast(biased, to: SIMD8<UInt32>.self) &- 0x4B40_0000) & 0xFF
+                            let value = (unsafeBitCast(biased, to: SIMD8<UInt32>.self) &- 0x4B40_0000) & 0xFF
+                            let shift = UInt32(truncatingIfNeeded: c & 31), half = c &>> 5
+                            for j in 0..<bits { q[2 &* j &+ half] |= ((value &>> UInt32(truncatingIfNeeded: j)) & 1) &<< shift }
                         }
                     }
                     for j in 0..<bits {
-                        var acc = SIMD8<UInt64>()
-                        for c in 0..<count {
-                            acc |= SIMD8<UInt64>(truncatingIfNeeded: (q[c] &>> UInt32(j)) & 1) &<< UInt64(c)
-                        }
+                        let low = q[2 &* j], high = q[2 &* j &+ 1]
                         let base = packed + ((j &* nv &+ v0) &* wpv &+ word)
-                        for l in 0..<8 { base[l &* wpv] = acc[l] }
+                        for l in 0..<8 { base[l &* wpv] = UInt64(low[l]) | UInt64(high[l]) &<< 32 }
                     }
                 }
                 v0 &+= 8
