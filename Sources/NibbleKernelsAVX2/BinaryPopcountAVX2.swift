@@ -91,13 +91,14 @@ private func carrySaveRows<Op: LaneOperation>(_: Op.Type, k: Int, w0: UnsafePoin
         let x0 = _mm256_set1_epi64x(Int64(bitPattern: w0[kk])), x1 = _mm256_set1_epi64x(Int64(bitPattern: w1[kk]))
         a00.add(op(x0, b0), z); a01.add(op(x0, b1), z); a10.add(op(x1, b0), z); a11.add(op(x1, b1), z)
     }
-    // Totals are < 2^31 (k · 64 bits), so the low dword of each qword is the count.
-    let narrow = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)
-    @inline(__always) func store(_ lanes: CarrySaveLanes, _ at: Int) {
-        let v = _mm256_permutevar8x32_epi32(lanes.total(), narrow)
-        UnsafeMutableRawPointer(out + at).storeBytes(of: _mm256_castsi256_si128(v), as: __m128i.self)
+    // Totals are < 2^31 (k · 64 bits), so the low dword of each qword is the count. One 32-byte store per row:
+    // the epilogue reloads the row as one vector, and two 16-byte stores would not forward to it.
+    let narrow = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6), upper = _mm256_setr_epi32(0, 0, 0, 0, -1, -1, -1, -1)
+    @inline(__always) func store(_ left: CarrySaveLanes, _ right: CarrySaveLanes, _ at: Int) {
+        let l = _mm256_permutevar8x32_epi32(left.total(), narrow), r = _mm256_permutevar8x32_epi32(right.total(), narrow)
+        UnsafeMutableRawPointer(out + at).storeBytes(of: _mm256_blendv_epi8(l, r, upper), as: __m256i.self)
     }
-    store(a00, 0); store(a01, 4); store(a10, 8); store(a11, 12)
+    store(a00, a01, 0); store(a10, a11, 8)
 }
 #endif
 

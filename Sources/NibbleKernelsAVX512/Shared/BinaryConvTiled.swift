@@ -165,7 +165,14 @@ public enum BinaryConvTiled {
                         }
                         while c < cols { row[c] = validTaps[c] &* inC &- 2 &* row[c]; c &+= 1 }
                     } else if wBipolar {
-                        for c in 0..<cols { row[c] &-= actSum[c] }
+                        var c = 0
+                        while c &+ 8 <= cols {
+                            let a = UnsafeRawPointer(row + c).loadUnaligned(as: SIMD8<Int32>.self)
+                            let s = UnsafeRawPointer(actSum + c).loadUnaligned(as: SIMD8<Int32>.self)
+                            UnsafeMutableRawPointer(row + c).storeBytes(of: a &- s, as: SIMD8<Int32>.self)
+                            c &+= 8
+                        }
+                        while c < cols { row[c] &-= actSum[c]; c &+= 1 }
                     }
                     let idx = o &* n &+ p0
                     accumulators?.advanced(by: idx).update(from: row, count: cols)
