@@ -20,8 +20,7 @@ public enum Int8Quantization {
     }
 
     /// `dequantize` of `count` accumulators, 8 lanes at a time with the scalar form's IEEE operations per lane
-    /// (multiply, then add; min(y, max) keeps y unless max < y, max(v, min) takes min when min ≥ v), so every
-    /// level writes the same floats.
+    /// (multiply, then add, then `clampLanes`), so every level writes the same floats.
     @inline(__always)
     public static func dequantize(_ acc: UnsafePointer<Int32>, count: Int, scale: Float, bias: Float,
                                   outputMin: Float, outputMax: Float, into y: UnsafeMutablePointer<Float>) {
@@ -30,8 +29,7 @@ public enum Int8Quantization {
         var i = 0
         while i &+ 8 <= count {
             let v = SIMD8<Float>(UnsafeRawPointer(acc + i).loadUnaligned(as: SIMD8<Int32>.self)) * s + b
-            let c = v.replacing(with: hi, where: hi .< v)
-            UnsafeMutableRawPointer(y + i).storeBytes(of: c.replacing(with: lo, where: lo .>= c), as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(y + i).storeBytes(of: clampLanes(v, lo: lo, hi: hi), as: SIMD8<Float>.self)
             i &+= 8
         }
         while i < count {
@@ -51,7 +49,8 @@ public enum Int8Quantization {
             let v = (UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) / s).rounded(.toNearestOrEven) + z
             // !(v >= 0) → 0 also maps NaN. The clamped v is an integer in 0...255, so 2^23 + v is exact and its low
             // mantissa byte is v (a float → int vector conversion here would be a generic per-lane call).
-            let c = pointwiseMin(v.replacing(with: 0, where: .!(v .>= 0)), SIMD8<Float>(repeating: 255))
+            let low = v.replacing(with: 0, where: .!(v .>= 0))
+            let c = low.replacing(with: 255, where: low .> 255)   // pointwiseMin here is a per-lane call
             let bits = unsafeBitCast(c + SIMD8<Float>(repeating: 8_388_608), to: SIMD8<UInt32>.self)
             UnsafeMutableRawPointer(q + i).storeBytes(of: SIMD8<UInt8>(truncatingIfNeeded: bits), as: SIMD8<UInt8>.self)
             i &+= 8

@@ -132,10 +132,10 @@ public enum SparseGEMMTiled {
                 a2 = madd(a2, v, s.loadUnaligned(fromByteOffset: vb &* 2, as: FVec.self))
                 a3 = madd(a3, v, s.loadUnaligned(fromByteOffset: vb &* 3, as: FVec.self))
             }
-            yr.storeBytes(of: (a0 + b0).clamped(lowerBound: lov, upperBound: hiv), toByteOffset: off, as: FVec.self)
-            yr.storeBytes(of: (a1 + b1).clamped(lowerBound: lov, upperBound: hiv), toByteOffset: off &+ vb, as: FVec.self)
-            yr.storeBytes(of: (a2 + b2).clamped(lowerBound: lov, upperBound: hiv), toByteOffset: off &+ vb &* 2, as: FVec.self)
-            yr.storeBytes(of: (a3 + b3).clamped(lowerBound: lov, upperBound: hiv), toByteOffset: off &+ vb &* 3, as: FVec.self)
+            yr.storeBytes(of: clampLanes(a0 + b0, lo: lov, hi: hiv), toByteOffset: off, as: FVec.self)
+            yr.storeBytes(of: clampLanes(a1 + b1, lo: lov, hi: hiv), toByteOffset: off &+ vb, as: FVec.self)
+            yr.storeBytes(of: clampLanes(a2 + b2, lo: lov, hi: hiv), toByteOffset: off &+ vb &* 2, as: FVec.self)
+            yr.storeBytes(of: clampLanes(a3 + b3, lo: lov, hi: hiv), toByteOffset: off &+ vb &* 3, as: FVec.self)
             p &+= 4 &* vw
         }
         while p &+ 2 &* vw <= p1 {
@@ -157,8 +157,8 @@ public enum SparseGEMMTiled {
                 a0 = madd(a0, v, s.loadUnaligned(fromByteOffset: 0, as: FVec.self))
                 a1 = madd(a1, v, s.loadUnaligned(fromByteOffset: vb, as: FVec.self))
             }
-            yr.storeBytes(of: (a0 + b0).clamped(lowerBound: lov, upperBound: hiv), toByteOffset: off, as: FVec.self)
-            yr.storeBytes(of: (a1 + b1).clamped(lowerBound: lov, upperBound: hiv), toByteOffset: off &+ vb, as: FVec.self)
+            yr.storeBytes(of: clampLanes(a0 + b0, lo: lov, hi: hiv), toByteOffset: off, as: FVec.self)
+            yr.storeBytes(of: clampLanes(a1 + b1, lo: lov, hi: hiv), toByteOffset: off &+ vb, as: FVec.self)
             p &+= 2 &* vw
         }
         while p &+ vw <= p1 {
@@ -167,7 +167,7 @@ public enum SparseGEMMTiled {
             for j in 0..<count {
                 a0 = madd(a0, FVec(repeating: vals[j]), xr.loadUnaligned(fromByteOffset: Int(cols[j]) &* stride &+ off, as: FVec.self))
             }
-            yr.storeBytes(of: a0.clamped(lowerBound: lov, upperBound: hiv), toByteOffset: off, as: FVec.self)
+            yr.storeBytes(of: clampLanes(a0, lo: lov, hi: hiv), toByteOffset: off, as: FVec.self)
             p &+= vw
         }
         while p &+ 4 <= p1 {
@@ -178,7 +178,7 @@ public enum SparseGEMMTiled {
             for j in 0..<count {
                 a0 = a0 + V4(repeating: vals[j]) * xr.loadUnaligned(fromByteOffset: Int(cols[j]) &* stride &+ off, as: V4.self)
             }
-            yr.storeBytes(of: a0.clamped(lowerBound: V4(repeating: lo), upperBound: V4(repeating: hi)), toByteOffset: off, as: V4.self)
+            yr.storeBytes(of: clampLanes(a0, lo: V4(repeating: lo), hi: V4(repeating: hi)), toByteOffset: off, as: V4.self)
             p &+= 4
         }
         if p == 0 && p1 == 1 && pixels == 1 {

@@ -1,0 +1,20 @@
+// Shared source (symlinked into every kernel module).
+// Swift.max(Swift.min(v, hi), lo) in every lane — the scalar epilogues' clamp, with the same answers for NaN
+// and ±0 — as two compares and blends. On SIMD floats `clamped(lowerBound:upperBound:)` and `pointwiseMin` compile
+// to per-lane calls here (they were 40 % of the sparse L5 kernel), and so does a function generic over the vector
+// type, hence one overload per width.
+
+@inline(__always) func clampLanes(_ v: SIMD4<Float>, lo: SIMD4<Float>, hi: SIMD4<Float>) -> SIMD4<Float> {
+    let c = v.replacing(with: hi, where: hi .< v)
+    return c.replacing(with: lo, where: lo .>= c)
+}
+
+@inline(__always) func clampLanes(_ v: SIMD8<Float>, lo: SIMD8<Float>, hi: SIMD8<Float>) -> SIMD8<Float> {
+    let c = v.replacing(with: hi, where: hi .< v)
+    return c.replacing(with: lo, where: lo .>= c)
+}
+
+@inline(__always) func clampLanes(_ v: SIMD16<Float>, lo: SIMD16<Float>, hi: SIMD16<Float>) -> SIMD16<Float> {
+    let c = v.replacing(with: hi, where: hi .< v)
+    return c.replacing(with: lo, where: lo .>= c)
+}
