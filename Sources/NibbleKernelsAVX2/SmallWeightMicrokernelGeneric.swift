@@ -50,6 +50,15 @@ enum SmallWeightMicrokernelGeneric {
         Int32(bitPattern: UInt32(UInt16(truncatingIfNeeded: 0 &- high)) << 16 | UInt32(UInt16(truncatingIfNeeded: 0 &- low)))
     }
 
+    /// One panel quad of 16 columns: byte 4j + t of `to` = v_t[j].
+    @inline(__always)
+    static func interleave(_ v0: SIMD16<UInt8>, _ v1: SIMD16<UInt8>, _ v2: SIMD16<UInt8>, _ v3: SIMD16<UInt8>,
+                           to d: UnsafeMutableRawPointer) {
+        let v = SIMD16<UInt32>(truncatingIfNeeded: v0) | SIMD16<UInt32>(truncatingIfNeeded: v1) &<< 8
+            | SIMD16<UInt32>(truncatingIfNeeded: v2) &<< 16 | SIMD16<UInt32>(truncatingIfNeeded: v3) &<< 24
+        d.storeBytes(of: v, as: SIMD16<UInt32>.self)
+    }
+
     /// 32 ternary weights as int8 −1/0/+1: bit i of `plus` / `minus` (disjoint masks) → byte i.
     @inline(__always)
     static func expand(plus: UInt32, minus: UInt32) -> SIMD32<Int8> {

@@ -91,6 +91,20 @@ enum SmallWeightMicrokernelMaddubs {
         }
     }
 
+    /// One panel quad of 16 columns (byte 4j + t of `to` = v_t[j]) by byte then word unpacks: the generic widening
+    /// to SIMD16<UInt32> is left as a per-lane call by the compiler.
+    @inline(__always)
+    static func interleave(_ v0: SIMD16<UInt8>, _ v1: SIMD16<UInt8>, _ v2: SIMD16<UInt8>, _ v3: SIMD16<UInt8>,
+                           to d: UnsafeMutableRawPointer) {
+        func m(_ v: SIMD16<UInt8>) -> __m128i { unsafeBitCast(v, to: __m128i.self) }
+        let lo01 = _mm_unpacklo_epi8(m(v0), m(v1)), hi01 = _mm_unpackhi_epi8(m(v0), m(v1))
+        let lo23 = _mm_unpacklo_epi8(m(v2), m(v3)), hi23 = _mm_unpackhi_epi8(m(v2), m(v3))
+        d.storeBytes(of: _mm_unpacklo_epi16(lo01, lo23), as: __m128i.self)
+        d.storeBytes(of: _mm_unpackhi_epi16(lo01, lo23), toByteOffset: 16, as: __m128i.self)
+        d.storeBytes(of: _mm_unpacklo_epi16(hi01, hi23), toByteOffset: 32, as: __m128i.self)
+        d.storeBytes(of: _mm_unpackhi_epi16(hi01, hi23), toByteOffset: 48, as: __m128i.self)
+    }
+
     /// 32 ternary weights as int8 −1/0/+1 (bit i of the disjoint masks → byte i): vpshufb spreads mask byte b over
     /// lanes 8b…8b+7, vpcmpeqb against each lane's own bit gives 0/−1; (plus & 1) | minus is then 1, −1 or 0.
     @inline(__always)

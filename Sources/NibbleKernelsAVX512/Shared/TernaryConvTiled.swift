@@ -168,17 +168,16 @@ public enum TernaryConvTiled {
         let m2 = SIMD16<UInt8>(repeating: 0).replacing(with: 0xFF, where: lanes .>= UInt8(Swift.min(split2, 16)))
         let quads = (g.reductionLength &+ 3) >> 2
         let out = UnsafeMutableRawPointer(tile)
+        @inline(__always) func row(_ k: Int) -> SIMD16<UInt8> {
+            let o = Int(offsets[k])
+            let v0 = src.loadUnaligned(fromByteOffset: d0 &+ o, as: SIMD16<UInt8>.self)
+            let v1 = src.loadUnaligned(fromByteOffset: d1 &+ o, as: SIMD16<UInt8>.self)
+            let v2 = src.loadUnaligned(fromByteOffset: d2 &+ o, as: SIMD16<UInt8>.self)
+            return (((v0 & ~m1) | (v1 & m1)) & ~m2) | (v2 & m2)
+        }
         for i in 0..<quads {
-            var v = SIMD16<UInt32>()
-            for t in 0..<4 {
-                let o = Int(offsets[4 &* i &+ t])
-                let v0 = src.loadUnaligned(fromByteOffset: d0 &+ o, as: SIMD16<UInt8>.self)
-                let v1 = src.loadUnaligned(fromByteOffset: d1 &+ o, as: SIMD16<UInt8>.self)
-                let v2 = src.loadUnaligned(fromByteOffset: d2 &+ o, as: SIMD16<UInt8>.self)
-                let b = (((v0 & ~m1) | (v1 & m1)) & ~m2) | (v2 & m2)
-                v |= SIMD16<UInt32>(truncatingIfNeeded: b) &<< UInt32(8 &* t)
-            }
-            out.storeBytes(of: v, toByteOffset: 64 &* i, as: SIMD16<UInt32>.self)
+            let k = 4 &* i
+            TernaryMicrokernel.interleave(row(k), row(k &+ 1), row(k &+ 2), row(k &+ 3), to: out + 64 &* i)
         }
     }
 
