@@ -19,11 +19,14 @@ enum SmallWeightMicrokernelGeneric {
     @inline(__always)
     static func quadsPerWiden(maxAbsWeight: Int) -> Int { 32767 / (510 &* maxAbsWeight) }
 
-    /// Σ_{i < quads} Σ_{t < 4} a_r[4i + t] · b[64i + 4j + t] for rows a_r = a + r·lda (r < 4) and columns j < 16 of
-    /// the 4-byte-interleaved panel layout of Int8ConvTiled. (`quadsPerWiden` is for the int16 kernel; exact here.)
+    /// Σ_{i < quads} Σ_{t < 4} a_r[4i + t] · b[64i + 4j + t] − corrections[2r + 1] for rows a_r = a + r·lda (r < 4)
+    /// and columns j < 16 of the 4-byte-interleaved panel layout of Int8ConvTiled. (`quadsPerWiden`,
+    /// corrections[2r] and `lanesStartCorrected` are for the int16 kernel; exact here.)
     @inline(__always)
-    static func tile(quads: Int, a: UnsafePointer<Int8>, lda: Int, b: UnsafePointer<UInt8>, quadsPerWiden: Int) -> Int32Tile4x16 {
-        var c0 = SIMD16<Int32>(), c1 = SIMD16<Int32>(), c2 = SIMD16<Int32>(), c3 = SIMD16<Int32>()
+    static func tile(quads: Int, a: UnsafePointer<Int8>, lda: Int, b: UnsafePointer<UInt8>, quadsPerWiden: Int,
+                     corrections: UnsafePointer<Int32>, lanesStartCorrected: Bool) -> Int32Tile4x16 {
+        var c0 = SIMD16<Int32>(repeating: 0 &- corrections[1]), c1 = SIMD16<Int32>(repeating: 0 &- corrections[3])
+        var c2 = SIMD16<Int32>(repeating: 0 &- corrections[5]), c3 = SIMD16<Int32>(repeating: 0 &- corrections[7])
         let mask = SIMD16<UInt32>(repeating: 0xFF)
         let a1 = a + lda, a2 = a + 2 &* lda, a3 = a + 3 &* lda
         var bp = UnsafeRawPointer(b)
@@ -38,6 +41,22 @@ enum SmallWeightMicrokernelGeneric {
         }
         return Int32Tile4x16(r0a: c0.lowHalf, r0b: c0.highHalf, r1a: c1.lowHalf, r1b: c1.highHalf,
                              r2a: c2.lowHalf, r2b: c2.highHalf, r3a: c3.lowHalf, r3b: c3.highHalf)
+    }
+
+    /// The int16 kernel's starting lane pair for a correction zp·Σw split by reduction index k: −(the part over
+    /// k mod 4 ∈ {0, 1}) in the low half, −(the part over {2, 3}) in the high half (vpmaddubsw's pair lanes).
+    @inline(__always)
+    static func lanePair(low: Int32, high: Int32) -> Int32 {
+        Int32(bitPattern: UInt32(UInt16(truncatingIfNeeded: 0 &- high)) << 16 | UInt32(UInt16(truncatingIfNeeded: 0 &- low)))
+    }
+
+    /// One panel quad of 16 columns: byte 4j + t of `to` = v_t[j].
+    @inline(__always)
+    static func interleave(_ v0: SIMD16<UInt8>, _ v1: SIMD16<UInt8>, _ v2: SIMD16<UInt8>, _ v3: SIMD16<UInt8>,
+                           to d: UnsafeMutableRawPointer) {
+        let v = SIMD16<UInt32>(truncatingIfNeeded: v0) | SIMD16<UInt32>(truncatingIfNeeded: v1) &<< 8
+            | SIMD16<UInt32>(truncatingIfNeeded: v2) &<< 16 | SIMD16<UInt32>(truncatingIfNeeded: v3) &<< 24
+        d.storeBytes(of: v, as: SIMD16<UInt32>.self)
     }
 
     /// 32 ternary weights as int8 −1/0/+1: bit i of `plus` / `minus` (disjoint masks) → byte i.

@@ -104,12 +104,14 @@ final class TernaryConvTests: XCTestCase {
     }
 
     /// Extreme codes: every input 255 with zero point 0 and 255, every weight +1 or −1, groups of 9 and of 72 channels
-    /// × 3×3 (648 indices: the int16 pair sums are widened every 64 quads).
+    /// × 3×3 (648 indices: the int16 pair sums are widened every 64 quads), and of 256 × 1×1 (64 quads: one widen,
+    /// the lanes starting at −zp·Σw end at ±32640).
     func testExtremeInputs() {
         for zp: Int32 in [0, 255] {
             for sign: Int8 in [1, -1] {
                 check(conv(72, 9, 10, 5, k: 3, pad: 1), groupSize: 72, edges: 1, nonzero: 100, sign: sign, zeroPoint: zp, inputs: { _ in 255 })
                 check(conv(72, 9, 10, 5, k: 3, pad: 1), groupSize: 9, edges: 2, nonzero: 100, sign: sign, zeroPoint: zp, inputs: { _ in 0 })
+                check(conv(256, 4, 5, 6, k: 1), groupSize: 256, edges: 1, nonzero: 100, sign: sign, zeroPoint: zp, inputs: { _ in 255 &- UInt8(zp) })
             }
         }
     }

@@ -6,7 +6,8 @@
 // output channels' rows into int8 −1/0/+1 in scratch and multiplies them with the uint8 im2col panel of
 // Int8ConvTiled (the zero point on padding taps). FGQ scales need one exact int32 sum per group of `groupSize`
 // input channels × kH·kW taps, so the K loop is group-major: one microkernel call per group returns that group's
-// 4 × 16 tile in registers, Σ (q − zp)·w = Σ q·w − zp·Σ w (Σ w counted from the masks), and α·sum is added to
+// 4 × 16 tile in registers, Σ (q − zp)·w = Σ q·w − zp·Σ w (Σ w counted from the masks; the int16 kernel starts its
+// lanes at −zp·Σ w split by lane, so the correction costs nothing), and α·sum is added to
 // per-(channel, pixel) float sums in group order, then sum·inputScale to the output — TernaryConvReference's
 // float operations in its order, so the results are bit-identical.
 
@@ -42,7 +43,8 @@ public enum TernaryConvTiled {
     }
 
     /// Scratch parts (byte offsets): the expanded rows of a block (`lda` bytes each), one row expanded as is
-    /// (unaligned groups are copied from it), α and zp·Σw per block quad of rows × group × 4, the panel, and for
+    /// (unaligned groups are copied from it), α per block quad of rows × group × 4 and the two correction words of
+    /// TernaryMicrokernel.tile per block quad × group × 4 × 2, the panel, and for
     /// the vector im2col (`usesPaddedInput`) each reduction index's input offset and the zero-point-padded input.
     struct Layout {
         let lda: Int, blockRows: Int, groups: Int, groupLength: Int, chunkPixels: Int
@@ -59,7 +61,7 @@ public enum TernaryConvTiled {
             row = blockRows &* lda
             alphas = row &+ roundUp(expanded, 64)
             corrections = alphas &+ roundUp(blockRows &* groups &* 4, 64)
-            panel = corrections &+ roundUp(blockRows &* groups &* 4, 64)
+            panel = corrections &+ roundUp(blockRows &* groups &* 8, 64)
             offsets = panel &+ roundUp(roundUp(rowLength, 4) &* chunkPixels, 64)
             padded = offsets &+ (usesPaddedInput(g) ? roundUp(rowLength &* 4, 64) : 0)
             total = padded &+ (usesPaddedInput(g) ? roundUp(g.inC &* paddedHeight(g) &* paddedWidth(g) &+ 2 &* paddedSlack, 64) : 0)
@@ -166,17 +168,16 @@ public enum TernaryConvTiled {
         let m2 = SIMD16<UInt8>(repeating: 0).replacing(with: 0xFF, where: lanes .>= UInt8(Swift.min(split2, 16)))
         let quads = (g.reductionLength &+ 3) >> 2
         let out = UnsafeMutableRawPointer(tile)
+        @inline(__always) func row(_ k: Int) -> SIMD16<UInt8> {
+            let o = Int(offsets[k])
+            let v0 = src.loadUnaligned(fromByteOffset: d0 &+ o, as: SIMD16<UInt8>.self)
+            let v1 = src.loadUnaligned(fromByteOffset: d1 &+ o, as: SIMD16<UInt8>.self)
+            let v2 = src.loadUnaligned(fromByteOffset: d2 &+ o, as: SIMD16<UInt8>.self)
+            return (((v0 & ~m1) | (v1 & m1)) & ~m2) | (v2 & m2)
+        }
         for i in 0..<quads {
-            var v = SIMD16<UInt32>()
-            for t in 0..<4 {
-                let o = Int(offsets[4 &* i &+ t])
-                let v0 = src.loadUnaligned(fromByteOffset: d0 &+ o, as: SIMD16<UInt8>.self)
-                let v1 = src.loadUnaligned(fromByteOffset: d1 &+ o, as: SIMD16<UInt8>.self)
-                let v2 = src.loadUnaligned(fromByteOffset: d2 &+ o, as: SIMD16<UInt8>.self)
-                let b = (((v0 & ~m1) | (v1 & m1)) & ~m2) | (v2 & m2)
-                v |= SIMD16<UInt32>(truncatingIfNeeded: b) &<< UInt32(8 &* t)
-            }
-            out.storeBytes(of: v, toByteOffset: 64 &* i, as: SIMD16<UInt32>.self)
+            let k = 4 &* i
+            TernaryMicrokernel.interleave(row(k), row(k &+ 1), row(k &+ 2), row(k &+ 3), to: out + 64 &* i)
         }
     }
 
@@ -201,6 +202,8 @@ public enum TernaryConvTiled {
         let panel = UnsafePointer((scratch + lay.panel).assumingMemoryBound(to: UInt8.self))
         let tileBytes = roundUp(rowLength, 4) &* tileColumns
         let widen = TernaryMicrokernel.quadsPerWiden(maxAbsWeight: 1)
+        // A uint8 zero point keeps each lane's corrected sum Σ (q − zp)·w as small as the uncorrected one.
+        let lanesStartCorrected = zeroPoint >= 0 && zeroPoint <= 255
         var m0 = 0
         while m0 < rows {
             let blockRows = Swift.min(lay.blockRows, roundUp(rows &- m0, tileRows))
@@ -219,19 +222,20 @@ public enum TernaryConvTiled {
                     for gi in 0..<groups {
                         let start = gi &* groupLength, end = Swift.min(rowLength, start &+ groupLength)
                         let q0 = start >> 2, quads = ((end &+ 3) >> 2) &- q0
-                        let t = TernaryMicrokernel.tile(quads: quads, a: a + 4 &* seg, lda: lda, b: b + 64 &* q0, quadsPerWiden: widen)
+                        let at = (r0 &* groups &+ gi &* tileRows)
+                        let t = TernaryMicrokernel.tile(quads: quads, a: a + 4 &* seg, lda: lda, b: b + 64 &* q0, quadsPerWiden: widen,
+                                                        corrections: corrections + 2 &* at, lanesStartCorrected: lanesStartCorrected)
                         seg &+= quads
                         // The reference's `sum += α · Float(Σ (q − zp)·T)` per lane, groups in order.
-                        let at = (r0 &* groups &+ gi &* tileRows)
-                        let al = alphas + at, c = corrections + at
-                        s0a += SIMD8(repeating: al[0]) * SIMD8<Float>(t.r0a &- SIMD8(repeating: c[0]))
-                        s0b += SIMD8(repeating: al[0]) * SIMD8<Float>(t.r0b &- SIMD8(repeating: c[0]))
-                        s1a += SIMD8(repeating: al[1]) * SIMD8<Float>(t.r1a &- SIMD8(repeating: c[1]))
-                        s1b += SIMD8(repeating: al[1]) * SIMD8<Float>(t.r1b &- SIMD8(repeating: c[1]))
-                        s2a += SIMD8(repeating: al[2]) * SIMD8<Float>(t.r2a &- SIMD8(repeating: c[2]))
-                        s2b += SIMD8(repeating: al[2]) * SIMD8<Float>(t.r2b &- SIMD8(repeating: c[2]))
-                        s3a += SIMD8(repeating: al[3]) * SIMD8<Float>(t.r3a &- SIMD8(repeating: c[3]))
-                        s3b += SIMD8(repeating: al[3]) * SIMD8<Float>(t.r3b &- SIMD8(repeating: c[3]))
+                        let al = alphas + at
+                        s0a += SIMD8(repeating: al[0]) * SIMD8<Float>(t.r0a)
+                        s0b += SIMD8(repeating: al[0]) * SIMD8<Float>(t.r0b)
+                        s1a += SIMD8(repeating: al[1]) * SIMD8<Float>(t.r1a)
+                        s1b += SIMD8(repeating: al[1]) * SIMD8<Float>(t.r1b)
+                        s2a += SIMD8(repeating: al[2]) * SIMD8<Float>(t.r2a)
+                        s2b += SIMD8(repeating: al[2]) * SIMD8<Float>(t.r2b)
+                        s3a += SIMD8(repeating: al[3]) * SIMD8<Float>(t.r3a)
+                        s3b += SIMD8(repeating: al[3]) * SIMD8<Float>(t.r3b)
                     }
                     let o = m0 &+ r0, live = rows &- o
                     let y = output + (o &* g.outPixels &+ pixelStart &+ t0)
@@ -248,7 +252,8 @@ public enum TernaryConvTiled {
     }
 
     /// Expands rows first ..< first + count (a multiple of tileRows; rows past the layer read as 0) into the
-    /// block's int8 rows in the microkernel's group layout, and stores per row quad, group and row α and zp·Σw.
+    /// block's int8 rows in the microkernel's group layout, and stores per row quad, group and row α and the
+    /// correction zp·Σw (total, and as TernaryMicrokernel.lanePair of its parts by k mod 4).
     @inline(__always)
     static func expandBlock(words: UnsafePointer<UInt64>, rows: Int, rowLength: Int, groupLength: Int, first: Int, count: Int,
                             alpha: UnsafePointer<Float>, zeroPoint: Int32, lay: Layout, scratch: UnsafeMutableRawPointer) {
@@ -263,7 +268,10 @@ public enum TernaryConvTiled {
             let at = (r / tileRows) &* groups &* tileRows &+ r % tileRows
             if o >= rows {
                 dst.update(repeating: 0, count: lay.lda)
-                for gi in 0..<groups { alphas[at &+ gi &* tileRows] = 0; corrections[at &+ gi &* tileRows] = 0 }
+                for gi in 0..<groups {
+                    alphas[at &+ gi &* tileRows] = 0
+                    corrections[2 &* (at &+ gi &* tileRows)] = 0; corrections[2 &* (at &+ gi &* tileRows) &+ 1] = 0
+                }
                 continue
             }
             let plus = words + o &* wordsPerRow, minus = words + (rows &+ o) &* wordsPerRow
@@ -292,26 +300,32 @@ public enum TernaryConvTiled {
                     }
                     seg &+= n
                 }
-                let sum = bitCount(plus, start, end) &- bitCount(minus, start, end)
+                let w = weightSums(plus, minus, start, end)
+                let low = zeroPoint &* Int32(truncatingIfNeeded: w.low), sum = zeroPoint &* Int32(truncatingIfNeeded: w.all)
                 alphas[at &+ gi &* tileRows] = alpha[o &* groups &+ gi]
-                corrections[at &+ gi &* tileRows] = zeroPoint &* Int32(truncatingIfNeeded: sum)
+                corrections[2 &* (at &+ gi &* tileRows)] = TernaryMicrokernel.lanePair(low: low, high: sum &- low)
+                corrections[2 &* (at &+ gi &* tileRows) &+ 1] = sum
             }
             if !aligned { (dst + seg).update(repeating: 0, count: lay.lda &- seg) }
         }
     }
 
-    /// Set bits of `mask` in [start, end).
+    /// Σw over the indices k in [start, end) (set bits of `plus` minus set bits of `minus`), and over those with
+    /// k mod 4 ∈ {0, 1} (the low int16 lane of vpmaddubsw's pair sums).
     @inline(__always)
-    static func bitCount(_ mask: UnsafePointer<UInt64>, _ start: Int, _ end: Int) -> Int {
-        var n = 0
+    static func weightSums(_ plus: UnsafePointer<UInt64>, _ minus: UnsafePointer<UInt64>, _ start: Int, _ end: Int) -> (all: Int, low: Int) {
+        let lowLanes: UInt64 = 0x3333_3333_3333_3333
+        var all = 0, low = 0
         var w = start >> 6
         while w << 6 < end {
-            let low = Swift.max(start &- (w << 6), 0), high = Swift.min(end &- (w << 6), 64)
-            let inRange = (high == 64 ? ~UInt64(0) : (UInt64(1) << UInt64(high)) &- 1) & ~((UInt64(1) << UInt64(low)) &- 1)
-            n &+= (mask[w] & inRange).nonzeroBitCount
+            let first = Swift.max(start &- (w << 6), 0), last = Swift.min(end &- (w << 6), 64)
+            let inRange = (~UInt64(0) >> UInt64(64 &- last)) & (~UInt64(0) << UInt64(first))
+            let p = plus[w] & inRange, m = minus[w] & inRange
+            all &+= p.nonzeroBitCount &- m.nonzeroBitCount
+            low &+= (p & lowLanes).nonzeroBitCount &- (m & lowLanes).nonzeroBitCount
             w &+= 1
         }
-        return n
+        return (all, low)
     }
 
     /// y[t] += (a ++ b)[t] for t < count (≤ 16).
