@@ -91,11 +91,11 @@ public enum Int8ConvTiled {
                     Int8Microkernel.tile(k: k, a: wG + m0 &* k, lda: k, rows: rows, b: UnsafePointer(panel), out: tile)
                     for r in 0..<rows {
                         let o = grp &* ocg &+ m0 &+ r
-                        let corr = inputZeroPoint &* rowSums[o]
                         let scale = inputScale * weightScales[o]
                         let b: Float = bias?[o] ?? 0
                         let outRow = output + o &* n
-                        let src = UnsafePointer(tile) + r &* nr
+                        let src = tile + r &* nr
+                        Int8Quantization.subtract(inputZeroPoint &* rowSums[o], from: src, count: cols)
                         if implicit {
                             // Scatter the padded-grid positions that are real outputs (ow < outW).
                             var j = 0
@@ -104,23 +104,15 @@ public enum Int8ConvTiled {
                             while j < cols {
                                 let seg = Swift.min(cols &- j, wp &- ow)
                                 let valid = Swift.min(seg, g.outW &- ow)
-                                let dst = outRow + (oh &* g.outW &+ ow)
-                                var t = 0
-                                while t < valid {
-                                    dst[t] = Int8Quantization.dequantize(src[j &+ t] &- corr, scale: scale, bias: b,
-                                                                         outputMin: outputMin, outputMax: outputMax)
-                                    t &+= 1
-                                }
+                                Int8Quantization.dequantize(src + j, count: valid, scale: scale, bias: b, outputMin: outputMin,
+                                                            outputMax: outputMax, into: outRow + (oh &* g.outW &+ ow))
                                 j &+= seg
                                 ow = 0
                                 oh &+= 1
                             }
                         } else {
-                            let dst = outRow + p0
-                            for j in 0..<cols {
-                                dst[j] = Int8Quantization.dequantize(src[j] &- corr, scale: scale, bias: b,
-                                                                     outputMin: outputMin, outputMax: outputMax)
-                            }
+                            Int8Quantization.dequantize(src, count: cols, scale: scale, bias: b, outputMin: outputMin,
+                                                        outputMax: outputMax, into: outRow + p0)
                         }
                     }
                     m0 &+= mr

@@ -19,6 +19,19 @@ public enum Int8Quantization {
         return Swift.max(Swift.min(y, outputMax), outputMin)
     }
 
+    /// acc[i] −= c for `count` accumulators (the zero-point term zp·Σw of a row), 8 lanes at a time.
+    @inline(__always)
+    public static func subtract(_ c: Int32, from acc: UnsafeMutablePointer<Int32>, count: Int) {
+        let cv = SIMD8<Int32>(repeating: c)
+        var i = 0
+        while i &+ 8 <= count {
+            let v = UnsafeRawPointer(acc + i).loadUnaligned(as: SIMD8<Int32>.self)
+            UnsafeMutableRawPointer(acc + i).storeBytes(of: v &- cv, as: SIMD8<Int32>.self)
+            i &+= 8
+        }
+        while i < count { acc[i] &-= c; i &+= 1 }
+    }
+
     /// `dequantize` of `count` accumulators, 8 lanes at a time with the scalar form's IEEE operations per lane
     /// (multiply, then add, then `clampLanes`), so every level writes the same floats.
     @inline(__always)
