@@ -21,7 +21,9 @@ enum Int8MicrokernelMaddwd {
         } else {
             for t in 0..<valid { w |= UInt32(UInt8(bitPattern: a[kk &+ t])) << UInt32(8 &* t) }
         }
-        return _mm256_broadcastq_epi64(_mm_cvtepi8_epi16(_mm_cvtsi32_si128(Int32(bitPattern: w))))
+        // Four copies of the quad's bytes widened at once (vpbroadcastd + vpmovsxbw): the same int16 pattern in every
+        // 64-bit lane with two operations instead of movd, widen and broadcast.
+        return _mm256_cvtepi8_epi16(_mm_set1_epi32(Int32(bitPattern: w)))
     }
 
     /// Sums each column's two partial lanes: `lo` holds columns 0…3 and `hi` columns 4…7 as
