@@ -7,7 +7,7 @@
 /// Entry, 0 when no whole group fits (the decoder then reads token by token):
 ///   bits 0…3 code bits used, 4…7 symbols emitted;
 ///   run tables, up to two (RUN_r value) pairs, never LONG, never a zero value, both values in one 8-symbol window
-///     that starts at symbol w = 0, or 8 when the first run is 8…15 (bit 14): bits 8…10 the first value's place z₁
+///     that starts at symbol w = the first run rounded down to 8s, 0…24 (bits 14…15 = w / 8): bits 8…10 the first value's place z₁
 ///     in it, 11…13 the second's p₂ (0 if none), 16…23 and 24…31 each value ^ zeroSymbol, and bits 4…7 count the
 ///     symbols from the window's start: the symbols are w zeros, then the 8 bytes zero⁸ ^ (d₁ << 8·z₁) ^ (d₂ << 8·p₂),
 ///     little-endian;
@@ -35,11 +35,11 @@ enum MultiSymbolTable {
             }
             var used = 0, count = 0, e: UInt32 = 0
             if let runCode {
-                var window = 0  // 8 when the first run is 8…15: the values then lie in symbols 8…15
+                var window = 0  // the first run rounded down to 8s (≤ 24): the values lie in symbols window…window+7
                 for pair in 0..<2 {
                     guard let (run, runLength) = token(runCode, at: used), run < longRun,
                           let (v, valueLength) = value(at: used + runLength), v != zero else { break }
-                    if pair == 0 && run >= 8 { window = 8 }
+                    if pair == 0 { window = min(run & ~7, 24) }
                     let at = count + run - window
                     guard at < 8 else { break }
                     e |= pair == 0 ? UInt32(at) << 8 | UInt32(v ^ zero) << 16 : UInt32(at) << 11 | UInt32(v ^ zero) << 24

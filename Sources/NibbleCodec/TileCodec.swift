@@ -223,7 +223,7 @@ public struct TileCodec: Sendable, Equatable {
         let zero = UInt8(truncatingIfNeeded: table.zeroSymbol)
         let longRun = table.longRun
         let valueCode = table.valueCode
-        let zeros8 = UInt64(zero) &* 0x0101_0101_0101_0101
+        let zeros8 = UInt64(zero) &* 0x0101_0101_0101_0101, zeros16 = SIMD16<UInt8>(repeating: zero)
         return table.multi.withUnsafeBufferPointer { multi in
             valueCode.lookup.withUnsafeBufferPointer { valueLookup in
                 runCode.lookup.withUnsafeBufferPointer { runLookup in
@@ -231,14 +231,16 @@ public struct TileCodec: Sendable, Equatable {
                     var i = 0
                     while i < n {
                         r.refill()  // ≥ 57 bits: enough for a run code, a value code and raw bits (15 + 15 + 8)
-                        // Up to two whole (run value) pairs in one lookup (`MultiSymbolTable`); the tile's last 15
+                        // Up to two whole (run value) pairs in one lookup (`MultiSymbolTable`); the tile's last 15–31
                         // symbols, LONG, long codes and invalid tokens go token by token below.
                         let e = multi[Int(r.peek(MultiSymbolTable.bits))]
-                        if fast && e != 0 && n &- i >= 16 {
+                        let window = Int(e &>> 11 & 0x18)
+                        if fast && e != 0 && n &- i >= 16 && n &- i >= window &+ 8 {
                             let symbols = zeros8 ^ UInt64(e &>> 16 & 0xFF) &<< UInt64(e &>> 5 & 0x38)
                                 ^ UInt64(e &>> 24) &<< UInt64(e &>> 8 & 0x38)
-                            let window = Int(e &>> 11 & 8)
-                            UnsafeMutableRawPointer(out + i).storeBytes(of: zeros8, as: UInt64.self)
+                            // Zeros over [i, i + window) in two 16-byte stores, then the window's 8 symbols.
+                            UnsafeMutableRawPointer(out + i).storeBytes(of: zeros16, as: SIMD16<UInt8>.self)
+                            UnsafeMutableRawPointer(out + i + (window > 16 ? 8 : 0)).storeBytes(of: zeros16, as: SIMD16<UInt8>.self)
                             UnsafeMutableRawPointer(out + i + window).storeBytes(of: symbols.littleEndian, as: UInt64.self)
                             i &+= window &+ Int(e &>> 4 & 15)
                             r.consume(Int(e & 15))

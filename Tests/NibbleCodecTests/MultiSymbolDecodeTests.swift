@@ -64,7 +64,7 @@ final class MultiSymbolDecodeTests: XCTestCase {
             let table = MultiSymbolDecodeTests.randomTable(&rng)
             fastGroups += table.multi.filter { $0 != 0 }.count
             let codec = TileCodec(table: table)
-            for count in [0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 300, 512, 4096] where count <= 512 || t % 8 == 0 {
+            for count in [0, 1, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32, 33, 63, 64, 65, 300, 512, 4096] where count <= 512 || t % 8 == 0 {
                 let tile = MultiSymbolDecodeTests.randomTile(table, count: count, &rng)
                 guard let r = codec.roundTrip(tile) else { return }
                 if TileCodec.mode(of: r.bytes.withUnsafeBytes { $0 }) == .huffman { huffmanTiles += 1 }
@@ -89,7 +89,7 @@ final class MultiSymbolDecodeTests: XCTestCase {
             for x in stride(from: 0, to: 1 << MultiSymbolTable.bits, by: 7) {
                 let bits = UInt16(x << 5)  // 11 bits left-aligned in 16
                 let payload = [UInt8(bits >> 8), UInt8(bits & 0xFF), 0, 0, 0, 0]
-                for count in [1, 4, 8, 9, 12, 15, 16, 17, 24, 40] {
+                for count in [1, 4, 8, 9, 12, 15, 16, 17, 24, 31, 32, 33, 40, 60] {
                     let bytes = [UInt8(table.bits << 4) | TileCodec.Mode.huffman.rawValue] + payload
                     agree(codec, bytes, count: count, "entry \(x) count \(count)")
                 }
