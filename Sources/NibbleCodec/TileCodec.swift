@@ -74,84 +74,69 @@ public struct TileCodec: Sendable, Equatable {
     @usableFromInline
     func encodeHuffman(_ s: UnsafePointer<UInt8>, count n: Int, into out: UnsafeMutablePointer<UInt8>,
                        capacity: Int) -> HuffmanResult {
-        guard let runCode = table.runCode else { return encodeDirect(s, count: n, into: out, capacity: capacity) }
-        let bits = self.bits
+        guard table.hasRuns else { return encodeDirect(s, count: n, into: out, capacity: capacity) }
         let limit = 1 << bits
         let zero = UInt8(truncatingIfNeeded: table.zeroSymbol)
         let longRun = table.longRun
         let zeros8 = UInt64(zero) &* 0x0101_0101_0101_0101
-        return table.valueCode.codes.withUnsafeBufferPointer { valueCodes in
-            table.valueCode.lengths.withUnsafeBufferPointer { valueLengths in
-                runCode.codes.withUnsafeBufferPointer { runCodes in
-                    runCode.lengths.withUnsafeBufferPointer { runLengths in
-                        var w = BitWriter(base: out, capacity: capacity)
-                        let longCode = UInt32(runCodes[longRun])
-                        let longLength = Int(runLengths[longRun])
-                        var i = 0
-                        while i < n {
-                            var run = 0
-                            // Zero runs 8 symbols at a time: the first byte that differs ends the run.
-                            while i &+ 8 <= n {
-                                let word = UInt64(littleEndian: UnsafeRawPointer(s + i).loadUnaligned(as: UInt64.self)) ^ zeros8
-                                let z = word == 0 ? 8 : word.trailingZeroBitCount &>> 3
-                                run &+= z
-                                i &+= z
-                                if z < 8 { break }
-                            }
-                            while i < n && s[i] == zero { run &+= 1; i &+= 1 }
-                            while run >= longRun { w.write(longCode, count: longLength); run &-= longRun }
-                            if i == n {
-                                if run > 0 { w.write(UInt32(runCodes[run]), count: Int(runLengths[run])) }
-                                break
-                            }
-                            w.write(UInt32(runCodes[run]), count: Int(runLengths[run]))
-                            let v = Int(s[i])
-                            if v >= limit { return .invalidSymbol }
-                            TileCodec.writeValue(v, &w, codes: valueCodes, lengths: valueLengths, bits: bits)
-                            i &+= 1
-                            if w.overflowed { break }
-                        }
-                        // Symbols after an overflow are checked by the RAW pass.
-                        guard let bytes = w.finish() else { return .doesNotFit }
-                        return .written(bytes)
-                    }
-                }
-            }
-        }
-    }
-
-    /// A direct table's payload: each symbol's value code, or ESCAPE + raw bits.
-    func encodeDirect(_ s: UnsafePointer<UInt8>, count n: Int, into out: UnsafeMutablePointer<UInt8>,
-                      capacity: Int) -> HuffmanResult {
-        let bits = self.bits
-        let limit = 1 << bits
-        return table.valueCode.codes.withUnsafeBufferPointer { codes in
-            table.valueCode.lengths.withUnsafeBufferPointer { lengths in
+        let codes = table.codes
+        return codes.valueWords.withUnsafeBufferPointer { valueWords in
+            codes.runWords.withUnsafeBufferPointer { runWords in
                 var w = BitWriter(base: out, capacity: capacity)
+                let long = runWords[longRun]
                 var i = 0
-                while i < n && !w.overflowed {
+                while i < n {
+                    var run = 0
+                    // Zero runs 8 symbols at a time: the first byte that differs ends the run.
+                    while i &+ 8 <= n {
+                        let word = UInt64(littleEndian: UnsafeRawPointer(s + i).loadUnaligned(as: UInt64.self)) ^ zeros8
+                        let z = word == 0 ? 8 : word.trailingZeroBitCount &>> 3
+                        run &+= z
+                        i &+= z
+                        if z < 8 { break }
+                    }
+                    while i < n && s[i] == zero { run &+= 1; i &+= 1 }
+                    while run >= longRun { w.write(long &>> 5, count: Int(long & 31)); run &-= longRun }
+                    let r = runWords[run]
+                    if i == n {
+                        if run > 0 { w.write(r &>> 5, count: Int(r & 31)) }
+                        break
+                    }
                     let v = Int(s[i])
                     if v >= limit { return .invalidSymbol }
-                    TileCodec.writeValue(v, &w, codes: codes, lengths: lengths, bits: bits)
+                    // RUN_r and the value in one write when they fit in 32 bits (all but escapes after long codes).
+                    let x = valueWords[v], rl = Int(r & 31), xl = Int(x & 31)
+                    if rl &+ xl <= 32 {
+                        w.write((r &>> 5) &<< UInt32(xl) | x &>> 5, count: rl &+ xl)
+                    } else {
+                        w.write(r &>> 5, count: rl)
+                        w.write(x &>> 5, count: xl)
+                    }
                     i &+= 1
+                    if w.overflowed { break }
                 }
+                // Symbols after an overflow are checked by the RAW pass.
                 guard let bytes = w.finish() else { return .doesNotFit }
                 return .written(bytes)
             }
         }
     }
 
-    /// Writes value symbol `v` (< 2^bits): its own code, or ESCAPE (the last entry; zero length only when every
-    /// symbol that needs it has a code, so never written then) followed by `v` in `bits` raw bits.
-    @inline(__always)
-    static func writeValue(_ v: Int, _ w: inout BitWriter, codes: UnsafeBufferPointer<UInt16>,
-                           lengths: UnsafeBufferPointer<UInt8>, bits: Int) {
-        let length = Int(lengths[v])
-        if length != 0 {
-            w.write(UInt32(codes[v]), count: length)
-        } else {
-            w.write(UInt32(codes[1 << bits]), count: Int(lengths[1 << bits]))
-            w.write(UInt32(v), count: bits)
+    /// A direct table's payload: each symbol's value word (its code, or ESCAPE + raw bits).
+    func encodeDirect(_ s: UnsafePointer<UInt8>, count n: Int, into out: UnsafeMutablePointer<UInt8>,
+                      capacity: Int) -> HuffmanResult {
+        let limit = 1 << bits
+        return table.codes.valueWords.withUnsafeBufferPointer { words in
+            var w = BitWriter(base: out, capacity: capacity)
+            var i = 0
+            while i < n && !w.overflowed {
+                let v = Int(s[i])
+                if v >= limit { return .invalidSymbol }
+                w.write(words[v] &>> 5, count: Int(words[v] & 31))
+                i &+= 1
+            }
+            guard let bytes = w.finish() else { return .doesNotFit }
+            return .written(bytes)
         }
     }
 
@@ -178,6 +163,11 @@ public struct TileCodec: Sendable, Equatable {
     /// by `encode`). False for a wrong header or bits, a truncated, overlong or corrupt payload; `output`
     /// holds unspecified symbols then. Never reads outside `input` nor writes outside `output`.
     public func decode(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableBufferPointer<UInt8>) -> Bool {
+        decode(input, into: output, fast: true)
+    }
+
+    /// `fast: false`: token by token, without `MultiSymbolTable` (the tests' reference).
+    func decode(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableBufferPointer<UInt8>, fast: Bool) -> Bool {
         let n = output.count
         guard input.count >= 1, let inBase = input.baseAddress?.assumingMemoryBound(to: UInt8.self),
               let raw = TileCodec.rawBytes(count: n, bits: bits) else { return false }
@@ -190,7 +180,7 @@ public struct TileCodec: Sendable, Equatable {
             return TileCodec.decodeRaw(inBase + 1, byteCount: payload, bits: bits, into: output)
         case .huffman:
             guard payload < raw, let outBase = output.baseAddress else { return false }
-            return decodeHuffman(inBase + 1, byteCount: payload, into: outBase, count: n)
+            return decodeHuffman(inBase + 1, byteCount: payload, into: outBase, count: n, fast: fast)
         }
     }
 
@@ -225,63 +215,96 @@ public struct TileCodec: Sendable, Equatable {
     }
 
     func decodeHuffman(_ src: UnsafePointer<UInt8>, byteCount: Int, into out: UnsafeMutablePointer<UInt8>,
-                       count n: Int) -> Bool {
-        guard let runCode = table.runCode else { return decodeDirect(src, byteCount: byteCount, into: out, count: n) }
+                       count n: Int, fast: Bool = true) -> Bool {
+        guard let runCode = table.runCode else {
+            return decodeDirect(src, byteCount: byteCount, into: out, count: n, fast: fast)
+        }
         let bits = self.bits
         let zero = UInt8(truncatingIfNeeded: table.zeroSymbol)
         let longRun = table.longRun
         let valueCode = table.valueCode
-        let zeros8 = UInt64(zero) &* 0x0101_0101_0101_0101
-        return valueCode.lookup.withUnsafeBufferPointer { valueLookup in
-            runCode.lookup.withUnsafeBufferPointer { runLookup in
+        let zeros8 = UInt64(zero) &* 0x0101_0101_0101_0101, zeros16 = SIMD16<UInt8>(repeating: zero)
+        return table.multi.withUnsafeBufferPointer { multi in
+            valueCode.lookup.withUnsafeBufferPointer { valueLookup in
+                runCode.lookup.withUnsafeBufferPointer { runLookup in
+                    var r = BitReader(base: src, count: byteCount)
+                    var i = 0
+                    while i < n {
+                        r.refill()  // ≥ 57 bits: enough for a run code, a value code and raw bits (15 + 15 + 8)
+                        // Up to two whole (run value) pairs in one lookup (`MultiSymbolTable`); the tile's last 15–31
+                        // symbols, LONG, long codes and invalid tokens go token by token below.
+                        let e = multi[Int(r.peek(MultiSymbolTable.bits))]
+                        let window = Int(e &>> 11 & 0x18)
+                        if fast && e != 0 && n &- i >= 16 && n &- i >= window &+ 8 {
+                            let symbols = zeros8 ^ UInt64(e &>> 16 & 0xFF) &<< UInt64(e &>> 5 & 0x38)
+                                ^ UInt64(e &>> 24) &<< UInt64(e &>> 8 & 0x38)
+                            // Zeros over [i, i + window) in two 16-byte stores, then the window's 8 symbols.
+                            UnsafeMutableRawPointer(out + i).storeBytes(of: zeros16, as: SIMD16<UInt8>.self)
+                            UnsafeMutableRawPointer(out + i + (window > 16 ? 8 : 0)).storeBytes(of: zeros16, as: SIMD16<UInt8>.self)
+                            UnsafeMutableRawPointer(out + i + window).storeBytes(of: symbols.littleEndian, as: UInt64.self)
+                            i &+= window &+ Int(e &>> 4 & 15)
+                            r.consume(Int(e & 15))
+                            continue
+                        }
+                        let run = TileCodec.decodeSymbol(&r, lookup: runLookup, code: runCode)
+                        if run < 0 { return false }
+                        if run == longRun {
+                            if longRun > n &- i { return false }
+                            (out + i).update(repeating: zero, count: longRun)
+                            i &+= longRun
+                            if r.overran { return false }
+                            continue
+                        }
+                        if run > n &- i { return false }
+                        if run <= 8 && n &- i >= 8 {
+                            // Short runs (most of them): one 8-byte store; bytes past the run are rewritten later.
+                            UnsafeMutableRawPointer(out + i).storeBytes(of: zeros8, as: UInt64.self)
+                        } else {
+                            (out + i).update(repeating: zero, count: run)
+                        }
+                        i &+= run
+                        if i == n { break }
+                        let v = TileCodec.decodeValue(&r, lookup: valueLookup, code: valueCode, bits: bits)
+                        if v < 0 { return false }
+                        if v == Int(zero) { return false }  // runs are maximal: never a zero value
+                        out[i] = UInt8(truncatingIfNeeded: v)
+                        i &+= 1
+                        if r.overran { return false }
+                    }
+                    // A fast group's bits past the payload read as zero: the overrun is caught here.
+                    return TileCodec.finishedCleanly(&r, byteCount: byteCount)
+                }
+            }
+        }
+    }
+
+    /// `fast: false` reads token by token only (the reference the multi-symbol path is tested against).
+    func decodeDirect(_ src: UnsafePointer<UInt8>, byteCount: Int, into out: UnsafeMutablePointer<UInt8>,
+                      count n: Int, fast: Bool = true) -> Bool {
+        let bits = self.bits
+        let valueCode = table.valueCode
+        return table.multi.withUnsafeBufferPointer { multi in
+            valueCode.lookup.withUnsafeBufferPointer { lookup in
                 var r = BitReader(base: src, count: byteCount)
                 var i = 0
                 while i < n {
-                    r.refill()  // ≥ 57 bits: enough for a run code, a value code and raw bits (15 + 15 + 8)
-                    let run = TileCodec.decodeSymbol(&r, lookup: runLookup, code: runCode)
-                    if run < 0 { return false }
-                    if run == longRun {
-                        if longRun > n &- i { return false }
-                        (out + i).update(repeating: zero, count: longRun)
-                        i &+= longRun
-                        if r.overran { return false }
+                    r.refill()  // ≥ 57 bits: a value code and raw bits (15 + 8)
+                    let e = multi[Int(r.peek(MultiSymbolTable.bits))]
+                    if fast && e != 0 && n &- i >= 4 {
+                        // Up to three symbols in one lookup, stored as one 4-byte word.
+                        UnsafeMutableRawPointer(out + i).storeBytes(of: (e &>> 8).littleEndian, as: UInt32.self)
+                        i &+= Int(e &>> 4 & 15)
+                        r.consume(Int(e & 15))
                         continue
                     }
-                    if run > n &- i { return false }
-                    if run <= 8 && n &- i >= 8 {
-                        // Short runs (most of them): one 8-byte store; bytes past the run are rewritten later.
-                        UnsafeMutableRawPointer(out + i).storeBytes(of: zeros8, as: UInt64.self)
-                    } else {
-                        (out + i).update(repeating: zero, count: run)
-                    }
-                    i &+= run
-                    if i == n { break }
-                    let v = TileCodec.decodeValue(&r, lookup: valueLookup, code: valueCode, bits: bits)
+                    let v = TileCodec.decodeValue(&r, lookup: lookup, code: valueCode, bits: bits)
                     if v < 0 { return false }
-                    if v == Int(zero) { return false }  // runs are maximal: never a zero value
                     out[i] = UInt8(truncatingIfNeeded: v)
                     i &+= 1
                     if r.overran { return false }
                 }
                 return TileCodec.finishedCleanly(&r, byteCount: byteCount)
             }
-        }
-    }
-
-    func decodeDirect(_ src: UnsafePointer<UInt8>, byteCount: Int, into out: UnsafeMutablePointer<UInt8>,
-                      count n: Int) -> Bool {
-        let bits = self.bits
-        let valueCode = table.valueCode
-        return valueCode.lookup.withUnsafeBufferPointer { lookup in
-            var r = BitReader(base: src, count: byteCount)
-            for i in 0..<n {
-                r.refill()  // ≥ 57 bits: a value code and raw bits (15 + 8)
-                let v = TileCodec.decodeValue(&r, lookup: lookup, code: valueCode, bits: bits)
-                if v < 0 { return false }
-                out[i] = UInt8(truncatingIfNeeded: v)
-                if r.overran { return false }
-            }
-            return TileCodec.finishedCleanly(&r, byteCount: byteCount)
         }
     }
 
