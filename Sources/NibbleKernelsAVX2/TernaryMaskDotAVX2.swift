@@ -48,7 +48,7 @@ extension SmallWeightMicrokernelMaddubs {
         @inline(__always) func unitDone() {
             u &+= 1
             if u == end {
-                let sum = unsafeBitCast(_mm256_cvtepi32_ps(unsafeBitCast(acc, to: __m256i.self)), to: SIMD8<Float>.self)
+                let sum: SIMD8<Float> = _mm256_cvtepi32_ps(unsafeBitCast(acc, to: __m256i.self))
                 s += ar.loadUnaligned(fromByteOffset: 32 &* gi, as: SIMD8<Float>.self) * sum
                 acc = SIMD8<Int32>(); gi &+= 1; end = Swift.min(end &+ unitsPerGroup, units)
             }

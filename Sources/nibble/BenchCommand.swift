@@ -67,8 +67,8 @@ struct KernelsBench: ParsableCommand {
     @Option(help: "Threads per kernel call: output channels split as a session splits them, each thread with its own scratch (default 1).")
     var threads: Int = 1
 
-    @Option(help: "Comma-separated kernels to run: fp32,int8,w1a1,w2a2,ternary,sparse90,nm24,sparse90i8,nm24i8 (ternary: one FGQ ternary edge, groups of 16 input channels, packed 2-bit planes, input quantization included; w1a1: bipolar ±1 weights and activations; w2a2: 2-bit two's-complement weights × 2-bit unsigned activations; timed on pre-packed operands; sparse90: fp32 CSR with 90 % of the weights zero; nm24: fp32 2:4 along input channels; sparse90i8, nm24i8: the same with int8 values; CSR also runs the 3x3 convs L1–L4 (direct sparse conv), 2:4 only 1x1 convs (L5) and G1).")
-    var kernels: String = "fp32,int8,w1a1,w2a2,ternary,sparse90,nm24"
+    @Option(help: "Comma-separated kernels to run: fp32,int8,w1a1,w2a2,w4a4,ternary,sparse90,nm24,sparse90i8,nm24i8 (ternary: one FGQ ternary edge, groups of 16 input channels, packed 2-bit planes, input quantization included; w1a1: bipolar ±1 weights and activations; w2a2, w4a4: 2-/4-bit two's-complement weights × 2-/4-bit unsigned activations; timed on pre-packed operands; sparse90: fp32 CSR with 90 % of the weights zero; nm24: fp32 2:4 along input channels; sparse90i8, nm24i8: the same with int8 values; CSR also runs the 3x3 convs L1–L4 (direct sparse conv), 2:4 only 1x1 convs (L5) and G1).")
+    var kernels: String = "fp32,int8,w1a1,w2a2,w4a4,ternary,sparse90,nm24"
 
     @Option(help: "Comma-separated layers to run (L1,L2,L3,L4,L5,G1).")
     var layers: String = "L1,L2,L3,L4,L5,G1"
@@ -86,7 +86,7 @@ struct KernelsBench: ParsableCommand {
         if sparseSweep { SparseBench.sweep(seconds: min(seconds, 0.2)); return }
         if threads < 1 || threads > Session.maxThreads { throw CLIError("--threads \(threads): expected 1...\(Session.maxThreads)") }
         let wanted = kernels.split(separator: ",").map(String.init)
-        let available = ["fp32", "int8", "w1a1", "w2a2"] + TernaryBench.kernels + SparseBench.kernels
+        let available = ["fp32", "int8"] + KernelsBench.bitSerial + TernaryBench.kernels + SparseBench.kernels
         for k in wanted where !available.contains(k) { throw CLIError("unknown kernel '\(k)'; available: \(available.joined(separator: ", "))") }
         let layerNames = layers.split(separator: ",").map { $0.uppercased() }
         let known = CanonicalLayers.convolutions.map(\.name) + ["G1"]
@@ -125,8 +125,8 @@ struct KernelsBench: ParsableCommand {
                          String(format: "%.1f", gmacs), fp32.map { String(format: "%.2fx", $0 / r.timing.medianMs) } ?? "-", "\(r.timing.reps)"])
         }
         printTable(["layer", "kernel", "median ms", "min ms", "GMAC/s", "vs fp32", "reps"], rows)
-        if wanted.contains("w1a1") || wanted.contains("w2a2") {
-            print("\nw1a1/w2a2: kernel on pre-packed weights and activations (\(BinaryConv.microkernelName()) tile), float epilogue included; input packing not included:")
+        if wanted.contains(where: KernelsBench.bitSerial.contains) {
+            print("\nw1a1/w2a2/w4a4: kernel on pre-packed weights and activations (\(BinaryConv.microkernelName()) tile), float epilogue included; input packing not included:")
             for (layer, bits, t) in packTimes {
                 print(String(format: "  %@ pack %d-bit input: median %.3f ms", layer, bits, t.medianMs))
             }
@@ -178,7 +178,7 @@ struct KernelsBench: ParsableCommand {
         let weights = randomFloats(wCount, seed: 2)
         let bias = randomFloats(g.outC, seed: 3)
         var output = [Float](repeating: 0, count: g.outC * g.outH * g.outW)
-        if kernel == "w1a1" || kernel == "w2a2" { return benchBinary(g, kernel: kernel, input: input, weights: weights, bias: bias) }
+        if KernelsBench.bitSerial.contains(kernel) { return benchBinary(g, kernel: kernel, input: input, weights: weights, bias: bias) }
         if SparseBench.kernels.contains(kernel) {
             return SparseBench.conv(kernel, g, input: input, weights: weights, bias: bias, seconds: seconds)
         }
@@ -227,7 +227,7 @@ struct KernelsBench: ParsableCommand {
         let weights = randomFloats(s.macCount, seed: 2)
         let bias = randomFloats(s.outFeatures, seed: 3)
         var output = [Float](repeating: 0, count: s.outFeatures)
-        if kernel == "w1a1" || kernel == "w2a2" {
+        if KernelsBench.bitSerial.contains(kernel) {
             // FC as a 1x1 convolution over one pixel (weights [out][in] = OIHW with kH = kW = 1).
             let g = ConvGeometry(inC: s.inFeatures, inH: 1, inW: 1, outC: s.outFeatures, outH: 1, outW: 1, kernelH: 1, kernelW: 1)
             return benchBinary(g, kernel: kernel, input: input, weights: weights, bias: bias, layer: "G1")
@@ -282,11 +282,14 @@ struct KernelsBench: ParsableCommand {
 nonisolated(unsafe) var packTimes: [(layer: String, bits: Int, timing: Timing)] = []
 
 extension KernelsBench {
+    /// The bit-serial kernels (k-bit weights × k-bit activations; w1a1 bipolar).
+    static let bitSerial = ["w1a1", "w2a2", "w4a4"]
+
     /// Times BinaryConv on weights and activations packed beforehand; the input packing is timed separately.
     func benchBinary(_ g: ConvGeometry, kernel: String, input: [Float], weights: [Float], bias: [Float],
                      layer: String? = nil) -> Timing {
         let w1 = kernel == "w1a1"
-        let bits = w1 ? 1 : 2
+        let bits = w1 ? 1 : kernel == "w4a4" ? 4 : 2
         let al = BitPlaneLayout.activations(channels: g.inC, height: g.inH, width: g.inW,
                                             encoding: w1 ? .bipolar : .unsigned, bits: bits)
         let wl = BitPlaneLayout.weights(outChannels: g.outC, inChannels: g.inC, kernelH: g.kernelH, kernelW: g.kernelW,
@@ -301,7 +304,7 @@ extension KernelsBench {
         let name = layer ?? CanonicalLayers.convolutions.first { $0.geometry == g }?.name ?? "?"
         packTimes.append((name, bits, packT))
         var output = [Float](repeating: 0, count: g.outC * g.outPixels)
-        let stride = (BinaryConv.scratchByteCount(g, activationBits: bits) + 63) & ~63
+        let stride = (BinaryConv.scratchByteCount(g, activationBits: bits, weightBits: bits, activationEncoding: al.encoding) + 63) & ~63
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: stride * threads, alignment: 64)
         defer { scratch.deallocate() }
         return ap.withUnsafeBufferPointer { a in wp.withUnsafeBufferPointer { w in scales.withUnsafeBufferPointer { sc in

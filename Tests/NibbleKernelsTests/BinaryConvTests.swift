@@ -108,6 +108,45 @@ final class BinaryConvTests: XCTestCase {
         check(g, Self.w2a2, seed: 8, batch: 2)
     }
 
+    /// A session's threads each run a range of output channels or pixels: the values inside equal the whole pass's,
+    /// nothing outside is written (ranges that cut the byte path's 16-channel blocks and 4-pixel tiles).
+    func testChannelAndPixelRanges() {
+        let g = ConvGeometry(inC: 70, inH: 9, inW: 11, outC: 21, outH: 9, outW: 11, kernelH: 3, kernelW: 3, padTop: 1, padLeft: 1)
+        var rng = SplitMix(seed: 5)
+        for m in [Self.w1a1, Self.w2a2, Self.modes[3]] {
+            let al = BitPlaneLayout.activations(channels: g.inC, height: g.inH, width: g.inW, encoding: m.act, bits: m.actBits)
+            let wl = BitPlaneLayout.weights(outChannels: g.outC, inChannels: g.inC, kernelH: 3, kernelW: 3, encoding: m.weight,
+                                            bits: m.weightBits)
+            var a = [UInt64](repeating: 0, count: al.wordCount), w = [UInt64](repeating: 0, count: wl.wordCount)
+            let av = (0..<(g.inC * g.inH * g.inW)).map { _ in Int8(rng.int(al.encoding.range(bits: m.actBits))) }
+            let wv = (0..<(g.outC * g.reductionLength)).map { _ in Int8(rng.int(wl.encoding.range(bits: m.weightBits))) }
+            BitPacking.packActivations(values: av.map { m.act == .bipolar && $0 == 0 ? 1 : $0 }, layout: al, into: &a)
+            BitPacking.packWeights(values: wv.map { m.weight == .bipolar && $0 == 0 ? 1 : $0 }, outChannels: g.outC, layout: wl, into: &w)
+            let scales = (0..<g.outC).map { _ in rng.float(0.01, 0.1) }
+            let scratch = AlignedBuffer<UInt8>(count: BinaryConv.scratchByteCount(g, activationBits: m.actBits), fill: 0)
+            let n = g.outC * g.outPixels
+            for isa in KernelISA.supported {
+                var whole = [Int32](repeating: 0, count: n)
+                BinaryConv.run(g, activations: a, activationLayout: al, weights: w, weightLayout: wl, scales: scales, bias: nil,
+                               accumulators: &whole, output: nil, scratch: scratch.raw, isa: isa)
+                for (channels, pixels) in [(3..<19, 0..<g.outPixels), (0..<g.outC, 5..<50), (17..<21, 97..<99)] {
+                    var part = [Int32](repeating: .min, count: n)
+                    BinaryConv.run(g, activations: a, activationLayout: al, weights: w, weightLayout: wl, scales: scales, bias: nil,
+                                   accumulators: &part, output: nil, scratch: scratch.raw, outputChannels: channels,
+                                   outputPixels: pixels, isa: isa)
+                    var bad = 0
+                    for o in 0..<g.outC {
+                        for p in 0..<g.outPixels {
+                            let expected = channels.contains(o) && pixels.contains(p) ? whole[o * g.outPixels + p] : .min
+                            if part[o * g.outPixels + p] != expected { bad += 1 }
+                        }
+                    }
+                    XCTAssertEqual(bad, 0, "\(isa.name) \(m.name) channels \(channels) pixels \(pixels)")
+                }
+            }
+        }
+    }
+
     func testBipolarPaddingContributesZero() {
         // All-+1 activations and weights: each output is C × (number of valid taps).
         let g = ConvGeometry(inC: 70, inH: 3, inW: 3, outC: 1, outH: 3, outW: 3, kernelH: 3, kernelW: 3, padTop: 1, padLeft: 1)

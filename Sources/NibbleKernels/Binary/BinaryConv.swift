@@ -1,5 +1,6 @@
 // Public bit-serial convolution entry point: checks operands, then picks the ISA build
-// (vpopcntq on AVX-512, pshufb or POPCNT on AVX2, scalar portable, or the reference twin).
+// (vpopcntq on AVX-512, pshufb or POPCNT on AVX2, scalar portable, or the reference twin). On x86, layers with
+// unsigned activations and k·m ≥ 4 plane pairs run on bytes instead (LowBitByteConv: vpmaddubsw).
 // The x86 ISA modules exist only in the SwiftPM build; the Embedded ARM build (scripts/test-arm) compiles
 // these files into one module without them (#if false there), so every level runs the portable kernels.
 #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
@@ -22,15 +23,22 @@ public enum BinaryConv {
         (a == .bipolar && w == .bipolar) || a == .unsigned
     }
 
-    /// Bytes of scratch `run` needs at any level this host runs; pass a 64-byte aligned pointer.
-    public static func scratchByteCount(_ g: ConvGeometry, activationBits: Int) -> Int {
+    /// Bytes of scratch `run` needs at any level this host runs; pass a 64-byte aligned pointer. `weightBits` and
+    /// `activationEncoding` (the largest and the unsigned case by default) decide whether the byte path may run.
+    public static func scratchByteCount(_ g: ConvGeometry, activationBits: Int, weightBits: Int = 4,
+                                        activationEncoding: BitPlaneEncoding = .unsigned) -> Int {
         var n = BinaryConvTiled.scratchByteCount(g, actBits: activationBits)
         #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
+        let bytes = NibbleKernelsAVX2.LowBitByteConv.applies(g.forAVX2, actBits: activationBits, actEncoding: Int(activationEncoding.rawValue),
+                                                             weightBits: weightBits)
+        // Both paths' needs: a caller that leaves weightBits at its default may run either.
         if KernelISA.detected >= .avx2 {
             n = Swift.max(n, NibbleKernelsAVX2.BinaryConvTiled.scratchByteCount(g.forAVX2, actBits: activationBits))
+            if bytes { n = Swift.max(n, NibbleKernelsAVX2.LowBitByteConv.scratchByteCount(g.forAVX2)) }
         }
         if KernelISA.detected >= .avx512 {
             n = Swift.max(n, NibbleKernelsAVX512.BinaryConvTiled.scratchByteCount(g.forAVX512, actBits: activationBits))
+            if bytes { n = Swift.max(n, NibbleKernelsAVX512.LowBitByteConv.scratchByteCount(g.forAVX512)) }
         }
         #endif
         return n
@@ -80,6 +88,14 @@ public enum BinaryConv {
         let ae = Int(al.encoding.rawValue), we = Int(wl.encoding.rawValue)
         switch isa {
         #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
+        case .avx512 where NibbleKernelsAVX512.LowBitByteConv.applies(g.forAVX512, actBits: al.bits, actEncoding: ae, weightBits: wl.bits):
+            NibbleKernelsAVX512.LowBitByteConv.run(g.forAVX512, activations: activations, actBits: al.bits, weights: weights,
+                weightBits: wl.bits, weightEncoding: we, scales: scales, bias: bias, accumulators: accumulators, output: output,
+                scratch: scratch, outputMin: outputMin, outputMax: outputMax, channels: channels, pixels: pixels)
+        case .avx2 where NibbleKernelsAVX2.LowBitByteConv.applies(g.forAVX2, actBits: al.bits, actEncoding: ae, weightBits: wl.bits):
+            NibbleKernelsAVX2.LowBitByteConv.run(g.forAVX2, activations: activations, actBits: al.bits, weights: weights,
+                weightBits: wl.bits, weightEncoding: we, scales: scales, bias: bias, accumulators: accumulators, output: output,
+                scratch: scratch, outputMin: outputMin, outputMax: outputMax, channels: channels, pixels: pixels)
         case .avx512:
             NibbleKernelsAVX512.BinaryConvTiled.run(g.forAVX512, activations: activations, actBits: al.bits, actEncoding: ae,
                 weights: weights, weightBits: wl.bits, weightEncoding: we, scales: scales, bias: bias,

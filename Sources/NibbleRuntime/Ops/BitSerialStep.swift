@@ -77,7 +77,7 @@ struct BitSerialStep {
         let scalesOffset = 0
         let packedOffset = Layout.alignUp(scalesOffset + 4 * g.outC)
         let kernelOffset = Layout.alignUp(packedOffset + 8 * al.wordCount)
-        let total = kernelOffset + BinaryConv.scratchByteCount(g, activationBits: m)
+        let total = kernelOffset + BinaryConv.scratchByteCount(g, activationBits: m, weightBits: k, activationEncoding: ae)
         let stepValue = BitSerialStep(geometry: g, isConv: isConv, input: x, weights: w, output: c.output, weightScales: s,
                                       activationStep: step, activationLayout: al, weightLayout: wl, p: params,
                                       scalesOffset: scalesOffset, packedOffset: packedOffset,

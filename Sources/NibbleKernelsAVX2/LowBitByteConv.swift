@@ -1,0 +1,181 @@
+// AVX2 (this module and NibbleKernelsAVX512 compile this file): multi-bit bit-serial convolutions (k-bit weights ×
+// m-bit unsigned activations) computed on bytes instead of bit-planes. The bit-serial tile costs k·m and-popcount
+// passes (four for w2a2, sixteen for w4a4); widened to bytes, every width takes one vpmaddubsw per 32 multiply-adds
+// (LowBitMicrokernel). Same contract and results as BinaryConvTiled.run: exact int32 sums, the shared epilogue.
+//
+// Per run: the packed activation planes are expanded once into a zero-bordered HWC byte image (padded taps then
+// read 0, which is what they contribute), channels padded to a multiple of 4 with zeros. Output channels go in
+// blocks of 16: the block's weight planes are expanded into a panel [tap][channel quad][16 channels × 4 bytes]
+// (taps · ⌈C/4⌉ · 64 bytes: 18 KB for L3, so it stays in L1 while every pixel tile of the block reads it), and each
+// tile of 4 output pixels reads its activation quads in place through per-pixel base pointers plus tap offsets.
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+
+public enum LowBitByteConv {
+    /// Unsigned activations with at least 4 plane pairs (w2a2, w4a4, w1a4, …) and at least 16 output pixels run
+    /// here. Below 4 pairs (w1a2, w2a1, w3a1) the bit-serial tile does as well; with few pixels the per-run weight
+    /// expansion (a byte per weight) outweighs the multiply-adds it saves (G1, one pixel: 3× slower than bit-serial).
+    public static func applies(_ g: ConvGeometry, actBits: Int, actEncoding: Int, weightBits: Int) -> Bool {
+        actEncoding == 1 && actBits &* weightBits >= 4 && actBits <= 4 && weightBits <= 4 && g.outPixels >= 16
+    }
+
+    @inline(__always) static func roundUp64(_ x: Int) -> Int { (x &+ 63) & ~63 }
+
+    /// Input channels padded to whole quads.
+    @inline(__always) static func paddedChannels(_ g: ConvGeometry) -> Int { (g.inC &+ 3) & ~3 }
+    /// Rows and columns of the padded image: every tap of every output pixel reads inside it.
+    @inline(__always) static func paddedHeight(_ g: ConvGeometry) -> Int { (g.outH &- 1) &* g.strideH &+ (g.kernelH &- 1) &* g.dilationH &+ 1 }
+    @inline(__always) static func paddedWidth(_ g: ConvGeometry) -> Int { (g.outW &- 1) &* g.strideW &+ (g.kernelW &- 1) &* g.dilationW &+ 1 }
+
+    /// Byte offsets of the scratch parts: tap offsets, one expanded weight row, the block's panel, a tile's columns
+    /// (ints and floats), then the padded image (whose last pixel's 64-byte word stores may run 64 bytes past it).
+    @inline(__always)
+    static func layout(_ g: ConvGeometry) -> (row: Int, panel: Int, columns: Int, image: Int, total: Int) {
+        let taps = g.kernelH &* g.kernelW, words = (g.inC &+ 63) >> 6
+        let row = roundUp64(taps &* 8)
+        let panel = row &+ roundUp64(words &* 64)
+        let columns = panel &+ roundUp64(taps &* (paddedChannels(g) >> 2) &* 64)
+        let image = columns &+ 2 &* 64 &* 4
+        let imageBytes = paddedHeight(g) &* paddedWidth(g) &* paddedChannels(g)
+        return (row, panel, columns, image, image &+ roundUp64(imageBytes &+ 64))
+    }
+
+    public static func scratchByteCount(_ g: ConvGeometry) -> Int { layout(g).total &+ 64 }
+
+    /// Encodings are BitPlaneEncoding raw values (0 bipolar, 1 unsigned, 2 two's complement); `applies` holds.
+    public static func run(_ g: ConvGeometry, activations: UnsafePointer<UInt64>, actBits: Int,
+                           weights: UnsafePointer<UInt64>, weightBits: Int, weightEncoding: Int,
+                           scales: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                           accumulators: UnsafeMutablePointer<Int32>?, output: UnsafeMutablePointer<Float>?,
+                           scratch: UnsafeMutableRawPointer, outputMin: Float, outputMax: Float,
+                           channels: Range<Int>, pixels: Range<Int>) {
+        if channels.isEmpty || pixels.isEmpty { return }
+        let lay = layout(g)
+        let taps = g.kernelH &* g.kernelW, cp = paddedChannels(g), quadsPerTap = cp >> 2
+        let wp = paddedWidth(g)
+        let tapOffsets = scratch.assumingMemoryBound(to: Int.self)
+        for kh in 0..<g.kernelH {
+            for kw in 0..<g.kernelW { tapOffsets[kh &* g.kernelW &+ kw] = (kh &* g.dilationH &* wp &+ kw &* g.dilationW) &* cp }
+        }
+        let panel = UnsafeRawPointer(scratch + lay.panel)
+        let image = UnsafeRawPointer(scratch + lay.image)
+        expandActivations(g, activations: activations, bits: actBits, into: scratch + lay.image)
+        let maxAbsWeight = weightEncoding == 1 ? (1 << weightBits) &- 1 : weightEncoding == 0 ? 1 : 1 << (weightBits &- 1)
+        let widen = LowBitMicrokernel.quadsPerWiden(maxActivation: (1 << actBits) &- 1, maxAbsWeight: maxAbsWeight)
+        let ints = (scratch + lay.columns).assumingMemoryBound(to: Int32.self)
+        let floats = (scratch + (lay.columns &+ 256)).assumingMemoryBound(to: Int32.self)
+        let n = g.outPixels, nc = LowBitMicrokernel.tileColumns
+        let lo = SIMD8<Float>(repeating: outputMin), hi = SIMD8<Float>(repeating: outputMax)
+        var o0 = channels.lowerBound
+        while o0 < channels.upperBound {
+            let liveC = Swift.min(nc, channels.upperBound &- o0)
+            expandWeightBlock(g, weights: weights, bits: weightBits, encoding: weightEncoding, first: o0, count: liveC,
+                              row: scratch + lay.row, into: scratch + lay.panel)
+            // The block's scales and biases as lane vectors (lanes past the block read 0: those columns are dropped).
+            var s = (SIMD8<Float>(), SIMD8<Float>()), b = (SIMD8<Float>(), SIMD8<Float>())
+            for j in 0..<liveC {
+                if j < 8 { s.0[j] = scales[o0 &+ j]; b.0[j] = bias?[o0 &+ j] ?? 0 } else { s.1[j &- 8] = scales[o0 &+ j]; b.1[j &- 8] = bias?[o0 &+ j] ?? 0 }
+            }
+            var p0 = pixels.lowerBound
+            while p0 < pixels.upperBound {
+                let liveP = Swift.min(LowBitMicrokernel.tileRows, pixels.upperBound &- p0)
+                // Rows past the range repeat its last pixel (computed, never stored).
+                @inline(__always) func base(_ r: Int) -> UnsafeRawPointer {
+                    let p = p0 &+ Swift.min(r, liveP &- 1)
+                    let oh = p / g.outW
+                    return image + (oh &* g.strideH &* wp &+ (p &- oh &* g.outW) &* g.strideW) &* cp
+                }
+                let t = LowBitMicrokernel.tile(base(0), base(1), base(2), base(3), tapOffsets: tapOffsets, taps: taps,
+                                               quadsPerTap: quadsPerTap, panel: panel, quadsPerWiden: widen)
+                if let accumulators {
+                    LowBitMicrokernel.storeColumns(t.r0a, t.r1a, t.r2a, t.r3a, to: ints)
+                    LowBitMicrokernel.storeColumns(t.r0b, t.r1b, t.r2b, t.r3b, to: ints + 32)
+                    store(ints, channels: liveC, pixels: liveP, into: accumulators + (o0 &* n &+ p0), stride: n)
+                }
+                if let output {
+                    // Int8Quantization.dequantize per lane (multiply, add, clampLanes), lanes being channels here.
+                    func y(_ acc: SIMD8<Int32>, _ s: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Int32> {
+                        unsafeBitCast(clampLanes(SIMD8<Float>(acc) * s + b, lo: lo, hi: hi), to: SIMD8<Int32>.self)
+                    }
+                    LowBitMicrokernel.storeColumns(y(t.r0a, s.0, b.0), y(t.r1a, s.0, b.0), y(t.r2a, s.0, b.0), y(t.r3a, s.0, b.0), to: floats)
+                    LowBitMicrokernel.storeColumns(y(t.r0b, s.1, b.1), y(t.r1b, s.1, b.1), y(t.r2b, s.1, b.1), y(t.r3b, s.1, b.1), to: floats + 32)
+                    (output + (o0 &* n &+ p0)).withMemoryRebound(to: Int32.self, capacity: (liveC &- 1) &* n &+ liveP) {
+                        store(floats, channels: liveC, pixels: liveP, into: $0, stride: n)
+                    }
+                }
+                p0 &+= LowBitMicrokernel.tileRows
+            }
+            o0 &+= nc
+        }
+    }
+
+    /// d[j·stride + r] = columns[4j + r] for channels j and pixels r of one tile.
+    @inline(__always)
+    static func store(_ columns: UnsafePointer<Int32>, channels: Int, pixels: Int, into d: UnsafeMutablePointer<Int32>, stride: Int) {
+        if pixels == 4 {
+            for j in 0..<channels {
+                UnsafeMutableRawPointer(d + j &* stride).storeBytes(of: UnsafeRawPointer(columns + 4 &* j).loadUnaligned(as: SIMD4<Int32>.self),
+                                                                   as: SIMD4<Int32>.self)
+            }
+        } else {
+            for j in 0..<channels { for r in 0..<pixels { d[j &* stride &+ r] = columns[4 &* j &+ r] } }
+        }
+    }
+
+    /// The padded HWC byte image: image[(r·wp + s)·cp + c] = activation (c, r − padTop, s − padLeft), 0 outside the
+    /// input and for c ≥ inC. Pixels are written in order, 64 channels per word, so a word's bytes past cp land in the
+    /// next pixel before it is written (the last one in the layout's slack).
+    static func expandActivations(_ g: ConvGeometry, activations: UnsafePointer<UInt64>, bits: Int, into image: UnsafeMutableRawPointer) {
+        let hp = paddedHeight(g), wp = paddedWidth(g), cp = paddedChannels(g)
+        let words = (g.inC &+ 63) >> 6, plane = g.inH &* g.inW &* words
+        let coefficients = SIMD4<Int8>(1, 2, 4, 8)
+        var d = image
+        for r in 0..<hp {
+            let ih = r &- g.padTop
+            for s in 0..<wp {
+                let iw = s &- g.padLeft
+                if ih >= 0 && ih < g.inH && iw >= 0 && iw < g.inW {
+                    let src = activations + (ih &* g.inW &+ iw) &* words
+                    for u in 0..<words {
+                        LowBitMicrokernel.expandWord(src + u, planeStride: plane, planes: bits, coefficients: coefficients,
+                                                     offset: 0, to: d + 64 &* u)
+                    }
+                } else {
+                    d.initializeMemory(as: UInt8.self, repeating: 0, count: cp)
+                }
+                d += cp
+            }
+        }
+    }
+
+    /// Output channels first ..< first + count (≤ 16; the rest of the 16 are 0) as panel[(t·quads + q)·64 + 4j + u] =
+    /// w[first + j][channel 4q + u][tap t], channels past inC 0 (their activations are 0 too, so a bipolar −1 there is
+    /// harmless).
+    static func expandWeightBlock(_ g: ConvGeometry, weights: UnsafePointer<UInt64>, bits: Int, encoding: Int, first: Int,
+                                  count: Int, row: UnsafeMutableRawPointer, into panel: UnsafeMutableRawPointer) {
+        let taps = g.kernelH &* g.kernelW, words = (g.inC &+ 63) >> 6, quads = paddedChannels(g) >> 2
+        let plane = g.outC &* taps &* words
+        var coefficients = SIMD4<Int8>(1, 2, 4, 8)
+        if encoding == 0 { coefficients[0] = 2 }   // bipolar: 2b − 1
+        if encoding == 2 { coefficients[bits &- 1] = Int8(truncatingIfNeeded: -(1 << (bits &- 1))) }
+        let offset: Int8 = encoding == 0 ? -1 : 0
+        let wordsOfRow = row.assumingMemoryBound(to: UInt32.self)
+        let dst = panel.assumingMemoryBound(to: UInt32.self)
+        for j in 0..<LowBitMicrokernel.tileColumns {
+            for t in 0..<taps {
+                let at = dst + (t &* quads &* 16 &+ j)
+                if j >= count {
+                    for q in 0..<quads { at[q &* 16] = 0 }
+                    continue
+                }
+                let src = weights + ((first &+ j) &* taps &+ t) &* words
+                for u in 0..<words {
+                    LowBitMicrokernel.expandWord(src + u, planeStride: plane, planes: bits, coefficients: coefficients,
+                                                 offset: offset, to: row + 64 &* u)
+                }
+                for q in 0..<quads { at[q &* 16] = wordsOfRow[q] }
+            }
+        }
+    }
+}
+#endif
