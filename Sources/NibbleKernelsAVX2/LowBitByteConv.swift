@@ -23,20 +23,16 @@ public enum LowBitByteConv {
 
     /// Input channels padded to whole quads.
     @inline(__always) static func paddedChannels(_ g: ConvGeometry) -> Int { (g.inC &+ 3) & ~3 }
-    /// Rows and columns of the padded image: every tap of every output pixel reads inside it.
-    @inline(__always) static func paddedHeight(_ g: ConvGeometry) -> Int { (g.outH &- 1) &* g.strideH &+ (g.kernelH &- 1) &* g.dilationH &+ 1 }
-    @inline(__always) static func paddedWidth(_ g: ConvGeometry) -> Int { (g.outW &- 1) &* g.strideW &+ (g.kernelW &- 1) &* g.dilationW &+ 1 }
-
     /// Byte offsets of the scratch parts: tap offsets, one expanded weight row, the block's panel, a tile's columns
-    /// (ints and floats), then the padded image (whose last pixel's 64-byte word stores may run 64 bytes past it).
+    /// (64 ints), then the padded image (whose last pixel's 64-byte word stores may run 64 bytes past it).
     @inline(__always)
     static func layout(_ g: ConvGeometry) -> (row: Int, panel: Int, columns: Int, image: Int, total: Int) {
         let taps = g.kernelH &* g.kernelW, words = (g.inC &+ 63) >> 6
         let row = roundUp64(taps &* 8)
         let panel = row &+ roundUp64(words &* 64)
         let columns = panel &+ roundUp64(taps &* (paddedChannels(g) >> 2) &* 64)
-        let image = columns &+ 2 &* 64 &* 4
-        let imageBytes = paddedHeight(g) &* paddedWidth(g) &* paddedChannels(g)
+        let image = columns &+ 64 &* 4
+        let imageBytes = IndirectImage.height(g) &* IndirectImage.width(g) &* paddedChannels(g)
         return (row, panel, columns, image, image &+ roundUp64(imageBytes &+ 64))
     }
 
@@ -52,20 +48,15 @@ public enum LowBitByteConv {
         if channels.isEmpty || pixels.isEmpty { return }
         let lay = layout(g)
         let taps = g.kernelH &* g.kernelW, cp = paddedChannels(g), quadsPerTap = cp >> 2
-        let wp = paddedWidth(g)
         let tapOffsets = scratch.assumingMemoryBound(to: Int.self)
-        for kh in 0..<g.kernelH {
-            for kw in 0..<g.kernelW { tapOffsets[kh &* g.kernelW &+ kw] = (kh &* g.dilationH &* wp &+ kw &* g.dilationW) &* cp }
-        }
+        IndirectImage.tapOffsets(g, pixelBytes: cp, into: tapOffsets)
         let panel = UnsafeRawPointer(scratch + lay.panel)
         let image = UnsafeRawPointer(scratch + lay.image)
         expandActivations(g, activations: activations, bits: actBits, into: scratch + lay.image)
         let maxAbsWeight = weightEncoding == 1 ? (1 << weightBits) &- 1 : weightEncoding == 0 ? 1 : 1 << (weightBits &- 1)
         let widen = LowBitMicrokernel.quadsPerWiden(maxActivation: (1 << actBits) &- 1, maxAbsWeight: maxAbsWeight)
         let ints = (scratch + lay.columns).assumingMemoryBound(to: Int32.self)
-        let floats = (scratch + (lay.columns &+ 256)).assumingMemoryBound(to: Int32.self)
         let n = g.outPixels, nc = LowBitMicrokernel.tileColumns
-        let lo = SIMD8<Float>(repeating: outputMin), hi = SIMD8<Float>(repeating: outputMax)
         var o0 = channels.lowerBound
         while o0 < channels.upperBound {
             let liveC = Swift.min(nc, channels.upperBound &- o0)
@@ -80,28 +71,17 @@ public enum LowBitByteConv {
             while p0 < pixels.upperBound {
                 let liveP = Swift.min(LowBitMicrokernel.tileRows, pixels.upperBound &- p0)
                 // Rows past the range repeat its last pixel (computed, never stored).
-                @inline(__always) func base(_ r: Int) -> UnsafeRawPointer {
-                    let p = p0 &+ Swift.min(r, liveP &- 1)
-                    let oh = p / g.outW
-                    return image + (oh &* g.strideH &* wp &+ (p &- oh &* g.outW) &* g.strideW) &* cp
-                }
+                @inline(__always) func base(_ r: Int) -> UnsafeRawPointer { image + IndirectImage.pixel(g, p0 &+ Swift.min(r, liveP &- 1)) &* cp }
                 let t = LowBitMicrokernel.tile(base(0), base(1), base(2), base(3), tapOffsets: tapOffsets, taps: taps,
                                                quadsPerTap: quadsPerTap, panel: panel, quadsPerWiden: widen)
                 if let accumulators {
-                    LowBitMicrokernel.storeColumns(t.r0a, t.r1a, t.r2a, t.r3a, to: ints)
-                    LowBitMicrokernel.storeColumns(t.r0b, t.r1b, t.r2b, t.r3b, to: ints + 32)
-                    store(ints, channels: liveC, pixels: liveP, into: accumulators + (o0 &* n &+ p0), stride: n)
+                    PixelTileColumns.transpose(t.r0a, t.r1a, t.r2a, t.r3a, to: ints)
+                    PixelTileColumns.transpose(t.r0b, t.r1b, t.r2b, t.r3b, to: ints + 32)
+                    PixelTileColumns.store(ints, channels: liveC, pixels: liveP, into: accumulators + (o0 &* n &+ p0), stride: n)
                 }
                 if let output {
-                    // Int8Quantization.dequantize per lane (multiply, add, clampLanes), lanes being channels here.
-                    func y(_ acc: SIMD8<Int32>, _ s: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Int32> {
-                        unsafeBitCast(clampLanes(SIMD8<Float>(acc) * s + b, lo: lo, hi: hi), to: SIMD8<Int32>.self)
-                    }
-                    LowBitMicrokernel.storeColumns(y(t.r0a, s.0, b.0), y(t.r1a, s.0, b.0), y(t.r2a, s.0, b.0), y(t.r3a, s.0, b.0), to: floats)
-                    LowBitMicrokernel.storeColumns(y(t.r0b, s.1, b.1), y(t.r1b, s.1, b.1), y(t.r2b, s.1, b.1), y(t.r3b, s.1, b.1), to: floats + 32)
-                    (output + (o0 &* n &+ p0)).withMemoryRebound(to: Int32.self, capacity: (liveC &- 1) &* n &+ liveP) {
-                        store(floats, channels: liveC, pixels: liveP, into: $0, stride: n)
-                    }
+                    PixelTileColumns.storeOutput(t, scale: s, bias: b, outputMin: outputMin, outputMax: outputMax, columns: ints,
+                                                 channels: liveC, pixels: liveP, into: output + (o0 &* n &+ p0), stride: n)
                 }
                 p0 &+= LowBitMicrokernel.tileRows
             }
@@ -109,24 +89,11 @@ public enum LowBitByteConv {
         }
     }
 
-    /// d[j·stride + r] = columns[4j + r] for channels j and pixels r of one tile.
-    @inline(__always)
-    static func store(_ columns: UnsafePointer<Int32>, channels: Int, pixels: Int, into d: UnsafeMutablePointer<Int32>, stride: Int) {
-        if pixels == 4 {
-            for j in 0..<channels {
-                UnsafeMutableRawPointer(d + j &* stride).storeBytes(of: UnsafeRawPointer(columns + 4 &* j).loadUnaligned(as: SIMD4<Int32>.self),
-                                                                   as: SIMD4<Int32>.self)
-            }
-        } else {
-            for j in 0..<channels { for r in 0..<pixels { d[j &* stride &+ r] = columns[4 &* j &+ r] } }
-        }
-    }
-
     /// The padded HWC byte image: image[(r·wp + s)·cp + c] = activation (c, r − padTop, s − padLeft), 0 outside the
     /// input and for c ≥ inC. Pixels are written in order, 64 channels per word, so a word's bytes past cp land in the
     /// next pixel before it is written (the last one in the layout's slack).
     static func expandActivations(_ g: ConvGeometry, activations: UnsafePointer<UInt64>, bits: Int, into image: UnsafeMutableRawPointer) {
-        let hp = paddedHeight(g), wp = paddedWidth(g), cp = paddedChannels(g)
+        let hp = IndirectImage.height(g), wp = IndirectImage.width(g), cp = paddedChannels(g)
         let words = (g.inC &+ 63) >> 6, plane = g.inH &* g.inW &* words
         let coefficients = SIMD4<Int8>(1, 2, 4, 8)
         var d = image

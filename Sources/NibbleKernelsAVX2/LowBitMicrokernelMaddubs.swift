@@ -107,25 +107,6 @@ enum LowBitMicrokernel {
         d.storeBytes(of: lo, as: __m256i.self)
         d.storeBytes(of: hi, toByteOffset: 32, as: __m256i.self)
     }
-
-    /// Rows 0…3 of one 8-channel half of a tile (lane j = channel j) as 8 channels' 4-pixel columns: column j goes
-    /// to d[4j …< 4j + 4] (a 4 × 8 transpose with unpacks; lanes are 32-bit, ints or floats alike).
-    @inline(__always)
-    static func storeColumns(_ r0: SIMD8<Int32>, _ r1: SIMD8<Int32>, _ r2: SIMD8<Int32>, _ r3: SIMD8<Int32>,
-                             to d: UnsafeMutablePointer<Int32>) {
-        func m(_ v: SIMD8<Int32>) -> __m256i { unsafeBitCast(v, to: __m256i.self) }
-        func v(_ x: __m256i) -> SIMD8<Int32> { unsafeBitCast(x, to: SIMD8<Int32>.self) }
-        // t0 = [c0: r0 r1, c1: r0 r1 | c4, c5], t1 the same for r2 r3, t2/t3 channels 2, 3 | 6, 7.
-        let t0 = _mm256_unpacklo_epi32(m(r0), m(r1)), t1 = _mm256_unpacklo_epi32(m(r2), m(r3))
-        let t2 = _mm256_unpackhi_epi32(m(r0), m(r1)), t3 = _mm256_unpackhi_epi32(m(r2), m(r3))
-        let c04 = v(_mm256_unpacklo_epi64(t0, t1)), c15 = v(_mm256_unpackhi_epi64(t0, t1))
-        let c26 = v(_mm256_unpacklo_epi64(t2, t3)), c37 = v(_mm256_unpackhi_epi64(t2, t3))
-        let p = UnsafeMutableRawPointer(d)
-        p.storeBytes(of: c04.lowHalf, as: SIMD4<Int32>.self); p.storeBytes(of: c04.highHalf, toByteOffset: 64, as: SIMD4<Int32>.self)
-        p.storeBytes(of: c15.lowHalf, toByteOffset: 16, as: SIMD4<Int32>.self); p.storeBytes(of: c15.highHalf, toByteOffset: 80, as: SIMD4<Int32>.self)
-        p.storeBytes(of: c26.lowHalf, toByteOffset: 32, as: SIMD4<Int32>.self); p.storeBytes(of: c26.highHalf, toByteOffset: 96, as: SIMD4<Int32>.self)
-        p.storeBytes(of: c37.lowHalf, toByteOffset: 48, as: SIMD4<Int32>.self); p.storeBytes(of: c37.highHalf, toByteOffset: 112, as: SIMD4<Int32>.self)
-    }
 }
 
 extension Int32Tile4x16 {

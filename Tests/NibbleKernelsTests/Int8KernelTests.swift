@@ -56,6 +56,38 @@ final class Int8KernelTests: XCTestCase {
         checkConv(g, seed: 5, bias: true, clamp: (0, .infinity))
     }
 
+    /// A session's threads each take a range of output pixels, and a CAT window hands the kernel its input already
+    /// quantized: both must give the whole float pass's values, and write nothing outside the range.
+    func testConvPixelRangesAndQuantizedInput() {
+        let g = ConvGeometry(inC: 5, inH: 11, inW: 13, outC: 21, outH: 6, outW: 7, kernelH: 3, kernelW: 3,
+                             strideH: 2, strideW: 2, padTop: 1, padLeft: 1)
+        var rng = SplitMix(seed: 9)
+        let input = (0..<(g.inC * g.inH * g.inW)).map { _ in rng.float(-1, 3) }
+        let weights = (0..<(g.outC * g.reductionLength)).map { _ in Int8(truncatingIfNeeded: rng.int(-128...127)) }
+        let scales = (0..<g.outC).map { _ in rng.float(0.001, 0.02) }
+        let inputScale: Float = 3.0 / 255, zp: Int32 = 77
+        let q = input.map { Int8Quantization.quantize($0, scale: inputScale, zeroPoint: zp) }
+        let n = g.outC * g.outPixels
+        let scratch = AlignedBuffer<UInt8>(count: Int8Conv.scratchByteCount(g), fill: 0xA5)
+        for isa in KernelISA.supported {
+            var whole = [Float](repeating: 0, count: n)
+            Int8Conv.run(g, input: input, inputScale: inputScale, inputZeroPoint: zp, weights: weights, weightScales: scales,
+                         bias: nil, output: &whole, scratch: scratch.raw, isa: isa)
+            for pixels in [0..<g.outPixels, 5..<23, 41..<42] {
+                var part = [Float](repeating: -7, count: n)
+                Int8Conv.run(g, input: input, inputScale: inputScale, inputZeroPoint: zp, weights: weights, weightScales: scales,
+                             bias: nil, output: &part, scratch: scratch.raw, outputPixels: pixels, quantizedInput: q, isa: isa)
+                var bad = 0
+                for o in 0..<g.outC {
+                    for p in 0..<g.outPixels where part[o * g.outPixels + p] != (pixels.contains(p) ? whole[o * g.outPixels + p] : -7) {
+                        bad += 1
+                    }
+                }
+                XCTAssertEqual(bad, 0, "\(isa.name) pixels \(pixels)")
+            }
+        }
+    }
+
     func checkFC(inF: Int, outF: Int, batch: Int, seed: UInt64, bias useBias: Bool, clamp: (Float, Float)) {
         var rng = SplitMix(seed: seed)
         let x = AlignedBuffer<Float>(count: batch * inF, fill: 0)

@@ -1,4 +1,5 @@
-// Public int8 convolution entry point: picks the ISA build (VNNI on AVX-512, exact widening elsewhere).
+// Public int8 convolution entry point: picks the ISA build (VNNI on AVX-512, exact widening elsewhere; on AVX2
+// groups-1 convs with ≥ 16 output pixels run im2col-free, Int8ConvIndirect).
 // The x86 ISA modules exist only in the SwiftPM build; the Embedded ARM build (scripts/test-arm) compiles
 // these files into one module without them (#if false there), so every level runs the portable kernels.
 #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
@@ -14,7 +15,10 @@ public enum Int8Conv {
     public static func scratchByteCount(_ g: ConvGeometry) -> Int {
         var n = Int8ConvTiled.scratchByteCount(g)
         #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
-        if KernelISA.detected >= .avx2 { n = Swift.max(n, NibbleKernelsAVX2.Int8ConvTiled.scratchByteCount(g.forAVX2)) }
+        if KernelISA.detected >= .avx2 {
+            n = Swift.max(n, NibbleKernelsAVX2.Int8ConvTiled.scratchByteCount(g.forAVX2))
+            if NibbleKernelsAVX2.Int8ConvIndirect.applies(g.forAVX2) { n = Swift.max(n, NibbleKernelsAVX2.Int8ConvIndirect.scratchByteCount(g.forAVX2)) }
+        }
         if KernelISA.detected >= .avx512 { n = Swift.max(n, NibbleKernelsAVX512.Int8ConvTiled.scratchByteCount(g.forAVX512)) }
         #endif
         return n
@@ -35,6 +39,11 @@ public enum Int8Conv {
         #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
         case .avx512:
             NibbleKernelsAVX512.Int8ConvTiled.run(g.forAVX512, input: input, inputScale: inputScale,
+                inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,
+                output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax, pixels: pixels,
+                quantizedInput: quantizedInput)
+        case .avx2 where NibbleKernelsAVX2.Int8ConvIndirect.applies(g.forAVX2):
+            NibbleKernelsAVX2.Int8ConvIndirect.run(g.forAVX2, input: input, inputScale: inputScale,
                 inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,
                 output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax, pixels: pixels,
                 quantizedInput: quantizedInput)

@@ -1,0 +1,131 @@
+// AVX2 only (this module alone compiles this file; AVX-512 keeps Int8ConvTiled with VNNI): int8 convolution without
+// im2col. Per run the input is quantized once into a zero-point-bordered HWC image of int16 (channels padded to
+// pairs), and each block of 16 output channels' weights is reordered into a panel [tap][channel pair][16 × 2 bytes]
+// (K · 16 bytes). Int8MicrokernelIndirect reads 4 output pixels' channel pairs in place (IndirectImage offsets) and
+// sums Σ q·w exactly in int32; the epilogue subtracts zp·Σw and dequantizes with channels in lanes. The integer
+// sums and float operations are Int8ConvTiled's, so both give the same bits (tests compare both to the reference).
+#if arch(x86_64)
+public enum Int8ConvIndirect {
+    /// Groups of 1 with at least 16 output pixels; fewer pixels do not repay the per-run weight reorder.
+    public static func applies(_ g: ConvGeometry) -> Bool { g.groups == 1 && g.outPixels >= 16 }
+
+    @inline(__always) static func roundUp64(_ x: Int) -> Int { (x &+ 63) & ~63 }
+    @inline(__always) static func pairs(_ g: ConvGeometry) -> Int { (g.inC &+ 1) >> 1 }
+
+    /// Byte offsets of the scratch parts: tap offsets, row sums, the block's panel, a tile's columns, one quantized
+    /// input row, then the image (int16).
+    @inline(__always)
+    static func layout(_ g: ConvGeometry) -> (rowSums: Int, panel: Int, columns: Int, row: Int, image: Int, total: Int) {
+        let taps = g.kernelH &* g.kernelW
+        let rowSums = roundUp64(taps &* 8)
+        let panel = rowSums &+ roundUp64(g.outC &* 4)
+        let columns = panel &+ roundUp64(taps &* pairs(g) &* 32)
+        let row = columns &+ 256
+        let image = row &+ roundUp64(g.inW)
+        let imageBytes = IndirectImage.height(g) &* IndirectImage.width(g) &* pairs(g) &* 4
+        return (rowSums, panel, columns, row, image, image &+ roundUp64(imageBytes))
+    }
+
+    public static func scratchByteCount(_ g: ConvGeometry) -> Int { layout(g).total &+ 64 }
+
+    /// Int8Conv.run's contract for groups 1 (`applies`): y[o] = clamp(Σ (q − zp)·w[o] · inputScale · weightScales[o] +
+    /// bias[o]) for the output pixels in `pixels`.
+    public static func run(_ g: ConvGeometry, input: UnsafePointer<Float>, inputScale: Float, inputZeroPoint: Int32,
+                           weights: UnsafePointer<Int8>, weightScales: UnsafePointer<Float>,
+                           bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+                           scratch: UnsafeMutableRawPointer, outputMin: Float, outputMax: Float,
+                           pixels: Range<Int>, quantizedInput: UnsafePointer<UInt8>?) {
+        if pixels.isEmpty { return }
+        let lay = layout(g)
+        let taps = g.kernelH &* g.kernelW, np = pairs(g), pixelBytes = 4 &* np
+        let tapOffsets = scratch.assumingMemoryBound(to: Int.self)
+        IndirectImage.tapOffsets(g, pixelBytes: pixelBytes, into: tapOffsets)
+        let rowSums = (scratch + lay.rowSums).assumingMemoryBound(to: Int32.self)
+        Int8Quantization.rowSums(weights, rows: g.outC, length: g.reductionLength, into: rowSums)
+        quantizeImage(g, input: input, quantized: quantizedInput, scale: inputScale, zeroPoint: inputZeroPoint,
+                      row: (scratch + lay.row).assumingMemoryBound(to: UInt8.self),
+                      into: (scratch + lay.image).assumingMemoryBound(to: Int16.self))
+        let image = UnsafeRawPointer(scratch + lay.image), panel = UnsafeRawPointer(scratch + lay.panel)
+        let columns = (scratch + lay.columns).assumingMemoryBound(to: Int32.self)
+        let n = g.outPixels, nc = Int8MicrokernelIndirect.tileColumns, nr = Int8MicrokernelIndirect.tileRows
+        var o0 = 0
+        while o0 < g.outC {
+            let live = Swift.min(nc, g.outC &- o0)
+            packWeightBlock(g, weights: weights, first: o0, count: live, into: (scratch + lay.panel).assumingMemoryBound(to: Int8.self))
+            // Per-channel lanes: scale = inputScale · weightScale (Int8ConvTiled's product), bias, −zp·Σw.
+            var s = (SIMD8<Float>(), SIMD8<Float>()), b = (SIMD8<Float>(), SIMD8<Float>())
+            var c = (SIMD8<Int32>(), SIMD8<Int32>())
+            for j in 0..<live {
+                let o = o0 &+ j, sj = inputScale * weightScales[o], bj: Float = bias?[o] ?? 0, cj = 0 &- inputZeroPoint &* rowSums[o]
+                if j < 8 { s.0[j] = sj; b.0[j] = bj; c.0[j] = cj } else { s.1[j &- 8] = sj; b.1[j &- 8] = bj; c.1[j &- 8] = cj }
+            }
+            let correction = Int32Tile4x16(r0a: c.0, r0b: c.1, r1a: c.0, r1b: c.1, r2a: c.0, r2b: c.1, r3a: c.0, r3b: c.1)
+            var p0 = pixels.lowerBound
+            while p0 < pixels.upperBound {
+                let liveP = Swift.min(nr, pixels.upperBound &- p0)
+                // Rows past the range repeat its last pixel (computed, never stored).
+                @inline(__always) func base(_ r: Int) -> UnsafeRawPointer {
+                    image + IndirectImage.pixel(g, p0 &+ Swift.min(r, liveP &- 1)) &* pixelBytes
+                }
+                let t = Int8MicrokernelIndirect.tile(base(0), base(1), base(2), base(3), tapOffsets: tapOffsets, taps: taps,
+                                                     pairsPerTap: np, panel: panel).adding(correction)
+                PixelTileColumns.storeOutput(t, scale: s, bias: b, outputMin: outputMin, outputMax: outputMax, columns: columns,
+                                             channels: live, pixels: liveP, into: output + (o0 &* n &+ p0), stride: n)
+                p0 &+= nr
+            }
+            o0 &+= nc
+        }
+    }
+
+    /// image[(r·wp + s)·2·pairs + c] = q(c, r − padTop, s − padLeft) as int16: the zero point (as Int8ConvTiled pads,
+    /// clamped to a byte) outside the input and for the padding channel, whose weights are 0.
+    static func quantizeImage(_ g: ConvGeometry, input: UnsafePointer<Float>, quantized: UnsafePointer<UInt8>?, scale: Float,
+                              zeroPoint: Int32, row: UnsafeMutablePointer<UInt8>, into image: UnsafeMutablePointer<Int16>) {
+        let hp = IndirectImage.height(g), wp = IndirectImage.width(g), cp = 2 &* pairs(g)
+        image.update(repeating: Int16(Swift.max(0, Swift.min(255, zeroPoint))), count: hp &* wp &* cp)
+        // Input columns iw whose padded column s = iw + padLeft lies in 0..<wp.
+        let iwLo = Swift.max(0, 0 &- g.padLeft), iwHi = Swift.min(g.inW, wp &- g.padLeft)
+        if iwLo >= iwHi { return }
+        for c in 0..<g.inC {
+            for ih in 0..<g.inH {
+                let r = ih &+ g.padTop
+                if r < 0 || r >= hp { continue }
+                let at = (c &* g.inH &+ ih) &* g.inW
+                let src: UnsafePointer<UInt8>
+                if let quantized {
+                    src = quantized + at
+                } else {
+                    Int8Quantization.quantize(input + at, count: g.inW, scale: scale, zeroPoint: zeroPoint, into: row)
+                    src = UnsafePointer(row)
+                }
+                var d = image + ((r &* wp &+ iwLo &+ g.padLeft) &* cp &+ c)
+                for iw in iwLo..<iwHi { d.pointee = Int16(src[iw]); d += cp }
+            }
+        }
+    }
+
+    /// Output channels first ..< first + count (≤ 16; the rest 0) as panel[32·(t·pairs + p) + 16·(j / 8) + 2·(j mod 8) + u]
+    /// = w[first + j][channel 2p + u][tap t] (OIHW), 0 for the padding channel.
+    static func packWeightBlock(_ g: ConvGeometry, weights: UnsafePointer<Int8>, first: Int, count: Int,
+                                into panel: UnsafeMutablePointer<Int8>) {
+        let taps = g.kernelH &* g.kernelW, np = pairs(g), k = g.reductionLength
+        panel.update(repeating: 0, count: taps &* np &* 32)
+        let whole = g.inC >> 1, raw = UnsafeMutableRawPointer(panel)
+        for j in 0..<count {
+            let src = UnsafeRawPointer(weights + (first &+ j) &* k)
+            let lane = 16 &* (j >> 3) &+ 2 &* (j & 7)
+            for t in 0..<taps {
+                // One channel pair per 32-byte step: a 16-bit store, the pair's bytes read `taps` apart.
+                var d = raw + (t &* np &* 32 &+ lane), at = t
+                for _ in 0..<whole {
+                    let pair = UInt16(src.load(fromByteOffset: at, as: UInt8.self)) | UInt16(src.load(fromByteOffset: at &+ taps, as: UInt8.self)) << 8
+                    d.storeBytes(of: pair, as: UInt16.self)
+                    d += 32
+                    at &+= 2 &* taps
+                }
+                if g.inC & 1 == 1 { d.storeBytes(of: src.load(fromByteOffset: at, as: UInt8.self), as: UInt8.self) }
+            }
+        }
+    }
+}
+#endif

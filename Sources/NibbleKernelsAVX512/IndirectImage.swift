@@ -1,0 +1,1 @@
+../NibbleKernelsAVX2/IndirectImage.swift
