@@ -1,8 +1,11 @@
 // AVX2 only (this module alone compiles this file; AVX-512 keeps Int8ConvTiled with VNNI): int8 convolution without
-// im2col. Per run the input is quantized once into a zero-point-bordered HWC image of int16 (channels padded to
-// pairs), and each block of 16 output channels' weights is reordered into a panel [tap][channel pair][16 × 2 bytes]
-// (K · 16 bytes). Int8MicrokernelIndirect reads 4 output pixels' channel pairs in place (IndirectImage offsets) and
-// sums Σ q·w exactly in int32; the epilogue subtracts zp·Σw and dequantizes with channels in lanes. The integer
+// im2col. Per run the input is quantized once into a zero-point-bordered HWC image of int16, and each block of 16
+// output channels' weights is reordered into a panel [segment][pair][16 × 2 bytes] (about K · 16 bytes). A segment is
+// a run of the reduction that lies contiguous in the image: a kernel row's kW taps × C channels when dilationW is 1
+// (so a 7×7 conv on 3 channels takes 7 segments of 21 values, not 49 taps of 3 padded to 4), else one tap's C
+// channels; an odd segment's last pair reads one value past it, against a 0 weight. Int8MicrokernelIndirect reads 4
+// output pixels' pairs in place (IndirectImage offsets) and sums Σ q·w exactly in int32; the epilogue subtracts
+// zp·Σw and dequantizes with channels in lanes. The integer
 // sums and float operations are Int8ConvTiled's, so both give the same bits (tests compare both to the reference).
 #if arch(x86_64)
 public enum Int8ConvIndirect {
@@ -10,20 +13,24 @@ public enum Int8ConvIndirect {
     public static func applies(_ g: ConvGeometry) -> Bool { g.groups == 1 && g.outPixels >= 16 }
 
     @inline(__always) static func roundUp64(_ x: Int) -> Int { (x &+ 63) & ~63 }
-    @inline(__always) static func pairs(_ g: ConvGeometry) -> Int { (g.inC &+ 1) >> 1 }
 
-    /// Byte offsets of the scratch parts: tap offsets, row sums, the block's panel, a tile's columns, one quantized
-    /// input row, then the image (int16).
+    /// Segments of the reduction contiguous in the image (see the file comment): how many, and values in each.
+    @inline(__always) static func segments(_ g: ConvGeometry) -> (count: Int, length: Int) {
+        g.dilationW == 1 ? (g.kernelH, g.kernelW &* g.inC) : (g.kernelH &* g.kernelW, g.inC)
+    }
+    @inline(__always) static func pairs(_ g: ConvGeometry) -> Int { (segments(g).length &+ 1) >> 1 }
+
+    /// Byte offsets of the scratch parts: segment offsets (one per tap while computed), row sums, the block's panel,
+    /// a tile's columns, one quantized input row, then the image (int16, and 64 bytes an odd segment may read past).
     @inline(__always)
     static func layout(_ g: ConvGeometry) -> (rowSums: Int, panel: Int, columns: Int, row: Int, image: Int, total: Int) {
-        let taps = g.kernelH &* g.kernelW
-        let rowSums = roundUp64(taps &* 8)
+        let rowSums = roundUp64(g.kernelH &* g.kernelW &* 8)
         let panel = rowSums &+ roundUp64(g.outC &* 4)
-        let columns = panel &+ roundUp64(taps &* pairs(g) &* 32)
+        let columns = panel &+ roundUp64(segments(g).count &* pairs(g) &* 32)
         let row = columns &+ 256
         let image = row &+ roundUp64(g.inW)
-        let imageBytes = IndirectImage.height(g) &* IndirectImage.width(g) &* pairs(g) &* 4
-        return (rowSums, panel, columns, row, image, image &+ roundUp64(imageBytes))
+        let imageBytes = IndirectImage.height(g) &* IndirectImage.width(g) &* g.inC &* 2
+        return (rowSums, panel, columns, row, image, image &+ roundUp64(imageBytes &+ 64))
     }
 
     public static func scratchByteCount(_ g: ConvGeometry) -> Int { layout(g).total &+ 64 }
@@ -37,9 +44,12 @@ public enum Int8ConvIndirect {
                            pixels: Range<Int>, quantizedInput: UnsafePointer<UInt8>?) {
         if pixels.isEmpty { return }
         let lay = layout(g)
-        let taps = g.kernelH &* g.kernelW, np = pairs(g), pixelBytes = 4 &* np
-        let tapOffsets = scratch.assumingMemoryBound(to: Int.self)
-        IndirectImage.tapOffsets(g, pixelBytes: pixelBytes, into: tapOffsets)
+        let (count, _) = segments(g), np = pairs(g), pixelBytes = 2 &* g.inC
+        let offsets = scratch.assumingMemoryBound(to: Int.self)
+        IndirectImage.tapOffsets(g, pixelBytes: pixelBytes, into: offsets)
+        if g.dilationW == 1 {
+            for kh in 0..<g.kernelH { offsets[kh] = offsets[kh &* g.kernelW] }   // each row's first tap
+        }
         let rowSums = (scratch + lay.rowSums).assumingMemoryBound(to: Int32.self)
         Int8Quantization.rowSums(weights, rows: g.outC, length: g.reductionLength, into: rowSums)
         quantizeImage(g, input: input, quantized: quantizedInput, scale: inputScale, zeroPoint: inputZeroPoint,
@@ -67,7 +77,7 @@ public enum Int8ConvIndirect {
                 @inline(__always) func base(_ r: Int) -> UnsafeRawPointer {
                     image + IndirectImage.pixel(g, p0 &+ Swift.min(r, liveP &- 1)) &* pixelBytes
                 }
-                let t = Int8MicrokernelIndirect.tile(base(0), base(1), base(2), base(3), tapOffsets: tapOffsets, taps: taps,
+                let t = Int8MicrokernelIndirect.tile(base(0), base(1), base(2), base(3), tapOffsets: offsets, taps: count,
                                                      pairsPerTap: np, panel: panel).adding(correction)
                 PixelTileColumns.storeOutput(t, scale: s, bias: b, outputMin: outputMin, outputMax: outputMax, columns: columns,
                                              channels: live, pixels: liveP, into: output + (o0 &* n &+ p0), stride: n)
@@ -77,12 +87,13 @@ public enum Int8ConvIndirect {
         }
     }
 
-    /// image[(r·wp + s)·2·pairs + c] = q(c, r − padTop, s − padLeft) as int16: the zero point (as Int8ConvTiled pads,
-    /// clamped to a byte) outside the input and for the padding channel, whose weights are 0.
+    /// image[(r·wp + s)·C + c] = q(c, r − padTop, s − padLeft) as int16, the zero point (as Int8ConvTiled pads, clamped
+    /// to a byte) outside the input; the 32 values after the image are 0.
     static func quantizeImage(_ g: ConvGeometry, input: UnsafePointer<Float>, quantized: UnsafePointer<UInt8>?, scale: Float,
                               zeroPoint: Int32, row: UnsafeMutablePointer<UInt8>, into image: UnsafeMutablePointer<Int16>) {
-        let hp = IndirectImage.height(g), wp = IndirectImage.width(g), cp = 2 &* pairs(g)
+        let hp = IndirectImage.height(g), wp = IndirectImage.width(g), cp = g.inC
         image.update(repeating: Int16(Swift.max(0, Swift.min(255, zeroPoint))), count: hp &* wp &* cp)
+        (image + hp &* wp &* cp).update(repeating: 0, count: 32)
         // Input columns iw whose padded column s = iw + padLeft lies in 0..<wp.
         let iwLo = Swift.max(0, 0 &- g.padLeft), iwHi = Swift.min(g.inW, wp &- g.padLeft)
         if iwLo >= iwHi { return }
@@ -104,26 +115,27 @@ public enum Int8ConvIndirect {
         }
     }
 
-    /// Output channels first ..< first + count (≤ 16; the rest 0) as panel[32·(t·pairs + p) + 16·(j / 8) + 2·(j mod 8) + u]
-    /// = w[first + j][channel 2p + u][tap t] (OIHW), 0 for the padding channel.
+    /// Output channels first ..< first + count (≤ 16; the rest 0) as panel[32·(s·pairs + e / 2) + 16·(j / 8) + 2·(j mod 8) +
+    /// e mod 2] = w[first + j] at value e of segment s (OIHW: kernel row s, tap e / C, channel e mod C; or tap s,
+    /// channel e), 0 past the segment.
     static func packWeightBlock(_ g: ConvGeometry, weights: UnsafePointer<Int8>, first: Int, count: Int,
                                 into panel: UnsafeMutablePointer<Int8>) {
-        let taps = g.kernelH &* g.kernelW, np = pairs(g), k = g.reductionLength
-        panel.update(repeating: 0, count: taps &* np &* 32)
-        let whole = g.inC >> 1, raw = UnsafeMutableRawPointer(panel)
+        let taps = g.kernelH &* g.kernelW, np = pairs(g), k = g.reductionLength, segs = segments(g).count
+        let rowsMerged = g.dilationW == 1, tapsPerSegment = rowsMerged ? g.kernelW : 1
+        panel.update(repeating: 0, count: segs &* np &* 32)
         for j in 0..<count {
-            let src = UnsafeRawPointer(weights + (first &+ j) &* k)
+            let src = weights + (first &+ j) &* k
             let lane = 16 &* (j >> 3) &+ 2 &* (j & 7)
-            for t in 0..<taps {
-                // One channel pair per 32-byte step: a 16-bit store, the pair's bytes read `taps` apart.
-                var d = raw + (t &* np &* 32 &+ lane), at = t
-                for _ in 0..<whole {
-                    let pair = UInt16(src.load(fromByteOffset: at, as: UInt8.self)) | UInt16(src.load(fromByteOffset: at &+ taps, as: UInt8.self)) << 8
-                    d.storeBytes(of: pair, as: UInt16.self)
-                    d += 32
-                    at &+= 2 &* taps
+            for sg in 0..<segs {
+                let d = panel + (sg &* np &* 32 &+ lane)
+                var e = 0
+                for u in 0..<tapsPerSegment {
+                    let tap = sg &* tapsPerSegment &+ u   // kh·kW + kw when rows are merged
+                    for c in 0..<g.inC {
+                        d[(e >> 1) &* 32 &+ (e & 1)] = src[c &* taps &+ tap]
+                        e &+= 1
+                    }
                 }
-                if g.inC & 1 == 1 { d.storeBytes(of: src.load(fromByteOffset: at, as: UInt8.self), as: UInt8.self) }
             }
         }
     }
