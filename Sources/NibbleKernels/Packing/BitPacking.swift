@@ -1,6 +1,11 @@
 // Float → small integers → bit-planes (layout in BitPlaneLayout). The quantizers here are the only
 // definition: the reference twins and the tests quantize with the same functions, so results compare bit-exactly.
 
+#if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
+import NibbleKernelsAVX2
+import NibbleKernelsAVX512
+#endif
+
 /// Quantization of floats to bit-plane integers and packing into `BitPlaneLayout` order.
 public enum BitPacking {
     /// Activation value: bipolar → x ≥ 0 ? +1 : −1 (NaN → −1); unsigned → clamp(round_half_even(x / step), 0, 2^bits − 1)
@@ -55,63 +60,35 @@ public enum BitPacking {
         let nv = layout.vectors, wpv = layout.wordsPerVector, channels = layout.channels, bits = layout.bits
         let encoding = layout.encoding
         let r = encoding.range(bits: bits)
-        let lo = SIMD8<Float>(repeating: Float(r.lowerBound)), hi = SIMD8<Float>(repeating: Float(r.upperBound))
-        let stepV = SIMD8<Float>(repeating: step)
         let range = pixels ?? 0..<nv
-        withUnsafeTemporaryAllocation(of: SIMD8<UInt32>.self, capacity: 8) { q in
-            var v0 = range.lowerBound
-            while v0 &+ 8 <= range.upperBound {
-                for word in 0..<wpv {
-                    let c0 = word &<< 6
-                    let count = Swift.min(64, channels &- c0)
-                    // Plane j of the 8 pixels' words, as 32-bit halves: q[2j] (channels c0..c0+31), q[2j+1] (the
-                    // rest); a channel's bit is one and-or per lane, values exactly as `quantize` + `planeBits`.
-                    for i in 0..<(2 &* bits) { q[i] = SIMD8<UInt32>() }
-                    if encoding == .bipolar {
-                        for c in 0..<count {
-                            let xv = UnsafeRawPointer(x + ((c0 &+ c) &* nv &+ v0)).loadUnaligned(as: SIMD8<Float>.self)
-                            let bit = SIMD8<UInt32>(repeating: 1 &<< UInt32(truncatingIfNeeded: c & 31))
-                            q[c &>> 5] |= SIMD8<UInt32>().replacing(with: bit, where: xv .>= 0)
-                        }
-                    } else {
-                        for c in 0..<count {
-                            let xv = UnsafeRawPointer(x + ((c0 &+ c) &* nv &+ v0)).loadUnaligned(as: SIMD8<Float>.self)
-                            // Clamping x/step to [lo, hi] before rounding gives the same integers as `quantize`
-                            // (lo and hi are whole). Then adding 1.5·2^23 rounds half to even and leaves the integer
-                            // in the low mantissa bits: this module targets baseline x86-64, where `rounded` is a
-                            // libm call per lane and the generic float→int conversion is not specialized.
-                            let u = xv / stepV
-                            var v = u.replacing(with: lo, where: .!(u .>= lo))
-                            v = v.replacing(with: hi, where: v .>= hi)
-                            v = v.replacing(with: 0, where: xv .!= xv)   // NaN → 0
-                            let biased = v + SIMD8<Float>(repeating: 12_582_912)
-                            let value = (unsafeBitCast(biased, to: SIMD8<UInt32>.self) &- 0x4B40_0000) & 0xFF
-                            let shift = UInt32(truncatingIfNeeded: c & 31), half = c &>> 5
-                            for j in 0..<bits { q[2 &* j &+ half] |= ((value &>> UInt32(truncatingIfNeeded: j)) & 1) &<< shift }
-                        }
-                    }
-                    for j in 0..<bits {
-                        let low = q[2 &* j], high = q[2 &* j &+ 1]
-                        let base = packed + ((j &* nv &+ v0) &* wpv &+ word)
-                        for l in 0..<8 { base[l &* wpv] = UInt64(low[l]) | UInt64(high[l]) &<< 32 }
-                    }
+        // Whole blocks of 8 pixels in the ISA module the host runs (one vector register per 8 lanes there).
+        var v0: Int
+        switch KernelISA.current {
+        #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
+        case .avx512:
+            v0 = NibbleKernelsAVX512.ActivationPacking.packBlocks(x, step: step, vectors: nv, wordsPerVector: wpv, channels: channels,
+                bits: bits, bipolar: encoding == .bipolar, lowest: r.lowerBound, highest: r.upperBound, into: packed, pixels: range)
+        case .avx2:
+            v0 = NibbleKernelsAVX2.ActivationPacking.packBlocks(x, step: step, vectors: nv, wordsPerVector: wpv, channels: channels,
+                bits: bits, bipolar: encoding == .bipolar, lowest: r.lowerBound, highest: r.upperBound, into: packed, pixels: range)
+        #endif
+        default:
+            v0 = ActivationPacking.packBlocks(x, step: step, vectors: nv, wordsPerVector: wpv, channels: channels,
+                bits: bits, bipolar: encoding == .bipolar, lowest: r.lowerBound, highest: r.upperBound, into: packed, pixels: range)
+        }
+        // The last pixels, one at a time.
+        while v0 < range.upperBound {
+            for word in 0..<wpv {
+                let c0 = word &<< 6
+                let count = Swift.min(64, channels &- c0)
+                for j in 0..<bits { packed[(j &* nv &+ v0) &* wpv &+ word] = 0 }
+                for c in 0..<count {
+                    let b = planeBits(quantize(x[(c0 &+ c) &* nv &+ v0], step: step, encoding: encoding, bits: bits),
+                                      encoding: encoding)
+                    for j in 0..<bits { packed[(j &* nv &+ v0) &* wpv &+ word] |= ((b &>> UInt64(j)) & 1) &<< UInt64(c) }
                 }
-                v0 &+= 8
             }
-            // The last pixels, one at a time.
-            while v0 < range.upperBound {
-                for word in 0..<wpv {
-                    let c0 = word &<< 6
-                    let count = Swift.min(64, channels &- c0)
-                    for j in 0..<bits { packed[(j &* nv &+ v0) &* wpv &+ word] = 0 }
-                    for c in 0..<count {
-                        let b = planeBits(quantize(x[(c0 &+ c) &* nv &+ v0], step: step, encoding: encoding, bits: bits),
-                                          encoding: encoding)
-                        for j in 0..<bits { packed[(j &* nv &+ v0) &* wpv &+ word] |= ((b &>> UInt64(j)) & 1) &<< UInt64(c) }
-                    }
-                }
-                v0 &+= 1
-            }
+            v0 &+= 1
         }
     }
 
