@@ -1,4 +1,5 @@
 import NibbleFormat
+import NibbleKernels
 
 /// MaxPool and AveragePool over NCHW (batch 1), ONNX semantics: explicit pads, dilations (max only),
 /// ceil_mode, count_include_pad (average only). Padded cells never win a max.
@@ -55,17 +56,6 @@ struct PoolStep {
 
     func run(_ b: Bindings) { runTask(b, task: 0, of: 1) }
 
-    /// x[at + j · stride] for j in 0..<8; stride 1 is one load, stride 2 the even half of two (when those 16
-    /// floats lie before `end`), others eight loads.
-    @inline(__always)
-    private func lanes(_ x: UnsafePointer<Float>, at: Int, stride: Int, end: Int) -> SIMD8<Float> {
-        if stride == 1 { return UnsafeRawPointer(x + at).loadUnaligned(as: SIMD8<Float>.self) }
-        if stride == 2 && at &+ 16 <= end { return UnsafeRawPointer(x + at).loadUnaligned(as: SIMD16<Float>.self).evenHalf }
-        var v = SIMD8<Float>()
-        for j in 0..<8 { v[j] = x[at &+ j &* stride] }
-        return v
-    }
-
     /// Task `task` of `tasks`: a range of channels (pooling never mixes channels).
     func runTask(_ b: Bindings, task: Int, of tasks: Int) {
         let x = b.f32(input), y = b.f32(output)
@@ -77,23 +67,10 @@ struct PoolStep {
                 // visiting order, so the results are identical); the border ones take the general loop below.
                 let (oxLo, oxHi) = y0 >= 0 && y0 &+ (kH &- 1) &* dH < inH ? interiorColumns() : (0, 0)
                 if oxLo < oxHi {
-                    // Eight outputs at a time: each lane takes the same values in the same order as the loop below.
-                    var ox = oxLo
-                    let planeEnd = inH &* inW
-                    while ox &+ 8 <= oxHi {
-                        let base = y0 &* inW &+ ox &* sW &- padLeft
-                        var acc = SIMD8<Float>(repeating: isMax ? -.infinity : 0)
-                        for ky in 0..<kH {
-                            let row = base &+ ky &* dH &* inW
-                            for kx in 0..<kW {
-                                let v = lanes(src, at: row &+ kx &* dW, stride: sW, end: planeEnd)
-                                if isMax { acc = acc.replacing(with: v, where: v .>= acc) } else { acc += v }
-                            }
-                        }
-                        if !isMax { acc /= SIMD8(repeating: Float(kH &* kW)) }
-                        UnsafeMutableRawPointer(dst + (oy &* outW &+ ox)).storeBytes(of: acc, as: SIMD8<Float>.self)
-                        ox &+= 8
-                    }
+                    // Eight outputs at a time (the kernels' PoolInterior, with this loop's order per lane).
+                    let ox = FP32Pool.interiorRow(src, planeEnd: inH &* inW, inW: inW, y0: y0, oxLo: oxLo, oxHi: oxHi, sW: sW,
+                                                  padLeft: padLeft, kH: kH, kW: kW, dH: dH, dW: dW, isMax: isMax,
+                                                  into: dst + oy &* outW)
                     for ox in ox..<oxHi {
                         let base = src + (y0 &* inW &+ ox &* sW &- padLeft)
                         var acc: Float = isMax ? -.infinity : 0

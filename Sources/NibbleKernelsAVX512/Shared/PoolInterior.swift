@@ -1,0 +1,44 @@
+// Shared source (symlinked into every kernel module): the interior of an fp32 Max/AveragePool output row, 8 outputs
+// at a time, compiled per ISA level (the runtime's own module targets baseline x86-64, where each 8-lane step was two
+// SSE operations and the max's select three). Each lane takes the same values in the same order as the scalar loop
+// of the runtime's PoolStep, so results are bit-identical at every level.
+
+public enum PoolInterior {
+    /// x[at + j · stride] for j in 0..<8; stride 1 is one load, stride 2 the even half of two (when those 16 floats
+    /// lie before `end`), others eight loads.
+    @inline(__always)
+    static func lanes(_ x: UnsafePointer<Float>, at: Int, stride: Int, end: Int) -> SIMD8<Float> {
+        if stride == 1 { return UnsafeRawPointer(x + at).loadUnaligned(as: SIMD8<Float>.self) }
+        if stride == 2 && at &+ 16 <= end { return UnsafeRawPointer(x + at).loadUnaligned(as: SIMD16<Float>.self).evenHalf }
+        var v = SIMD8<Float>()
+        for j in 0..<8 { v[j] = x[at &+ j &* stride] }
+        return v
+    }
+
+    /// dst[ox] for ox in oxLo ..< oxHi when there are at least 8 of them (else none), each the max (v ≥ acc replaces acc) or the mean of
+    /// the window src[(y0 + ky·dH)·inW + ox·sW − padLeft + kx·dW] (all inside the plane of `planeEnd` floats), ky, kx in
+    /// row-major order; returns the first ox left for the scalar loop (oxHi, or oxLo with fewer than 8).
+    public static func row(_ src: UnsafePointer<Float>, planeEnd: Int, inW: Int, y0: Int, oxLo: Int, oxHi: Int, sW: Int,
+                           padLeft: Int, kH: Int, kW: Int, dH: Int, dW: Int, isMax: Bool,
+                           into dst: UnsafeMutablePointer<Float>) -> Int {
+        var ox = oxLo
+        while ox < oxHi && oxHi &- oxLo >= 8 {
+            // The last group overlaps the one before it so no output is left to the scalar loop: the outputs both
+            // cover are computed twice, to the same bits.
+            if ox &+ 8 > oxHi { ox = oxHi &- 8 }
+            let base = y0 &* inW &+ ox &* sW &- padLeft
+            var acc = SIMD8<Float>(repeating: isMax ? -.infinity : 0)
+            for ky in 0..<kH {
+                let r = base &+ ky &* dH &* inW
+                for kx in 0..<kW {
+                    let v = lanes(src, at: r &+ kx &* dW, stride: sW, end: planeEnd)
+                    if isMax { acc = acc.replacing(with: v, where: v .>= acc) } else { acc += v }
+                }
+            }
+            if !isMax { acc /= SIMD8(repeating: Float(kH &* kW)) }
+            UnsafeMutableRawPointer(dst + ox).storeBytes(of: acc, as: SIMD8<Float>.self)
+            ox &+= 8
+        }
+        return ox
+    }
+}
