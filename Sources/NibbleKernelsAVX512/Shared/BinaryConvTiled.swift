@@ -9,10 +9,10 @@ public enum BinaryConvTiled {
 
     /// Byte offsets of the scratch parts: panels (all activation planes), per-column valid-tap count,
     /// padded-tap mask and activation sum, per-(tap, o) weight popcounts (rows of outC + 4, so a 4-channel
-    /// vector load at any tile start stays inside), and two int32 tiles.
+    /// vector load at any tile start stays inside), two int32 tiles, and each tap's input offset in words.
     @inline(__always)
     static func layout(_ g: ConvGeometry, actBits: Int)
-        -> (valid: Int, mask: Int, actSum: Int, tapPop: Int, acc: Int, part: Int, total: Int) {
+        -> (valid: Int, mask: Int, actSum: Int, tapPop: Int, acc: Int, part: Int, tapWords: Int, total: Int) {
         let nr = BinaryMicrokernel.panelWidth, mr = BinaryMicrokernel.tileRows
         let taps = g.kernelH &* g.kernelW
         let k = taps &* ((g.inC &+ 63) >> 6)
@@ -21,7 +21,8 @@ public enum BinaryConvTiled {
         let tapPop = actSum &+ roundUp64(nr &* 4)
         let acc = tapPop &+ roundUp64(taps &* tapPopStride(g) &* 4)
         let part = acc &+ roundUp64(mr &* nr &* 4)
-        return (valid, mask, actSum, tapPop, acc, part, part &+ roundUp64(mr &* nr &* 4))
+        let tapWords = part &+ roundUp64(mr &* nr &* 4)
+        return (valid, mask, actSum, tapPop, acc, part, tapWords, tapWords &+ roundUp64(taps &* 8))
     }
 
     @inline(__always) static func tapPopStride(_ g: ConvGeometry) -> Int { g.outC &+ 4 }
@@ -72,15 +73,33 @@ public enum BinaryConvTiled {
         }
         let n = g.outPixels
         let inC = Int32(truncatingIfNeeded: g.inC)
+        // Input offset (in words) of each tap from a pixel's first tap, and the window's last row and column.
+        let tapWords = (scratch + lay.tapWords).assumingMemoryBound(to: Int.self)
+        for kh in 0..<g.kernelH {
+            for kw in 0..<g.kernelW { tapWords[kh &* g.kernelW &+ kw] = (kh &* g.dilationH &* g.inW &+ kw &* g.dilationW) &* words }
+        }
+        let lastRow = (g.kernelH &- 1) &* g.dilationH, lastColumn = (g.kernelW &- 1) &* g.dilationW
         var p0 = pixels.lowerBound
         while p0 < pixels.upperBound {
             let cols = Swift.min(nr, pixels.upperBound &- p0)
             for c in 0..<nr {
                 var valid: Int32 = 0
                 var mask: UInt64 = 0
-                if c < cols {
-                    let p = p0 &+ c
-                    let oh = p / g.outW, ow = p &- (p / g.outW) &* g.outW
+                let p = p0 &+ c
+                let oh = p / g.outW, ow = p &- (p / g.outW) &* g.outW
+                let ih0 = oh &* g.strideH &- g.padTop, iw0 = ow &* g.strideW &- g.padLeft
+                if c < cols && ih0 >= 0 && ih0 &+ lastRow < g.inH && iw0 >= 0 && iw0 &+ lastColumn < g.inW {
+                    // Every tap inside the input: straight copies at the precomputed tap offsets.
+                    let src = activations + (ih0 &* g.inW &+ iw0) &* words
+                    for i in 0..<actBits {
+                        let plane = src + i &* actPlane, dst = panel + (i &* k &* nr &+ c)
+                        for t in 0..<taps {
+                            let from = plane + tapWords[t], to = dst + t &* words &* nr
+                            for u in 0..<words { to[u &* nr] = from[u] }
+                        }
+                    }
+                    valid = Int32(truncatingIfNeeded: taps)
+                } else if c < cols {
                     for kh in 0..<g.kernelH {
                         let ih = oh &* g.strideH &- g.padTop &+ kh &* g.dilationH
                         for kw in 0..<g.kernelW {
