@@ -52,7 +52,7 @@ public enum Int8ConvIndirect {
         }
         let rowSums = (scratch + lay.rowSums).assumingMemoryBound(to: Int32.self)
         Int8Quantization.rowSums(weights, rows: g.outC, length: g.reductionLength, into: rowSums)
-        quantizeImage(g, input: input, quantized: quantizedInput, scale: inputScale, zeroPoint: inputZeroPoint,
+        quantizeImage(g, input: input, quantized: quantizedInput, scale: inputScale, zeroPoint: inputZeroPoint, pixels: pixels,
                       row: (scratch + lay.row).assumingMemoryBound(to: UInt8.self),
                       into: (scratch + lay.image).assumingMemoryBound(to: Int16.self))
         let image = UnsafeRawPointer(scratch + lay.image), panel = UnsafeRawPointer(scratch + lay.panel)
@@ -88,19 +88,25 @@ public enum Int8ConvIndirect {
     }
 
     /// image[(r·wp + s)·C + c] = q(c, r − padTop, s − padLeft) as int16, the zero point (as Int8ConvTiled pads, clamped
-    /// to a byte) outside the input; the 32 values after the image are 0.
+    /// to a byte) outside the input, for the padded rows the output pixels in `pixels` read (a session's threads each
+    /// take a range) and the row after them (an odd segment's last pair may read one value into it, against a 0
+    /// weight); past the image's last row, 32 zeros.
     static func quantizeImage(_ g: ConvGeometry, input: UnsafePointer<Float>, quantized: UnsafePointer<UInt8>?, scale: Float,
-                              zeroPoint: Int32, row: UnsafeMutablePointer<UInt8>, into image: UnsafeMutablePointer<Int16>) {
+                              zeroPoint: Int32, pixels: Range<Int>, row: UnsafeMutablePointer<UInt8>,
+                              into image: UnsafeMutablePointer<Int16>) {
         let hp = IndirectImage.height(g), wp = IndirectImage.width(g), cp = g.inC
-        image.update(repeating: Int16(Swift.max(0, Swift.min(255, zeroPoint))), count: hp &* wp &* cp)
-        (image + hp &* wp &* cp).update(repeating: 0, count: 32)
+        let r0 = pixels.lowerBound / g.outW &* g.strideH
+        let r1 = Swift.min(hp, (pixels.upperBound &- 1) / g.outW &* g.strideH &+ (g.kernelH &- 1) &* g.dilationH &+ 2)
+        (image + r0 &* wp &* cp).update(repeating: Int16(Swift.max(0, Swift.min(255, zeroPoint))), count: (r1 &- r0) &* wp &* cp)
+        if r1 == hp { (image + hp &* wp &* cp).update(repeating: 0, count: 32) }
         // Input columns iw whose padded column s = iw + padLeft lies in 0..<wp.
         let iwLo = Swift.max(0, 0 &- g.padLeft), iwHi = Swift.min(g.inW, wp &- g.padLeft)
         if iwLo >= iwHi { return }
+        let ihLo = Swift.max(0, r0 &- g.padTop), ihHi = Swift.min(g.inH, r1 &- g.padTop)
+        if ihLo >= ihHi { return }
         for c in 0..<g.inC {
-            for ih in 0..<g.inH {
+            for ih in ihLo..<ihHi {
                 let r = ih &+ g.padTop
-                if r < 0 || r >= hp { continue }
                 let at = (c &* g.inH &+ ih) &* g.inW
                 let src: UnsafePointer<UInt8>
                 if let quantized {
