@@ -241,7 +241,10 @@ public final class Session {
             }
             if let codec = plan.outputCodec {
                 let slot = UnsafeMutableRawBufferPointer(start: base + plan.outputOffset, count: codec.worstCaseBytes)
-                if let bytes = codec.encodeTile(plan.reducesRows ? 0 : b, band: values, into: slot, symbols: symbols) {
+                // A band of several tiles is encoded as those tiles, in order (each starts where the last ended).
+                let tiles = plan.reducesRows ? 0..<1
+                    : band.outRows.lowerBound / plan.tileRows..<(band.outRows.upperBound + plan.tileRows - 1) / plan.tileRows
+                if let bytes = codec.encodeTiles(tiles, band: values, into: slot, symbols: symbols) {
                     encodedBytes[plan.outputCoded] = bytes
                 } else {
                     codecFailures &+= 1
