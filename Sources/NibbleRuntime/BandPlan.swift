@@ -15,6 +15,9 @@ struct BandInput {
     /// dequantized value (`Int8Quantization.quantize(quantizer.dequantize(s))`), so the window holds the conv's
     /// uint8 input directly — a quarter of the float window, no dequantize/requantize pass, the same bytes.
     var byteMap: [UInt8]? = nil
+    /// `byteMap` is s ↦ s on every symbol (the codec keeps the conv's own input grid, as QDQ models often do): the
+    /// window fill copies the decoded symbols instead of looking each one up.
+    var byteMapIsIdentity = false
     /// Arena offsets, filled by `CodecPlacement`: the window buffer, and the uncoded tensor or the slot.
     var windowOffset = 0
     var sourceOffset = 0
@@ -179,6 +182,7 @@ struct BandPlan {
                 Int8Quantization.quantize(codec.quantizer.dequantize(UInt8($0)), scale: first.p.inputScale,
                                           zeroPoint: first.p.inputZeroPoint)
             }
+            inputs[0].byteMapIsIdentity = (0..<(1 << codec.bits)).allSatisfy { inputs[0].byteMap![$0] == UInt8($0) }
             for v in variants.indices { if case .conv(var c) = variants[v] { c.quantizedInput = true; variants[v] = .conv(c) } }
         }
         // Elementwise: the band may overwrite a same-shaped input's window (out[j] reads only in[j] at j).
