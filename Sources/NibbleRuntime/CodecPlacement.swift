@@ -72,6 +72,12 @@ public struct CodecPlacement: Sendable {
         var best = base
         for n in bands.indices where tallerBands {
             guard let one = bands[n], !one.reducesRows else { continue }
+            // Per-task scratch (allocated per thread outside the arena, `Model.taskScratchBytes`) must not grow
+            // either: a taller variant may take what the whole step takes.
+            var taskLimit = base.bandTaskScratchBytes
+            if let (whole, bytes) = try? Step.make(graph: graph, index: n), whole.splitsIntoTasks {
+                taskLimit = max(taskLimit, bytes - whole.taskScratchOffset)
+            }
             // Doubling (then the whole map) keeps the trials few on large maps.
             var tiles = 1
             while tiles < one.outputTiles {
@@ -83,7 +89,7 @@ public struct CodecPlacement: Sendable {
                 let p = CodecPlacement(graph: graph, codecs: codecs, codedIndex: codedIndex, kernelScratchBytes: kernelScratchBytes, bands: trial)
                 guard p.totalBytes <= base.totalBytes, p.plannedActivationBytes <= base.plannedActivationBytes,
                       p.expectedActivationBytes <= base.expectedActivationBytes,
-                      p.bandTaskScratchBytes <= max(base.bandTaskScratchBytes, kernelScratchBytes) else { break }
+                      taller.taskScratchBytes <= taskLimit else { break }
                 bands = trial
                 best = p
             }
