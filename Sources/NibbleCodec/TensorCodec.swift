@@ -134,6 +134,38 @@ public struct TensorCodec: Sendable, Equatable {
         return encodeTile(k, symbols: symbols, into: slot)
     }
 
+    /// Symbol bytes `encodeTiles` needs for a band of `tiles` tiles: one tile's symbols, plus the whole band's when
+    /// it spans more than one tile.
+    public func bandSymbolBytes(tiles: Int) -> Int {
+        tiles <= 1 ? symbolBytes : symbolBytes + layout.planes * Swift.min(tiles * layout.segment, layout.planeValues)
+    }
+
+    /// Quantizes a band of whole tiles `tiles` ([plane][the tiles' segments], so a plane spans all of them) and
+    /// encodes each tile in order, tiles 0..<tiles.lowerBound written already. The band is quantized in one pass
+    /// after the first tile's symbol buffer (a short segment per plane would take the scalar tail of `quantize`),
+    /// then each tile's segments are gathered in tile order: the bytes of one-tile bands. `symbols`:
+    /// `bandSymbolBytes(tiles: tiles.count)`. Returns the slot bytes used so far, or nil as `encodeTile`.
+    public func encodeTiles(_ tiles: Range<Int>, band: UnsafePointer<Float>, into slot: UnsafeMutableRawBufferPointer,
+                            symbols: UnsafeMutablePointer<UInt8>) -> Int? {
+        if tiles.count == 1 { return encodeTile(tiles.lowerBound, band: band, into: slot, symbols: symbols) }
+        guard !tiles.isEmpty, tiles.lowerBound >= 0, tiles.upperBound <= tileCount else { return nil }
+        let first = layout.segmentRange(tiles.lowerBound).lowerBound
+        let span = layout.segmentRange(tiles.upperBound - 1).upperBound - first
+        let quantized = symbols + symbolBytes
+        quantizer.quantize(UnsafeBufferPointer(start: band, count: layout.planes * span),
+                           into: UnsafeMutableBufferPointer(start: quantized, count: layout.planes * span))
+        var written: Int? = nil
+        for k in tiles {
+            let r = layout.segmentRange(k)
+            for p in 0..<layout.planes {
+                (symbols + p * r.count).update(from: quantized + p * span + r.lowerBound - first, count: r.count)
+            }
+            written = encodeTile(k, symbols: symbols, into: slot)
+            if written == nil { return nil }
+        }
+        return written
+    }
+
     private func encodeTile(_ k: Int, symbols: UnsafeMutablePointer<UInt8>, into slot: UnsafeMutableRawBufferPointer) -> Int? {
         let tilesStart = directoryBytes
         guard k >= 0, k < tileCount, slot.count >= worstCaseBytes, let base = slot.baseAddress else { return nil }

@@ -84,42 +84,62 @@ public struct TileCodec: Sendable, Equatable {
             codes.runWords.withUnsafeBufferPointer { runWords in
                 var w = BitWriter(base: out, capacity: capacity)
                 let long = runWords[longRun]
-                var i = 0
-                while i < n {
-                    var run = 0
-                    // Zero runs 8 symbols at a time: the first byte that differs ends the run.
-                    while i &+ 8 <= n {
-                        let word = UInt64(littleEndian: UnsafeRawPointer(s + i).loadUnaligned(as: UInt64.self)) ^ zeros8
-                        let z = word == 0 ? 8 : word.trailingZeroBitCount &>> 3
-                        run &+= z
-                        i &+= z
-                        if z < 8 { break }
+                // 64 symbols at a time: a mask of the nonzero ones, then one token pair per set bit (the run is the
+                // distance from the last value). Run lengths no longer steer a branch per zero or per 8 symbols,
+                // which mispredicted on the short random runs of post-ReLU maps. The same tokens as one by one.
+                var next = 0  // the first symbol not yet coded
+                var chunk = 0
+                while chunk < n && !w.overflowed {
+                    let m = min(64, n &- chunk)
+                    var mask: UInt64 = 0
+                    var j = 0
+                    while j &+ 8 <= m {
+                        let word = UInt64(littleEndian: UnsafeRawPointer(s + chunk + j).loadUnaligned(as: UInt64.self)) ^ zeros8
+                        mask |= TileCodec.nonzeroBytes(word) &<< UInt64(j)
+                        j &+= 8
                     }
-                    while i < n && s[i] == zero { run &+= 1; i &+= 1 }
+                    while j < m {
+                        if s[chunk &+ j] != zero { mask |= 1 &<< UInt64(j) }
+                        j &+= 1
+                    }
+                    while mask != 0 {
+                        let i = chunk &+ mask.trailingZeroBitCount
+                        mask &= mask &- 1
+                        var run = i &- next
+                        while run >= longRun { w.write(long &>> 5, count: Int(long & 31)); run &-= longRun }
+                        let v = Int(s[i])
+                        if v >= limit { return .invalidSymbol }
+                        // RUN_r and the value in one write when they fit in 32 bits (all but escapes after long codes).
+                        let r = runWords[run], x = valueWords[v], rl = Int(r & 31), xl = Int(x & 31)
+                        if rl &+ xl <= 32 {
+                            w.write((r &>> 5) &<< UInt32(xl) | x &>> 5, count: rl &+ xl)
+                        } else {
+                            w.write(r &>> 5, count: rl)
+                            w.write(x &>> 5, count: xl)
+                        }
+                        next = i &+ 1
+                    }
+                    chunk &+= 64
+                }
+                // Trailing zeros: LONGs, then RUN_r for the rest when r > 0 (after an overflow `next` is not the
+                // last value's successor: nothing more is written).
+                if !w.overflowed {
+                    var run = n &- next
                     while run >= longRun { w.write(long &>> 5, count: Int(long & 31)); run &-= longRun }
-                    let r = runWords[run]
-                    if i == n {
-                        if run > 0 { w.write(r &>> 5, count: Int(r & 31)) }
-                        break
-                    }
-                    let v = Int(s[i])
-                    if v >= limit { return .invalidSymbol }
-                    // RUN_r and the value in one write when they fit in 32 bits (all but escapes after long codes).
-                    let x = valueWords[v], rl = Int(r & 31), xl = Int(x & 31)
-                    if rl &+ xl <= 32 {
-                        w.write((r &>> 5) &<< UInt32(xl) | x &>> 5, count: rl &+ xl)
-                    } else {
-                        w.write(r &>> 5, count: rl)
-                        w.write(x &>> 5, count: xl)
-                    }
-                    i &+= 1
-                    if w.overflowed { break }
+                    if run > 0 { let r = runWords[run]; w.write(r &>> 5, count: Int(r & 31)) }
                 }
                 // Symbols after an overflow are checked by the RAW pass.
                 guard let bytes = w.finish() else { return .doesNotFit }
                 return .written(bytes)
             }
         }
+    }
+
+    /// Bit k set when byte k of `x` is nonzero (SWAR: the high bit of each byte, gathered by one multiply).
+    @inline(__always)
+    static func nonzeroBytes(_ x: UInt64) -> UInt64 {
+        let high = ((x & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F | x) & 0x8080_8080_8080_8080
+        return ((high &>> 7) &* 0x0102_0408_1020_4080) &>> 56
     }
 
     /// A direct table's payload: each symbol's value word (its code, or ESCAPE + raw bits).
@@ -231,19 +251,25 @@ public struct TileCodec: Sendable, Equatable {
                     var i = 0
                     while i < n {
                         r.refill()  // ≥ 57 bits: enough for a run code, a value code and raw bits (15 + 15 + 8)
-                        // Up to two whole (run value) pairs in one lookup (`MultiSymbolTable`); the tile's last 15–31
-                        // symbols, LONG, long codes and invalid tokens go token by token below.
-                        let e = multi[Int(r.peek(MultiSymbolTable.bits))]
-                        let window = Int(e &>> 11 & 0x18)
+                        // Up to two whole (run value) pairs per lookup (`MultiSymbolTable`), and lookups back to back
+                        // until fewer than 11 bits are left (up to 5 per refill: the refill is off the lookups' chain);
+                        // the tile's last 15–31 symbols, LONG, long codes and invalid tokens go token by token below.
+                        var e = multi[Int(r.peek(MultiSymbolTable.bits))]
+                        var window = Int(e &>> 11 & 0x18)
                         if fast && e != 0 && n &- i >= 16 && n &- i >= window &+ 8 {
-                            let symbols = zeros8 ^ UInt64(e &>> 16 & 0xFF) &<< UInt64(e &>> 5 & 0x38)
-                                ^ UInt64(e &>> 24) &<< UInt64(e &>> 8 & 0x38)
-                            // Zeros over [i, i + window) in two 16-byte stores, then the window's 8 symbols.
-                            UnsafeMutableRawPointer(out + i).storeBytes(of: zeros16, as: SIMD16<UInt8>.self)
-                            UnsafeMutableRawPointer(out + i + (window > 16 ? 8 : 0)).storeBytes(of: zeros16, as: SIMD16<UInt8>.self)
-                            UnsafeMutableRawPointer(out + i + window).storeBytes(of: symbols.littleEndian, as: UInt64.self)
-                            i &+= window &+ Int(e &>> 4 & 15)
-                            r.consume(Int(e & 15))
+                            repeat {
+                                let symbols = zeros8 ^ UInt64(e &>> 16 & 0xFF) &<< UInt64(e &>> 5 & 0x38)
+                                    ^ UInt64(e &>> 24) &<< UInt64(e &>> 8 & 0x38)
+                                // Zeros over [i, i + window) in two 16-byte stores, then the window's 8 symbols.
+                                UnsafeMutableRawPointer(out + i).storeBytes(of: zeros16, as: SIMD16<UInt8>.self)
+                                UnsafeMutableRawPointer(out + i + (window > 16 ? 8 : 0)).storeBytes(of: zeros16, as: SIMD16<UInt8>.self)
+                                UnsafeMutableRawPointer(out + i + window).storeBytes(of: symbols.littleEndian, as: UInt64.self)
+                                i &+= window &+ Int(e &>> 4 & 15)
+                                r.consume(Int(e & 15))
+                                if r.available < MultiSymbolTable.bits { break }
+                                e = multi[Int(r.peek(MultiSymbolTable.bits))]
+                                window = Int(e &>> 11 & 0x18)
+                            } while e != 0 && n &- i >= 16 && n &- i >= window &+ 8
                             continue
                         }
                         let run = TileCodec.decodeSymbol(&r, lookup: runLookup, code: runCode)
@@ -289,12 +315,17 @@ public struct TileCodec: Sendable, Equatable {
                 var i = 0
                 while i < n {
                     r.refill()  // ≥ 57 bits: a value code and raw bits (15 + 8)
-                    let e = multi[Int(r.peek(MultiSymbolTable.bits))]
+                    var e = multi[Int(r.peek(MultiSymbolTable.bits))]
                     if fast && e != 0 && n &- i >= 4 {
-                        // Up to three symbols in one lookup, stored as one 4-byte word.
-                        UnsafeMutableRawPointer(out + i).storeBytes(of: (e &>> 8).littleEndian, as: UInt32.self)
-                        i &+= Int(e &>> 4 & 15)
-                        r.consume(Int(e & 15))
+                        // Up to three symbols per lookup, stored as one 4-byte word; lookups back to back while
+                        // 11 bits are left, as in `decodeHuffman`.
+                        repeat {
+                            UnsafeMutableRawPointer(out + i).storeBytes(of: (e &>> 8).littleEndian, as: UInt32.self)
+                            i &+= Int(e &>> 4 & 15)
+                            r.consume(Int(e & 15))
+                            if r.available < MultiSymbolTable.bits { break }
+                            e = multi[Int(r.peek(MultiSymbolTable.bits))]
+                        } while e != 0 && n &- i >= 4
                         continue
                     }
                     let v = TileCodec.decodeValue(&r, lookup: lookup, code: valueCode, bits: bits)

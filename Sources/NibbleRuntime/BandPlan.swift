@@ -15,6 +15,9 @@ struct BandInput {
     /// dequantized value (`Int8Quantization.quantize(quantizer.dequantize(s))`), so the window holds the conv's
     /// uint8 input directly — a quarter of the float window, no dequantize/requantize pass, the same bytes.
     var byteMap: [UInt8]? = nil
+    /// `byteMap` is s ↦ s on every symbol (the codec keeps the conv's own input grid, as QDQ models often do): the
+    /// window fill copies the decoded symbols instead of looking each one up.
+    var byteMapIsIdentity = false
     /// Arena offsets, filled by `CodecPlacement`: the window buffer, and the uncoded tensor or the slot.
     var windowOffset = 0
     var sourceOffset = 0
@@ -44,6 +47,10 @@ struct BandPlan {
     let bands: [Band]
     /// The step variants, one per band geometry (heights, top and bottom pads).
     let variants: [Step]
+    /// Rows per output tile (`TileLayout`); a band is `tilesPerBand` of them (the last one may be shorter), so
+    /// the encoder writes each band as that many whole tiles.
+    let tileRows: Int
+    let tilesPerBand: Int
     /// The band buffer (or the window it writes over, elementwise), and the uncoded output or the output slot.
     var bandOffset = 0
     var outputOffset = 0
@@ -56,6 +63,8 @@ struct BandPlan {
     let scratchBytes: Int
     let taskScratchBytes: Int
 
+    /// Output tiles (the most tiles a band can usefully span).
+    var outputTiles: Int { (height + tileRows - 1) / tileRows }
     var windowRows: Int { bands.reduce(0) { max($0, $1.inRows.count) } }
     var bandRows: Int { bands.reduce(0) { max($0, $1.outRows.count) } }
     func windowBytes(_ i: BandInput) -> Int { (i.byteMap == nil ? 4 : 1) * i.channels * windowRows * i.width }
@@ -65,10 +74,14 @@ struct BandPlan {
     /// (no ceil_mode) or elementwise step with a [1, C, H, W] output, whose row inputs (the data input; for
     /// elementwise steps the inputs of the output's shape) and output are uncoded or CAT-coded, at least one
     /// coded, and whose other inputs are constants or broadcast along rows. `codecs[k]` is coded tensor k's codec.
-    static func make(graph: Graph, node n: Int, codedIndex: [Int], codecs: [MapCodec]) -> BandPlan? {
+    /// Bands are `tilesPerBand` output tiles tall (taller bands: fewer, longer kernel calls and fewer halo rows, for
+    /// bigger windows and band buffers; `CodecPlacement` picks it).
+    static func make(graph: Graph, node n: Int, codedIndex: [Int], codecs: [MapCodec], tilesPerBand: Int = 1) -> BandPlan? {
         let node = graph.nodes[n]
         guard node.outputs.count == 1 else { return nil }
-        if node.op == .globalAveragePool { return globalAveragePool(graph: graph, node: n, codedIndex: codedIndex, codecs: codecs) }
+        if node.op == .globalAveragePool {
+            return tilesPerBand == 1 ? globalAveragePool(graph: graph, node: n, codedIndex: codedIndex, codecs: codecs) : nil
+        }
         let out = node.outputs[0]
         let os = graph.tensors[out].shape
         guard os.count == 4, os[0] == 1, graph.tensors[out].dtype == .float32, os[2] > 1 else { return nil }
@@ -125,8 +138,10 @@ struct BandPlan {
         }
         guard anyCoded else { return nil }
         let height = inputs[0].height
-        // Band rows = the output's tile rows, so each band is exactly one tile.
-        let rows = outCodec.codec.map { $0.layout.segment / os[3] } ?? TileLayout.rows(channels: os[1], height: os[2], width: os[3])
+        // Band rows = a whole number of the output's tile rows, so each band is encoded as whole tiles.
+        let tileRows = outCodec.codec.map { $0.layout.segment / os[3] } ?? TileLayout.rows(channels: os[1], height: os[2], width: os[3])
+        guard tilesPerBand >= 1, tilesPerBand == 1 || (tilesPerBand - 1) * tileRows < os[2] else { return nil }
+        let rows = tileRows * tilesPerBand
         let effH = (kH - 1) * d + 1
         var bands: [Band] = []
         var variants: [Step] = []
@@ -167,12 +182,14 @@ struct BandPlan {
                 Int8Quantization.quantize(codec.quantizer.dequantize(UInt8($0)), scale: first.p.inputScale,
                                           zeroPoint: first.p.inputZeroPoint)
             }
+            inputs[0].byteMapIsIdentity = (0..<(1 << codec.bits)).allSatisfy { inputs[0].byteMap![$0] == UInt8($0) }
             for v in variants.indices { if case .conv(var c) = variants[v] { c.quantizedInput = true; variants[v] = .conv(c) } }
         }
         // Elementwise: the band may overwrite a same-shaped input's window (out[j] reads only in[j] at j).
         let inPlace = windowed ? -1 : (CodecPlacement.writesInPlace(node.op) ? 0 : -1)
         return BandPlan(node: n, inputs: inputs, output: out, outputCodec: outCodec.codec, outputCoded: codedIndex[out],
-                        channels: os[1], height: os[2], width: os[3], bands: bands, variants: variants, inPlaceInput: inPlace,
+                        channels: os[1], height: os[2], width: os[3], bands: bands, variants: variants,
+                        tileRows: tileRows, tilesPerBand: tilesPerBand, inPlaceInput: inPlace,
                         scratchBytes: scratch, taskScratchBytes: taskScratch)
     }
 
@@ -194,7 +211,7 @@ struct BandPlan {
         let bands = stride(from: 0, to: xs[2], by: rows).map { Band(variant: 0, inRows: $0..<min(xs[2], $0 + rows), outRows: 0..<1) }
         var plan = BandPlan(node: n, inputs: [BandInput(tensor: x, codec: codec, coded: codedIndex[x], channels: xs[1], height: xs[2], width: xs[3])],
                             output: out, outputCodec: outCodec, outputCoded: codedIndex[out], channels: xs[1], height: 1, width: 1,
-                            bands: bands, variants: [], inPlaceInput: -1, scratchBytes: 0, taskScratchBytes: 0)
+                            bands: bands, variants: [], tileRows: 1, tilesPerBand: 1, inPlaceInput: -1, scratchBytes: 0, taskScratchBytes: 0)
         plan.reducesRows = true
         return plan
     }

@@ -58,11 +58,50 @@ public struct CodecPlacement: Sendable {
     public var expectedActivationBytes: Int { activationBytes(slotBytes: coded.map { $0.expectedBytes }, stepBuffers: true) }
     public let rawActivationBytes: Int
 
-    init(graph: Graph, codecs: [(tensor: Int, codec: MapCodec, expectedBytes: Int)], kernelScratchBytes: Int) {
+    /// Plans the arena with one-tile bands, then lets each banded node take taller bands (2, 4, … output tiles)
+    /// while that grows neither the planned nor the expected peak activation bytes nor the arena: the peak is
+    /// set by one step, so the other steps' spare bytes buy fewer, longer kernel calls and fewer halo rows
+    /// (MobileNet-style 8×8 maps of 48–64 channels have 1-row tiles: a 1-row band runs a kernel on 8 pixels).
+    /// `tallerBands: false` keeps one-tile bands (the tests' baseline).
+    init(graph: Graph, codecs: [(tensor: Int, codec: MapCodec, expectedBytes: Int)], kernelScratchBytes: Int, tallerBands: Bool = true) {
+        var codedIndex = [Int](repeating: -1, count: graph.tensors.count)
+        for (k, c) in codecs.enumerated() { codedIndex[c.tensor] = k }
+        let maps = codecs.map { $0.codec }
+        var bands = graph.nodes.indices.map { BandPlan.make(graph: graph, node: $0, codedIndex: codedIndex, codecs: maps) }
+        let base = CodecPlacement(graph: graph, codecs: codecs, codedIndex: codedIndex, kernelScratchBytes: kernelScratchBytes, bands: bands)
+        var best = base
+        for n in bands.indices where tallerBands {
+            guard let one = bands[n], !one.reducesRows else { continue }
+            // Per-task scratch (allocated per thread outside the arena, `Model.taskScratchBytes`) must not grow
+            // either: a taller variant may take what the whole step takes.
+            var taskLimit = base.bandTaskScratchBytes
+            if let (whole, bytes) = try? Step.make(graph: graph, index: n), whole.splitsIntoTasks {
+                taskLimit = max(taskLimit, bytes - whole.taskScratchOffset)
+            }
+            // Doubling (then the whole map) keeps the trials few on large maps.
+            var tiles = 1
+            while tiles < one.outputTiles {
+                tiles = min(2 * tiles, one.outputTiles)
+                guard let taller = BandPlan.make(graph: graph, node: n, codedIndex: codedIndex, codecs: maps, tilesPerBand: tiles)
+                else { break }
+                var trial = bands
+                trial[n] = taller
+                let p = CodecPlacement(graph: graph, codecs: codecs, codedIndex: codedIndex, kernelScratchBytes: kernelScratchBytes, bands: trial)
+                guard p.totalBytes <= base.totalBytes, p.plannedActivationBytes <= base.plannedActivationBytes,
+                      p.expectedActivationBytes <= base.expectedActivationBytes,
+                      taller.taskScratchBytes <= taskLimit else { break }
+                bands = trial
+                best = p
+            }
+        }
+        self = best
+    }
+
+    private init(graph: Graph, codecs: [(tensor: Int, codec: MapCodec, expectedBytes: Int)], codedIndex: [Int],
+                 kernelScratchBytes: Int, bands: [BandPlan?]) {
         let count = graph.tensors.count
         let (first, last) = ArenaPlan.lifetimes(graph)
-        var codedIndex = [Int](repeating: -1, count: count)
-        for (k, c) in codecs.enumerated() { codedIndex[c.tensor] = k }
+        var bands = bands
         let io = Set(graph.inputs + graph.outputs)
 
         var items: [(size: Int, first: Int, last: Int)] = []
@@ -84,7 +123,6 @@ public struct CodecPlacement: Sendable {
             }
         }
         var aliases: [(node: Int, output: Int, input: Int)] = []
-        var bands = graph.nodes.indices.map { BandPlan.make(graph: graph, node: $0, codedIndex: codedIndex, codecs: codecs.map { $0.codec }) }
         for (n, node) in graph.nodes.enumerated() {
             var done: [Int] = []
             if let plan = bands[n] {
@@ -159,7 +197,10 @@ public struct CodecPlacement: Sendable {
         // The codec's tile symbols (and a transform's per-pixel floats) use the kernel scratch: they are needed
         // only between steps.
         // Band variants' kernels use it between the band fills and encodes.
-        let bandScratch = bands.reduce(kernelScratchBytes) { max($0, $1?.scratchBytes ?? 0) }
+        // Bands of several output tiles quantize the whole band into the symbol scratch (`encodeTiles`).
+        let bandScratch = bands.reduce(kernelScratchBytes) {
+            max($0, $1?.scratchBytes ?? 0, $1.flatMap { b in b.outputCodec?.bandSymbolBytes(tiles: b.tilesPerBand) } ?? 0)
+        }
         self.scratchBytes = Layout.alignUp(codecs.reduce(bandScratch) { max($0, $1.codec.scratchBytes) })
         self.bandTaskScratchBytes = bands.reduce(0) { max($0, $1?.taskScratchBytes ?? 0) }
         self.bands = bands

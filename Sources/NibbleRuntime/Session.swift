@@ -241,7 +241,10 @@ public final class Session {
             }
             if let codec = plan.outputCodec {
                 let slot = UnsafeMutableRawBufferPointer(start: base + plan.outputOffset, count: codec.worstCaseBytes)
-                if let bytes = codec.encodeTile(plan.reducesRows ? 0 : b, band: values, into: slot, symbols: symbols) {
+                // A band of several tiles is encoded as those tiles, in order (each starts where the last ended).
+                let tiles = plan.reducesRows ? 0..<1
+                    : band.outRows.lowerBound / plan.tileRows..<(band.outRows.upperBound + plan.tileRows - 1) / plan.tileRows
+                if let bytes = codec.encodeTiles(tiles, band: values, into: slot, symbols: symbols) {
                     encodedBytes[plan.outputCoded] = bytes
                 } else {
                     codecFailures &+= 1
@@ -281,7 +284,7 @@ public final class Session {
             let shift = rows.lowerBound - previous.lowerBound
             for i in 0..<x.channels {
                 let c = n <= nOld ? i : x.channels - 1 - i
-                (raw + c * n * rowBytes).copyMemory(from: raw + (c * nOld + shift) * rowBytes, byteCount: kept.count * rowBytes)
+                moveBytes(raw + c * n * rowBytes, from: raw + (c * nOld + shift) * rowBytes, count: kept.count * rowBytes)
             }
         }
         let slot = UnsafeRawBufferPointer(start: base + x.sourceOffset, count: codec.worstCaseBytes)
@@ -296,9 +299,18 @@ public final class Session {
             let t0 = k * tileRows, tn = codec.layout.segmentRange(k).count / w
             let r0 = max(rows.lowerBound, t0), r1 = min(rows.upperBound, t0 + tn)
             let count = (r1 - r0) * w
+            // A tile whose rows are all in the window is mapped in place in one pass (1-row tiles give 4–16 bytes
+            // per channel: one loop per channel cost more than its lookups), then copied row block by row block.
+            let mapsWhole = x.byteMap != nil && !x.byteMapIsIdentity && r1 - r0 == tn
+            if mapsWhole, let map = x.byteMap {
+                let all = x.channels * tn * w
+                map.withUnsafeBufferPointer { m in for i in 0..<all { symbols[i] = m[Int(symbols[i])] } }
+            }
             for c in 0..<x.channels {
                 let src = symbols + (c * tn + r0 - t0) * w, at = (c * n + r0 - rows.lowerBound) * w
-                if let map = x.byteMap {
+                if x.byteMapIsIdentity || mapsWhole {
+                    moveBytes(raw + at, from: UnsafeRawPointer(src), count: count)
+                } else if let map = x.byteMap {
                     let dst = raw.assumingMemoryBound(to: UInt8.self) + at
                     map.withUnsafeBufferPointer { m in for i in 0..<count { dst[i] = m[Int(src[i])] } }
                 } else {
@@ -386,5 +398,25 @@ extension Session {
             throw .insufficientMemory("arena too small for codec '\(codec.name)': needed \(needed) bytes, got \(arena.count)")
         }
         bind(codec)
+    }
+}
+
+/// memmove for the window fill's short copies (a row or a few of one channel, often 4–32 bytes, per channel per
+/// band): 8-byte words inline, in the direction that reads every byte before it is overwritten; the C call cost
+/// more than the copy (memmove was ~3 % of a CAT run). Longer copies go to memmove.
+@inline(__always)
+private func moveBytes(_ dst: UnsafeMutableRawPointer, from src: UnsafeRawPointer, count: Int) {
+    if count > 64 {
+        dst.copyMemory(from: src, byteCount: count)
+        return
+    }
+    if UnsafeRawPointer(dst) < src {
+        var i = 0
+        while i &+ 8 <= count { (dst + i).storeBytes(of: (src + i).loadUnaligned(as: UInt64.self), as: UInt64.self); i &+= 8 }
+        while i < count { (dst + i).storeBytes(of: (src + i).load(as: UInt8.self), as: UInt8.self); i &+= 1 }
+    } else {
+        var i = count
+        while i & 7 != 0 { i &-= 1; (dst + i).storeBytes(of: (src + i).load(as: UInt8.self), as: UInt8.self) }
+        while i > 0 { i &-= 8; (dst + i).storeBytes(of: (src + i).loadUnaligned(as: UInt64.self), as: UInt64.self) }
     }
 }

@@ -67,6 +67,21 @@ final class BandTileTests: XCTestCase {
                     }
                     XCTAssertEqual(last, n)
                     XCTAssertEqual(Array(banded[0..<n]), Array(slot[0..<n]), "\(shape) bits \(bits): band encode = whole encode")
+                    // Bands of several tiles (`encodeTiles`, a shorter last band) write the same slot.
+                    for m in 2...max(2, c.tileCount) where m <= c.tileCount {
+                        var multi = [UInt8](repeating: 0x33, count: c.worstCaseBytes)
+                        var wide = [UInt8](repeating: 0, count: c.bandSymbolBytes(tiles: m))
+                        var end = 0
+                        for k0 in stride(from: 0, to: c.tileCount, by: m) {
+                            let tiles = k0..<min(c.tileCount, k0 + m)
+                            let rows = (k0 * R)..<min(H, tiles.upperBound * R)
+                            var band: [Float] = []
+                            for ch in 0..<C { for r in rows { band += x[((ch * H + r) * W)..<((ch * H + r + 1) * W)] } }
+                            end = try XCTUnwrap(multi.withUnsafeMutableBytes { s in wide.withUnsafeMutableBufferPointer { c.encodeTiles(tiles, band: band, into: s, symbols: $0.baseAddress!) } })
+                        }
+                        XCTAssertEqual(end, n)
+                        XCTAssertEqual(Array(multi[0..<n]), Array(slot[0..<n]), "\(shape) bits \(bits): \(m)-tile bands = whole encode")
+                    }
                     // A damaged directory entry is refused by the tile decoder too.
                     if c.tileCount > 1 {
                         banded.withUnsafeMutableBytes { $0.storeBytes(of: UInt32(0).littleEndian, toByteOffset: 0, as: UInt32.self) }

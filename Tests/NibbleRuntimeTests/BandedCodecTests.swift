@@ -152,12 +152,16 @@ extension CodecSessionTests {
             try Self.convInput(seed: UInt64(seed)).withUnsafeBufferPointer { try session.setInput(0, floats: $0) }
             session.run { n in for (k, t) in coded.enumerated() where plain.graph.nodes[n].outputs.contains(t) { values[k] += session.tensorFloats(t)! } }
         }
-        for bits in [8, 4] {
+        // (8, true): r1 coded on c2's own input grid (step 0.03, zero point 0), so its byte map is the identity.
+        for (bits, ownGrid) in [(8, false), (4, false), (8, true)] {
             h.graph.codecTables = try coded.enumerated().map { k, t in
-                try Self.entry(tensor: t, bits: bits, values: values[k], signed: values[k].contains { $0 < 0 })
+                var e = try Self.entry(tensor: t, bits: bits, values: values[k], signed: values[k].contains { $0 < 0 })
+                if ownGrid && t == r1 { e.step = 0.03; e.zeroPoint = 0 }
+                return e
             }
             let m = try h.model(outputs: [output])
             let p = try XCTUnwrap(m.codecPlacement)
+            XCTAssertEqual(try XCTUnwrap(p.bands[2]).inputs[0].byteMapIsIdentity, ownGrid)
             for conv in [2, 3] {  // c2 and dw: CAT inputs (c1 reads the uncoded model input)
                 let plan = try XCTUnwrap(p.bands[conv])
                 XCTAssertNotNil(plan.inputs[0].byteMap, "node \(conv)")
