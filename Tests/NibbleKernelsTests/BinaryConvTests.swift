@@ -65,6 +65,12 @@ final class BinaryConvTests: XCTestCase {
                     if acc.pointer[i] != accRef.pointer[i] { accBad += 1 }
                     if out.pointer[i].bitPattern != outRef.pointer[i].bitPattern { outBad += 1 }
                 }
+                // The output alone (the runtime's call) takes the same values.
+                let alone = AlignedBuffer<Float>(count: n, fill: .nan)
+                BinaryConv.run(g, activations: aPacked.pointer, activationLayout: al, weights: wPacked.pointer,
+                               weightLayout: wl, scales: scales.pointer, bias: b, accumulators: nil,
+                               output: alone.pointer, scratch: scratch.raw, outputMin: clamp.0, outputMax: clamp.1, isa: isa)
+                for i in 0..<n where alone.pointer[i].bitPattern != outRef.pointer[i].bitPattern { outBad += 1 }
                 XCTAssertEqual(accBad, 0, "\(isa.name) \(m.name) acc \(g)", file: file, line: line)
                 XCTAssertEqual(outBad, 0, "\(isa.name) \(m.name) output \(g)", file: file, line: line)
                 if accBad > 0 || outBad > 0 { return }

@@ -79,6 +79,7 @@ public enum BinaryConvTiled {
             for kw in 0..<g.kernelW { tapWords[kh &* g.kernelW &+ kw] = (kh &* g.dilationH &* g.inW &+ kw &* g.dilationW) &* words }
         }
         let lastRow = (g.kernelH &- 1) &* g.dilationH, lastColumn = (g.kernelW &- 1) &* g.dilationW
+        let lo = SIMD8<Float>(repeating: outputMin), hi = SIMD8<Float>(repeating: outputMax)
         var p0 = pixels.lowerBound
         while p0 < pixels.upperBound {
             let cols = Swift.min(nr, pixels.upperBound &- p0)
@@ -171,33 +172,32 @@ public enum BinaryConvTiled {
                     }
                 }
                 for r in 0..<rows {
-                    let o = m0 &+ r
-                    let row = accT + r &* nr
-                    if xorMode {
-                        // Σ_valid (C − 2·pop(a ^ w)) = valid·C − 2·(Σ_all pop − Σ_padded pop(w)).
-                        var c = 0
-                        while c &+ 8 <= cols {
-                            let a = UnsafeRawPointer(row + c).loadUnaligned(as: SIMD8<Int32>.self)
-                            let v = UnsafeRawPointer(validTaps + c).loadUnaligned(as: SIMD8<Int32>.self)
-                            UnsafeMutableRawPointer(row + c).storeBytes(of: v &* inC &- 2 &* a, as: SIMD8<Int32>.self)
-                            c &+= 8
+                    let o = m0 &+ r, row = accT + r &* nr, idx = o &* n &+ p0
+                    let scale = scales[o], b: Float = bias?[o] ?? 0
+                    let sv = SIMD8<Float>(repeating: scale), bv = SIMD8<Float>(repeating: b)
+                    // The integer fix-up and Int8Quantization.dequantize in one pass over the row, 8 lanes at a time:
+                    // w1a1: Σ_valid (C − 2·pop(a ^ w)) = valid·C − 2·(Σ_all pop − Σ_padded pop(w)); bipolar weights
+                    // × unsigned activations: − Σ_i 2^i pop(a_i).
+                    var c = 0
+                    while c &+ 8 <= cols {
+                        var a = UnsafeRawPointer(row + c).loadUnaligned(as: SIMD8<Int32>.self)
+                        if xorMode {
+                            a = UnsafeRawPointer(validTaps + c).loadUnaligned(as: SIMD8<Int32>.self) &* inC &- 2 &* a
+                        } else if wBipolar {
+                            a &-= UnsafeRawPointer(actSum + c).loadUnaligned(as: SIMD8<Int32>.self)
                         }
-                        while c < cols { row[c] = validTaps[c] &* inC &- 2 &* row[c]; c &+= 1 }
-                    } else if wBipolar {
-                        var c = 0
-                        while c &+ 8 <= cols {
-                            let a = UnsafeRawPointer(row + c).loadUnaligned(as: SIMD8<Int32>.self)
-                            let s = UnsafeRawPointer(actSum + c).loadUnaligned(as: SIMD8<Int32>.self)
-                            UnsafeMutableRawPointer(row + c).storeBytes(of: a &- s, as: SIMD8<Int32>.self)
-                            c &+= 8
+                        if let accumulators { UnsafeMutableRawPointer(accumulators + (idx &+ c)).storeBytes(of: a, as: SIMD8<Int32>.self) }
+                        if let output {
+                            UnsafeMutableRawPointer(output + (idx &+ c)).storeBytes(of: clampLanes(SIMD8<Float>(a) * sv + bv, lo: lo, hi: hi),
+                                                                                  as: SIMD8<Float>.self)
                         }
-                        while c < cols { row[c] &-= actSum[c]; c &+= 1 }
+                        c &+= 8
                     }
-                    let idx = o &* n &+ p0
-                    accumulators?.advanced(by: idx).update(from: row, count: cols)
-                    if let output {
-                        Int8Quantization.dequantize(row, count: cols, scale: scales[o], bias: bias?[o] ?? 0,
-                                                    outputMin: outputMin, outputMax: outputMax, into: output + idx)
+                    while c < cols {
+                        let a = xorMode ? validTaps[c] &* inC &- 2 &* row[c] : wBipolar ? row[c] &- actSum[c] : row[c]
+                        accumulators?[idx &+ c] = a
+                        output?[idx &+ c] = Int8Quantization.dequantize(a, scale: scale, bias: b, outputMin: outputMin, outputMax: outputMax)
+                        c &+= 1
                     }
                 }
                 m0 &+= mr
