@@ -108,12 +108,4 @@ enum LowBitMicrokernel {
         d.storeBytes(of: hi, toByteOffset: 32, as: __m256i.self)
     }
 }
-
-extension Int32Tile4x16 {
-    @inline(__always)
-    func adding(_ o: Int32Tile4x16) -> Int32Tile4x16 {
-        Int32Tile4x16(r0a: r0a &+ o.r0a, r0b: r0b &+ o.r0b, r1a: r1a &+ o.r1a, r1b: r1b &+ o.r1b,
-                      r2a: r2a &+ o.r2a, r2b: r2b &+ o.r2b, r3a: r3a &+ o.r3a, r3b: r3b &+ o.r3b)
-    }
-}
 #endif

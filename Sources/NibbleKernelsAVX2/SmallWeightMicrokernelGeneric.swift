@@ -8,6 +8,15 @@ struct Int32Tile4x16 {
     var r2a: SIMD8<Int32>, r2b: SIMD8<Int32>, r3a: SIMD8<Int32>, r3b: SIMD8<Int32>
 }
 
+extension Int32Tile4x16 {
+    /// Lane-wise sum of two tiles (wrapping, as the int32 accumulators do).
+    @inline(__always)
+    func adding(_ o: Int32Tile4x16) -> Int32Tile4x16 {
+        Int32Tile4x16(r0a: r0a &+ o.r0a, r0b: r0b &+ o.r0b, r1a: r1a &+ o.r1a, r1b: r1b &+ o.r1b,
+                      r2a: r2a &+ o.r2a, r2b: r2b &+ o.r2b, r3a: r3a &+ o.r3a, r3b: r3b &+ o.r3b)
+    }
+}
+
 enum SmallWeightMicrokernelGeneric {
     static let tileRows = 4
     static let tileColumns = 16
