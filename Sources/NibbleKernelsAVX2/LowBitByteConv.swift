@@ -23,13 +23,13 @@ public enum LowBitByteConv {
 
     /// Input channels padded to whole quads.
     @inline(__always) static func paddedChannels(_ g: ConvGeometry) -> Int { (g.inC &+ 3) & ~3 }
-    /// Byte offsets of the scratch parts: tap offsets, one expanded weight row, the block's panel, a tile's columns
-    /// (64 ints), then the padded image (whose last pixel's 64-byte word stores may run 64 bytes past it).
+    /// Byte offsets of the scratch parts: tap offsets, one tap's expanded weight rows (16 channels), the block's panel,
+    /// a tile's columns (64 ints), then the padded image (whose last pixel's 64-byte word stores may run 64 bytes past it).
     @inline(__always)
     static func layout(_ g: ConvGeometry) -> (row: Int, panel: Int, columns: Int, image: Int, total: Int) {
         let taps = g.kernelH &* g.kernelW, words = (g.inC &+ 63) >> 6
         let row = roundUp64(taps &* 8)
-        let panel = row &+ roundUp64(words &* 64)
+        let panel = row &+ LowBitMicrokernel.tileColumns &* words &* 64
         let columns = panel &+ roundUp64(taps &* (paddedChannels(g) >> 2) &* 64)
         let image = columns &+ 64 &* 4
         let imageBytes = IndirectImage.height(g) &* IndirectImage.width(g) &* paddedChannels(g)
@@ -61,7 +61,7 @@ public enum LowBitByteConv {
         while o0 < channels.upperBound {
             let liveC = Swift.min(nc, channels.upperBound &- o0)
             expandWeightBlock(g, weights: weights, bits: weightBits, encoding: weightEncoding, first: o0, count: liveC,
-                              row: scratch + lay.row, into: scratch + lay.panel)
+                              rows: scratch + lay.row, into: scratch + lay.panel)
             // The block's scales and biases as lane vectors (lanes past the block read 0: those columns are dropped).
             var s = (SIMD8<Float>(), SIMD8<Float>()), b = (SIMD8<Float>(), SIMD8<Float>())
             for j in 0..<liveC {
@@ -117,31 +117,76 @@ public enum LowBitByteConv {
 
     /// Output channels first ..< first + count (≤ 16; the rest of the 16 are 0) as panel[(t·quads + q)·64 + 4j + u] =
     /// w[first + j][channel 4q + u][tap t], channels past inC 0 (their activations are 0 too, so a bipolar −1 there is
-    /// harmless).
+    /// harmless). Per tap, the 16 channels' rows are expanded side by side into `rows` (64 bytes per weight word), then
+    /// turned into the panel's channel-in-lanes order 8 quads × 8 channels at a time by an in-register transpose: a
+    /// 4-byte scatter per quad was a fifth of the L4 w2a2 run.
     static func expandWeightBlock(_ g: ConvGeometry, weights: UnsafePointer<UInt64>, bits: Int, encoding: Int, first: Int,
-                                  count: Int, row: UnsafeMutableRawPointer, into panel: UnsafeMutableRawPointer) {
+                                  count: Int, rows: UnsafeMutableRawPointer, into panel: UnsafeMutableRawPointer) {
         let taps = g.kernelH &* g.kernelW, words = (g.inC &+ 63) >> 6, quads = paddedChannels(g) >> 2
-        let plane = g.outC &* taps &* words
+        let plane = g.outC &* taps &* words, rowBytes = 64 &* words
         var coefficients = SIMD4<Int8>(1, 2, 4, 8)
         if encoding == 0 { coefficients[0] = 2 }   // bipolar: 2b − 1
         if encoding == 2 { coefficients[bits &- 1] = Int8(truncatingIfNeeded: -(1 << (bits &- 1))) }
         let offset: Int8 = encoding == 0 ? -1 : 0
-        let wordsOfRow = row.assumingMemoryBound(to: UInt32.self)
-        let dst = panel.assumingMemoryBound(to: UInt32.self)
-        for j in 0..<LowBitMicrokernel.tileColumns {
-            for t in 0..<taps {
-                let at = dst + (t &* quads &* 16 &+ j)
-                if j >= count {
-                    for q in 0..<quads { at[q &* 16] = 0 }
-                    continue
-                }
+        for j in count..<LowBitMicrokernel.tileColumns {
+            (rows + j &* rowBytes).initializeMemory(as: UInt8.self, repeating: 0, count: rowBytes)
+        }
+        for t in 0..<taps {
+            for j in 0..<count {
                 let src = weights + ((first &+ j) &* taps &+ t) &* words
                 for u in 0..<words {
                     LowBitMicrokernel.expandWord(src + u, planeStride: plane, planes: bits, coefficients: coefficients,
-                                                 offset: offset, to: row + 64 &* u)
+                                                 offset: offset, to: rows + (j &* rowBytes &+ 64 &* u))
                 }
-                for q in 0..<quads { at[q &* 16] = wordsOfRow[q] }
             }
+            let dst = panel + t &* quads &* 64
+            var q = 0
+            while q < quads {
+                let live = Swift.min(8, quads &- q)
+                transposeQuads(UnsafeRawPointer(rows + 4 &* q), rowBytes: rowBytes, live: live, to: dst + 64 &* q)
+                transposeQuads(UnsafeRawPointer(rows + (8 &* rowBytes &+ 4 &* q)), rowBytes: rowBytes, live: live, to: dst + (64 &* q &+ 32))
+                q &+= 8
+            }
+        }
+    }
+
+    /// Eight rows of 8 quads (row r at src + r·rowBytes) stored as `live` columns: d[64·i + 4r …] = row r's quad i.
+    @inline(__always)
+    static func transposeQuads(_ src: UnsafeRawPointer, rowBytes: Int, live: Int, to d: UnsafeMutableRawPointer) {
+        @inline(__always) func row(_ r: Int) -> __m256i { src.loadUnaligned(fromByteOffset: r &* rowBytes, as: __m256i.self) }
+        // t = quads 0, 1 | 4, 5 (lo) or 2, 3 | 6, 7 (hi) of a row pair; u = quad i of four rows | quad i + 4.
+        let t0 = _mm256_unpacklo_epi32(row(0), row(1)), t1 = _mm256_unpackhi_epi32(row(0), row(1))
+        let t2 = _mm256_unpacklo_epi32(row(2), row(3)), t3 = _mm256_unpackhi_epi32(row(2), row(3))
+        let t4 = _mm256_unpacklo_epi32(row(4), row(5)), t5 = _mm256_unpackhi_epi32(row(4), row(5))
+        let t6 = _mm256_unpacklo_epi32(row(6), row(7)), t7 = _mm256_unpackhi_epi32(row(6), row(7))
+        let u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2)
+        let u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3)
+        let u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6)
+        let u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7)
+        // Quad i of all eight rows: the low halves (i < 4) or the high halves (i ≥ 4) of u_i and u_(i+4).
+        @inline(__always) func lows(_ a: __m256i, _ b: __m256i) -> __m256i {
+            let x = unsafeBitCast(a, to: SIMD8<Int32>.self), y = unsafeBitCast(b, to: SIMD8<Int32>.self)
+            return unsafeBitCast(SIMD8(lowHalf: x.lowHalf, highHalf: y.lowHalf), to: __m256i.self)
+        }
+        @inline(__always) func highs(_ a: __m256i, _ b: __m256i) -> __m256i {
+            let x = unsafeBitCast(a, to: SIMD8<Int32>.self), y = unsafeBitCast(b, to: SIMD8<Int32>.self)
+            return unsafeBitCast(SIMD8(lowHalf: x.highHalf, highHalf: y.highHalf), to: __m256i.self)
+        }
+        let c0 = lows(u0, u4), c1 = lows(u1, u5), c2 = lows(u2, u6), c3 = lows(u3, u7)
+        let c4 = highs(u0, u4), c5 = highs(u1, u5), c6 = highs(u2, u6), c7 = highs(u3, u7)
+        if live == 8 {
+            d.storeBytes(of: c0, as: __m256i.self); d.storeBytes(of: c1, toByteOffset: 64, as: __m256i.self)
+            d.storeBytes(of: c2, toByteOffset: 128, as: __m256i.self); d.storeBytes(of: c3, toByteOffset: 192, as: __m256i.self)
+            d.storeBytes(of: c4, toByteOffset: 256, as: __m256i.self); d.storeBytes(of: c5, toByteOffset: 320, as: __m256i.self)
+            d.storeBytes(of: c6, toByteOffset: 384, as: __m256i.self); d.storeBytes(of: c7, toByteOffset: 448, as: __m256i.self)
+        } else {
+            d.storeBytes(of: c0, as: __m256i.self)   // live ≥ 1
+            if live > 1 { d.storeBytes(of: c1, toByteOffset: 64, as: __m256i.self) }
+            if live > 2 { d.storeBytes(of: c2, toByteOffset: 128, as: __m256i.self) }
+            if live > 3 { d.storeBytes(of: c3, toByteOffset: 192, as: __m256i.self) }
+            if live > 4 { d.storeBytes(of: c4, toByteOffset: 256, as: __m256i.self) }
+            if live > 5 { d.storeBytes(of: c5, toByteOffset: 320, as: __m256i.self) }
+            if live > 6 { d.storeBytes(of: c6, toByteOffset: 384, as: __m256i.self) }
         }
     }
 }

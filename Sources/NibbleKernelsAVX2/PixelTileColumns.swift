@@ -44,8 +44,8 @@ enum PixelTileColumns {
                             outputMin: Float, outputMax: Float, columns: UnsafeMutablePointer<Int32>, channels: Int,
                             pixels: Int, into output: UnsafeMutablePointer<Float>, stride: Int) {
         let lo = SIMD8<Float>(repeating: outputMin), hi = SIMD8<Float>(repeating: outputMax)
-        func y(_ acc: SIMD8<Int32>, _ s: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Int32> {
-            unsafeBitCast(clampLanes(SIMD8<Float>(acc) * s + b, lo: lo, hi: hi), to: SIMD8<Int32>.self)
+        @inline(__always) func y(_ acc: SIMD8<Int32>, _ s: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Int32> {
+            unsafeBitCast(clampLanes(floatLanes(acc) * s + b, lo: lo, hi: hi), to: SIMD8<Int32>.self)
         }
         transpose(y(t.r0a, scale.0, bias.0), y(t.r1a, scale.0, bias.0), y(t.r2a, scale.0, bias.0), y(t.r3a, scale.0, bias.0),
                   to: columns)

@@ -188,7 +188,7 @@ public enum BinaryConvTiled {
                         }
                         if let accumulators { UnsafeMutableRawPointer(accumulators + (idx &+ c)).storeBytes(of: a, as: SIMD8<Int32>.self) }
                         if let output {
-                            UnsafeMutableRawPointer(output + (idx &+ c)).storeBytes(of: clampLanes(SIMD8<Float>(a) * sv + bv, lo: lo, hi: hi),
+                            UnsafeMutableRawPointer(output + (idx &+ c)).storeBytes(of: clampLanes(floatLanes(a) * sv + bv, lo: lo, hi: hi),
                                                                                   as: SIMD8<Float>.self)
                         }
                         c &+= 8

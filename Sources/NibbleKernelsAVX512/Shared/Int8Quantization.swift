@@ -41,7 +41,7 @@ public enum Int8Quantization {
         let hi = SIMD8<Float>(repeating: outputMax), lo = SIMD8<Float>(repeating: outputMin)
         var i = 0
         while i &+ 8 <= count {
-            let v = SIMD8<Float>(UnsafeRawPointer(acc + i).loadUnaligned(as: SIMD8<Int32>.self)) * s + b
+            let v = floatLanes(UnsafeRawPointer(acc + i).loadUnaligned(as: SIMD8<Int32>.self)) * s + b
             UnsafeMutableRawPointer(y + i).storeBytes(of: clampLanes(v, lo: lo, hi: hi), as: SIMD8<Float>.self)
             i &+= 8
         }

@@ -228,14 +228,14 @@ public enum TernaryConvTiled {
                         seg &+= quads
                         // The reference's `sum += α · Float(Σ (q − zp)·T)` per lane, groups in order.
                         let al = alphas + at
-                        s0a += SIMD8(repeating: al[0]) * SIMD8<Float>(t.r0a)
-                        s0b += SIMD8(repeating: al[0]) * SIMD8<Float>(t.r0b)
-                        s1a += SIMD8(repeating: al[1]) * SIMD8<Float>(t.r1a)
-                        s1b += SIMD8(repeating: al[1]) * SIMD8<Float>(t.r1b)
-                        s2a += SIMD8(repeating: al[2]) * SIMD8<Float>(t.r2a)
-                        s2b += SIMD8(repeating: al[2]) * SIMD8<Float>(t.r2b)
-                        s3a += SIMD8(repeating: al[3]) * SIMD8<Float>(t.r3a)
-                        s3b += SIMD8(repeating: al[3]) * SIMD8<Float>(t.r3b)
+                        s0a += SIMD8(repeating: al[0]) * floatLanes(t.r0a)
+                        s0b += SIMD8(repeating: al[0]) * floatLanes(t.r0b)
+                        s1a += SIMD8(repeating: al[1]) * floatLanes(t.r1a)
+                        s1b += SIMD8(repeating: al[1]) * floatLanes(t.r1b)
+                        s2a += SIMD8(repeating: al[2]) * floatLanes(t.r2a)
+                        s2b += SIMD8(repeating: al[2]) * floatLanes(t.r2b)
+                        s3a += SIMD8(repeating: al[3]) * floatLanes(t.r3a)
+                        s3b += SIMD8(repeating: al[3]) * floatLanes(t.r3b)
                     }
                     let o = m0 &+ r0, live = rows &- o
                     let y = output + (o &* g.outPixels &+ pixelStart &+ t0)
