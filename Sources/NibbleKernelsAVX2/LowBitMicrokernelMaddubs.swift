@@ -97,12 +97,28 @@ enum LowBitMicrokernel {
     @inline(__always)
     static func expandWord(_ words: UnsafePointer<UInt64>, planeStride: Int, planes: Int,
                            coefficients: SIMD4<Int8>, offset: Int8, to d: UnsafeMutableRawPointer) {
+        // One 64-bit broadcast per plane feeds both halves (bytes 0–3 and 4–7 of the word); the plane count is a
+        // constant in each case, so the loop unrolls.
+        let spreadLow = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                         2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3)
+        let spreadHigh = _mm256_add_epi8(spreadLow, _mm256_set1_epi8(4))
+        let bits = _mm256_set1_epi64x(Int64(bitPattern: 0x8040_2010_0804_0201))
         var lo = _mm256_set1_epi8(CChar(offset)), hi = lo
-        for j in 0..<planes {
-            let w = words[j &* planeStride]
-            let c = _mm256_set1_epi8(CChar(coefficients[j]))
-            lo = _mm256_add_epi8(lo, _mm256_and_si256(byteMask(UInt32(truncatingIfNeeded: w)), c))
-            hi = _mm256_add_epi8(hi, _mm256_and_si256(byteMask(UInt32(truncatingIfNeeded: w >> 32)), c))
+        @inline(__always) func add(_ n: Int) {
+            for j in 0..<n {
+                let w = _mm256_set1_epi64x(Int64(bitPattern: words[j &* planeStride]))
+                let c = _mm256_set1_epi8(CChar(coefficients[j]))
+                let ml = _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(w, spreadLow), bits), bits)
+                let mh = _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(w, spreadHigh), bits), bits)
+                lo = _mm256_add_epi8(lo, _mm256_and_si256(ml, c))
+                hi = _mm256_add_epi8(hi, _mm256_and_si256(mh, c))
+            }
+        }
+        switch planes {
+        case 1: add(1)
+        case 2: add(2)
+        case 3: add(3)
+        default: add(4)
         }
         d.storeBytes(of: lo, as: __m256i.self)
         d.storeBytes(of: hi, toByteOffset: 32, as: __m256i.self)

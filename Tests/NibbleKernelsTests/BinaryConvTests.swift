@@ -16,6 +16,9 @@ final class BinaryConvTests: XCTestCase {
         Mode(act: .unsigned, actBits: 4, weight: .twosComplement, weightBits: 4),   // w4a4
         Mode(act: .unsigned, actBits: 1, weight: .twosComplement, weightBits: 3),
         Mode(act: .unsigned, actBits: 3, weight: .unsigned, weightBits: 2),
+        // One plane on either side of the x86 byte path (k·m = 4): bipolar weights there are 2b − 1.
+        Mode(act: .unsigned, actBits: 4, weight: .bipolar, weightBits: 1),          // w1a4
+        Mode(act: .unsigned, actBits: 1, weight: .unsigned, weightBits: 4),         // w4a1
     ]
 
     func check(_ g: ConvGeometry, _ m: Mode, seed: UInt64, batch: Int = 1, bias useBias: Bool = true,
