@@ -99,26 +99,8 @@ public enum Int8ConvIndirect {
         let r1 = Swift.min(hp, (pixels.upperBound &- 1) / g.outW &* g.strideH &+ (g.kernelH &- 1) &* g.dilationH &+ 2)
         (image + r0 &* wp &* cp).update(repeating: Int16(Swift.max(0, Swift.min(255, zeroPoint))), count: (r1 &- r0) &* wp &* cp)
         if r1 == hp { (image + hp &* wp &* cp).update(repeating: 0, count: 32) }
-        // Input columns iw whose padded column s = iw + padLeft lies in 0..<wp.
-        let iwLo = Swift.max(0, 0 &- g.padLeft), iwHi = Swift.min(g.inW, wp &- g.padLeft)
-        if iwLo >= iwHi { return }
-        let ihLo = Swift.max(0, r0 &- g.padTop), ihHi = Swift.min(g.inH, r1 &- g.padTop)
-        if ihLo >= ihHi { return }
-        for c in 0..<g.inC {
-            for ih in ihLo..<ihHi {
-                let r = ih &+ g.padTop
-                let at = (c &* g.inH &+ ih) &* g.inW
-                let src: UnsafePointer<UInt8>
-                if let quantized {
-                    src = quantized + at
-                } else {
-                    Int8Quantization.quantize(input + at, count: g.inW, scale: scale, zeroPoint: zeroPoint, into: row)
-                    src = UnsafePointer(row)
-                }
-                var d = image + ((r &* wp &+ iwLo &+ g.padLeft) &* cp &+ c)
-                for iw in iwLo..<iwHi { d.pointee = Int16(src[iw]); d += cp }
-            }
-        }
+        IndirectImage.storeQuantized(g, input: input, quantized: quantized, scale: scale, zeroPoint: zeroPoint, rows: r0..<r1,
+                                     pixelValues: cp, subtract: 0, row: row, into: image)
     }
 
     /// Output channels first ..< first + count (≤ 16; the rest 0) as panel[32·(s·pairs + e / 2) + 16·(j / 8) + 2·(j mod 8) +

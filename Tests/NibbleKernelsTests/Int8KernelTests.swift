@@ -59,8 +59,16 @@ final class Int8KernelTests: XCTestCase {
     /// A session's threads each take a range of output pixels, and a CAT window hands the kernel its input already
     /// quantized: both must give the whole float pass's values, and write nothing outside the range.
     func testConvPixelRangesAndQuantizedInput() {
-        let g = ConvGeometry(inC: 5, inH: 11, inW: 13, outC: 21, outH: 6, outW: 7, kernelH: 3, kernelW: 3,
-                             strideH: 2, strideW: 2, padTop: 1, padLeft: 1)
+        checkPixelRanges(ConvGeometry(inC: 5, inH: 11, inW: 13, outC: 21, outH: 6, outW: 7, kernelH: 3, kernelW: 3,
+                                      strideH: 2, strideW: 2, padTop: 1, padLeft: 1))
+        // Depthwise (Int8DepthwiseDirect): 19 channels (a partial vector), dilation 2, and stride 2.
+        checkPixelRanges(ConvGeometry(inC: 19, inH: 11, inW: 13, outC: 19, outH: 7, outW: 9, kernelH: 3, kernelW: 3,
+                                      padTop: 0, padLeft: 0, dilationH: 2, dilationW: 2, groups: 19))
+        checkPixelRanges(ConvGeometry(inC: 9, inH: 11, inW: 13, outC: 9, outH: 6, outW: 7, kernelH: 3, kernelW: 3,
+                                      strideH: 2, strideW: 2, padTop: 1, padLeft: 1, groups: 9))
+    }
+
+    func checkPixelRanges(_ g: ConvGeometry, file: StaticString = #filePath, line: UInt = #line) {
         var rng = SplitMix(seed: 9)
         let input = (0..<(g.inC * g.inH * g.inW)).map { _ in rng.float(-1, 3) }
         let weights = (0..<(g.outC * g.reductionLength)).map { _ in Int8(truncatingIfNeeded: rng.int(-128...127)) }
@@ -83,7 +91,7 @@ final class Int8KernelTests: XCTestCase {
                         bad += 1
                     }
                 }
-                XCTAssertEqual(bad, 0, "\(isa.name) pixels \(pixels)")
+                XCTAssertEqual(bad, 0, "\(isa.name) pixels \(pixels) \(g)", file: file, line: line)
             }
         }
     }

@@ -1,5 +1,6 @@
 // Public int8 convolution entry point: picks the ISA build (VNNI on AVX-512, exact widening elsewhere; on AVX2
-// groups-1 convs with ≥ 16 output pixels run im2col-free, Int8ConvIndirect).
+// groups-1 convs with ≥ 16 output pixels run im2col-free, Int8ConvIndirect; depthwise convs run direct at every level,
+// Int8DepthwiseDirect).
 // The x86 ISA modules exist only in the SwiftPM build; the Embedded ARM build (scripts/test-arm) compiles
 // these files into one module without them (#if false there), so every level runs the portable kernels.
 #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
@@ -14,6 +15,7 @@ public enum Int8Conv {
     /// (Only levels the host supports are asked: their code may not execute elsewhere.)
     public static func scratchByteCount(_ g: ConvGeometry) -> Int {
         var n = Int8ConvTiled.scratchByteCount(g)
+        if Int8DepthwiseDirect.applies(g) { n = Swift.max(n, Int8DepthwiseDirect.scratchByteCount(g)) }
         #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
         if KernelISA.detected >= .avx2 {
             n = Swift.max(n, NibbleKernelsAVX2.Int8ConvTiled.scratchByteCount(g.forAVX2))
@@ -37,6 +39,16 @@ public enum Int8Conv {
         precondition(pixels.lowerBound >= 0 && pixels.upperBound <= g.outPixels, "Int8Conv: output pixels \(pixels) outside 0..<\(g.outPixels)")
         switch isa {
         #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
+        case .avx512 where Int8DepthwiseDirect.applies(g):
+            NibbleKernelsAVX512.Int8DepthwiseDirect.run(g.forAVX512, input: input, inputScale: inputScale,
+                inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,
+                output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax, pixels: pixels,
+                quantizedInput: quantizedInput)
+        case .avx2 where Int8DepthwiseDirect.applies(g):
+            NibbleKernelsAVX2.Int8DepthwiseDirect.run(g.forAVX2, input: input, inputScale: inputScale,
+                inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,
+                output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax, pixels: pixels,
+                quantizedInput: quantizedInput)
         case .avx512:
             NibbleKernelsAVX512.Int8ConvTiled.run(g.forAVX512, input: input, inputScale: inputScale,
                 inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,
@@ -56,6 +68,11 @@ public enum Int8Conv {
         case .avx512, .avx2:
             fallthrough  // no x86 ISA modules in this build: run the portable kernels
         #endif
+        case .portable where Int8DepthwiseDirect.applies(g):
+            Int8DepthwiseDirect.run(g, input: input, inputScale: inputScale,
+                inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,
+                output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax, pixels: pixels,
+                quantizedInput: quantizedInput)
         case .portable:
             Int8ConvTiled.run(g, input: input, inputScale: inputScale,
                 inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,

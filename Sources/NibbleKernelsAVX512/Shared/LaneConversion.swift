@@ -1,11 +1,17 @@
 // Shared source (symlinked into every kernel module).
-// Float(v) in every lane, as one vcvtdq2ps. `SIMD8<Float>(someInt32Vector)` is a stdlib generic whose specialization
-// the linker may take from the baseline (SSE2) module and that stays an out-of-line call: it was 10 % of the
-// ternary L5 kernel, called 8 times per tile, and in every indirect-kernel epilogue. A per-lane loop in this module
-// is inlined and vectorized for the module's target.
+// Lane-wise conversions, one instruction each on x86: Float(v) (vcvtdq2ps) and Int32(v) of int16 lanes (vpmovsxwd).
+// The stdlib's generic `SIMD8<Float>(someInt32Vector)` has a specialization the linker may take from the baseline
+// (SSE2) module, and it stays an out-of-line call: it was 10 % of the ternary L5 kernel (8 calls per tile) and sat in
+// every indirect-kernel epilogue. A per-lane loop in this module is inlined and vectorized for the module's target.
 
 @inline(__always) func floatLanes(_ v: SIMD8<Int32>) -> SIMD8<Float> {
     var r = SIMD8<Float>()
     for i in 0..<8 { r[i] = Float(v[i]) }
+    return r
+}
+
+@inline(__always) func int32Lanes(_ v: SIMD8<Int16>) -> SIMD8<Int32> {
+    var r = SIMD8<Int32>()
+    for i in 0..<8 { r[i] = Int32(v[i]) }
     return r
 }

@@ -1,1 +1,0 @@
-../NibbleKernelsAVX2/IndirectImage.swift
