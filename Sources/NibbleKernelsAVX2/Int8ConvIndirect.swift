@@ -21,14 +21,14 @@ public enum Int8ConvIndirect {
     @inline(__always) static func pairs(_ g: ConvGeometry) -> Int { (segments(g).length &+ 1) >> 1 }
 
     /// Byte offsets of the scratch parts: segment offsets (one per tap while computed), row sums, the block's panel,
-    /// a tile's columns, one quantized input row, then the image (int16, and 64 bytes an odd segment may read past).
+    /// a tile's columns, 8 quantized input rows, then the image (int16, and 64 bytes an odd segment may read past).
     @inline(__always)
     static func layout(_ g: ConvGeometry) -> (rowSums: Int, panel: Int, columns: Int, row: Int, image: Int, total: Int) {
         let rowSums = roundUp64(g.kernelH &* g.kernelW &* 8)
         let panel = rowSums &+ roundUp64(g.outC &* 4)
         let columns = panel &+ roundUp64(segments(g).count &* pairs(g) &* 32)
         let row = columns &+ 256
-        let image = row &+ roundUp64(g.inW)
+        let image = row &+ roundUp64(8 &* g.inW)
         let imageBytes = IndirectImage.height(g) &* IndirectImage.width(g) &* g.inC &* 2
         return (rowSums, panel, columns, row, image, image &+ roundUp64(imageBytes &+ 64))
     }
@@ -100,7 +100,7 @@ public enum Int8ConvIndirect {
         (image + r0 &* wp &* cp).update(repeating: Int16(Swift.max(0, Swift.min(255, zeroPoint))), count: (r1 &- r0) &* wp &* cp)
         if r1 == hp { (image + hp &* wp &* cp).update(repeating: 0, count: 32) }
         IndirectImage.storeQuantized(g, input: input, quantized: quantized, scale: scale, zeroPoint: zeroPoint, rows: r0..<r1,
-                                     pixelValues: cp, subtract: 0, row: row, into: image)
+                                     pixelValues: cp, subtract: 0, rows8: row, into: image)
     }
 
     /// Output channels first ..< first + count (≤ 16; the rest 0) as panel[32·(s·pairs + e / 2) + 16·(j / 8) + 2·(j mod 8) +

@@ -15,8 +15,8 @@ public enum Int8DepthwiseDirect {
     /// Channels padded to whole vectors.
     @inline(__always) static func paddedChannels(_ g: ConvGeometry) -> Int { (g.inC &+ 7) & ~7 }
 
-    /// Byte offsets of the scratch parts: tap offsets, the weight panel (int32), per-channel scales and biases, one
-    /// quantized input row, then the image (int16).
+    /// Byte offsets of the scratch parts: tap offsets, the weight panel (int32), per-channel scales and biases, 8
+    /// quantized input rows, then the image (int16).
     @inline(__always)
     static func layout(_ g: ConvGeometry) -> (panel: Int, scales: Int, biases: Int, row: Int, image: Int, total: Int) {
         let taps = g.kernelH &* g.kernelW, cp = paddedChannels(g)
@@ -24,7 +24,7 @@ public enum Int8DepthwiseDirect {
         let scales = panel &+ roundUp64(taps &* cp &* 4)
         let biases = scales &+ roundUp64(cp &* 4)
         let row = biases &+ roundUp64(cp &* 4)
-        let image = row &+ roundUp64(g.inW)
+        let image = row &+ roundUp64(8 &* g.inW)
         return (panel, scales, biases, row, image, image &+ roundUp64(IndirectImage.height(g) &* IndirectImage.width(g) &* cp &* 2))
     }
 
@@ -84,6 +84,6 @@ public enum Int8DepthwiseDirect {
         let r1 = (pixels.upperBound &- 1) / g.outW &* g.strideH &+ (g.kernelH &- 1) &* g.dilationH &+ 1
         (image + r0 &* wp &* cp).update(repeating: 0, count: (r1 &- r0) &* wp &* cp)
         IndirectImage.storeQuantized(g, input: input, quantized: quantized, scale: scale, zeroPoint: zeroPoint, rows: r0..<r1,
-                                     pixelValues: cp, subtract: Int16(truncatingIfNeeded: zeroPoint), row: row, into: image)
+                                     pixelValues: cp, subtract: Int16(truncatingIfNeeded: zeroPoint), rows8: row, into: image)
     }
 }
