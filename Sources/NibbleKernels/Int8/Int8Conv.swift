@@ -68,12 +68,15 @@ public enum Int8Conv {
         case .avx512, .avx2:
             fallthrough  // no x86 ISA modules in this build: run the portable kernels
         #endif
-        case .portable where Int8DepthwiseDirect.applies(g):
-            Int8DepthwiseDirect.run(g, input: input, inputScale: inputScale,
-                inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,
-                output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax, pixels: pixels,
-                quantizedInput: quantizedInput)
         case .portable:
+            // An `if`, not a `where` case: the build without x86 modules falls through into this body.
+            if Int8DepthwiseDirect.applies(g) {
+                Int8DepthwiseDirect.run(g, input: input, inputScale: inputScale,
+                    inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,
+                    output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax, pixels: pixels,
+                    quantizedInput: quantizedInput)
+                return
+            }
             Int8ConvTiled.run(g, input: input, inputScale: inputScale,
                 inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,
                 output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax, pixels: pixels,
