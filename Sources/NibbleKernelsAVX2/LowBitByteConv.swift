@@ -174,20 +174,14 @@ public enum LowBitByteConv {
         }
         let c0 = lows(u0, u4), c1 = lows(u1, u5), c2 = lows(u2, u6), c3 = lows(u3, u7)
         let c4 = highs(u0, u4), c5 = highs(u1, u5), c6 = highs(u2, u6), c7 = highs(u3, u7)
-        if live == 8 {
-            d.storeBytes(of: c0, as: __m256i.self); d.storeBytes(of: c1, toByteOffset: 64, as: __m256i.self)
-            d.storeBytes(of: c2, toByteOffset: 128, as: __m256i.self); d.storeBytes(of: c3, toByteOffset: 192, as: __m256i.self)
-            d.storeBytes(of: c4, toByteOffset: 256, as: __m256i.self); d.storeBytes(of: c5, toByteOffset: 320, as: __m256i.self)
-            d.storeBytes(of: c6, toByteOffset: 384, as: __m256i.self); d.storeBytes(of: c7, toByteOffset: 448, as: __m256i.self)
-        } else {
-            d.storeBytes(of: c0, as: __m256i.self)   // live ≥ 1
-            if live > 1 { d.storeBytes(of: c1, toByteOffset: 64, as: __m256i.self) }
-            if live > 2 { d.storeBytes(of: c2, toByteOffset: 128, as: __m256i.self) }
-            if live > 3 { d.storeBytes(of: c3, toByteOffset: 192, as: __m256i.self) }
-            if live > 4 { d.storeBytes(of: c4, toByteOffset: 256, as: __m256i.self) }
-            if live > 5 { d.storeBytes(of: c5, toByteOffset: 320, as: __m256i.self) }
-            if live > 6 { d.storeBytes(of: c6, toByteOffset: 384, as: __m256i.self) }
-        }
+        d.storeBytes(of: c0, as: __m256i.self)   // live ≥ 1
+        if live > 1 { d.storeBytes(of: c1, toByteOffset: 64, as: __m256i.self) }
+        if live > 2 { d.storeBytes(of: c2, toByteOffset: 128, as: __m256i.self) }
+        if live > 3 { d.storeBytes(of: c3, toByteOffset: 192, as: __m256i.self) }
+        if live > 4 { d.storeBytes(of: c4, toByteOffset: 256, as: __m256i.self) }
+        if live > 5 { d.storeBytes(of: c5, toByteOffset: 320, as: __m256i.self) }
+        if live > 6 { d.storeBytes(of: c6, toByteOffset: 384, as: __m256i.self) }
+        if live > 7 { d.storeBytes(of: c7, toByteOffset: 448, as: __m256i.self) }
     }
 }
 #endif

@@ -81,14 +81,16 @@ enum LowBitMicrokernel {
         return c.adding(widen(s))
     }
 
-    /// 0xFF in byte i where bit i of `m` is set, else 0 (vpshufb spreads mask byte b over lanes 8b…8b+7, vpcmpeqb
-    /// against each lane's own bit).
+    /// 0xFF in byte i where bit i of the low (or, with `high`, the high) 32 bits of `word` is set, else 0. `word` is a
+    /// 64-bit value broadcast to every lane: vpshufb spreads its byte b over lanes 8b…8b+7, vpcmpeqb tests each lane's
+    /// own bit.
     @inline(__always)
-    static func byteMask(_ m: UInt32) -> __m256i {
-        let spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
-                                      2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3)
+    static func byteMask(_ word: __m256i, high: Bool) -> __m256i {
+        let spread = _mm256_add_epi8(_mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                                      2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
+                                     _mm256_set1_epi8(high ? 4 : 0))
         let bits = _mm256_set1_epi64x(Int64(bitPattern: 0x8040_2010_0804_0201))
-        return _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(Int32(bitPattern: m)), spread), bits), bits)
+        return _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(word, spread), bits), bits)
     }
 
     /// The 64 values of one packed word position over `planes` bit-planes (plane j's word at words[j · planeStride]):
@@ -99,19 +101,13 @@ enum LowBitMicrokernel {
                            coefficients: SIMD4<Int8>, offset: Int8, to d: UnsafeMutableRawPointer) {
         // One 64-bit broadcast per plane feeds both halves (bytes 0–3 and 4–7 of the word); the plane count is a
         // constant in each case, so the loop unrolls.
-        let spreadLow = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
-                                         2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3)
-        let spreadHigh = _mm256_add_epi8(spreadLow, _mm256_set1_epi8(4))
-        let bits = _mm256_set1_epi64x(Int64(bitPattern: 0x8040_2010_0804_0201))
         var lo = _mm256_set1_epi8(CChar(offset)), hi = lo
         @inline(__always) func add(_ n: Int) {
             for j in 0..<n {
                 let w = _mm256_set1_epi64x(Int64(bitPattern: words[j &* planeStride]))
                 let c = _mm256_set1_epi8(CChar(coefficients[j]))
-                let ml = _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(w, spreadLow), bits), bits)
-                let mh = _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(w, spreadHigh), bits), bits)
-                lo = _mm256_add_epi8(lo, _mm256_and_si256(ml, c))
-                hi = _mm256_add_epi8(hi, _mm256_and_si256(mh, c))
+                lo = _mm256_add_epi8(lo, _mm256_and_si256(byteMask(w, high: false), c))
+                hi = _mm256_add_epi8(hi, _mm256_and_si256(byteMask(w, high: true), c))
             }
         }
         switch planes {
