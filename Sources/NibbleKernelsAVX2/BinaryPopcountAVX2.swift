@@ -104,9 +104,19 @@ private func carrySaveRows<Op: LaneOperation>(_: Op.Type, k: Int, w0: UnsafePoin
 
 /// The tile BinaryConvTiled runs in this module.
 enum BinaryMicrokernel {
+    #if arch(x86_64)
     static let tileRows = 4
     static let panelWidth = 8
     static let name = "pshufb csa 4x8"
+    /// From 4 plane pairs on (w2a2, w1a4, w4a4, …) LowBitByteConv's vpmaddubsw beats these pshufb counts.
+    static let bytePlanePairs = 4
+    #else
+    // Off x86 this module is built but never dispatched to; it keeps the portable tile.
+    static let tileRows = 4
+    static let panelWidth = 4
+    static let name = "scalar 4x4"
+    static let bytePlanePairs = Int.max
+    #endif
 
     @inline(__always)
     static func tile(k: Int, w: UnsafePointer<UInt64>, ldw: Int, rows: Int, panel: UnsafePointer<UInt64>,
@@ -124,7 +134,7 @@ enum BinaryMicrokernel {
             if rows > 2 { carrySaveRows(AndLanes.self, k: k, w0: w2, w1: w3, panel: panel, out: out + 16) }
         }
         #else
-        BinaryTiles.vector(k: k, w: w, ldw: ldw, rows: rows, panel: panel, xor: xor, out: out)
+        BinaryTiles.scalar(k: k, w: w, ldw: ldw, rows: rows, panel: panel, xor: xor, out: out)
         #endif
     }
 }

@@ -12,11 +12,12 @@
 import _Builtin_intrinsics.intel
 
 public enum LowBitByteConv {
-    /// Unsigned activations with at least 4 plane pairs (w2a2, w4a4, w1a4, …) and at least 16 output pixels run
-    /// here. Below 4 pairs (w1a2, w2a1, w3a1) the bit-serial tile does as well; with few pixels the per-run weight
-    /// expansion (a byte per weight) outweighs the multiply-adds it saves (G1, one pixel: 3× slower than bit-serial).
+    /// Unsigned activations with at least `BinaryMicrokernel.bytePlanePairs` plane pairs and at least 16 output pixels
+    /// run here. Below that the module's bit-serial tile does as well; with few pixels the per-run weight expansion
+    /// (a byte per weight) outweighs the multiply-adds it saves (G1, one pixel: 3× slower than bit-serial).
     public static func applies(_ g: ConvGeometry, actBits: Int, actEncoding: Int, weightBits: Int) -> Bool {
-        actEncoding == 1 && actBits &* weightBits >= 4 && actBits <= 4 && weightBits <= 4 && g.outPixels >= 16
+        actEncoding == 1 && actBits &* weightBits >= BinaryMicrokernel.bytePlanePairs && actBits <= 4 && weightBits <= 4
+            && g.outPixels >= 16
     }
 
     @inline(__always) static func roundUp64(_ x: Int) -> Int { (x &+ 63) & ~63 }

@@ -1,6 +1,7 @@
 // Public bit-serial convolution entry point: checks operands, then picks the ISA build
 // (vpopcntq on AVX-512, pshufb or POPCNT on AVX2, scalar portable, or the reference twin). On x86, layers with
-// unsigned activations and k·m ≥ 4 plane pairs run on bytes instead (LowBitByteConv: vpmaddubsw).
+// unsigned activations and enough plane pairs (k·m ≥ 4 on AVX2, ≥ 8 on AVX-512) run on bytes instead
+// (LowBitByteConv: vpmaddubsw).
 // The x86 ISA modules exist only in the SwiftPM build; the Embedded ARM build (scripts/test-arm) compiles
 // these files into one module without them (#if false there), so every level runs the portable kernels.
 #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)

@@ -8,7 +8,7 @@ public enum BinaryConvTiled {
     @inline(__always) static func roundUp64(_ x: Int) -> Int { (x &+ 63) & ~63 }
 
     /// Byte offsets of the scratch parts: panels (all activation planes), per-column valid-tap count,
-    /// padded-tap mask and activation sum, per-(tap, o) weight popcounts (rows of outC + 4, so a 4-channel
+    /// padded-tap mask and activation sum, per-(tap, o) weight popcounts (rows of outC + 8, so an 8-channel
     /// vector load at any tile start stays inside), two int32 tiles, and each tap's input offset in words.
     @inline(__always)
     static func layout(_ g: ConvGeometry, actBits: Int)
@@ -25,7 +25,7 @@ public enum BinaryConvTiled {
         return (valid, mask, actSum, tapPop, acc, part, tapWords, tapWords &+ roundUp64(taps &* 8))
     }
 
-    @inline(__always) static func tapPopStride(_ g: ConvGeometry) -> Int { g.outC &+ 4 }
+    @inline(__always) static func tapPopStride(_ g: ConvGeometry) -> Int { g.outC &+ 8 }
 
     public static func scratchByteCount(_ g: ConvGeometry, actBits: Int) -> Int { layout(g, actBits: actBits).total &+ 64 }
 
@@ -69,7 +69,7 @@ public enum BinaryConvTiled {
                     tapPop[t &* ldTapPop &+ o] = Int32(truncatingIfNeeded: s)
                 }
             }
-            for t in 0..<taps { (tapPop + (t &* ldTapPop &+ channels.upperBound)).update(repeating: 0, count: 3) }
+            for t in 0..<taps { (tapPop + (t &* ldTapPop &+ channels.upperBound)).update(repeating: 0, count: 7) }
         }
         let n = g.outPixels
         let inC = Int32(truncatingIfNeeded: g.inC)
@@ -159,13 +159,13 @@ public enum BinaryConvTiled {
                     }
                 }
                 if xorMode {
-                    // Padded taps read zero words, so pop(0 ^ w) of those taps comes out again, 4 channels at once.
+                    // Padded taps read zero words, so pop(0 ^ w) of those taps comes out again, 8 channels at once.
                     for c in 0..<cols where padMask[c] != 0 {
                         var m = padMask[c]
-                        var corr = SIMD4<Int32>()
+                        var corr = SIMD8<Int32>()
                         while m != 0 {
                             let t = m.trailingZeroBitCount
-                            corr &+= UnsafeRawPointer(tapPop + (t &* ldTapPop &+ m0)).loadUnaligned(as: SIMD4<Int32>.self)
+                            corr &+= UnsafeRawPointer(tapPop + (t &* ldTapPop &+ m0)).loadUnaligned(as: SIMD8<Int32>.self)
                             m &= m &- 1
                         }
                         for r in 0..<rows { accT[r &* nr &+ c] &-= corr[r] }
@@ -209,17 +209,26 @@ public enum BinaryConvTiled {
 
 /// The two register-blocked tiles a module's BinaryMicrokernel chooses from.
 enum BinaryTiles {
-    /// out[r·NR + c] = Σ_k pop(w[r][k] op panel[k][c]), NR = 2 · lanes; lanes are pixels, each weight word
-    /// is broadcast. `BinaryLanes` and `popcountLanes` come from the module (vpopcntq, pshufb LUT, …).
+    /// out[r·NR + c] = Σ_k pop(w[r][k] op panel[k][c]) for 8 rows, NR = 2 · lanes; lanes are pixels, each weight
+    /// word is broadcast. `BinaryLanes` and `popcountLanes` come from the module (vpopcntq, …). Rows past `rows`
+    /// repeat the last real one; their sums are computed and ignored.
     @inline(__always)
     static func vector(k: Int, w: UnsafePointer<UInt64>, ldw: Int, rows: Int, panel: UnsafePointer<UInt64>,
                        xor: Bool, out: UnsafeMutablePointer<Int32>) {
-        let w0 = w
-        let w1 = w + (rows > 1 ? 1 : 0) &* ldw
-        let w2 = w + (rows > 2 ? 2 : rows &- 1) &* ldw
-        let w3 = w + (rows > 3 ? 3 : rows &- 1) &* ldw
-        var c00 = BinaryLanes(), c01 = BinaryLanes(), c10 = BinaryLanes(), c11 = BinaryLanes()
-        var c20 = BinaryLanes(), c21 = BinaryLanes(), c30 = BinaryLanes(), c31 = BinaryLanes()
+        if xor {
+            vectorRows(XorWords.self, k: k, w: w, ldw: ldw, rows: rows, panel: panel, out: out)
+        } else {
+            vectorRows(AndWords.self, k: k, w: w, ldw: ldw, rows: rows, panel: panel, out: out)
+        }
+    }
+
+    @inline(__always)
+    static func vectorRows<Op: WordOperation>(_: Op.Type, k: Int, w: UnsafePointer<UInt64>, ldw: Int, rows: Int,
+                                              panel: UnsafePointer<UInt64>, out: UnsafeMutablePointer<Int32>) {
+        @inline(__always) func row(_ r: Int) -> UnsafePointer<UInt64> { w + Swift.min(r, rows &- 1) &* ldw }
+        let w0 = row(0), w1 = row(1), w2 = row(2), w3 = row(3), w4 = row(4), w5 = row(5), w6 = row(6), w7 = row(7)
+        var s0 = RowSums(), s1 = RowSums(), s2 = RowSums(), s3 = RowSums()
+        var s4 = RowSums(), s5 = RowSums(), s6 = RowSums(), s7 = RowSums()
         let step = MemoryLayout<BinaryLanes>.size
         var bp = UnsafeRawPointer(panel)
         var kk = 0
@@ -227,25 +236,40 @@ enum BinaryTiles {
             let b0 = bp.loadUnaligned(as: BinaryLanes.self)
             let b1 = bp.loadUnaligned(fromByteOffset: step, as: BinaryLanes.self)
             bp += 2 &* step
-            var x = BinaryLanes(repeating: w0[kk])
-            c00 &+= popcountLanes(xor ? x ^ b0 : x & b0); c01 &+= popcountLanes(xor ? x ^ b1 : x & b1)
-            x = BinaryLanes(repeating: w1[kk])
-            c10 &+= popcountLanes(xor ? x ^ b0 : x & b0); c11 &+= popcountLanes(xor ? x ^ b1 : x & b1)
-            x = BinaryLanes(repeating: w2[kk])
-            c20 &+= popcountLanes(xor ? x ^ b0 : x & b0); c21 &+= popcountLanes(xor ? x ^ b1 : x & b1)
-            x = BinaryLanes(repeating: w3[kk])
-            c30 &+= popcountLanes(xor ? x ^ b0 : x & b0); c31 &+= popcountLanes(xor ? x ^ b1 : x & b1)
+            s0.add(Op.self, w0[kk], b0, b1); s1.add(Op.self, w1[kk], b0, b1)
+            s2.add(Op.self, w2[kk], b0, b1); s3.add(Op.self, w3[kk], b0, b1)
+            s4.add(Op.self, w4[kk], b0, b1); s5.add(Op.self, w5[kk], b0, b1)
+            s6.add(Op.self, w6[kk], b0, b1); s7.add(Op.self, w7[kk], b0, b1)
             kk &+= 1
         }
-        let l = BinaryLanes.scalarCount
-        let nr = 2 &* l
-        for j in 0..<l {
-            out[j] = Int32(truncatingIfNeeded: c00[j]); out[l &+ j] = Int32(truncatingIfNeeded: c01[j])
-            out[nr &+ j] = Int32(truncatingIfNeeded: c10[j]); out[nr &+ l &+ j] = Int32(truncatingIfNeeded: c11[j])
-            out[2 &* nr &+ j] = Int32(truncatingIfNeeded: c20[j]); out[2 &* nr &+ l &+ j] = Int32(truncatingIfNeeded: c21[j])
-            out[3 &* nr &+ j] = Int32(truncatingIfNeeded: c30[j]); out[3 &* nr &+ l &+ j] = Int32(truncatingIfNeeded: c31[j])
+        let nr = 2 &* BinaryLanes.scalarCount
+        s0.store(out); s1.store(out + nr); s2.store(out + 2 &* nr); s3.store(out + 3 &* nr)
+        s4.store(out + 4 &* nr); s5.store(out + 5 &* nr); s6.store(out + 6 &* nr); s7.store(out + 7 &* nr)
+    }
+
+    /// One weight row's popcount sums over the two pixel vectors of a panel.
+    struct RowSums {
+        var low = BinaryLanes(), high = BinaryLanes()
+
+        @inline(__always) mutating func add<Op: WordOperation>(_: Op.Type, _ word: UInt64, _ b0: BinaryLanes, _ b1: BinaryLanes) {
+            let x = BinaryLanes(repeating: word)
+            low &+= popcountLanes(Op.apply(x, b0))
+            high &+= popcountLanes(Op.apply(x, b1))
+        }
+
+        /// Each vector on its own, so the truncation is one narrowing instruction and a store (a loop over lanes
+        /// across all sums went through the stack, 20 % of the L3 w1a1 kernel).
+        @inline(__always) func store(_ out: UnsafeMutablePointer<Int32>) {
+            let l = BinaryLanes.scalarCount
+            for j in 0..<l { out[j] = Int32(truncatingIfNeeded: low[j]) }
+            for j in 0..<l { out[l &+ j] = Int32(truncatingIfNeeded: high[j]) }
         }
     }
+
+    /// The bit operation of a tile, as a type so each tile loop is compiled without a branch on it.
+    protocol WordOperation { static func apply(_ x: BinaryLanes, _ b: BinaryLanes) -> BinaryLanes }
+    enum XorWords: WordOperation { @inline(__always) static func apply(_ x: BinaryLanes, _ b: BinaryLanes) -> BinaryLanes { x ^ b } }
+    enum AndWords: WordOperation { @inline(__always) static func apply(_ x: BinaryLanes, _ b: BinaryLanes) -> BinaryLanes { x & b } }
 
     /// Same contract with NR = 4 and scalar `nonzeroBitCount` (POPCNT where the target has it).
     @inline(__always)
