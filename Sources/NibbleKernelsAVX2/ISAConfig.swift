@@ -7,9 +7,11 @@ typealias FVec = SIMD8<Float>
 typealias Int8Microkernel = Int8MicrokernelMaddwd
 /// Ternary × uint8 tiles: vpmaddubsw is exact for |w| ≤ 64 (SmallWeightMicrokernelMaddubs).
 typealias TernaryMicrokernel = SmallWeightMicrokernelMaddubs
+typealias TernaryTile = SmallWeightMicrokernelMaddubs
 #else
 typealias Int8Microkernel = Int8MicrokernelGeneric
 typealias TernaryMicrokernel = SmallWeightMicrokernelGeneric
+typealias TernaryTile = SmallWeightMicrokernelGeneric
 #endif
 
 /// Identifies this build of the shared kernels.

@@ -4,11 +4,14 @@
 typealias FVec = SIMD16<Float>
 #if arch(x86_64)
 typealias Int8Microkernel = Int8MicrokernelVNNI
-/// Ternary × uint8 tiles: vpmaddubsw is exact for |w| ≤ 64 (SmallWeightMicrokernelMaddubs).
+/// Ternary × uint8: weight expansion and few-pixel dot products on ymm (SmallWeightMicrokernelMaddubs), the GEMM
+/// tile on vpdpbusd.
 typealias TernaryMicrokernel = SmallWeightMicrokernelMaddubs
+typealias TernaryTile = TernaryTileVNNI
 #else
 typealias Int8Microkernel = Int8MicrokernelGeneric
 typealias TernaryMicrokernel = SmallWeightMicrokernelGeneric
+typealias TernaryTile = SmallWeightMicrokernelGeneric
 #endif
 
 /// Identifies this build of the shared kernels.

@@ -4,6 +4,8 @@
 typealias FVec = SIMD4<Float>
 typealias Int8Microkernel = Int8MicrokernelGeneric
 typealias TernaryMicrokernel = SmallWeightMicrokernelGeneric
+/// The ternary GEMM tile (TernaryConvTiled); the x86 modules may choose another than TernaryMicrokernel's.
+typealias TernaryTile = SmallWeightMicrokernelGeneric
 
 #if arch(arm64)
 /// Every ARMv8 core has fused multiply-add: addingProduct lowers to `fmla` (checked by scripts/test-arm).

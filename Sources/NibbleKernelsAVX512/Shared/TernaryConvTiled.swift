@@ -12,8 +12,8 @@
 // float operations in its order, so the results are bit-identical.
 
 public enum TernaryConvTiled {
-    static let tileRows: Int = TernaryMicrokernel.tileRows
-    static let tileColumns: Int = TernaryMicrokernel.tileColumns
+    static let tileRows: Int = TernaryTile.tileRows
+    static let tileColumns: Int = TernaryTile.tileColumns
     /// im2col bytes per chunk of output pixels: L3 (2304 × 208) fits whole, so each run expands its weights once.
     static let panelBudget: Int = 512 &* 1024
     /// Expanded weight bytes per block of output channels: the block stays in L2 while the chunk's pixel tiles
@@ -223,8 +223,8 @@ public enum TernaryConvTiled {
                         let start = gi &* groupLength, end = Swift.min(rowLength, start &+ groupLength)
                         let q0 = start >> 2, quads = ((end &+ 3) >> 2) &- q0
                         let at = (r0 &* groups &+ gi &* tileRows)
-                        let t = TernaryMicrokernel.tile(quads: quads, a: a + 4 &* seg, lda: lda, b: b + 64 &* q0, quadsPerWiden: widen,
-                                                        corrections: corrections + 2 &* at, lanesStartCorrected: lanesStartCorrected)
+                        let t = TernaryTile.tile(quads: quads, a: a + 4 &* seg, lda: lda, b: b + 64 &* q0, quadsPerWiden: widen,
+                                                  corrections: corrections + 2 &* at, lanesStartCorrected: lanesStartCorrected)
                         seg &+= quads
                         // The reference's `sum += α · Float(Σ (q − zp)·T)` per lane, groups in order.
                         let al = alphas + at
