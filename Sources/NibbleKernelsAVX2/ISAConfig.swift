@@ -8,6 +8,8 @@ typealias Int8Microkernel = Int8MicrokernelMaddwd
 /// Ternary × uint8 tiles: vpmaddubsw is exact for |w| ≤ 64 (SmallWeightMicrokernelMaddubs).
 typealias TernaryMicrokernel = SmallWeightMicrokernelMaddubs
 typealias TernaryTile = SmallWeightMicrokernelMaddubs
+/// Int8ConvIndirect's tile: int16 image, vpmaddwd.
+typealias Int8IndirectMicrokernel = Int8MicrokernelIndirect
 #else
 typealias Int8Microkernel = Int8MicrokernelGeneric
 typealias TernaryMicrokernel = SmallWeightMicrokernelGeneric

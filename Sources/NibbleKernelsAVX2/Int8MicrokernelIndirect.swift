@@ -9,15 +9,29 @@
 import _Builtin_intrinsics.intel
 
 enum Int8MicrokernelIndirect {
+    typealias Value = Int16
+    static let valuesPerStep = 2
     static let tileRows = 4
     static let tileColumns = 16
+    /// The panel's weights are used in place every run on AVX2 too, so any layer with 16 pixels takes this kernel.
+    static let minimumPixelsPerChannel = 0
 
-    /// out[r][j] = Σ_{t < taps} Σ_{p < pairsPerTap} Σ_{u < 2} row_r[tapOffsets[t] + 4p + 2u as int16] ·
-    /// panel[32·(t·pairsPerTap + p) + 16·(j / 8) + 2·(j mod 8) + u] for pixel rows r < 4 (byte pointers into the int16
-    /// image) and channels j < 16.
+    /// Byte of a panel step (32 bytes) where channel j's pair starts: channels 0–7 then 8–15.
+    @inline(__always) static func panelOffset(channel j: Int) -> Int { 16 &* (j >> 3) &+ 2 &* (j & 7) }
+
+    struct Tile {
+        var sums: Int32Tile4x16
+        /// Pixels r ..< r + 4 (r = 0).
+        @inline(__always) func pixels(_ r: Int) -> Int32Tile4x16 { sums }
+    }
+
+    /// out[r][j] = Σ_{s < segments} Σ_{p < stepsPerSegment} Σ_{u < 2} row_r[offsets[s] + 4p + 2u as int16] ·
+    /// panel[32·(s·stepsPerSegment + p) + panelOffset(j) + u] for pixel rows r < 4 (row_r = image + pixel(r), in bytes)
+    /// and channels j < 16.
     @inline(__always)
-    static func tile(_ a0: UnsafeRawPointer, _ a1: UnsafeRawPointer, _ a2: UnsafeRawPointer, _ a3: UnsafeRawPointer,
-                     tapOffsets: UnsafePointer<Int>, taps: Int, pairsPerTap: Int, panel: UnsafeRawPointer) -> Int32Tile4x16 {
+    static func tile(image: UnsafeRawPointer, pixel: (Int) -> Int, offsets tapOffsets: UnsafePointer<Int>, segments taps: Int,
+                     stepsPerSegment pairsPerTap: Int, panel: UnsafeRawPointer) -> Tile {
+        let a0 = image + pixel(0), a1 = image + pixel(1), a2 = image + pixel(2), a3 = image + pixel(3)
         let z = _mm256_setzero_si256()
         var c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z
         var bp = panel
@@ -42,7 +56,8 @@ enum Int8MicrokernelIndirect {
             }
         }
         func v(_ x: __m256i) -> SIMD8<Int32> { unsafeBitCast(x, to: SIMD8<Int32>.self) }
-        return Int32Tile4x16(r0a: v(c00), r0b: v(c01), r1a: v(c10), r1b: v(c11), r2a: v(c20), r2b: v(c21), r3a: v(c30), r3b: v(c31))
+        return Tile(sums: Int32Tile4x16(r0a: v(c00), r0b: v(c01), r1a: v(c10), r1b: v(c11), r2a: v(c20), r2b: v(c21),
+                                        r3a: v(c30), r3b: v(c31)))
     }
 }
 #endif

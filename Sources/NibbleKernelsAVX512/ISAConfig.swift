@@ -8,6 +8,8 @@ typealias Int8Microkernel = Int8MicrokernelVNNI
 /// tile on vpdpbusd.
 typealias TernaryMicrokernel = SmallWeightMicrokernelMaddubs
 typealias TernaryTile = TernaryTileVNNI
+/// Int8ConvIndirect's tile: byte image, vpdpbusd.
+typealias Int8IndirectMicrokernel = Int8MicrokernelIndirectVNNI
 #else
 typealias Int8Microkernel = Int8MicrokernelGeneric
 typealias TernaryMicrokernel = SmallWeightMicrokernelGeneric

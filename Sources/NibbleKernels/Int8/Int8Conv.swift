@@ -1,6 +1,6 @@
-// Public int8 convolution entry point: picks the ISA build (VNNI on AVX-512, exact widening elsewhere; on AVX2
-// groups-1 convs with ≥ 16 output pixels run im2col-free, Int8ConvIndirect; depthwise convs run direct at every level,
-// Int8DepthwiseDirect).
+// Public int8 convolution entry point: picks the ISA build (VNNI on AVX-512, exact widening elsewhere; groups-1 convs
+// with ≥ 16 output pixels run im2col-free, Int8ConvIndirect — on AVX-512 only with ≥ 4 output pixels per output
+// channel; depthwise convs run direct at every level, Int8DepthwiseDirect).
 // The x86 ISA modules exist only in the SwiftPM build; the Embedded ARM build (scripts/test-arm) compiles
 // these files into one module without them (#if false there), so every level runs the portable kernels.
 #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
@@ -21,7 +21,12 @@ public enum Int8Conv {
             n = Swift.max(n, NibbleKernelsAVX2.Int8ConvTiled.scratchByteCount(g.forAVX2))
             if NibbleKernelsAVX2.Int8ConvIndirect.applies(g.forAVX2) { n = Swift.max(n, NibbleKernelsAVX2.Int8ConvIndirect.scratchByteCount(g.forAVX2)) }
         }
-        if KernelISA.detected >= .avx512 { n = Swift.max(n, NibbleKernelsAVX512.Int8ConvTiled.scratchByteCount(g.forAVX512)) }
+        if KernelISA.detected >= .avx512 {
+            n = Swift.max(n, NibbleKernelsAVX512.Int8ConvTiled.scratchByteCount(g.forAVX512))
+            if NibbleKernelsAVX512.Int8ConvIndirect.applies(g.forAVX512) {
+                n = Swift.max(n, NibbleKernelsAVX512.Int8ConvIndirect.scratchByteCount(g.forAVX512))
+            }
+        }
         #endif
         return n
     }
@@ -46,6 +51,11 @@ public enum Int8Conv {
                 quantizedInput: quantizedInput)
         case .avx2 where Int8DepthwiseDirect.applies(g):
             NibbleKernelsAVX2.Int8DepthwiseDirect.run(g.forAVX2, input: input, inputScale: inputScale,
+                inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,
+                output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax, pixels: pixels,
+                quantizedInput: quantizedInput)
+        case .avx512 where NibbleKernelsAVX512.Int8ConvIndirect.applies(g.forAVX512):
+            NibbleKernelsAVX512.Int8ConvIndirect.run(g.forAVX512, input: input, inputScale: inputScale,
                 inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,
                 output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax, pixels: pixels,
                 quantizedInput: quantizedInput)

@@ -31,9 +31,11 @@ enum IndirectImage {
     /// NCHW float input quantized one row at a time through `rows8` (8 · inW bytes). Whole groups of 8 channels move
     /// 8 pixels at a time on x86 (an SSE2 8 × 8 byte transpose, then one 16-byte store per pixel): storing one value
     /// per element had been ~40 % of a MobileNet block's int8 run.
-    static func storeQuantized(_ g: ConvGeometry, input: UnsafePointer<Float>, quantized: UnsafePointer<UInt8>?, scale: Float,
-                               zeroPoint: Int32, rows: Range<Int>, pixelValues: Int, subtract: Int16,
-                               rows8: UnsafeMutablePointer<UInt8>, into image: UnsafeMutablePointer<Int16>) {
+    /// `Value` is Int16 (the widened images) or UInt8 (the byte images of the VNNI kernels, with `subtract` 0).
+    static func storeQuantized<Value: FixedWidthInteger>(_ g: ConvGeometry, input: UnsafePointer<Float>,
+                                                         quantized: UnsafePointer<UInt8>?, scale: Float, zeroPoint: Int32,
+                                                         rows: Range<Int>, pixelValues: Int, subtract: Value,
+                                                         rows8: UnsafeMutablePointer<UInt8>, into image: UnsafeMutablePointer<Value>) {
         let wp = width(g)
         // Input columns iw whose padded column iw + padLeft lies in 0..<wp, and input rows whose padded row is in `rows`.
         let iwLo = Swift.max(0, 0 &- g.padLeft), iwHi = Swift.min(g.inW, wp &- g.padLeft)
@@ -60,14 +62,15 @@ enum IndirectImage {
                 #if arch(x86_64)
                 if count == 8 {
                     while iw &+ 8 <= iwHi {
-                        transposeStore(q + iw, channelStride: channelStride, subtract: subtract, to: d + iw &* pixelValues,
-                                       pixelValues: pixelValues)
+                        transposeStore(q + iw, channelStride: channelStride, subtract: Int16(truncatingIfNeeded: subtract),
+                                       wide: Value.bitWidth == 16, to: UnsafeMutableRawPointer(d + iw &* pixelValues),
+                                       pixelBytes: pixelValues &* MemoryLayout<Value>.stride)
                         iw &+= 8
                     }
                 }
                 #endif
                 while iw < iwHi {
-                    for j in 0..<count { d[iw &* pixelValues &+ j] = Int16(q[j &* channelStride &+ iw]) &- subtract }
+                    for j in 0..<count { d[iw &* pixelValues &+ j] = Value(q[j &* channelStride &+ iw]) &- subtract }
                     iw &+= 1
                 }
             }
@@ -76,11 +79,12 @@ enum IndirectImage {
     }
 
     #if arch(x86_64)
-    /// 8 channels × 8 pixels of bytes (channel j's at q + j·channelStride) as 8 pixels of 8 int16 channels − subtract,
-    /// pixel i at d + i·pixelValues: unpacks of bytes, words and dwords turn rows into columns, two pixels per register.
+    /// 8 channels × 8 pixels of bytes (channel j's at q + j·channelStride) as 8 pixels of 8 channels, pixel i at
+    /// d + i·pixelBytes: int16 − subtract when `wide`, else the bytes. Unpacks of bytes, words and dwords turn rows
+    /// into columns, two pixels per register.
     @inline(__always)
-    static func transposeStore(_ q: UnsafePointer<UInt8>, channelStride: Int, subtract: Int16, to d: UnsafeMutablePointer<Int16>,
-                               pixelValues: Int) {
+    static func transposeStore(_ q: UnsafePointer<UInt8>, channelStride: Int, subtract: Int16, wide: Bool,
+                               to out: UnsafeMutableRawPointer, pixelBytes step: Int) {
         @inline(__always) func row(_ j: Int) -> __m128i {
             _mm_cvtsi64_si128(Int64(bitPattern: UnsafeRawPointer(q + j &* channelStride).loadUnaligned(as: UInt64.self)))
         }
@@ -89,10 +93,15 @@ enum IndirectImage {
         let b0 = _mm_unpacklo_epi16(a0, a1), b1 = _mm_unpackhi_epi16(a0, a1)   // pixels 0–3, 4–7 of channels 0–3
         let b2 = _mm_unpacklo_epi16(a2, a3), b3 = _mm_unpackhi_epi16(a2, a3)   // the same for channels 4–7
         let zero = _mm_setzero_si128(), sub = _mm_set1_epi16(subtract)
-        let out = UnsafeMutableRawPointer(d), step = 2 &* pixelValues
         @inline(__always) func store(_ pair: __m128i, _ i: Int) {   // pixels i and i + 1
-            out.storeBytes(of: _mm_sub_epi16(_mm_unpacklo_epi8(pair, zero), sub), toByteOffset: i &* step, as: __m128i.self)
-            out.storeBytes(of: _mm_sub_epi16(_mm_unpackhi_epi8(pair, zero), sub), toByteOffset: (i &+ 1) &* step, as: __m128i.self)
+            if wide {
+                out.storeBytes(of: _mm_sub_epi16(_mm_unpacklo_epi8(pair, zero), sub), toByteOffset: i &* step, as: __m128i.self)
+                out.storeBytes(of: _mm_sub_epi16(_mm_unpackhi_epi8(pair, zero), sub), toByteOffset: (i &+ 1) &* step, as: __m128i.self)
+            } else {
+                let v = unsafeBitCast(pair, to: SIMD2<UInt64>.self)
+                out.storeBytes(of: v[0], toByteOffset: i &* step, as: UInt64.self)
+                out.storeBytes(of: v[1], toByteOffset: (i &+ 1) &* step, as: UInt64.self)
+            }
         }
         store(_mm_unpacklo_epi32(b0, b2), 0); store(_mm_unpackhi_epi32(b0, b2), 2)
         store(_mm_unpacklo_epi32(b1, b3), 4); store(_mm_unpackhi_epi32(b1, b3), 6)

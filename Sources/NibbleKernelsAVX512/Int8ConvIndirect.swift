@@ -1,0 +1,1 @@
+../NibbleKernelsAVX2/Int8ConvIndirect.swift
