@@ -84,33 +84,38 @@ struct PoolStep {
                         dst[oy &* outW &+ ox] = isMax ? acc : acc / Float(kH &* kW)
                     }
                 }
-                for ox in 0..<outW where ox < oxLo || ox >= oxHi {
-                    let x0 = ox * sW - padLeft
-                    var acc: Float = isMax ? -.infinity : 0
-                    var n = 0
-                    for ky in 0..<kH {
-                        let iy = y0 + ky * dH
-                        if iy < 0 || iy >= inH { continue }
-                        for kx in 0..<kW {
-                            let ix = x0 + kx * dW
-                            if ix < 0 || ix >= inW { continue }
-                            let v = src[iy * inW + ix]
-                            if isMax { acc = max(acc, v) } else { acc += v }
-                            n += 1
+                // The border columns, 0..<lo and hi..<outW (all of them when none is interior): a filter over every
+                // column had cost as much as the interior of M1's max pool.
+                let (lo, hi) = oxLo < oxHi ? (oxLo, oxHi) : (outW, outW)
+                for side in 0..<2 {
+                    for ox in side == 0 ? 0..<lo : hi..<outW {
+                        let x0 = ox * sW - padLeft
+                        var acc: Float = isMax ? -.infinity : 0
+                        var n = 0
+                        for ky in 0..<kH {
+                            let iy = y0 + ky * dH
+                            if iy < 0 || iy >= inH { continue }
+                            for kx in 0..<kW {
+                                let ix = x0 + kx * dW
+                                if ix < 0 || ix >= inW { continue }
+                                let v = src[iy * inW + ix]
+                                if isMax { acc = max(acc, v) } else { acc += v }
+                                n += 1
+                            }
                         }
-                    }
-                    if !isMax {
-                        // count_include_pad counts explicit padding but not the ceil-mode overhang.
-                        let divisor: Int
-                        if countIncludePad {
-                            let hEnd = min(y0 + kH, inH + padBottom), wEnd = min(x0 + kW, inW + padRight)
-                            divisor = (hEnd - y0) * (wEnd - x0)
-                        } else {
-                            divisor = n
+                        if !isMax {
+                            // count_include_pad counts explicit padding but not the ceil-mode overhang.
+                            let divisor: Int
+                            if countIncludePad {
+                                let hEnd = min(y0 + kH, inH + padBottom), wEnd = min(x0 + kW, inW + padRight)
+                                divisor = (hEnd - y0) * (wEnd - x0)
+                            } else {
+                                divisor = n
+                            }
+                            acc = divisor > 0 ? acc / Float(divisor) : 0
                         }
-                        acc = divisor > 0 ? acc / Float(divisor) : 0
+                        dst[oy * outW + ox] = acc
                     }
-                    dst[oy * outW + ox] = acc
                 }
             }
         }
