@@ -15,3 +15,10 @@
     for i in 0..<8 { r[i] = Int32(v[i]) }
     return r
 }
+
+/// Float lanes of two 8-lane halves as one 16-lane vector (one vcvtdq2ps on AVX-512).
+@inline(__always) func floatLanes(_ low: SIMD8<Int32>, _ high: SIMD8<Int32>) -> SIMD16<Float> {
+    var r = SIMD16<Float>()
+    for i in 0..<8 { r[i] = Float(low[i]); r[i &+ 8] = Float(high[i]) }
+    return r
+}

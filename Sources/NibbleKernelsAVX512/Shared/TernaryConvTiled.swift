@@ -216,8 +216,8 @@ public enum TernaryConvTiled {
                 var r0 = 0
                 while r0 < blockRows {
                     let a = UnsafePointer(weights + r0 &* lda)
-                    var s0a = SIMD8<Float>(), s0b = SIMD8<Float>(), s1a = SIMD8<Float>(), s1b = SIMD8<Float>()
-                    var s2a = SIMD8<Float>(), s2b = SIMD8<Float>(), s3a = SIMD8<Float>(), s3b = SIMD8<Float>()
+                    // One 16-lane sum per row (one zmm on AVX-512; the same per-lane operations as two 8-lane halves).
+                    var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>(), s3 = SIMD16<Float>()
                     var seg = 0
                     for gi in 0..<groups {
                         let start = gi &* groupLength, end = Swift.min(rowLength, start &+ groupLength)
@@ -228,21 +228,17 @@ public enum TernaryConvTiled {
                         seg &+= quads
                         // The reference's `sum += α · Float(Σ (q − zp)·T)` per lane, groups in order.
                         let al = alphas + at
-                        s0a += SIMD8(repeating: al[0]) * floatLanes(t.r0a)
-                        s0b += SIMD8(repeating: al[0]) * floatLanes(t.r0b)
-                        s1a += SIMD8(repeating: al[1]) * floatLanes(t.r1a)
-                        s1b += SIMD8(repeating: al[1]) * floatLanes(t.r1b)
-                        s2a += SIMD8(repeating: al[2]) * floatLanes(t.r2a)
-                        s2b += SIMD8(repeating: al[2]) * floatLanes(t.r2b)
-                        s3a += SIMD8(repeating: al[3]) * floatLanes(t.r3a)
-                        s3b += SIMD8(repeating: al[3]) * floatLanes(t.r3b)
+                        s0 += SIMD16(repeating: al[0]) * floatLanes(t.r0a, t.r0b)
+                        s1 += SIMD16(repeating: al[1]) * floatLanes(t.r1a, t.r1b)
+                        s2 += SIMD16(repeating: al[2]) * floatLanes(t.r2a, t.r2b)
+                        s3 += SIMD16(repeating: al[3]) * floatLanes(t.r3a, t.r3b)
                     }
                     let o = m0 &+ r0, live = rows &- o
                     let y = output + (o &* g.outPixels &+ pixelStart &+ t0)
-                    addRow(s0a * inputScale, s0b * inputScale, to: y, count: cols)
-                    if live > 1 { addRow(s1a * inputScale, s1b * inputScale, to: y + g.outPixels, count: cols) }
-                    if live > 2 { addRow(s2a * inputScale, s2b * inputScale, to: y + 2 &* g.outPixels, count: cols) }
-                    if live > 3 { addRow(s3a * inputScale, s3b * inputScale, to: y + 3 &* g.outPixels, count: cols) }
+                    addRow(s0 * inputScale, to: y, count: cols)
+                    if live > 1 { addRow(s1 * inputScale, to: y + g.outPixels, count: cols) }
+                    if live > 2 { addRow(s2 * inputScale, to: y + 2 &* g.outPixels, count: cols) }
+                    if live > 3 { addRow(s3 * inputScale, to: y + 3 &* g.outPixels, count: cols) }
                     r0 &+= tileRows
                 }
                 t0 &+= tileColumns
@@ -330,13 +326,12 @@ public enum TernaryConvTiled {
 
     /// y[t] += (a ++ b)[t] for t < count (≤ 16).
     @inline(__always)
-    static func addRow(_ a: SIMD8<Float>, _ b: SIMD8<Float>, to y: UnsafeMutablePointer<Float>, count: Int) {
+    static func addRow(_ a: SIMD16<Float>, to y: UnsafeMutablePointer<Float>, count: Int) {
         if count == 16 {
             let p = UnsafeMutableRawPointer(y)
-            p.storeBytes(of: p.loadUnaligned(as: SIMD8<Float>.self) + a, as: SIMD8<Float>.self)
-            p.storeBytes(of: p.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self) + b, toByteOffset: 32, as: SIMD8<Float>.self)
+            p.storeBytes(of: p.loadUnaligned(as: SIMD16<Float>.self) + a, as: SIMD16<Float>.self)
         } else {
-            for t in 0..<count { y[t] += t < 8 ? a[t] : b[t &- 8] }
+            for t in 0..<count { y[t] += a[t] }
         }
     }
 }
