@@ -110,7 +110,7 @@ public enum Int8ConvIndirect {
         let r0 = pixels.lowerBound / g.outW &* g.strideH
         let r1 = Swift.min(hp, (pixels.upperBound &- 1) / g.outW &* g.strideH &+ (g.kernelH &- 1) &* g.dilationH &+ 2)
         (image + r0 &* wp &* cp).update(repeating: Kernel.Value(Swift.max(0, Swift.min(255, zeroPoint))), count: (r1 &- r0) &* wp &* cp)
-        if r1 == hp { UnsafeMutableRawPointer(image + hp &* wp &* cp).initializeMemory(as: UInt8.self, repeating: 0, count: 64) }
+        if r1 == hp { (image + hp &* wp &* cp).update(repeating: 0, count: 64 / MemoryLayout<Kernel.Value>.size) }
         IndirectImage.storeQuantized(g, input: input, quantized: quantized, scale: scale, zeroPoint: zeroPoint, rows: r0..<r1,
                                      pixelValues: cp, subtract: Kernel.Value(0), rows8: row, into: image)
     }

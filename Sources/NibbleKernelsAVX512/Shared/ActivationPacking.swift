@@ -57,7 +57,7 @@ public enum ActivationPacking {
                 for c in 0..<count {
                     let xv = UnsafeRawPointer(x + ((c0 &+ c) &* nv &+ v0)).loadUnaligned(as: SIMD8<Float>.self)
                     let bit = SIMD8<UInt32>(repeating: 1 &<< UInt32(truncatingIfNeeded: c & 31))
-                    let set = bipolar ? bit.replacing(with: 0, where: .!(xv .>= 0)) : quantized(xv, step: step, lo: lo, hi: hi) & 1 &* bit
+                    let set = bipolar ? bit.replacing(with: 0, where: .!(xv .>= 0)) : (quantized(xv, step: step, lo: lo, hi: hi) & 1) &* bit
                     if c < 32 { low |= set } else { high |= set }
                 }
                 let base = packed + (v0 &* wpv &+ word)

@@ -48,38 +48,18 @@ public enum PoolInterior {
     static func rowLoop(_ src: UnsafePointer<Float>, planeEnd: Int, inW: Int, y0: Int, oxLo: Int, oxHi: Int, sW: Int,
                         padLeft: Int, kH: Int, kW: Int, dH: Int, dW: Int, isMax: Bool,
                         into dst: UnsafeMutablePointer<Float>) -> Int {
-        @inline(__always) func add(_ acc: inout SIMD8<Float>, _ v: SIMD8<Float>) {
-            if isMax { acc = acc.replacing(with: v, where: v .>= acc) } else { acc += v }
-        }
         @inline(__always) func window(_ base: Int, whole: Bool) -> SIMD8<Float> {
             var acc = SIMD8<Float>(repeating: isMax ? -.infinity : 0)
             for ky in 0..<kH {
                 let r = base &+ ky &* dH &* inW
-                for kx in 0..<kW { add(&acc, lanes(src, at: r &+ kx &* dW, stride: sW, whole: whole)) }
+                for kx in 0..<kW {
+                    let v = lanes(src, at: r &+ kx &* dW, stride: sW, whole: whole)
+                    if isMax { acc = acc.replacing(with: v, where: v .>= acc) } else { acc += v }
+                }
             }
             return acc
         }
-        let empty = SIMD8<Float>(repeating: isMax ? -.infinity : 0), scale = SIMD8<Float>(repeating: Float(kH &* kW))
         var ox = oxLo
-        // Two groups at a time, each tap's compare-and-blend of one independent of the other's: a single group's
-        // chain of 9 dependent steps had bound the 3×3 max pool by latency.
-        while ox &+ 16 <= oxHi {
-            let base = y0 &* inW &+ ox &* sW &- padLeft, second = 8 &* sW
-            let last = base &+ second &+ (kH &- 1) &* dH &* inW &+ (kW &- 1) &* dW
-            if !(last &+ 16 <= planeEnd || (sW == 1 && last &+ 8 <= planeEnd)) { break }
-            var a = empty, b = empty
-            for ky in 0..<kH {
-                let r = base &+ ky &* dH &* inW
-                for kx in 0..<kW {
-                    add(&a, lanes(src, at: r &+ kx &* dW, stride: sW, whole: true))
-                    add(&b, lanes(src, at: r &+ second &+ kx &* dW, stride: sW, whole: true))
-                }
-            }
-            if !isMax { a /= scale; b /= scale }
-            UnsafeMutableRawPointer(dst + ox).storeBytes(of: a, as: SIMD8<Float>.self)
-            UnsafeMutableRawPointer(dst + (ox &+ 8)).storeBytes(of: b, as: SIMD8<Float>.self)
-            ox &+= 16
-        }
         while ox < oxHi {
             // The last group overlaps the one before it so no output is left to the scalar loop: the outputs both
             // cover are computed twice, to the same bits.
@@ -88,7 +68,7 @@ public enum PoolInterior {
             // Whole-vector loads of the group's last tap (stride 2: 16 floats) stay inside the plane, so all do.
             let last = base &+ (kH &- 1) &* dH &* inW &+ (kW &- 1) &* dW
             var acc = last &+ 16 <= planeEnd || (sW == 1 && last &+ 8 <= planeEnd) ? window(base, whole: true) : window(base, whole: false)
-            if !isMax { acc /= scale }
+            if !isMax { acc /= SIMD8(repeating: Float(kH &* kW)) }
             UnsafeMutableRawPointer(dst + ox).storeBytes(of: acc, as: SIMD8<Float>.self)
             ox &+= 8
         }
