@@ -110,10 +110,10 @@ final class OpTests: XCTestCase {
 
     /// Max and average pooling against a direct evaluation of the ONNX definition, on shapes where the
     /// interior fast path (8 outputs at a time, rows up to 40 wide) and the border path both run: kernels 1…3,
-    /// strides 1…3, pads, dilation, ceil mode, count_include_pad; ±0 compared bit for bit.
+    /// strides 1…3, pads, dilation, ceil mode, count_include_pad; ±0 compared bit for bit (ties of ±0 are frequent).
     func testPoolsMatchDefinition() throws {
         var rng = SystemRandomNumberGenerator()
-        for trial in 0..<240 {
+        for trial in 0..<480 {
             let c = Int.random(in: 1...3, using: &rng), ih = Int.random(in: 3...9, using: &rng), iw = Int.random(in: 3...40, using: &rng)
             let kh = Int.random(in: 1...3, using: &rng), kw = Int.random(in: 1...3, using: &rng)
             let sh = Int.random(in: 1...3, using: &rng), sw = Int.random(in: 1...3, using: &rng)
@@ -129,8 +129,11 @@ final class OpTests: XCTestCase {
             }
             let oh = out(ih, kh, sh, pads[0], pads[2], dh), ow = out(iw, kw, sw, pads[1], pads[3], dw)
             if oh < 1 || ow < 1 || (kh - 1) * dh + 1 > ih + pads[0] + pads[2] || (kw - 1) * dw + 1 > iw + pads[1] + pads[3] { continue }
+            // Every other pair of trials draws from -3/8 … 0, so most windows tie at a maximum of ±0: which zero
+            // wins shows the order taps are compared in.
+            let lowest = trial % 4 < 2 ? -50 : -3, highest = trial % 4 < 2 ? 50 : 0
             let x = (0..<(c * ih * iw)).map { _ -> Float in
-                Int.random(in: 0...9, using: &rng) == 0 ? -0.0 : Float(Int.random(in: -50...50, using: &rng)) / 8
+                Int.random(in: 0...9, using: &rng) == 0 ? -0.0 : Float(Int.random(in: lowest...highest, using: &rng)) / 8
             }
             var want = [Float](repeating: 0, count: c * oh * ow)
             for ch in 0..<c {

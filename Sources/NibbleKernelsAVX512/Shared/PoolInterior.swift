@@ -26,6 +26,9 @@ public enum PoolInterior {
         // bounds) at every tap ran a max pool 3×3/2 (M1's, 64 × 112²) at about 5 cycles a tap.
         // (A local function wrapping rowLoop was compiled once with both as arguments: each case calls it itself.)
         switch (isMax, sW) {
+        case (true, 2) where kH == 3 && kW == 3:   // ResNet's stem pool: its taps fully unrolled
+            return rowLoop(src, planeEnd: planeEnd, inW: inW, y0: y0, oxLo: oxLo, oxHi: oxHi, sW: 2, padLeft: padLeft,
+                           kH: 3, kW: 3, dH: dH, dW: dW, isMax: true, into: dst)
         case (true, 1):
             return rowLoop(src, planeEnd: planeEnd, inW: inW, y0: y0, oxLo: oxLo, oxHi: oxHi, sW: 1, padLeft: padLeft,
                            kH: kH, kW: kW, dH: dH, dW: dW, isMax: true, into: dst)
@@ -52,10 +55,16 @@ public enum PoolInterior {
             var acc = SIMD8<Float>(repeating: isMax ? -.infinity : 0)
             for ky in 0..<kH {
                 let r = base &+ ky &* dH &* inW
+                // Max: each kernel row folds from −∞ on its own chain, then the rows fold in order. "v ≥ acc replaces
+                // acc" keeps the last of the largest and is associative when NaN never replaces, so this is the
+                // row-major fold's result to the bit (±0 included) with kW + kH dependent steps instead of kH · kW.
+                var rowAcc = acc
+                if isMax { rowAcc = SIMD8(repeating: -.infinity) }
                 for kx in 0..<kW {
                     let v = lanes(src, at: r &+ kx &* dW, stride: sW, whole: whole)
-                    if isMax { acc = acc.replacing(with: v, where: v .>= acc) } else { acc += v }
+                    if isMax { rowAcc = rowAcc.replacing(with: v, where: v .>= rowAcc) } else { rowAcc += v }
                 }
+                acc = isMax ? acc.replacing(with: rowAcc, where: rowAcc .>= acc) : rowAcc
             }
             return acc
         }

@@ -46,6 +46,14 @@ struct PoolStep {
                         dH: d[0], dW: d[1], countIncludePad: include)
     }
 
+    /// The kernel rows of a window starting at input row y0 that lie inside the input: the first and how many.
+    func rowsInside(_ y0: Int) -> (first: Int, count: Int) {
+        let first = y0 >= 0 ? 0 : (dH &- 1 &- y0) / dH
+        let span = inH &- 1 &- y0   // ky · dH must not exceed this
+        if span < 0 { return (first, 0) }
+        return (first, Swift.max(0, Swift.min(kH, span / dH &+ 1) &- first))
+    }
+
     /// The output columns [lo, hi) whose pooling window lies inside the input horizontally.
     func interiorColumns() -> (Int, Int) {
         let lo = (padLeft + sW - 1) / sW
@@ -63,25 +71,29 @@ struct PoolStep {
             let src = x + ch * inH * inW, dst = y + ch * outH * outW
             for oy in 0..<outH {
                 let y0 = oy &* sH &- padTop
-                // Outputs whose whole window lies inside the input take a loop without bounds checks (same
+                // Outputs whose window lies inside the input horizontally take a loop without bounds checks (same
                 // visiting order, so the results are identical); the border ones take the general loop below.
-                let (oxLo, oxHi) = y0 >= 0 && y0 &+ (kH &- 1) &* dH < inH ? interiorColumns() : (0, 0)
+                // Vertically, the window's rows inside the input are what the general loop visits; a max, or a mean
+                // not counting padding, over just those rows is the same result, so a top or bottom row takes
+                // the interior loop too. (A mean counting padding divides by more: its border rows stay general.)
+                let rows = rowsInside(y0)
+                let (oxLo, oxHi) = rows.count == kH || (rows.count > 0 && (isMax || !countIncludePad)) ? interiorColumns() : (0, 0)
                 if oxLo < oxHi {
                     // Eight outputs at a time (the kernels' PoolInterior, with this loop's order per lane).
-                    let ox = FP32Pool.interiorRow(src, planeEnd: inH &* inW, inW: inW, y0: y0, oxLo: oxLo, oxHi: oxHi, sW: sW,
-                                                  padLeft: padLeft, kH: kH, kW: kW, dH: dH, dW: dW, isMax: isMax,
-                                                  into: dst + oy &* outW)
+                    let ox = FP32Pool.interiorRow(src, planeEnd: inH &* inW, inW: inW, y0: y0 &+ rows.first &* dH, oxLo: oxLo,
+                                                  oxHi: oxHi, sW: sW, padLeft: padLeft, kH: rows.count, kW: kW, dH: dH,
+                                                  dW: dW, isMax: isMax, into: dst + oy &* outW)
                     for ox in ox..<oxHi {
-                        let base = src + (y0 &* inW &+ ox &* sW &- padLeft)
+                        let base = src + ((y0 &+ rows.first &* dH) &* inW &+ ox &* sW &- padLeft)
                         var acc: Float = isMax ? -.infinity : 0
-                        for ky in 0..<kH {
+                        for ky in 0..<rows.count {
                             let row = base + ky &* dH &* inW
                             for kx in 0..<kW {
                                 let v = row[kx &* dW]
                                 if isMax { acc = max(acc, v) } else { acc += v }
                             }
                         }
-                        dst[oy &* outW &+ ox] = isMax ? acc : acc / Float(kH &* kW)
+                        dst[oy &* outW &+ ox] = isMax ? acc : acc / Float(rows.count &* kW)
                     }
                 }
                 // The border columns, 0..<lo and hi..<outW (all of them when none is interior): a filter over every
