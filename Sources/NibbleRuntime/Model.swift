@@ -1,11 +1,15 @@
 import NibbleCodec
+import NibbleKernels
 import NibbleFormat
 
 /// A loaded, fully validated model: immutable, shareable across threads (docs/ARCHITECTURE.md).
 /// Weights stay in the caller's buffer (or mapping) and are used in place.
 public final class Model: @unchecked Sendable {
     public let file: ModelFile
+    /// One step per node; every tensor between them holds floats.
     let steps: [Step]
+    /// `steps` with bit-serial chains fused (`chainingBitSerial`): what a session without a codec runs.
+    let chainedSteps: [Step]
     /// The arena every session of this model uses, planned once from tensor lifetimes.
     public let plan: ArenaPlan
     /// Kernel scratch one task of a split step needs (the most over the steps): a session with T threads
@@ -63,6 +67,7 @@ public final class Model: @unchecked Sendable {
         let transformPlacement = try Model.placeCodecs(graph, .transform, scratchBytes: scratch)
         self.file = file
         self.steps = steps
+        self.chainedSteps = Model.chainingBitSerial(steps, file: file)
         self.edgeLevels = levels
         self.maxResidualLevel = levels.reduce(0) { Swift.max($0, $1.last ?? 0) }
         self.plan = ArenaPlan(graph: graph, scratchBytes: scratch)
@@ -70,6 +75,52 @@ public final class Model: @unchecked Sendable {
         self.codecPlacement = placement
         self.transformPlacement = transformPlacement
         self.release = release
+    }
+
+    /// `steps`, where a bit-serial step's output is read only by the next bit-serial step (as its input, 1-bit), with
+    /// the first writing that tensor as the second's packed activations (BitSerialStep.packsNext / inputIsPacked):
+    /// binary layers chain without a float map and a packing pass between them (issue 5's fused glue; the same bits,
+    /// BinaryChainThresholds). Only where the producer's kernel writes packed words at this host's level, its sums
+    /// stay within the thresholds' range, and the words fit in the tensor's float bytes. A codec, or an observer
+    /// reading tensors, needs every map as floats: those runs take `steps`.
+    static func chainingBitSerial(_ steps: [Step], file: ModelFile) -> [Step] {
+        let graph = file.graph
+        var readers = [[Int]](repeating: [], count: graph.tensors.count)
+        for (n, node) in graph.nodes.enumerated() {
+            for t in node.inputs where t != absentTensor { readers[t].append(n) }
+        }
+        func floats(_ t: Int) -> [Float] {
+            let bytes = file.constantBytes(t)
+            return (0..<(bytes.count / 4)).map { bytes.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self) }
+        }
+        var chained = steps
+        for a in chained.indices {
+            guard case .bitSerial(var producer) = chained[a] else { continue }
+            let t = producer.output, g = producer.geometry
+            guard readers[t].count == 1, !graph.outputs.contains(t), case .bitSerial(var consumer) = chained[readers[t][0]],
+                  consumer.input == t, consumer.activationLayout.bits == 1,
+                  8 * consumer.activationLayout.wordCount <= graph.tensors[t].byteCount,
+                  BinaryChainThresholds.covers(g, activationBits: producer.activationLayout.bits, weightBits: producer.weightLayout.bits),
+                  BinaryConv.writesPackedOutput(g, activationLayout: producer.activationLayout, weightLayout: producer.weightLayout)
+            else { continue }
+            // The scales the step's float epilogue uses: weight scale · input step, as its phase 0 computes them.
+            let scales = floats(producer.weightScales).map { $0 * producer.activationStep }
+            let bias = producer.p.bias == absentTensor ? nil : floats(producer.p.bias)
+            var thresholds = [Int32](repeating: 0, count: g.outC), signs = thresholds
+            scales.withUnsafeBufferPointer { s in thresholds.withUnsafeMutableBufferPointer { th in signs.withUnsafeMutableBufferPointer { sg in
+                (bias ?? []).withUnsafeBufferPointer { b in
+                    BinaryChainThresholds.make(scales: s.baseAddress!, bias: bias == nil ? nil : b.baseAddress, count: g.outC,
+                                               outputMin: producer.p.outputMin, outputMax: producer.p.outputMax,
+                                               next: consumer.activationLayout, step: consumer.activationStep,
+                                               thresholds: th.baseAddress!, signs: sg.baseAddress!)
+                }
+            }}}
+            producer.packsNext = (thresholds, signs)
+            consumer.inputIsPacked = true
+            chained[a] = .bitSerial(producer)
+            chained[readers[t][0]] = .bitSerial(consumer)
+        }
+        return chained
     }
 
     /// Checks every codec table `codec` uses against its tensor (the Huffman code itself, bits and zero point

@@ -143,7 +143,7 @@ public final class Session {
 
     public func run() {
         guard let placement else {
-            for step in model.steps { execute(step) }
+            for step in model.chainedSteps { execute(step) }
             return
         }
         for (n, step) in model.steps.enumerated() {
@@ -166,8 +166,11 @@ public final class Session {
 
     /// Runs, calling `observer(nodeIndex)` before each node: the node's inputs are live (and decoded, except
     /// the row inputs of a node a codec runs by row bands) then (calibration reads them with `tensorFloats`).
-    public func run(observer: (Int) -> Void) {
-        for (n, step) in model.steps.enumerated() {
+    /// `readsTensors` false (timing only) runs the steps `run()` runs, where a tensor between chained bit-serial
+    /// layers holds packed bits, not floats.
+    public func run(readsTensors: Bool = true, observer: (Int) -> Void) {
+        let steps = readsTensors || placement != nil ? model.steps : model.chainedSteps
+        for (n, step) in steps.enumerated() {
             if let placement { codecStep(placement, node: n, before: true) }
             observer(n)
             if let plan = placement?.bands[n] { runBands(plan) } else { execute(step) }
@@ -330,7 +333,8 @@ public final class Session {
         placement != nil && k >= 0 && k < model.graph.tensors.count ? encodedBytes[k] : 0
     }
 
-    /// The current contents of a float tensor (constants included). Only meaningful while the tensor is live.
+    /// The current contents of a float tensor (constants included). Only meaningful while the tensor is live (inside
+    /// `run(observer:)`; after `run()`, a map between chained bit-serial layers holds packed bits).
     public func tensorFloats(_ tensor: Int) -> UnsafeBufferPointer<Float>? {
         if tensor < 0 || tensor >= model.graph.tensors.count { return nil }
         let t = model.graph.tensors[tensor]

@@ -365,7 +365,7 @@ struct ModelBench: ParsableCommand {
         for _ in 0..<runs {
             var last = clock.now
             var current = -1
-            session.run { n in
+            session.run(readsTensors: false) { n in
                 let now = clock.now
                 if current >= 0 { perNode[current] += ms(now - last) }
                 current = n

@@ -60,11 +60,33 @@ public enum BinaryConv {
         }
     }
 
+    /// Whether `run` at `isa` can write its output as the next layer's packed activations (`packedOutput`): the
+    /// popcount tiles can (BinaryConvTiled.storePacked); the byte path and the reference twin write floats only.
+    public static func writesPackedOutput(_ g: ConvGeometry, activationLayout al: BitPlaneLayout, weightLayout wl: BitPlaneLayout,
+                                          isa: KernelISA = KernelISA.current) -> Bool {
+        let ae = Int(al.encoding.rawValue)
+        switch isa {
+        #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
+        case .avx512: return !NibbleKernelsAVX512.LowBitByteConv.applies(g.forAVX512, actBits: al.bits, actEncoding: ae, weightBits: wl.bits)
+        case .avx2: return !NibbleKernelsAVX2.LowBitByteConv.applies(g.forAVX2, actBits: al.bits, actEncoding: ae, weightBits: wl.bits)
+        #else
+        case .avx512, .avx2: return true
+        #endif
+        case .portable: return true
+        case .reference: return false
+        }
+    }
+
     /// `activations`: layout `.activations(channels: g.inC, height: g.inH, width: g.inW, …)`;
     /// `weights`: layout `.weights(outChannels: g.outC, inChannels: g.inC, kernelH:, kernelW:, …)`.
     /// Writes `accumulators` and/or `output` (NCHW, g.outC × g.outH × g.outW) when non-nil, for the output
     /// channels in `outputChannels` and output pixels (oh·outW + ow) in `outputPixels` (all by default; a
     /// session's threads split one of them, each with its own scratch).
+    /// `packedOutput` (only where `writesPackedOutput`; `output` and `accumulators` nil): instead of floats, one packed
+    /// plane (layout channels g.outC, vectors g.outPixels, fully written for the channels and pixels run) whose bit
+    /// is signs[o] · a ≥ thresholds[o] — BinaryChainThresholds makes them give the bits BitPacking would pack from the
+    /// float output for the next bit-serial layer. `outputChannels` must then start at a multiple of 64 and end at one
+    /// or at g.outC.
     /// The reference level unpacks into `scratch`-free temporary arrays (it is never timed).
     public static func run(_ g: ConvGeometry, activations: UnsafePointer<UInt64>, activationLayout al: BitPlaneLayout,
                            weights: UnsafePointer<UInt64>, weightLayout wl: BitPlaneLayout,
@@ -72,7 +94,10 @@ public enum BinaryConv {
                            accumulators: UnsafeMutablePointer<Int32>?, output: UnsafeMutablePointer<Float>?,
                            scratch: UnsafeMutableRawPointer, outputMin: Float = -.infinity,
                            outputMax: Float = .infinity, outputChannels: Range<Int>? = nil,
-                           outputPixels: Range<Int>? = nil, isa: KernelISA = KernelISA.current) {
+                           outputPixels: Range<Int>? = nil,
+                           packedOutput: (words: UnsafeMutablePointer<UInt64>, thresholds: UnsafePointer<Int32>,
+                                          signs: UnsafePointer<Int32>)? = nil,
+                           isa: KernelISA = KernelISA.current) {
         precondition(g.groups == 1, "BinaryConv: groups \(g.groups), expected 1")
         precondition(supports(activations: al.encoding, weights: wl.encoding),
                      "BinaryConv: \(al.encoding) activations × \(wl.encoding) weights not implemented")
@@ -87,6 +112,13 @@ public enum BinaryConv {
         precondition(channels.lowerBound >= 0 && channels.upperBound <= g.outC && pixels.lowerBound >= 0 && pixels.upperBound <= g.outPixels,
                      "BinaryConv: output channels \(channels) or pixels \(pixels) outside 0..<\(g.outC), 0..<\(g.outPixels)")
         let ae = Int(al.encoding.rawValue), we = Int(wl.encoding.rawValue)
+        if packedOutput != nil {
+            precondition(writesPackedOutput(g, activationLayout: al, weightLayout: wl, isa: isa) && output == nil && accumulators == nil
+                         && channels.lowerBound % 64 == 0 && (channels.upperBound % 64 == 0 || channels.upperBound == g.outC)
+                         && BinaryChainThresholds.covers(g, activationBits: al.bits, weightBits: wl.bits),
+                         "BinaryConv: packed output for output channels \(channels) at \(isa.name): needs the popcount tiles, no float output, channels in whole 64-channel words and sums within ±2^30")
+        }
+        let pw = packedOutput?.words, pt = packedOutput?.thresholds, psg = packedOutput?.signs
         switch isa {
         #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
         case .avx512 where NibbleKernelsAVX512.LowBitByteConv.applies(g.forAVX512, actBits: al.bits, actEncoding: ae, weightBits: wl.bits):
@@ -101,12 +133,12 @@ public enum BinaryConv {
             NibbleKernelsAVX512.BinaryConvTiled.run(g.forAVX512, activations: activations, actBits: al.bits, actEncoding: ae,
                 weights: weights, weightBits: wl.bits, weightEncoding: we, scales: scales, bias: bias,
                 accumulators: accumulators, output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax,
-                channels: channels, pixels: pixels)
+                channels: channels, pixels: pixels, packedOutput: pw, packedThresholds: pt, packedSigns: psg)
         case .avx2:
             NibbleKernelsAVX2.BinaryConvTiled.run(g.forAVX2, activations: activations, actBits: al.bits, actEncoding: ae,
                 weights: weights, weightBits: wl.bits, weightEncoding: we, scales: scales, bias: bias,
                 accumulators: accumulators, output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax,
-                channels: channels, pixels: pixels)
+                channels: channels, pixels: pixels, packedOutput: pw, packedThresholds: pt, packedSigns: psg)
         #else
         case .avx512, .avx2:
             fallthrough  // no x86 ISA modules in this build: run the portable kernels
@@ -115,7 +147,7 @@ public enum BinaryConv {
             BinaryConvTiled.run(g, activations: activations, actBits: al.bits, actEncoding: ae,
                 weights: weights, weightBits: wl.bits, weightEncoding: we, scales: scales, bias: bias,
                 accumulators: accumulators, output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax,
-                channels: channels, pixels: pixels)
+                channels: channels, pixels: pixels, packedOutput: pw, packedThresholds: pt, packedSigns: psg)
         case .reference:
             // Unpack to integers, run the plain loops over everything and keep the requested block.
             var a = [Int8](repeating: 0, count: g.inC * g.inH * g.inW)

@@ -9,10 +9,11 @@ public enum BinaryConvTiled {
 
     /// Byte offsets of the scratch parts: panels (all activation planes), per-column valid-tap count,
     /// padded-tap mask and activation sum, per-(tap, o) weight popcounts (rows of outC + 8, so an 8-channel
-    /// vector load at any tile start stays inside), two int32 tiles, and each tap's input offset in words.
+    /// vector load at any tile start stays inside), two int32 tiles, each tap's input offset in words, and a packed
+    /// output word per column (storePacked).
     @inline(__always)
     static func layout(_ g: ConvGeometry, actBits: Int)
-        -> (valid: Int, mask: Int, actSum: Int, tapPop: Int, acc: Int, part: Int, tapWords: Int, total: Int) {
+        -> (valid: Int, mask: Int, actSum: Int, tapPop: Int, acc: Int, part: Int, tapWords: Int, word: Int, total: Int) {
         let nr = BinaryMicrokernel.panelWidth, mr = BinaryMicrokernel.tileRows
         let taps = g.kernelH &* g.kernelW
         let k = taps &* ((g.inC &+ 63) >> 6)
@@ -22,7 +23,8 @@ public enum BinaryConvTiled {
         let acc = tapPop &+ roundUp64(taps &* tapPopStride(g) &* 4)
         let part = acc &+ roundUp64(mr &* nr &* 4)
         let tapWords = part &+ roundUp64(mr &* nr &* 4)
-        return (valid, mask, actSum, tapPop, acc, part, tapWords, tapWords &+ roundUp64(taps &* 8))
+        let word = tapWords &+ roundUp64(taps &* 8)
+        return (valid, mask, actSum, tapPop, acc, part, tapWords, word, word &+ roundUp64(nr &* 8))
     }
 
     @inline(__always) static func tapPopStride(_ g: ConvGeometry) -> Int { g.outC &+ 8 }
@@ -37,12 +39,16 @@ public enum BinaryConvTiled {
     /// acc[o][p] (int32, exact) and/or y = clamp(Float(acc)·scales[o] + bias[o]) are written NCHW, for the
     /// output channels in `channels` and output pixels in `pixels` only (a session's threads each take a range of
     /// one; every value is an exact integer sum and its own epilogue, so it comes out the same in any range).
+    /// With `packedOutput`, the output is written instead as the next bit-serial layer's 1-bit packed input, each bit
+    /// packedSigns[o] · a ≥ packedThresholds[o] (`storePacked`); `channels` must then start at a multiple of 64 and
+    /// end at one or at g.outC.
     public static func run(_ g: ConvGeometry, activations: UnsafePointer<UInt64>, actBits: Int, actEncoding: Int,
                            weights: UnsafePointer<UInt64>, weightBits: Int, weightEncoding: Int,
                            scales: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                            accumulators: UnsafeMutablePointer<Int32>?, output: UnsafeMutablePointer<Float>?,
                            scratch: UnsafeMutableRawPointer, outputMin: Float, outputMax: Float,
-                           channels: Range<Int>, pixels: Range<Int>) {
+                           channels: Range<Int>, pixels: Range<Int>, packedOutput: UnsafeMutablePointer<UInt64>? = nil,
+                           packedThresholds: UnsafePointer<Int32>? = nil, packedSigns: UnsafePointer<Int32>? = nil) {
         let words = (g.inC &+ 63) >> 6
         let taps = g.kernelH &* g.kernelW
         let k = taps &* words
@@ -192,6 +198,14 @@ public enum BinaryConvTiled {
                         }
                         for r in 0..<rows { accT[r &* nr &+ c] &-= corr[r] }
                     }
+                }
+                if let packedOutput, let packedThresholds, let packedSigns {
+                    storePacked(g, acc: accT, validTaps: validTaps, actSum: actSum, xorMode: xorMode, wBipolar: wBipolar,
+                                rows: rows, cols: cols, m0: m0, p0: p0, thresholds: packedThresholds, signs: packedSigns,
+                                word: (scratch + lay.word).assumingMemoryBound(to: UInt64.self),
+                                last: (m0 &+ rows) & 63 == 0 || m0 &+ rows == channels.upperBound, words: packedOutput)
+                    m0 &+= mr
+                    continue
                 }
                 for r in 0..<rows {
                     let o = m0 &+ r, row = accT + r &* nr, idx = o &* n &+ p0

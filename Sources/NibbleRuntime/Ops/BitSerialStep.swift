@@ -18,6 +18,12 @@ struct BitSerialStep {
     let p: WeightedOpParameters
     /// Scratch byte offsets (64-byte aligned): combined scales, packed input, kernel scratch.
     let scalesOffset: Int, packedOffset: Int, kernelOffset: Int
+    /// Set by `Model.chainingBitSerial` when this step's output feeds only the next bit-serial step: the output tensor
+    /// then holds that step's 1-bit packed input, not floats — bit = signs[o] · sum ≥ thresholds[o]
+    /// (BinaryChainThresholds, from this step's scales, bias and clamp and the next step's packing).
+    var packsNext: (thresholds: [Int32], signs: [Int32])? = nil
+    /// Set on that next step: its input tensor already holds its packed activations.
+    var inputIsPacked = false
 
     static func make(_ c: NodeChecker) throws(NibbleError) -> (BitSerialStep, scratchBytes: Int) {
         try c.requireInputs(4...4)
@@ -132,18 +138,28 @@ struct BitSerialStep {
             let ws = b.f32(weightScales)
             for o in TaskSplit.range(g.outC, task: task, of: tasks) { scales[o] = ws[o] * activationStep }
             let pixels = TaskSplit.range(activationLayout.vectors, task: task, of: tasks, multiple: 8)
-            if !pixels.isEmpty {
+            if !pixels.isEmpty && !inputIsPacked {
                 BitPacking.packActivations(b.f32(input), step: activationStep, layout: activationLayout, into: packed, pixels: pixels)
             }
             return
         }
         let byPixels = tasks > 1 && g.outC <= 128 && g.outPixels >= 32 * tasks
-        let channels = byPixels ? 0..<g.outC : TaskSplit.range(g.outC, task: task, of: tasks, multiple: 4)
+        // Packed output: a task owns whole 64-channel output words (BinaryConv.run's contract).
+        let channels = byPixels ? 0..<g.outC : TaskSplit.range(g.outC, task: task, of: tasks, multiple: packsNext == nil ? 4 : 64)
         let pixels = byPixels ? TaskSplit.range(g.outPixels, task: task, of: tasks, multiple: 8) : 0..<g.outPixels
         if channels.isEmpty || pixels.isEmpty { return }
-        BinaryConv.run(g, activations: packed, activationLayout: activationLayout,
-                       weights: UnsafePointer(b.raw(weights).assumingMemoryBound(to: UInt64.self)), weightLayout: weightLayout,
-                       scales: scales, bias: b.optionalF32(p.bias), accumulators: nil, output: b.f32(output), scratch: scratch,
-                       outputMin: p.outputMin, outputMax: p.outputMax, outputChannels: channels, outputPixels: pixels)
+        let activations = inputIsPacked ? UnsafePointer(b.raw(input).assumingMemoryBound(to: UInt64.self)) : UnsafePointer(packed)
+        let w = UnsafePointer(b.raw(weights).assumingMemoryBound(to: UInt64.self))
+        guard let packsNext else {
+            BinaryConv.run(g, activations: activations, activationLayout: activationLayout, weights: w, weightLayout: weightLayout,
+                           scales: scales, bias: b.optionalF32(p.bias), accumulators: nil, output: b.f32(output), scratch: scratch,
+                           outputMin: p.outputMin, outputMax: p.outputMax, outputChannels: channels, outputPixels: pixels)
+            return
+        }
+        packsNext.thresholds.withUnsafeBufferPointer { t in packsNext.signs.withUnsafeBufferPointer { sg in
+            BinaryConv.run(g, activations: activations, activationLayout: activationLayout, weights: w, weightLayout: weightLayout,
+                           scales: scales, bias: nil, accumulators: nil, output: nil, scratch: scratch, outputChannels: channels,
+                           outputPixels: pixels, packedOutput: (b.raw(output).assumingMemoryBound(to: UInt64.self), t.baseAddress!, sg.baseAddress!))
+        }}
     }
 }
