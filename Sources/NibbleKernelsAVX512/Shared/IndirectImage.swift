@@ -60,9 +60,15 @@ enum IndirectImage {
                 let d = image + (((ih &+ g.padTop) &* wp &+ g.padLeft) &* pixelValues &+ c0)
                 var iw = iwLo
                 #if arch(x86_64)
-                if count == 8 {
-                    while iw &+ 8 <= iwHi {
-                        transposeStore(q + iw, channelStride: channelStride, subtract: Int16(truncatingIfNeeded: subtract),
+                // Fewer than 8 channels in all (an RGB stem): each pixel's store also writes 8 − count values into the
+                // next pixels, which their own stores (or the scalar loop) then overwrite, so the last store must leave
+                // at least ⌈(8 − count) / count⌉ = ⌊7 / count⌋ pixels after it. (With more channels the extra values
+                // would land on the previous group's, already written: those take the scalar loop.)
+                let spill = count == 8 ? 0 : 7 / count
+                if count == 8 || count == pixelValues {
+                    while iw &+ 8 &+ spill <= iwHi {
+                        transposeStore(q + iw, channelStride: channelStride, channels: count,
+                                       subtract: Int16(truncatingIfNeeded: subtract),
                                        wide: Value.bitWidth == 16, to: UnsafeMutableRawPointer(d + iw &* pixelValues),
                                        pixelBytes: pixelValues &* MemoryLayout<Value>.stride)
                         iw &+= 8
@@ -79,14 +85,15 @@ enum IndirectImage {
     }
 
     #if arch(x86_64)
-    /// 8 channels × 8 pixels of bytes (channel j's at q + j·channelStride) as 8 pixels of 8 channels, pixel i at
-    /// d + i·pixelBytes: int16 − subtract when `wide`, else the bytes. Unpacks of bytes, words and dwords turn rows
-    /// into columns, two pixels per register.
+    /// 8 channels × 8 pixels of bytes (channel j's at q + j·channelStride; channels ≥ `channels` repeat the last real
+    /// one) as 8 pixels of 8 channels, pixel i at d + i·pixelBytes, in pixel order: int16 − subtract when `wide`, else
+    /// the bytes. Unpacks of bytes, words and dwords turn rows into columns, two pixels per register.
     @inline(__always)
-    static func transposeStore(_ q: UnsafePointer<UInt8>, channelStride: Int, subtract: Int16, wide: Bool,
+    static func transposeStore(_ q: UnsafePointer<UInt8>, channelStride: Int, channels: Int, subtract: Int16, wide: Bool,
                                to out: UnsafeMutableRawPointer, pixelBytes step: Int) {
         @inline(__always) func row(_ j: Int) -> __m128i {
-            _mm_cvtsi64_si128(Int64(bitPattern: UnsafeRawPointer(q + j &* channelStride).loadUnaligned(as: UInt64.self)))
+            let c = Swift.min(j, channels &- 1)
+            return _mm_cvtsi64_si128(Int64(bitPattern: UnsafeRawPointer(q + c &* channelStride).loadUnaligned(as: UInt64.self)))
         }
         let a0 = _mm_unpacklo_epi8(row(0), row(1)), a1 = _mm_unpacklo_epi8(row(2), row(3))
         let a2 = _mm_unpacklo_epi8(row(4), row(5)), a3 = _mm_unpacklo_epi8(row(6), row(7))
