@@ -65,10 +65,17 @@ final class BitPackingTests: XCTestCase {
         for (enc, bits) in cases {
             for c in [1, 3, 63, 64, 65, 130] {
                 for pixels in [1, 7, 8, 9, 16, 23] {
-                    let step: Float = rng.int(0...1) == 0 ? 1 : 0.37
+                    let step: Float = [1, 0.37, rng.float(0.01, 3)][rng.int(0...2)]
+                    // Where x / step rounds between 0 and 1 (the 1-bit packing compares x with a threshold there).
+                    let half = step / 2
+                    let near = [half, half.nextUp, half.nextDown, half.nextUp.nextUp, half.nextDown.nextDown]
                     let l = BitPlaneLayout(encoding: enc, bits: bits, channels: c, vectors: pixels)
                     let x = (0..<(c * pixels)).map { _ -> Float in
-                        rng.int(0...5) == 0 ? edges[rng.int(0...(edges.count - 1))] : Float(rng.int(-40...40)) / 8
+                        switch rng.int(0...5) {
+                        case 0: return edges[rng.int(0...(edges.count - 1))]
+                        case 1: return near[rng.int(0...(near.count - 1))]
+                        default: return Float(rng.int(-40...40)) / 8
+                        }
                     }
                     let q = x.map { BitPacking.quantize($0, step: step, encoding: enc, bits: bits) }
                     var expected = [UInt64](repeating: 0, count: l.wordCount)

@@ -48,6 +48,11 @@ public enum ActivationPacking {
     static func packOnePlane(_ x: UnsafePointer<Float>, step: SIMD8<Float>, vectors nv: Int, wordsPerVector wpv: Int,
                              channels: Int, bipolar: Bool, lo: SIMD8<Float>, hi: SIMD8<Float>,
                              into packed: UnsafeMutablePointer<UInt64>, pixels range: Range<Int>) -> Int {
+        // One unsigned plane (0…1): the bit is x / step > 1/2, and as x / step rounds monotonically that is x ≥ the
+        // least such float (bipolar: x ≥ 0), a compare per value instead of a division. NaN compares false: 0, as in
+        // `quantized`.
+        let compares = bipolar || (lo[0] == 0 && hi[0] == 1 && step[0] > 0 && step[0].isFinite)
+        let one = SIMD8<Float>(repeating: bipolar || !compares ? 0 : leastRoundingToOne(step: step[0]))
         var v0 = range.lowerBound
         while v0 &+ 8 <= range.upperBound {
             for word in 0..<wpv {
@@ -57,7 +62,8 @@ public enum ActivationPacking {
                 for c in 0..<count {
                     let xv = UnsafeRawPointer(x + ((c0 &+ c) &* nv &+ v0)).loadUnaligned(as: SIMD8<Float>.self)
                     let bit = SIMD8<UInt32>(repeating: 1 &<< UInt32(truncatingIfNeeded: c & 31))
-                    let set = bipolar ? bit.replacing(with: 0, where: .!(xv .>= 0)) : (quantized(xv, step: step, lo: lo, hi: hi) & 1) &* bit
+                    let set = compares ? bit.replacing(with: 0, where: .!(xv .>= one))
+                        : (quantized(xv, step: step, lo: lo, hi: hi) & 1) &* bit
                     if c < 32 { low |= set } else { high |= set }
                 }
                 let base = packed + (v0 &* wpv &+ word)
@@ -66,6 +72,17 @@ public enum ActivationPacking {
             v0 &+= 8
         }
         return v0
+    }
+
+    /// The least float x with x / step > 1/2 (Float division), found by bisection over the non-negative floats, whose
+    /// bit patterns order like the floats: the threshold of a 1-bit unsigned activation. `step` > 0.
+    static func leastRoundingToOne(step: Float) -> Float {
+        var lo: UInt32 = 0, hi = Float.infinity.bitPattern
+        while lo < hi {
+            let mid = lo &+ (hi &- lo) / 2
+            if Float(bitPattern: mid) / step > 0.5 { hi = mid } else { lo = mid &+ 1 }
+        }
+        return Float(bitPattern: lo)
     }
 
     /// BitPacking.quantize's integers of 8 lanes, as their low 8 bits. Clamping x/step to [lo, hi] before rounding
