@@ -6,8 +6,7 @@
 extension BinaryConvTiled {
     /// The tile's `rows` output channels m0 ..< m0 + rows × `cols` pixels p0 ..< p0 + cols as bits of the packed
     /// words `words` (one plane; channels g.outC, vectors g.outPixels): bit = signs[o] · a ≥ thresholds[o], a the sum
-    /// of the tile's `acc` row (NR apart) with run's fix-ups (w1a1, `xorMode`: valid·C − 2·acc; bipolar weights:
-    /// − actSum). The panel's words for channels (m0 / 64)·64 ..< +64 gather in `word` (one per column; m0 is a
+    /// of the tile's `acc` row (NR apart) with the float epilogue's fix-ups (`fixedSums`). The panel's words for channels (m0 / 64)·64 ..< +64 gather in `word` (one per column; m0 is a
     /// multiple of the tile height, which divides 64) and are stored whole after the word's `last` tile, so a task
     /// that owns whole words (channels split at multiples of 64) writes memory no other task touches.
     @inline(__always)
@@ -20,17 +19,12 @@ extension BinaryConvTiled {
         if m0 & 63 == 0 { word.update(repeating: 0, count: nr) }
         var c = 0
         while c &+ 8 <= cols {
-            // 8 pixels: the fix-ups of run's float epilogue, then (s·a − t) >> 31 is all ones exactly where s·a < t
-            // (|s·a|, |t| ≤ 2^30 + 1: no overflow). Integer lanes only: a mask select compiled to a branch per lane.
+            // 8 pixels: (s·a − t) >> 31 is all ones exactly where s·a < t (|s·a|, |t| ≤ 2^30 + 1: no overflow).
+            // Integer lanes only: a mask select compiled to a branch per lane.
             var v = SIMD8<UInt64>()
             for r in 0..<rows {
                 let o = m0 &+ r
-                var a = UnsafeRawPointer(acc + (r &* nr &+ c)).loadUnaligned(as: SIMD8<Int32>.self)
-                if xorMode {
-                    a = UnsafeRawPointer(validTaps + c).loadUnaligned(as: SIMD8<Int32>.self) &* inC &- 2 &* a
-                } else if wBipolar {
-                    a &-= UnsafeRawPointer(actSum + c).loadUnaligned(as: SIMD8<Int32>.self)
-                }
+                let a = fixedSums(acc + r &* nr, c, validTaps: validTaps, actSum: actSum, xorMode: xorMode, wBipolar: wBipolar, inC: inC)
                 let below = SIMD8<UInt64>(truncatingIfNeeded: (a &* signs[o] &- thresholds[o]) &>> 31)
                 v |= ~below & SIMD8<UInt64>(repeating: 1 &<< UInt64(truncatingIfNeeded: o & 63))
             }
@@ -41,8 +35,8 @@ extension BinaryConvTiled {
         while c < cols {
             var v: UInt64 = 0
             for r in 0..<rows {
-                let o = m0 &+ r, a = acc[r &* nr &+ c]
-                let fixed = xorMode ? validTaps[c] &* inC &- 2 &* a : wBipolar ? a &- actSum[c] : a
+                let o = m0 &+ r
+                let fixed = fixedSum(acc + r &* nr, c, validTaps: validTaps, actSum: actSum, xorMode: xorMode, wBipolar: wBipolar, inC: inC)
                 if fixed &* signs[o] >= thresholds[o] { v |= 1 &<< UInt64(truncatingIfNeeded: o & 63) }
             }
             word[c] |= v

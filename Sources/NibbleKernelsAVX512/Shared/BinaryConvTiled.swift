@@ -29,6 +29,24 @@ public enum BinaryConvTiled {
 
     @inline(__always) static func tapPopStride(_ g: ConvGeometry) -> Int { g.outC &+ 8 }
 
+    /// A tile row's sums from column c (8 lanes) with the integer fix-ups both epilogues (floats, storePacked) take:
+    /// w1a1 (`xorMode`): Σ_valid (C − 2·pop(a ^ w)) = valid·C − 2·(Σ_all pop − Σ_padded pop(w)); bipolar weights ×
+    /// unsigned activations: − Σ_i 2^i pop(a_i); otherwise the sums as they are.
+    @inline(__always)
+    static func fixedSums(_ row: UnsafePointer<Int32>, _ c: Int, validTaps: UnsafePointer<Int32>, actSum: UnsafePointer<Int32>,
+                          xorMode: Bool, wBipolar: Bool, inC: Int32) -> SIMD8<Int32> {
+        let a = UnsafeRawPointer(row + c).loadUnaligned(as: SIMD8<Int32>.self)
+        if xorMode { return UnsafeRawPointer(validTaps + c).loadUnaligned(as: SIMD8<Int32>.self) &* inC &- 2 &* a }
+        return wBipolar ? a &- UnsafeRawPointer(actSum + c).loadUnaligned(as: SIMD8<Int32>.self) : a
+    }
+
+    /// `fixedSums` for column c alone.
+    @inline(__always)
+    static func fixedSum(_ row: UnsafePointer<Int32>, _ c: Int, validTaps: UnsafePointer<Int32>, actSum: UnsafePointer<Int32>,
+                         xorMode: Bool, wBipolar: Bool, inC: Int32) -> Int32 {
+        xorMode ? validTaps[c] &* inC &- 2 &* row[c] : wBipolar ? row[c] &- actSum[c] : row[c]
+    }
+
     public static func scratchByteCount(_ g: ConvGeometry, actBits: Int) -> Int { layout(g, actBits: actBits).total &+ 64 }
 
     /// Which tile this build runs (e.g. "pshufb 4x8").
@@ -211,17 +229,10 @@ public enum BinaryConvTiled {
                     let o = m0 &+ r, row = accT + r &* nr, idx = o &* n &+ p0
                     let scale = scales[o], b: Float = bias?[o] ?? 0
                     let sv = SIMD8<Float>(repeating: scale), bv = SIMD8<Float>(repeating: b)
-                    // The integer fix-up and Int8Quantization.dequantize in one pass over the row, 8 lanes at a time:
-                    // w1a1: Σ_valid (C − 2·pop(a ^ w)) = valid·C − 2·(Σ_all pop − Σ_padded pop(w)); bipolar weights
-                    // × unsigned activations: − Σ_i 2^i pop(a_i).
+                    // The integer fix-up and Int8Quantization.dequantize in one pass over the row, 8 lanes at a time.
                     var c = 0
                     while c &+ 8 <= cols {
-                        var a = UnsafeRawPointer(row + c).loadUnaligned(as: SIMD8<Int32>.self)
-                        if xorMode {
-                            a = UnsafeRawPointer(validTaps + c).loadUnaligned(as: SIMD8<Int32>.self) &* inC &- 2 &* a
-                        } else if wBipolar {
-                            a &-= UnsafeRawPointer(actSum + c).loadUnaligned(as: SIMD8<Int32>.self)
-                        }
+                        let a = fixedSums(row, c, validTaps: validTaps, actSum: actSum, xorMode: xorMode, wBipolar: wBipolar, inC: inC)
                         if let accumulators { UnsafeMutableRawPointer(accumulators + (idx &+ c)).storeBytes(of: a, as: SIMD8<Int32>.self) }
                         if let output {
                             UnsafeMutableRawPointer(output + (idx &+ c)).storeBytes(of: clampLanes(floatLanes(a) * sv + bv, lo: lo, hi: hi),
@@ -230,7 +241,7 @@ public enum BinaryConvTiled {
                         c &+= 8
                     }
                     while c < cols {
-                        let a = xorMode ? validTaps[c] &* inC &- 2 &* row[c] : wBipolar ? row[c] &- actSum[c] : row[c]
+                        let a = fixedSum(row, c, validTaps: validTaps, actSum: actSum, xorMode: xorMode, wBipolar: wBipolar, inC: inC)
                         accumulators?[idx &+ c] = a
                         output?[idx &+ c] = Int8Quantization.dequantize(a, scale: scale, bias: b, outputMin: outputMin, outputMax: outputMax)
                         c &+= 1
