@@ -8,7 +8,8 @@ public final class Model: @unchecked Sendable {
     public let file: ModelFile
     /// One step per node; every tensor between them holds floats.
     let steps: [Step]
-    /// `steps` with bit-serial chains fused (`chainingBitSerial`): what a session without a codec runs.
+    /// `steps` with bit-serial chains fused (`chainingBitSerial`) and residual Adds folded into the bit-serial step before
+    /// them (`foldingResidualAdds`): what a session without a codec runs.
     let chainedSteps: [Step]
     /// The arena every session of this model uses, planned once from tensor lifetimes.
     public let plan: ArenaPlan
@@ -67,10 +68,11 @@ public final class Model: @unchecked Sendable {
         let transformPlacement = try Model.placeCodecs(graph, .transform, scratchBytes: scratch)
         self.file = file
         self.steps = steps
-        self.chainedSteps = Model.chainingBitSerial(steps, file: file)
+        let plan = ArenaPlan(graph: graph, scratchBytes: scratch)
+        self.chainedSteps = Model.foldingResidualAdds(Model.chainingBitSerial(steps, file: file), graph: graph, plan: plan)
         self.edgeLevels = levels
         self.maxResidualLevel = levels.reduce(0) { Swift.max($0, $1.last ?? 0) }
-        self.plan = ArenaPlan(graph: graph, scratchBytes: scratch)
+        self.plan = plan
         self.taskScratchBytes = max(taskScratch, placement?.bandTaskScratchBytes ?? 0, transformPlacement?.bandTaskScratchBytes ?? 0)
         self.codecPlacement = placement
         self.transformPlacement = transformPlacement
@@ -121,6 +123,36 @@ public final class Model: @unchecked Sendable {
             chained[readers[t][0]] = .bitSerial(consumer)
         }
         return chained
+    }
+
+    /// `steps`, where a bit-serial step's float output is read only by the next step, an Add of two same-shaped
+    /// tensors (a ResNet block's residual add, with its fused ReLU), with the Add computed in the bit-serial epilogue
+    /// (BitSerialStep.residualAdd; the Add step then does nothing): one float map less written and read back per block.
+    /// The epilogue writes the Add's output during the conv, one step before the plan made it live: where that output
+    /// shares bytes with a chained conv's packed input, the conv copies its input to scratch first (copiesPackedInput),
+    /// and the skip operand must be the output's own bytes or none of them. Only in `run()` without codec, like the
+    /// chains.
+    static func foldingResidualAdds(_ steps: [Step], graph: Graph, plan: ArenaPlan) -> [Step] {
+        var readers = [Int](repeating: 0, count: graph.tensors.count)
+        for node in graph.nodes { for t in node.inputs where t != absentTensor { readers[t] += 1 } }
+        func bytes(_ t: Int) -> Range<Int> { plan.offsets[t]..<(plan.offsets[t] + graph.tensors[t].byteCount) }
+        var folded = steps
+        for a in folded.indices.dropLast() {
+            guard case .bitSerial(var conv) = folded[a], conv.packsNext == nil, case .binary(var add) = folded[a + 1],
+                  add.operation == .add, add.pattern == .same, (add.a == conv.output) != (add.b == conv.output),
+                  readers[conv.output] == 1, !graph.outputs.contains(conv.output),
+                  BinaryConv.addsResidual(conv.geometry, activationLayout: conv.activationLayout, weightLayout: conv.weightLayout)
+            else { continue }
+            let skip = add.a == conv.output ? add.b : add.a, out = bytes(add.output)
+            guard plan.offsets[skip] >= 0, plan.offsets[add.output] >= 0, bytes(skip) == out || !bytes(skip).overlaps(out)
+            else { continue }
+            conv.residualAdd = (skip, add.output, add.low, add.high)
+            conv.copiesPackedInput = conv.inputIsPacked && bytes(conv.input).overlaps(out)
+            add.isFolded = true
+            folded[a] = .bitSerial(conv)
+            folded[a + 1] = .binary(add)
+        }
+        return folded
     }
 
     /// Checks every codec table `codec` uses against its tensor (the Huffman code itself, bits and zero point

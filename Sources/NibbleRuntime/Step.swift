@@ -81,7 +81,7 @@ enum Step {
     var splitsIntoTasks: Bool {
         switch self {
         case .conv, .fullyConnected, .bitSerial, .pool: return true
-        case .binary(let s): return s.count >= 16384
+        case .binary(let s): return s.count >= 16384 && !s.isFolded
         case .unary(let s): return s.count >= 16384
         default: return false
         }

@@ -74,6 +74,25 @@ final class BinaryConvTests: XCTestCase {
                                weightLayout: wl, scales: scales.pointer, bias: b, accumulators: nil,
                                output: alone.pointer, scratch: scratch.raw, outputMin: clamp.0, outputMax: clamp.1, isa: isa)
                 for i in 0..<n where alone.pointer[i].bitPattern != outRef.pointer[i].bitPattern { outBad += 1 }
+                // A residual Add and its clamp folded into the epilogue (BinaryStep's order; −0…+0 tells the orders
+                // apart), reading a separate buffer and the output itself.
+                if BinaryConv.addsResidual(g, activationLayout: al, weightLayout: wl, isa: isa) {
+                    let residualClamps: [(Float, Float)] = [(0, .infinity), (-0.0, 0.0), (-0.5, 0.75), (-.infinity, .infinity)]
+                    let (lo, hi) = residualClamps[Int(seed % 4)]
+                    let skip = AlignedBuffer<Float>(count: n, fill: 0)
+                    for i in 0..<n { skip.pointer[i] = i % 7 == 3 ? -outRef.pointer[i] : rng.float(-1, 1) }
+                    let inPlace = AlignedBuffer<Float>(count: n, fill: 0)
+                    inPlace.pointer.update(from: skip.pointer, count: n)
+                    for (values, into) in [(skip.pointer, alone.pointer), (inPlace.pointer, inPlace.pointer)] {
+                        BinaryConv.run(g, activations: aPacked.pointer, activationLayout: al, weights: wPacked.pointer,
+                                       weightLayout: wl, scales: scales.pointer, bias: b, accumulators: nil,
+                                       output: into, scratch: scratch.raw, outputMin: clamp.0, outputMax: clamp.1,
+                                       residual: (UnsafePointer(values), lo, hi), isa: isa)
+                        for i in 0..<n where into[i].bitPattern != min(max(outRef.pointer[i] + skip.pointer[i], lo), hi).bitPattern {
+                            outBad += 1
+                        }
+                    }
+                }
                 XCTAssertEqual(accBad, 0, "\(isa.name) \(m.name) acc \(g)", file: file, line: line)
                 XCTAssertEqual(outBad, 0, "\(isa.name) \(m.name) output \(g)", file: file, line: line)
                 if accBad > 0 || outBad > 0 { return }

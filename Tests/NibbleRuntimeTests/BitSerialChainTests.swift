@@ -69,6 +69,57 @@ final class BitSerialChainTests: XCTestCase {
         }
     }
 
+    /// Residual Adds folded into the bit-serial epilogue (Model.foldingResidualAdds): a chained conv whose packed input
+    /// may share bytes with the Add's output, the conv as either operand, ReLU and Clip clamps; a conv output that is
+    /// also a graph output and a broadcast Add stay unfolded. The run equals the float steps at 1, 2 and 3 threads.
+    func testResidualAddsFoldIntoTheConvBefore() throws {
+        for (encoding, bits) in [(BitPlaneEncoding.bipolar, 1), (.unsigned, 1)] {
+            var rng = SplitMix(17)
+            var h = GraphHarness()
+            let hw = (7, 9)
+            let x = h.input("x", [1, 64, 7, 9])
+            let (a, _) = Self.conv(&h, x, inC: 64, hw: hw, outC: 64, k: 3, stride: 1, encoding: encoding, bits: bits, step: 0.25, rng: &rng)
+            let (b, _) = Self.conv(&h, a, inC: 64, hw: hw, outC: 64, k: 3, stride: 1, encoding: encoding, bits: bits, step: 0.5, rng: &rng)
+            let s1 = h.node(.add, [b, x], [1, 64, 7, 9], [Attribute(.outputMin, floats: [0])])
+            let (c, _) = Self.conv(&h, s1, inC: 64, hw: hw, outC: 64, k: 1, stride: 1, encoding: encoding, bits: bits, step: 0.3, rng: &rng)
+            let s2 = h.node(.add, [s1, c], [1, 64, 7, 9], [Attribute(.outputMin, floats: [-0.5]), Attribute(.outputMax, floats: [0.75])])
+            let (d, _) = Self.conv(&h, s2, inC: 64, hw: hw, outC: 64, k: 3, stride: 1, encoding: encoding, bits: bits, step: 0.3, rng: &rng)
+            let s3 = h.node(.add, [d, s2], [1, 64, 7, 9])
+            let (e, _) = Self.conv(&h, s3, inC: 64, hw: hw, outC: 1, k: 3, stride: 1, encoding: encoding, bits: bits, step: 0.3, rng: &rng)
+            let s4 = h.node(.add, [e, s3], [1, 64, 7, 9])
+            let model = try h.model(outputs: [s4, d, s2])
+            let folded = model.chainedSteps.compactMap { step -> Bool? in
+                if case .bitSerial(let s) = step { return s.residualAdd != nil } else { return nil }
+            }
+            let addsFolded = model.chainedSteps.compactMap { step -> Bool? in
+                if case .binary(let s) = step { return s.isFolded } else { return nil }
+            }
+            if KernelISA.current != .reference {
+                XCTAssertEqual(folded, [false, true, true, false, false], "\(encoding)")
+                XCTAssertEqual(addsFolded, [true, true, false, false], "\(encoding)")
+                // The plan puts s1 over a's bytes (a is dead after b): b copies its packed input first.
+                if case .bitSerial(let bStep) = model.chainedSteps[1] { XCTAssertTrue(bStep.inputIsPacked && bStep.copiesPackedInput) }
+            }
+            let input = (0..<(64 * 7 * 9)).map { _ in Float(Int(rng.next() % 2000) - 700) / 700 }
+            var expected: [[Float]] = []
+            for threads in [1, 2, 3] {
+                let session = try Session(model: model, threads: threads)
+                try input.withUnsafeBufferPointer { try session.setInput(0, floats: $0) }
+                session.run(observer: { _ in })   // every step as its own node
+                let floatSteps = (0..<3).map { Array(session.output($0).bindMemory(to: Float.self)) }
+                session.run()
+                let fast = (0..<3).map { Array(session.output($0).bindMemory(to: Float.self)) }
+                if expected.isEmpty { expected = floatSteps }
+                for o in 0..<3 {
+                    XCTAssertEqual(floatSteps[o].map(\.bitPattern), expected[o].map(\.bitPattern), "\(encoding) threads \(threads)")
+                    XCTAssertEqual(fast[o].map(\.bitPattern), expected[o].map(\.bitPattern), "\(encoding) threads \(threads)")
+                }
+            }
+            XCTAssertTrue(expected[0].contains { $0 != 0 } && expected[2].contains { $0 == 0.75 } && expected[2].contains { $0 == -0.5 }
+                          && expected[2].contains { $0 > -0.5 && $0 < 0.75 }, "a degenerate output proves nothing")
+        }
+    }
+
     /// A two-bit consumer and a graph output are never chained.
     func testMultiBitConsumerAndGraphOutputStayFloat() throws {
         var rng = SplitMix(4)

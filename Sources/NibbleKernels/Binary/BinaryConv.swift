@@ -77,6 +77,13 @@ public enum BinaryConv {
         }
     }
 
+    /// Whether `run` at `isa` takes a `residual` (the float epilogue of the popcount tiles and the reference twin; the
+    /// byte path does not).
+    public static func addsResidual(_ g: ConvGeometry, activationLayout al: BitPlaneLayout, weightLayout wl: BitPlaneLayout,
+                                    isa: KernelISA = KernelISA.current) -> Bool {
+        isa == .reference || writesPackedOutput(g, activationLayout: al, weightLayout: wl, isa: isa)
+    }
+
     /// `activations`: layout `.activations(channels: g.inC, height: g.inH, width: g.inW, …)`;
     /// `weights`: layout `.weights(outChannels: g.outC, inChannels: g.inC, kernelH:, kernelW:, …)`.
     /// Writes `accumulators` and/or `output` (NCHW, g.outC × g.outH × g.outW) when non-nil, for the output
@@ -87,6 +94,9 @@ public enum BinaryConv {
     /// is signs[o] · a ≥ thresholds[o] — BinaryChainThresholds makes them give the bits BitPacking would pack from the
     /// float output for the next bit-serial layer. `outputChannels` must then start at a multiple of 64 and end at one
     /// or at g.outC.
+    /// `residual` (only where `addsResidual`; float `output` only): each output value y becomes
+    /// Swift.min(Swift.max(y + values[same index], min), max) — a residual Add of the same shape and its fused clamp,
+    /// as BinaryStep computes them, in this epilogue. `values` may be `output` itself.
     /// The reference level unpacks into `scratch`-free temporary arrays (it is never timed).
     public static func run(_ g: ConvGeometry, activations: UnsafePointer<UInt64>, activationLayout al: BitPlaneLayout,
                            weights: UnsafePointer<UInt64>, weightLayout wl: BitPlaneLayout,
@@ -97,6 +107,7 @@ public enum BinaryConv {
                            outputPixels: Range<Int>? = nil,
                            packedOutput: (words: UnsafeMutablePointer<UInt64>, thresholds: UnsafePointer<Int32>,
                                           signs: UnsafePointer<Int32>)? = nil,
+                           residual: (values: UnsafePointer<Float>, min: Float, max: Float)? = nil,
                            isa: KernelISA = KernelISA.current) {
         precondition(g.groups == 1, "BinaryConv: groups \(g.groups), expected 1")
         precondition(supports(activations: al.encoding, weights: wl.encoding),
@@ -118,6 +129,11 @@ public enum BinaryConv {
                          && BinaryChainThresholds.covers(g, activationBits: al.bits, weightBits: wl.bits),
                          "BinaryConv: packed output for output channels \(channels) at \(isa.name): needs the popcount tiles, no float output, channels in whole 64-channel words and sums within ±2^30")
         }
+        if residual != nil {
+            precondition(addsResidual(g, activationLayout: al, weightLayout: wl, isa: isa) && output != nil && packedOutput == nil,
+                         "BinaryConv: a residual at \(isa.name) needs the popcount tiles or the reference and a float output")
+        }
+        let rv = residual?.values, rlo = residual?.min ?? -.infinity, rhi = residual?.max ?? .infinity
         let pw = packedOutput?.words, pt = packedOutput?.thresholds, psg = packedOutput?.signs
         switch isa {
         #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
@@ -133,12 +149,14 @@ public enum BinaryConv {
             NibbleKernelsAVX512.BinaryConvTiled.run(g.forAVX512, activations: activations, actBits: al.bits, actEncoding: ae,
                 weights: weights, weightBits: wl.bits, weightEncoding: we, scales: scales, bias: bias,
                 accumulators: accumulators, output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax,
-                channels: channels, pixels: pixels, packedOutput: pw, packedThresholds: pt, packedSigns: psg)
+                channels: channels, pixels: pixels, packedOutput: pw, packedThresholds: pt, packedSigns: psg,
+                residual: rv, residualMin: rlo, residualMax: rhi)
         case .avx2:
             NibbleKernelsAVX2.BinaryConvTiled.run(g.forAVX2, activations: activations, actBits: al.bits, actEncoding: ae,
                 weights: weights, weightBits: wl.bits, weightEncoding: we, scales: scales, bias: bias,
                 accumulators: accumulators, output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax,
-                channels: channels, pixels: pixels, packedOutput: pw, packedThresholds: pt, packedSigns: psg)
+                channels: channels, pixels: pixels, packedOutput: pw, packedThresholds: pt, packedSigns: psg,
+                residual: rv, residualMin: rlo, residualMax: rhi)
         #else
         case .avx512, .avx2:
             fallthrough  // no x86 ISA modules in this build: run the portable kernels
@@ -147,7 +165,8 @@ public enum BinaryConv {
             BinaryConvTiled.run(g, activations: activations, actBits: al.bits, actEncoding: ae,
                 weights: weights, weightBits: wl.bits, weightEncoding: we, scales: scales, bias: bias,
                 accumulators: accumulators, output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax,
-                channels: channels, pixels: pixels, packedOutput: pw, packedThresholds: pt, packedSigns: psg)
+                channels: channels, pixels: pixels, packedOutput: pw, packedThresholds: pt, packedSigns: psg,
+                residual: rv, residualMin: rlo, residualMax: rhi)
         case .reference:
             // Unpack to integers, run the plain loops over everything and keep the requested block.
             var a = [Int8](repeating: 0, count: g.inC * g.inH * g.inW)
@@ -170,7 +189,8 @@ public enum BinaryConv {
             for o in channels {
                 for p in pixels {
                     accumulators?[o * n + p] = acc[o * n + p]
-                    output?[o * n + p] = out[o * n + p]
+                    let y = out[o * n + p]
+                    output?[o * n + p] = rv.map { Swift.min(Swift.max(y + $0[o * n + p], rlo), rhi) } ?? y
                 }
             }
         }

@@ -60,13 +60,16 @@ public enum BinaryConvTiled {
     /// With `packedOutput`, the output is written instead as the next bit-serial layer's 1-bit packed input, each bit
     /// packedSigns[o] · a ≥ packedThresholds[o] (`storePacked`); `channels` must then start at a multiple of 64 and
     /// end at one or at g.outC.
+    /// With `residual` (float output only), each float y becomes clamp(y + residual[same index], residualMin,
+    /// residualMax) in BinaryStep's order (a residual Add and its fused ReLU/Clip folded into this epilogue).
     public static func run(_ g: ConvGeometry, activations: UnsafePointer<UInt64>, actBits: Int, actEncoding: Int,
                            weights: UnsafePointer<UInt64>, weightBits: Int, weightEncoding: Int,
                            scales: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                            accumulators: UnsafeMutablePointer<Int32>?, output: UnsafeMutablePointer<Float>?,
                            scratch: UnsafeMutableRawPointer, outputMin: Float, outputMax: Float,
                            channels: Range<Int>, pixels: Range<Int>, packedOutput: UnsafeMutablePointer<UInt64>? = nil,
-                           packedThresholds: UnsafePointer<Int32>? = nil, packedSigns: UnsafePointer<Int32>? = nil) {
+                           packedThresholds: UnsafePointer<Int32>? = nil, packedSigns: UnsafePointer<Int32>? = nil,
+                           residual: UnsafePointer<Float>? = nil, residualMin: Float = -.infinity, residualMax: Float = .infinity) {
         let words = (g.inC &+ 63) >> 6
         let taps = g.kernelH &* g.kernelW
         let k = taps &* words
@@ -104,6 +107,7 @@ public enum BinaryConvTiled {
         }
         let lastRow = (g.kernelH &- 1) &* g.dilationH, lastColumn = (g.kernelW &- 1) &* g.dilationW
         let lo = SIMD8<Float>(repeating: outputMin), hi = SIMD8<Float>(repeating: outputMax)
+        let rlo = SIMD8<Float>(repeating: residualMin), rhi = SIMD8<Float>(repeating: residualMax)
         var p0 = pixels.lowerBound
         while p0 < pixels.upperBound {
             let cols = Swift.min(nr, pixels.upperBound &- p0)
@@ -235,15 +239,20 @@ public enum BinaryConvTiled {
                         let a = fixedSums(row, c, validTaps: validTaps, actSum: actSum, xorMode: xorMode, wBipolar: wBipolar, inC: inC)
                         if let accumulators { UnsafeMutableRawPointer(accumulators + (idx &+ c)).storeBytes(of: a, as: SIMD8<Int32>.self) }
                         if let output {
-                            UnsafeMutableRawPointer(output + (idx &+ c)).storeBytes(of: clampLanes(floatLanes(a) * sv + bv, lo: lo, hi: hi),
-                                                                                  as: SIMD8<Float>.self)
+                            var y = clampLanes(floatLanes(a) * sv + bv, lo: lo, hi: hi)
+                            if let residual {
+                                y = clampLanesLowFirst(y + UnsafeRawPointer(residual + (idx &+ c)).loadUnaligned(as: SIMD8<Float>.self),
+                                                       lo: rlo, hi: rhi)
+                            }
+                            UnsafeMutableRawPointer(output + (idx &+ c)).storeBytes(of: y, as: SIMD8<Float>.self)
                         }
                         c &+= 8
                     }
                     while c < cols {
                         let a = fixedSum(row, c, validTaps: validTaps, actSum: actSum, xorMode: xorMode, wBipolar: wBipolar, inC: inC)
                         accumulators?[idx &+ c] = a
-                        output?[idx &+ c] = Int8Quantization.dequantize(a, scale: scale, bias: b, outputMin: outputMin, outputMax: outputMax)
+                        let y = Int8Quantization.dequantize(a, scale: scale, bias: b, outputMin: outputMin, outputMax: outputMax)
+                        output?[idx &+ c] = residual.map { Swift.min(Swift.max(y + $0[idx &+ c], residualMin), residualMax) } ?? y
                         c &+= 1
                     }
                 }

@@ -18,3 +18,10 @@
     let c = v.replacing(with: hi, where: hi .< v)
     return c.replacing(with: lo, where: lo .>= c)
 }
+
+/// Swift.min(Swift.max(v, lo), hi) in every lane: BinaryStep's clamp order (the two orders differ only for lo = −0,
+/// hi = +0), for epilogues that fold a residual Add and its fused clamp.
+@inline(__always) func clampLanesLowFirst(_ v: SIMD8<Float>, lo: SIMD8<Float>, hi: SIMD8<Float>) -> SIMD8<Float> {
+    let c = v.replacing(with: lo, where: lo .>= v)
+    return c.replacing(with: hi, where: hi .< c)
+}

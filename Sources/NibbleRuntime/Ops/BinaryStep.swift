@@ -17,6 +17,8 @@ struct BinaryStep {
     /// The fused clamp; ±infinity (and `clamps` false) without one.
     let low: Float, high: Float
     var clamps: Bool { low > -.infinity || high < .infinity }
+    /// Set by `Model.foldingResidualAdds`: the step before computes this Add in its epilogue, so running it does nothing.
+    var isFolded = false
 
     static func make(_ c: NodeChecker) throws(NibbleError) -> BinaryStep {
         try c.requireInputs(2...2)
@@ -76,6 +78,7 @@ struct BinaryStep {
 
     /// Task `task` of `tasks`: a range of output elements (blocks of 16), or of output rows when broadcasting.
     func runTask(_ bind: Bindings, task: Int, of tasks: Int) {
+        if isFolded { return }
         let x = bind.f32(a), y = bind.f32(b), out = bind.f32(output)
         if pattern == .general {
             let inner = shape[shape.count - 1], rows = TaskSplit.range(count / max(inner, 1), task: task, of: tasks)

@@ -24,6 +24,12 @@ struct BitSerialStep {
     var packsNext: (thresholds: [Int32], signs: [Int32])? = nil
     /// Set on that next step: its input tensor already holds its packed activations.
     var inputIsPacked = false
+    /// Set by `Model.foldingResidualAdds` when this step's float output is read only by the next step, a residual Add
+    /// of the same shape (`BinaryStep.isFolded`): the epilogue writes the Add's output, clamp(y + skip, low, high).
+    var residualAdd: (skip: Int, output: Int, low: Float, high: Float)? = nil
+    /// With `inputIsPacked`: phase 0 copies the packed input into scratch, because the folded Add's output may share
+    /// its bytes (the plan made that output live only from the Add on); a few KiB, 1/32 of the float map.
+    var copiesPackedInput = false
 
     static func make(_ c: NodeChecker) throws(NibbleError) -> (BitSerialStep, scratchBytes: Int) {
         try c.requireInputs(4...4)
@@ -119,7 +125,6 @@ struct BitSerialStep {
         "w\(weightLayout.bits)a\(activationLayout.bits) bit-serial \(isConv ? "conv" : "fully connected") (\(KernelISA.current.name))"
     }
 
-    @inline(__always)
     func run(_ b: Bindings) {
         runTask(b, phase: 0, task: 0, of: 1, scratch: b.scratch + kernelOffset)
         runTask(b, phase: 1, task: 0, of: 1, scratch: b.scratch + kernelOffset)
@@ -129,7 +134,8 @@ struct BitSerialStep {
     /// pixel is packed as in one pass). Phase 1, after all of phase 0: the conv for a range of output pixels when
     /// the layer has few output channels and many pixels (each task then gathers only its own panels), else a
     /// range of output channels (whole 4-row tiles; small maps divide badly into 8-pixel panels).
-    @inline(__always)
+    /// Out of line: `run` and the workers share one copy (code size of the embedded core).
+    @inline(never)
     func runTask(_ b: Bindings, phase: Int, task: Int, of tasks: Int, scratch: UnsafeMutableRawPointer) {
         let g = geometry
         let scales = (b.scratch + scalesOffset).assumingMemoryBound(to: Float.self)
@@ -140,6 +146,13 @@ struct BitSerialStep {
             let pixels = TaskSplit.range(activationLayout.vectors, task: task, of: tasks, multiple: 8)
             if !pixels.isEmpty && !inputIsPacked {
                 BitPacking.packActivations(b.f32(input), step: activationStep, layout: activationLayout, into: packed, pixels: pixels)
+            } else if !pixels.isEmpty && copiesPackedInput {
+                let words = activationLayout.wordsPerVector, plane = activationLayout.vectors * words
+                let from = UnsafePointer(b.raw(input).assumingMemoryBound(to: UInt64.self))
+                for i in 0..<activationLayout.bits {
+                    let start = i * plane + pixels.lowerBound * words
+                    (packed + start).update(from: from + start, count: pixels.count * words)
+                }
             }
             return
         }
@@ -148,12 +161,15 @@ struct BitSerialStep {
         let channels = byPixels ? 0..<g.outC : TaskSplit.range(g.outC, task: task, of: tasks, multiple: packsNext == nil ? 4 : 64)
         let pixels = byPixels ? TaskSplit.range(g.outPixels, task: task, of: tasks, multiple: 8) : 0..<g.outPixels
         if channels.isEmpty || pixels.isEmpty { return }
-        let activations = inputIsPacked ? UnsafePointer(b.raw(input).assumingMemoryBound(to: UInt64.self)) : UnsafePointer(packed)
+        let activations = inputIsPacked && !copiesPackedInput ? UnsafePointer(b.raw(input).assumingMemoryBound(to: UInt64.self))
+                                                              : UnsafePointer(packed)
         let w = UnsafePointer(b.raw(weights).assumingMemoryBound(to: UInt64.self))
         guard let packsNext else {
+            let residual = residualAdd.map { (values: UnsafePointer(b.f32($0.skip)), min: $0.low, max: $0.high) }
             BinaryConv.run(g, activations: activations, activationLayout: activationLayout, weights: w, weightLayout: weightLayout,
-                           scales: scales, bias: b.optionalF32(p.bias), accumulators: nil, output: b.f32(output), scratch: scratch,
-                           outputMin: p.outputMin, outputMax: p.outputMax, outputChannels: channels, outputPixels: pixels)
+                           scales: scales, bias: b.optionalF32(p.bias), accumulators: nil, output: b.f32(residualAdd?.output ?? output),
+                           scratch: scratch, outputMin: p.outputMin, outputMax: p.outputMax, outputChannels: channels,
+                           outputPixels: pixels, residual: residual)
             return
         }
         packsNext.thresholds.withUnsafeBufferPointer { t in packsNext.signs.withUnsafeBufferPointer { sg in
