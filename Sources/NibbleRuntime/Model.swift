@@ -69,14 +69,28 @@ public final class Model: @unchecked Sendable {
         self.file = file
         self.steps = steps
         let plan = ArenaPlan(graph: graph, scratchBytes: scratch)
-        self.chainedSteps = Model.foldingResidualAdds(Model.chainingBitSerial(steps, file: file), graph: graph, plan: plan)
+        let readers = Model.readers(graph)
+        let folded = Model.foldingResidualAdds(Model.chainingBitSerial(steps, file: file, readers: readers), graph: graph, plan: plan,
+                                               readers: readers)
+        let (handedOff, handoffBytes) = Model.handingOffPackedInputs(folded, readers: readers, scratchOffset: Layout.alignUp(scratch))
+        self.chainedSteps = handedOff
         self.edgeLevels = levels
         self.maxResidualLevel = levels.reduce(0) { Swift.max($0, $1.last ?? 0) }
-        self.plan = plan
+        // The same tensor offsets (the plan does not depend on the scratch size), with the hand-off words after the scratch.
+        self.plan = handoffBytes == 0 ? plan : ArenaPlan(graph: graph, scratchBytes: Layout.alignUp(scratch) + handoffBytes)
         self.taskScratchBytes = max(taskScratch, placement?.bandTaskScratchBytes ?? 0, transformPlacement?.bandTaskScratchBytes ?? 0)
         self.codecPlacement = placement
         self.transformPlacement = transformPlacement
         self.release = release
+    }
+
+    /// The nodes that read each tensor, in node order, each node once.
+    static func readers(_ graph: Graph) -> [[Int]] {
+        var readers = [[Int]](repeating: [], count: graph.tensors.count)
+        for (n, node) in graph.nodes.enumerated() {
+            for t in node.inputs where t != absentTensor && readers[t].last != n { readers[t].append(n) }
+        }
+        return readers
     }
 
     /// `steps`, where a bit-serial step's output is read only by the next bit-serial step (as its input, 1-bit), with
@@ -85,12 +99,8 @@ public final class Model: @unchecked Sendable {
     /// BinaryChainThresholds). Only where the producer's kernel writes packed words at this host's level, its sums
     /// stay within the thresholds' range, and the words fit in the tensor's float bytes. A codec, or an observer
     /// reading tensors, needs every map as floats: those runs take `steps`.
-    static func chainingBitSerial(_ steps: [Step], file: ModelFile) -> [Step] {
+    static func chainingBitSerial(_ steps: [Step], file: ModelFile, readers: [[Int]]) -> [Step] {
         let graph = file.graph
-        var readers = [[Int]](repeating: [], count: graph.tensors.count)
-        for (n, node) in graph.nodes.enumerated() {
-            for t in node.inputs where t != absentTensor { readers[t].append(n) }
-        }
         func floats(_ t: Int) -> [Float] {
             let bytes = file.constantBytes(t)
             return (0..<(bytes.count / 4)).map { bytes.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self) }
@@ -132,15 +142,13 @@ public final class Model: @unchecked Sendable {
     /// shares bytes with a chained conv's packed input, the conv copies its input to scratch first (copiesPackedInput),
     /// and the skip operand must be the output's own bytes or none of them. Only in `run()` without codec, like the
     /// chains.
-    static func foldingResidualAdds(_ steps: [Step], graph: Graph, plan: ArenaPlan) -> [Step] {
-        var readers = [Int](repeating: 0, count: graph.tensors.count)
-        for node in graph.nodes { for t in node.inputs where t != absentTensor { readers[t] += 1 } }
+    static func foldingResidualAdds(_ steps: [Step], graph: Graph, plan: ArenaPlan, readers: [[Int]]) -> [Step] {
         func bytes(_ t: Int) -> Range<Int> { plan.offsets[t]..<(plan.offsets[t] + graph.tensors[t].byteCount) }
         var folded = steps
         for a in folded.indices.dropLast() {
             guard case .bitSerial(var conv) = folded[a], conv.packsNext == nil, case .binary(var add) = folded[a + 1],
                   add.operation == .add, add.pattern == .same, (add.a == conv.output) != (add.b == conv.output),
-                  readers[conv.output] == 1, !graph.outputs.contains(conv.output),
+                  readers[conv.output].count == 1, !graph.outputs.contains(conv.output),
                   BinaryConv.addsResidual(conv.geometry, activationLayout: conv.activationLayout, weightLayout: conv.weightLayout)
             else { continue }
             let skip = add.a == conv.output ? add.b : add.a, out = bytes(add.output)
@@ -153,6 +161,53 @@ public final class Model: @unchecked Sendable {
             folded[a + 1] = .binary(add)
         }
         return folded
+    }
+
+    /// `steps`, where a bit-serial step with a float output (its own or its folded Add's) is read by later bit-serial
+    /// steps as their 1-bit input with one quantizer (a ResNet block's output, read by the next block's first conv and
+    /// its projection): the producer's epilogue also writes that packed input (`packsCopy`), once, into one of two
+    /// regions after every step's scratch, and the readers skip packing (`packedInputOffset`). Returns the steps and the
+    /// regions' bytes (0: none). Only where the producer runs the popcount tiles; same runs as the chains.
+    static func handingOffPackedInputs(_ steps: [Step], readers: [[Int]], scratchOffset: Int) -> ([Step], bytes: Int) {
+        // Each candidate's readers: bit-serial, 1-bit, reading the float map, with the first one's step and encoding.
+        var candidates: [(producer: Int, readers: [Int])] = []
+        for (a, step) in steps.enumerated() {
+            guard case .bitSerial(let s) = step, s.packsNext == nil,
+                  BinaryConv.writesPackedOutput(s.geometry, activationLayout: s.activationLayout, weightLayout: s.weightLayout)
+            else { continue }
+            let t = s.residualAdd?.output ?? s.output
+            var quantizer: (Float, BitPlaneEncoding)? = nil
+            var found: [Int] = []
+            for j in readers[t] where j > a {
+                guard case .bitSerial(let r) = steps[j], r.input == t, !r.inputIsPacked, r.activationLayout.bits == 1 else { continue }
+                let q = (r.activationStep, r.activationLayout.encoding)
+                if quantizer == nil { quantizer = q }
+                if quantizer! == q { found.append(j) }
+            }
+            if !found.isEmpty { candidates.append((a, found)) }
+        }
+        // Two regions, candidates alternating: a reader that is the next candidate reads one while it writes the other,
+        // and the readers of a candidate run before the one after next overwrites its region.
+        var bytes = 0
+        for c in candidates {
+            for j in c.readers { if case .bitSerial(let r) = steps[j] { bytes = max(bytes, Layout.alignUp(8 * r.activationLayout.wordCount)) } }
+        }
+        var result = steps
+        for (k, c) in candidates.enumerated() {
+            let reuse = k + 2 < candidates.count ? candidates[k + 2].producer : Int.max
+            let kept = c.readers.filter { $0 < reuse }
+            guard !kept.isEmpty, case .bitSerial(var producer) = result[c.producer], case .bitSerial(let first) = result[kept[0]]
+            else { continue }
+            let offset = scratchOffset + (k % 2) * bytes
+            producer.packsCopy = (offset, BitPacking.oneBitThreshold(step: first.activationStep, encoding: first.activationLayout.encoding))
+            result[c.producer] = .bitSerial(producer)
+            for j in kept {
+                guard case .bitSerial(var reader) = result[j] else { continue }
+                reader.packedInputOffset = offset
+                result[j] = .bitSerial(reader)
+            }
+        }
+        return (result, 2 * bytes)
     }
 
     /// Checks every codec table `codec` uses against its tensor (the Huffman code itself, bits and zero point

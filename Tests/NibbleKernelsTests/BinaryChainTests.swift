@@ -70,6 +70,12 @@ final class BinaryChainTests: XCTestCase {
             var want = [UInt64](repeating: 0, count: next.wordCount)
             BitPacking.packActivations(y, step: step, layout: next, into: &want)
             let cut = rng.int(0...g.outPixels), wordCut = g.outC > 64 ? 64 : g.outC
+            // The float epilogue's packed copy (with a residual Add folded in on odd trials): the floats, and beside them
+            // the words packActivations gives for them.
+            let skip = (0..<y.count).map { _ in rng.float(-1, 1) }
+            let final = i % 2 == 1 ? zip(y, skip).map { min(max($0 + $1, -0.25), 2) } : y
+            var wantCopy = [UInt64](repeating: 0, count: next.wordCount)
+            BitPacking.packActivations(final, step: step, layout: next, into: &wantCopy)
             for isa in KernelISA.supported where BinaryConv.writesPackedOutput(g, activationLayout: al, weightLayout: wl, isa: isa) {
                 for split in [[(0..<g.outC, 0..<g.outPixels)],
                               [(0..<wordCut, 0..<g.outPixels), (wordCut..<g.outC, 0..<g.outPixels)],
@@ -84,6 +90,18 @@ final class BinaryChainTests: XCTestCase {
                     }}}
                     let bad = zip(got, want).filter { $0 != $1 }.count
                     XCTAssertEqual(bad, 0, "\(isa.name) \(m.name) → \(next.encoding) \(g) split \(split)")
+                    var floats = [Float](repeating: .nan, count: y.count), copy = [UInt64](repeating: 0xA5A5_A5A5_A5A5_A5A5, count: next.wordCount)
+                    skip.withUnsafeBufferPointer { r in floats.withUnsafeMutableBufferPointer { f in copy.withUnsafeMutableBufferPointer { cp in
+                        for (channels, pixels) in split where !channels.isEmpty && !pixels.isEmpty {
+                            BinaryConv.run(g, activations: a, activationLayout: al, weights: w, weightLayout: wl, scales: scales,
+                                           bias: bias, accumulators: nil, output: f.baseAddress!, scratch: scratch.raw,
+                                           outputMin: clamp.0, outputMax: clamp.1, outputChannels: channels, outputPixels: pixels,
+                                           residual: i % 2 == 1 ? (r.baseAddress!, -0.25, 2) : nil,
+                                           packedCopy: (cp.baseAddress!, BitPacking.oneBitThreshold(step: step, encoding: next.encoding)), isa: isa)
+                        }
+                    }}}
+                    XCTAssertEqual(zip(floats, final).filter { $0.bitPattern != $1.bitPattern }.count, 0, "\(isa.name) \(m.name) floats \(g)")
+                    XCTAssertEqual(zip(copy, wantCopy).filter { $0 != $1 }.count, 0, "\(isa.name) \(m.name) packed copy → \(next.encoding) \(g) split \(split)")
                 }
             }
         }

@@ -71,7 +71,8 @@ final class BitSerialChainTests: XCTestCase {
 
     /// Residual Adds folded into the bit-serial epilogue (Model.foldingResidualAdds): a chained conv whose packed input
     /// may share bytes with the Add's output, the conv as either operand, ReLU and Clip clamps; a conv output that is
-    /// also a graph output and a broadcast Add stay unfolded. The run equals the float steps at 1, 2 and 3 threads.
+    /// also a graph output and a broadcast Add stay unfolded; the folded convs hand the next convs their packed input
+    /// (Model.handingOffPackedInputs). The run equals the float steps at 1, 2 and 3 threads.
     func testResidualAddsFoldIntoTheConvBefore() throws {
         for (encoding, bits) in [(BitPlaneEncoding.bipolar, 1), (.unsigned, 1)] {
             var rng = SplitMix(17)
@@ -99,6 +100,15 @@ final class BitSerialChainTests: XCTestCase {
                 XCTAssertEqual(addsFolded, [true, true, false, false], "\(encoding)")
                 // The plan puts s1 over a's bytes (a is dead after b): b copies its packed input first.
                 if case .bitSerial(let bStep) = model.chainedSteps[1] { XCTAssertTrue(bStep.inputIsPacked && bStep.copiesPackedInput) }
+                // b packs s1 for c, c (reading it) packs s2 for d in the other region; e reads an unfolded Add's output.
+                let handoff = model.chainedSteps.compactMap { step -> (Int?, Int?)? in
+                    if case .bitSerial(let s) = step { return (s.packsCopy?.scratchOffset, s.packedInputOffset) } else { return nil }
+                }
+                XCTAssertEqual(handoff.map { $0.0 != nil }, [false, true, true, false, false], "\(encoding)")
+                XCTAssertEqual(handoff.map { $0.1 != nil }, [false, false, true, true, false], "\(encoding)")
+                XCTAssertEqual(handoff[1].0, handoff[2].1)
+                XCTAssertEqual(handoff[2].0, handoff[3].1)
+                XCTAssertNotEqual(handoff[2].0, handoff[2].1)
             }
             let input = (0..<(64 * 7 * 9)).map { _ in Float(Int(rng.next() % 2000) - 700) / 700 }
             var expected: [[Float]] = []
@@ -118,6 +128,34 @@ final class BitSerialChainTests: XCTestCase {
             XCTAssertTrue(expected[0].contains { $0 != 0 } && expected[2].contains { $0 == 0.75 } && expected[2].contains { $0 == -0.5 }
                           && expected[2].contains { $0 > -0.5 && $0 < 0.75 }, "a degenerate output proves nothing")
         }
+    }
+
+    /// A map read by the next conv and again three convs later: the late reader packs for itself, because the region
+    /// the map's producer wrote is written again by the producer after next.
+    func testHandOffReadersRunBeforeTheirRegionIsReused() throws {
+        var rng = SplitMix(23)
+        var h = GraphHarness()
+        let x = h.input("x", [1, 40, 6, 7])
+        func conv(_ input: Int, _ step: Float) -> Int {
+            Self.conv(&h, input, inC: 40, hw: (6, 7), outC: 40, k: 3, stride: 1, encoding: .unsigned, bits: 1, step: step, rng: &rng).0
+        }
+        let t0 = conv(x, 0.2), t1 = conv(t0, 0.3), t2 = conv(t1, 0.4), t3 = conv(t2, 0.5), late = conv(t0, 0.3)
+        let model = try h.model(outputs: [t1, t2, t3, late])
+        let readsHandOff = model.chainedSteps.compactMap { step -> Bool? in
+            if case .bitSerial(let s) = step { return s.packedInputOffset != nil } else { return nil }
+        }
+        if KernelISA.current != .reference { XCTAssertEqual(readsHandOff, [false, true, true, true, false]) }
+        let input = (0..<(40 * 6 * 7)).map { _ in Float(Int(rng.next() % 2000) - 700) / 700 }
+        let session = try Session(model: model)
+        try input.withUnsafeBufferPointer { try session.setInput(0, floats: $0) }
+        session.run(observer: { _ in })
+        let floatSteps = (0..<4).map { Array(session.output($0).bindMemory(to: Float.self)) }
+        session.run()
+        for o in 0..<4 {
+            let fast = Array(session.output(o).bindMemory(to: Float.self))
+            XCTAssertEqual(zip(fast, floatSteps[o]).filter { $0.bitPattern != $1.bitPattern }.count, 0, "output \(o)")
+        }
+        XCTAssertTrue(floatSteps[3].contains { $0 != 0 }, "a degenerate output proves nothing")
     }
 
     /// A two-bit consumer and a graph output are never chained.

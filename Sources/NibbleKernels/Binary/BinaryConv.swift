@@ -97,6 +97,9 @@ public enum BinaryConv {
     /// `residual` (only where `addsResidual`; float `output` only): each output value y becomes
     /// Swift.min(Swift.max(y + values[same index], min), max) — a residual Add of the same shape and its fused clamp,
     /// as BinaryStep computes them, in this epilogue. `values` may be `output` itself.
+    /// `packedCopy` (only where `writesPackedOutput`; float `output`, channels as for `packedOutput`): the final floats
+    /// also as one packed plane like `packedOutput`'s, bit = y ≥ threshold (`BitPacking.oneBitThreshold`: what
+    /// packActivations packs for the next 1-bit layers reading this output).
     /// The reference level unpacks into `scratch`-free temporary arrays (it is never timed).
     public static func run(_ g: ConvGeometry, activations: UnsafePointer<UInt64>, activationLayout al: BitPlaneLayout,
                            weights: UnsafePointer<UInt64>, weightLayout wl: BitPlaneLayout,
@@ -108,6 +111,7 @@ public enum BinaryConv {
                            packedOutput: (words: UnsafeMutablePointer<UInt64>, thresholds: UnsafePointer<Int32>,
                                           signs: UnsafePointer<Int32>)? = nil,
                            residual: (values: UnsafePointer<Float>, min: Float, max: Float)? = nil,
+                           packedCopy: (words: UnsafeMutablePointer<UInt64>, threshold: Float)? = nil,
                            isa: KernelISA = KernelISA.current) {
         precondition(g.groups == 1, "BinaryConv: groups \(g.groups), expected 1")
         precondition(supports(activations: al.encoding, weights: wl.encoding),
@@ -131,8 +135,14 @@ public enum BinaryConv {
         }
         if residual != nil {
             precondition(addsResidual(g, activationLayout: al, weightLayout: wl, isa: isa) && output != nil && packedOutput == nil,
-                         "BinaryConv: a residual at \(isa.name) needs the popcount tiles or the reference and a float output")
+                         "BinaryConv: a residual needs the popcount tiles or the reference, a float output and no packed output")
         }
+        if packedCopy != nil {
+            precondition(writesPackedOutput(g, activationLayout: al, weightLayout: wl, isa: isa) && output != nil && packedOutput == nil
+                         && channels.lowerBound % 64 == 0 && (channels.upperBound % 64 == 0 || channels.upperBound == g.outC),
+                         "BinaryConv: a packed copy needs the popcount tiles, a float output and output channels in whole 64-channel words")
+        }
+        let cw = packedCopy?.words, ct = packedCopy?.threshold ?? 0
         let rv = residual?.values, rlo = residual?.min ?? -.infinity, rhi = residual?.max ?? .infinity
         let pw = packedOutput?.words, pt = packedOutput?.thresholds, psg = packedOutput?.signs
         switch isa {
@@ -150,13 +160,13 @@ public enum BinaryConv {
                 weights: weights, weightBits: wl.bits, weightEncoding: we, scales: scales, bias: bias,
                 accumulators: accumulators, output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax,
                 channels: channels, pixels: pixels, packedOutput: pw, packedThresholds: pt, packedSigns: psg,
-                residual: rv, residualMin: rlo, residualMax: rhi)
+                residual: rv, residualMin: rlo, residualMax: rhi, packedCopy: cw, packedCopyThreshold: ct)
         case .avx2:
             NibbleKernelsAVX2.BinaryConvTiled.run(g.forAVX2, activations: activations, actBits: al.bits, actEncoding: ae,
                 weights: weights, weightBits: wl.bits, weightEncoding: we, scales: scales, bias: bias,
                 accumulators: accumulators, output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax,
                 channels: channels, pixels: pixels, packedOutput: pw, packedThresholds: pt, packedSigns: psg,
-                residual: rv, residualMin: rlo, residualMax: rhi)
+                residual: rv, residualMin: rlo, residualMax: rhi, packedCopy: cw, packedCopyThreshold: ct)
         #else
         case .avx512, .avx2:
             fallthrough  // no x86 ISA modules in this build: run the portable kernels
@@ -166,7 +176,7 @@ public enum BinaryConv {
                 weights: weights, weightBits: wl.bits, weightEncoding: we, scales: scales, bias: bias,
                 accumulators: accumulators, output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax,
                 channels: channels, pixels: pixels, packedOutput: pw, packedThresholds: pt, packedSigns: psg,
-                residual: rv, residualMin: rlo, residualMax: rhi)
+                residual: rv, residualMin: rlo, residualMax: rhi, packedCopy: cw, packedCopyThreshold: ct)
         case .reference:
             // Unpack to integers, run the plain loops over everything and keep the requested block.
             var a = [Int8](repeating: 0, count: g.inC * g.inH * g.inW)

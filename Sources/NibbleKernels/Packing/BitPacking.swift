@@ -8,6 +8,12 @@ import NibbleKernelsAVX512
 
 /// Quantization of floats to bit-plane integers and packing into `BitPlaneLayout` order.
 public enum BitPacking {
+    /// The least float whose 1-bit activation (`quantize`, bits 1) is 1 — x ≥ it exactly when the bit is set, NaN never:
+    /// 0 for bipolar, the least x with x / step > 1/2 for unsigned (`step` > 0 and finite).
+    public static func oneBitThreshold(step: Float, encoding: BitPlaneEncoding) -> Float {
+        encoding == .bipolar ? 0 : ActivationPacking.leastRoundingToOne(step: step)
+    }
+
     /// Activation value: bipolar → x ≥ 0 ? +1 : −1 (NaN → −1); unsigned → clamp(round_half_even(x / step), 0, 2^bits − 1)
     /// (NaN → 0); two's complement → clamp(round_half_even(x / step), −2^(bits−1), 2^(bits−1) − 1) (NaN → 0).
     @inline(__always)

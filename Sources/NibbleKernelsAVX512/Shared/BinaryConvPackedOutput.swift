@@ -2,6 +2,7 @@
 // layer's 1-bit packed input instead of floats — issue 5's fused glue, so binary layers chain without a float map and
 // a packing pass between them. Per output channel the packed bit is one integer comparison of the sum
 // (BinaryChainThresholds: the float path's bit is monotonic in it); the bits go straight into BitPlaneLayout words.
+// (The float epilogue's `packedCopy` gathers its bits from the final floats into the same per-column words.)
 
 extension BinaryConvTiled {
     /// The tile's `rows` output channels m0 ..< m0 + rows × `cols` pixels p0 ..< p0 + cols as bits of the packed
@@ -18,7 +19,8 @@ extension BinaryConvTiled {
         let inC = Int32(truncatingIfNeeded: g.inC)
         if m0 & 63 == 0 { word.update(repeating: 0, count: nr) }
         var c = 0
-        while c &+ 8 <= cols {
+        // Panels narrower than 8 (the portable tile) never take the 8-lane block: `nr` is a constant, so it compiles away.
+        while nr >= 8 && c &+ 8 <= cols {
             // 8 pixels: (s·a − t) >> 31 is all ones exactly where s·a < t (|s·a|, |t| ≤ 2^30 + 1: no overflow).
             // Integer lanes only: a mask select compiled to a branch per lane.
             var v = SIMD8<UInt64>()
@@ -42,9 +44,12 @@ extension BinaryConvTiled {
             word[c] |= v
             c &+= 1
         }
-        if last {
-            let dst = words + (p0 &* wpv &+ m0 >> 6)
-            for c in 0..<cols { dst[c &* wpv] = word[c] }
-        }
+        if last { storeWords(word, cols: cols, into: words + (p0 &* wpv &+ m0 >> 6), stride: wpv) }
+    }
+
+    /// A panel's gathered 64-channel words, one per pixel column, into the packed plane (`stride` words per pixel).
+    @inline(__always)
+    static func storeWords(_ word: UnsafePointer<UInt64>, cols: Int, into dst: UnsafeMutablePointer<UInt64>, stride: Int) {
+        for c in 0..<cols { dst[c &* stride] = word[c] }
     }
 }

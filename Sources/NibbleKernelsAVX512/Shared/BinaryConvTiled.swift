@@ -62,6 +62,9 @@ public enum BinaryConvTiled {
     /// end at one or at g.outC.
     /// With `residual` (float output only), each float y becomes clamp(y + residual[same index], residualMin,
     /// residualMax) in BinaryStep's order (a residual Add and its fused ReLU/Clip folded into this epilogue).
+    /// With `packedCopy` (float output only), the final floats are also written as a 1-bit packed plane (channels
+    /// g.outC, vectors g.outPixels), bit = y ≥ packedCopyThreshold — the next bit-serial layers' input packing
+    /// (ActivationPacking.packOnePlane's compare) done here; `channels` as for `packedOutput`.
     public static func run(_ g: ConvGeometry, activations: UnsafePointer<UInt64>, actBits: Int, actEncoding: Int,
                            weights: UnsafePointer<UInt64>, weightBits: Int, weightEncoding: Int,
                            scales: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
@@ -69,7 +72,8 @@ public enum BinaryConvTiled {
                            scratch: UnsafeMutableRawPointer, outputMin: Float, outputMax: Float,
                            channels: Range<Int>, pixels: Range<Int>, packedOutput: UnsafeMutablePointer<UInt64>? = nil,
                            packedThresholds: UnsafePointer<Int32>? = nil, packedSigns: UnsafePointer<Int32>? = nil,
-                           residual: UnsafePointer<Float>? = nil, residualMin: Float = -.infinity, residualMax: Float = .infinity) {
+                           residual: UnsafePointer<Float>? = nil, residualMin: Float = -.infinity, residualMax: Float = .infinity,
+                           packedCopy: UnsafeMutablePointer<UInt64>? = nil, packedCopyThreshold: Float = 0) {
         let words = (g.inC &+ 63) >> 6
         let taps = g.kernelH &* g.kernelW
         let k = taps &* words
@@ -108,6 +112,9 @@ public enum BinaryConvTiled {
         let lastRow = (g.kernelH &- 1) &* g.dilationH, lastColumn = (g.kernelW &- 1) &* g.dilationW
         let lo = SIMD8<Float>(repeating: outputMin), hi = SIMD8<Float>(repeating: outputMax)
         let rlo = SIMD8<Float>(repeating: residualMin), rhi = SIMD8<Float>(repeating: residualMax)
+        let copyThreshold = SIMD8<Float>(repeating: packedCopyThreshold)
+        precondition(packedCopy == nil || nr <= 16, "BinaryConvTiled: a packed copy gathers at most two 8-column blocks")
+        let word = (scratch + lay.word).assumingMemoryBound(to: UInt64.self)
         var p0 = pixels.lowerBound
         while p0 < pixels.upperBound {
             let cols = Swift.min(nr, pixels.upperBound &- p0)
@@ -224,18 +231,22 @@ public enum BinaryConvTiled {
                 if let packedOutput, let packedThresholds, let packedSigns {
                     storePacked(g, acc: accT, validTaps: validTaps, actSum: actSum, xorMode: xorMode, wBipolar: wBipolar,
                                 rows: rows, cols: cols, m0: m0, p0: p0, thresholds: packedThresholds, signs: packedSigns,
-                                word: (scratch + lay.word).assumingMemoryBound(to: UInt64.self),
-                                last: (m0 &+ rows) & 63 == 0 || m0 &+ rows == channels.upperBound, words: packedOutput)
+                                word: word, last: (m0 &+ rows) & 63 == 0 || m0 &+ rows == channels.upperBound, words: packedOutput)
                     m0 &+= mr
                     continue
                 }
+                if packedCopy != nil && m0 & 63 == 0 { word.update(repeating: 0, count: nr) }
+                // The packed copy's bits of the tile's first two 8-column blocks (panels are at most 16 wide) gather in
+                // registers over its rows; through `word` each row was a load-or-store on the same slot (a store-
+                // forwarding chain that cost more than the packing pass it saves).
+                var bits0 = SIMD8<UInt64>(), bits1 = SIMD8<UInt64>()
                 for r in 0..<rows {
                     let o = m0 &+ r, row = accT + r &* nr, idx = o &* n &+ p0
                     let scale = scales[o], b: Float = bias?[o] ?? 0
                     let sv = SIMD8<Float>(repeating: scale), bv = SIMD8<Float>(repeating: b)
                     // The integer fix-up and Int8Quantization.dequantize in one pass over the row, 8 lanes at a time.
                     var c = 0
-                    while c &+ 8 <= cols {
+                    while nr >= 8 && c &+ 8 <= cols {   // compiles away for panels under 8 columns (portable)
                         let a = fixedSums(row, c, validTaps: validTaps, actSum: actSum, xorMode: xorMode, wBipolar: wBipolar, inC: inC)
                         if let accumulators { UnsafeMutableRawPointer(accumulators + (idx &+ c)).storeBytes(of: a, as: SIMD8<Int32>.self) }
                         if let output {
@@ -245,6 +256,13 @@ public enum BinaryConvTiled {
                                                        lo: rlo, hi: rhi)
                             }
                             UnsafeMutableRawPointer(output + (idx &+ c)).storeBytes(of: y, as: SIMD8<Float>.self)
+                            if packedCopy != nil {
+                                // The channel's bit in 32-bit lanes (a float-compare mask blends them), then its half.
+                                let bit = SIMD8<UInt32>(repeating: 1 &<< UInt32(truncatingIfNeeded: o & 31))
+                                    .replacing(with: 0, where: .!(y .>= copyThreshold))
+                                let v = SIMD8<UInt64>(truncatingIfNeeded: bit) &<< UInt64(truncatingIfNeeded: o & 32)
+                                if c == 0 { bits0 |= v } else { bits1 |= v }
+                            }
                         }
                         c &+= 8
                     }
@@ -252,9 +270,19 @@ public enum BinaryConvTiled {
                         let a = fixedSum(row, c, validTaps: validTaps, actSum: actSum, xorMode: xorMode, wBipolar: wBipolar, inC: inC)
                         accumulators?[idx &+ c] = a
                         let y = Int8Quantization.dequantize(a, scale: scale, bias: b, outputMin: outputMin, outputMax: outputMax)
-                        output?[idx &+ c] = residual.map { Swift.min(Swift.max(y + $0[idx &+ c], residualMin), residualMax) } ?? y
+                        let final = residual.map { Swift.min(Swift.max(y + $0[idx &+ c], residualMin), residualMax) } ?? y
+                        output?[idx &+ c] = final
+                        if packedCopy != nil && final >= packedCopyThreshold { word[c] |= 1 &<< UInt64(truncatingIfNeeded: o & 63) }
                         c &+= 1
                     }
+                }
+                if nr >= 8 && packedCopy != nil && cols >= 8 {
+                    let at = UnsafeMutableRawPointer(word)
+                    at.storeBytes(of: at.load(as: SIMD8<UInt64>.self) | bits0, as: SIMD8<UInt64>.self)
+                    if cols >= 16 { at.storeBytes(of: at.load(fromByteOffset: 64, as: SIMD8<UInt64>.self) | bits1, toByteOffset: 64, as: SIMD8<UInt64>.self) }
+                }
+                if let packedCopy, (m0 &+ rows) & 63 == 0 || m0 &+ rows == channels.upperBound {
+                    storeWords(word, cols: cols, into: packedCopy + (p0 &* ((g.outC &+ 63) >> 6) &+ m0 >> 6), stride: (g.outC &+ 63) >> 6)
                 }
                 m0 &+= mr
             }

@@ -30,6 +30,12 @@ struct BitSerialStep {
     /// With `inputIsPacked`: phase 0 copies the packed input into scratch, because the folded Add's output may share
     /// its bytes (the plan made that output live only from the Add on); a few KiB, 1/32 of the float map.
     var copiesPackedInput = false
+    /// Set by `Model.handingOffPackedInputs` on a step whose float output (or folded Add's) the next bit-serial steps
+    /// read as their 1-bit input: the epilogue also writes their packed input at this offset in the arena's scratch,
+    /// above every step's own scratch, bit = y ≥ threshold.
+    var packsCopy: (scratchOffset: Int, threshold: Float)? = nil
+    /// Set on those readers: their packed input is already at this scratch offset, so they skip packing.
+    var packedInputOffset: Int? = nil
 
     static func make(_ c: NodeChecker) throws(NibbleError) -> (BitSerialStep, scratchBytes: Int) {
         try c.requireInputs(4...4)
@@ -144,38 +150,47 @@ struct BitSerialStep {
             let ws = b.f32(weightScales)
             for o in TaskSplit.range(g.outC, task: task, of: tasks) { scales[o] = ws[o] * activationStep }
             let pixels = TaskSplit.range(activationLayout.vectors, task: task, of: tasks, multiple: 8)
-            if !pixels.isEmpty && !inputIsPacked {
+            if !pixels.isEmpty && !inputIsPacked && packedInputOffset == nil {
                 BitPacking.packActivations(b.f32(input), step: activationStep, layout: activationLayout, into: packed, pixels: pixels)
             } else if !pixels.isEmpty && copiesPackedInput {
-                let words = activationLayout.wordsPerVector, plane = activationLayout.vectors * words
-                let from = UnsafePointer(b.raw(input).assumingMemoryBound(to: UInt64.self))
-                for i in 0..<activationLayout.bits {
-                    let start = i * plane + pixels.lowerBound * words
-                    (packed + start).update(from: from + start, count: pixels.count * words)
-                }
+                // One plane: chained inputs are 1-bit.
+                let words = activationLayout.wordsPerVector, start = pixels.lowerBound * words
+                (packed + start).update(from: b.raw(input).assumingMemoryBound(to: UInt64.self) + start, count: pixels.count * words)
             }
             return
         }
         let byPixels = tasks > 1 && g.outC <= 128 && g.outPixels >= 32 * tasks
         // Packed output: a task owns whole 64-channel output words (BinaryConv.run's contract).
-        let channels = byPixels ? 0..<g.outC : TaskSplit.range(g.outC, task: task, of: tasks, multiple: packsNext == nil ? 4 : 64)
+        let wholeWords = packsNext != nil || packsCopy != nil
+        let channels = byPixels ? 0..<g.outC : TaskSplit.range(g.outC, task: task, of: tasks, multiple: wholeWords ? 64 : 4)
         let pixels = byPixels ? TaskSplit.range(g.outPixels, task: task, of: tasks, multiple: 8) : 0..<g.outPixels
         if channels.isEmpty || pixels.isEmpty { return }
-        let activations = inputIsPacked && !copiesPackedInput ? UnsafePointer(b.raw(input).assumingMemoryBound(to: UInt64.self))
-                                                              : UnsafePointer(packed)
-        let w = UnsafePointer(b.raw(weights).assumingMemoryBound(to: UInt64.self))
+        let activations = packedInputOffset.map { UnsafePointer((b.scratch + $0).assumingMemoryBound(to: UInt64.self)) }
+            ?? (inputIsPacked && !copiesPackedInput ? UnsafePointer(b.raw(input).assumingMemoryBound(to: UInt64.self)) : UnsafePointer(packed))
         guard let packsNext else {
-            let residual = residualAdd.map { (values: UnsafePointer(b.f32($0.skip)), min: $0.low, max: $0.high) }
-            BinaryConv.run(g, activations: activations, activationLayout: activationLayout, weights: w, weightLayout: weightLayout,
-                           scales: scales, bias: b.optionalF32(p.bias), accumulators: nil, output: b.f32(residualAdd?.output ?? output),
-                           scratch: scratch, outputMin: p.outputMin, outputMax: p.outputMax, outputChannels: channels,
-                           outputPixels: pixels, residual: residual)
+            conv(b, activations: activations, scratch: scratch, channels: channels, pixels: pixels, packedOutput: nil)
             return
         }
         packsNext.thresholds.withUnsafeBufferPointer { t in packsNext.signs.withUnsafeBufferPointer { sg in
-            BinaryConv.run(g, activations: activations, activationLayout: activationLayout, weights: w, weightLayout: weightLayout,
-                           scales: scales, bias: nil, accumulators: nil, output: nil, scratch: scratch, outputChannels: channels,
-                           outputPixels: pixels, packedOutput: (b.raw(output).assumingMemoryBound(to: UInt64.self), t.baseAddress!, sg.baseAddress!))
+            conv(b, activations: activations, scratch: scratch, channels: channels, pixels: pixels,
+                 packedOutput: (b.raw(output).assumingMemoryBound(to: UInt64.self), t.baseAddress!, sg.baseAddress!))
         }}
+    }
+
+    /// The kernel call of phase 1: floats (with the folded Add and the packed copy, when set) or the chained packed
+    /// output. One call site, out of line: BinaryConv.run's dispatch is inlined once (code size of the embedded core).
+    @inline(never)
+    private func conv(_ b: Bindings, activations: UnsafePointer<UInt64>, scratch: UnsafeMutableRawPointer, channels: Range<Int>,
+                      pixels: Range<Int>,
+                      packedOutput: (words: UnsafeMutablePointer<UInt64>, thresholds: UnsafePointer<Int32>, signs: UnsafePointer<Int32>)?) {
+        let floats = packedOutput == nil
+        let residual = floats ? residualAdd.map { (values: UnsafePointer(b.f32($0.skip)), min: $0.low, max: $0.high) } : nil
+        let copy = floats ? packsCopy.map { (words: (b.scratch + $0.scratchOffset).assumingMemoryBound(to: UInt64.self), threshold: $0.threshold) } : nil
+        BinaryConv.run(geometry, activations: activations, activationLayout: activationLayout,
+                       weights: UnsafePointer(b.raw(weights).assumingMemoryBound(to: UInt64.self)), weightLayout: weightLayout,
+                       scales: (b.scratch + scalesOffset).assumingMemoryBound(to: Float.self), bias: floats ? b.optionalF32(p.bias) : nil,
+                       accumulators: nil, output: floats ? b.f32(residualAdd?.output ?? output) : nil, scratch: scratch,
+                       outputMin: p.outputMin, outputMax: p.outputMax, outputChannels: channels, outputPixels: pixels,
+                       packedOutput: packedOutput, residual: residual, packedCopy: copy)
     }
 }
