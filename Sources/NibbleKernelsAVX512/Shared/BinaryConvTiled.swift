@@ -74,39 +74,6 @@ public enum BinaryConvTiled {
                            packedThresholds: UnsafePointer<Int32>? = nil, packedSigns: UnsafePointer<Int32>? = nil,
                            residual: UnsafePointer<Float>? = nil, residualMin: Float = -.infinity, residualMax: Float = .infinity,
                            packedCopy: UnsafeMutablePointer<UInt64>? = nil, packedCopyThreshold: Float = 0) {
-        // Two copies where panels are 8+ wide (the x86 modules): layers without a folded Add or packed copy run the
-        // plain epilogue only — with the fused one's branches in the same body they ran 5–20 % slower (L1 w1a1
-        // 0.207 → 0.227 ms, L5 0.110 → 0.132). The portable module keeps one copy (code size of the embedded core).
-        if BinaryMicrokernel.panelWidth >= 8 && residual == nil && packedCopy == nil {
-            runTiles(PlainEpilogue.self, g, activations: activations, actBits: actBits, actEncoding: actEncoding, weights: weights,
-                     weightBits: weightBits, weightEncoding: weightEncoding, scales: scales, bias: bias, accumulators: accumulators,
-                     output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax, channels: channels, pixels: pixels,
-                     packedOutput: packedOutput, packedThresholds: packedThresholds, packedSigns: packedSigns, residual: nil,
-                     residualMin: residualMin, residualMax: residualMax, packedCopy: nil, packedCopyThreshold: packedCopyThreshold)
-        } else {
-            runTiles(FullEpilogue.self, g, activations: activations, actBits: actBits, actEncoding: actEncoding, weights: weights,
-                     weightBits: weightBits, weightEncoding: weightEncoding, scales: scales, bias: bias, accumulators: accumulators,
-                     output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax, channels: channels, pixels: pixels,
-                     packedOutput: packedOutput, packedThresholds: packedThresholds, packedSigns: packedSigns, residual: residual,
-                     residualMin: residualMin, residualMax: residualMax, packedCopy: packedCopy, packedCopyThreshold: packedCopyThreshold)
-        }
-    }
-
-    /// Which float epilogue a copy of `runTiles` has: plain, or with the folded Add and the packed copy (nil-checked).
-    protocol EpilogueMode { static var fuses: Bool { get } }
-    enum PlainEpilogue: EpilogueMode { static var fuses: Bool { false } }
-    enum FullEpilogue: EpilogueMode { static var fuses: Bool { true } }
-
-    @inline(__always)
-    static func runTiles<M: EpilogueMode>(_: M.Type, _ g: ConvGeometry, activations: UnsafePointer<UInt64>, actBits: Int, actEncoding: Int,
-                           weights: UnsafePointer<UInt64>, weightBits: Int, weightEncoding: Int,
-                           scales: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                           accumulators: UnsafeMutablePointer<Int32>?, output: UnsafeMutablePointer<Float>?,
-                           scratch: UnsafeMutableRawPointer, outputMin: Float, outputMax: Float,
-                           channels: Range<Int>, pixels: Range<Int>, packedOutput: UnsafeMutablePointer<UInt64>? = nil,
-                           packedThresholds: UnsafePointer<Int32>? = nil, packedSigns: UnsafePointer<Int32>? = nil,
-                           residual: UnsafePointer<Float>? = nil, residualMin: Float = -.infinity, residualMax: Float = .infinity,
-                           packedCopy: UnsafeMutablePointer<UInt64>? = nil, packedCopyThreshold: Float = 0) {
         let words = (g.inC &+ 63) >> 6
         let taps = g.kernelH &* g.kernelW
         let k = taps &* words
@@ -265,31 +232,6 @@ public enum BinaryConvTiled {
                     storePacked(g, acc: accT, validTaps: validTaps, actSum: actSum, xorMode: xorMode, wBipolar: wBipolar,
                                 rows: rows, cols: cols, m0: m0, p0: p0, thresholds: packedThresholds, signs: packedSigns,
                                 word: word, last: (m0 &+ rows) & 63 == 0 || m0 &+ rows == channels.upperBound, words: packedOutput)
-                    m0 &+= mr
-                    continue
-                }
-                if !M.fuses {
-                    for r in 0..<rows {
-                        let o = m0 &+ r, row = accT + r &* nr, idx = o &* n &+ p0
-                        let scale = scales[o], b: Float = bias?[o] ?? 0
-                        let sv = SIMD8<Float>(repeating: scale), bv = SIMD8<Float>(repeating: b)
-                        var c = 0
-                        while c &+ 8 <= cols {
-                            let a = fixedSums(row, c, validTaps: validTaps, actSum: actSum, xorMode: xorMode, wBipolar: wBipolar, inC: inC)
-                            if let accumulators { UnsafeMutableRawPointer(accumulators + (idx &+ c)).storeBytes(of: a, as: SIMD8<Int32>.self) }
-                            if let output {
-                                UnsafeMutableRawPointer(output + (idx &+ c)).storeBytes(of: clampLanes(floatLanes(a) * sv + bv, lo: lo, hi: hi),
-                                                                                      as: SIMD8<Float>.self)
-                            }
-                            c &+= 8
-                        }
-                        while c < cols {
-                            let a = fixedSum(row, c, validTaps: validTaps, actSum: actSum, xorMode: xorMode, wBipolar: wBipolar, inC: inC)
-                            accumulators?[idx &+ c] = a
-                            output?[idx &+ c] = Int8Quantization.dequantize(a, scale: scale, bias: b, outputMin: outputMin, outputMax: outputMax)
-                            c &+= 1
-                        }
-                    }
                     m0 &+= mr
                     continue
                 }
