@@ -228,10 +228,12 @@ public enum BinaryConvTiled {
                         for r in 0..<rows { accT[r &* nr &+ c] &-= corr[r] }
                     }
                 }
+                // This tile completes its 64-channel words: both packed outputs store them after it.
+                let endsWord = (m0 &+ rows) & 63 == 0 || m0 &+ rows == channels.upperBound
                 if let packedOutput, let packedThresholds, let packedSigns {
                     storePacked(g, acc: accT, validTaps: validTaps, actSum: actSum, xorMode: xorMode, wBipolar: wBipolar,
                                 rows: rows, cols: cols, m0: m0, p0: p0, thresholds: packedThresholds, signs: packedSigns,
-                                word: word, last: (m0 &+ rows) & 63 == 0 || m0 &+ rows == channels.upperBound, words: packedOutput)
+                                word: word, last: endsWord, words: packedOutput)
                     m0 &+= mr
                     continue
                 }
@@ -281,8 +283,9 @@ public enum BinaryConvTiled {
                     at.storeBytes(of: at.load(as: SIMD8<UInt64>.self) | bits0, as: SIMD8<UInt64>.self)
                     if cols >= 16 { at.storeBytes(of: at.load(fromByteOffset: 64, as: SIMD8<UInt64>.self) | bits1, toByteOffset: 64, as: SIMD8<UInt64>.self) }
                 }
-                if let packedCopy, (m0 &+ rows) & 63 == 0 || m0 &+ rows == channels.upperBound {
-                    storeWords(word, cols: cols, into: packedCopy + (p0 &* ((g.outC &+ 63) >> 6) &+ m0 >> 6), stride: (g.outC &+ 63) >> 6)
+                if let packedCopy, endsWord {
+                    let wpv = (g.outC &+ 63) >> 6
+                    storeWords(word, cols: cols, into: packedCopy + (p0 &* wpv &+ m0 >> 6), stride: wpv)
                 }
                 m0 &+= mr
             }
