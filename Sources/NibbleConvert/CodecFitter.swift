@@ -48,8 +48,24 @@ public enum CodecFitter {
     static let maxSearchSamples = 64
 
     /// The tensors the codec can hold: intermediate float32 tensors that are not graph outputs and that a
-    /// node reads after the node that writes them.
+    /// node reads after the node that writes them, but for those a CAT session never holds: the output of a banded
+    /// node whose only reader, an elementwise node, runs on its bands (`CodecPlacement.folds`: a ResNet block's
+    /// pre-add conv output). Coding them would search bits and spend error on maps that are never quantized.
     public static func candidates(_ graph: Graph) -> [Int] {
+        let all = codable(graph)
+        // Which maps fold away depends only on which tensors are CAT-coded, not on their tables: decide it with
+        // placeholder 8-bit codecs on every candidate, as the session will with the real ones.
+        guard let q = ActivationQuantizer(bits: 8, step: 1), let stats = CodeStatistics(bits: 8) else { return all }
+        let table = HuffmanTable(statistics: stats)
+        let placeholders = all.compactMap { t in
+            TensorCodec(quantizer: q, table: table, shape: graph.tensors[t].shape).map { (tensor: t, codec: MapCodec.cat($0), expectedBytes: 0) }
+        }
+        let consumers = CodecPlacement.folds(graph: graph, codecs: placeholders)
+        let folded = Set(consumers.indices.filter { consumers[$0] >= 0 }.map { graph.nodes[$0].outputs[0] })
+        return all.filter { !folded.contains($0) }
+    }
+
+    static func codable(_ graph: Graph) -> [Int] {
         var produced = [Bool](repeating: false, count: graph.tensors.count)
         var consumed = [Bool](repeating: false, count: graph.tensors.count)
         for node in graph.nodes {

@@ -10,7 +10,7 @@ struct ByteReader {
 
     var remaining: Int { bytes.count - position }
 
-    func fail(_ what: String) -> NibbleError {
+    func fail(_ what: Message) -> NibbleError {
         .malformedModel("\(context) byte \(position): \(what)")
     }
 

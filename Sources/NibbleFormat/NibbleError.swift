@@ -2,20 +2,20 @@
 /// Every message names the thing, the place and the expected value.
 public enum NibbleError: Error, Equatable {
     /// A `.nib` file (or buffer) that is not well formed: bad magic, offsets, sizes, checksums, shapes.
-    case malformedModel(String)
+    case malformedModel(Message)
     /// A well formed file that asks for something this runtime does not have (newer version, unknown op).
-    case unsupported(String)
+    case unsupported(Message)
     /// The file's format version is newer than this runtime reads.
-    case versionMismatch(String)
+    case versionMismatch(Message)
     /// A caller passed a wrong argument: index out of range, wrong size, bad option.
-    case invalidArgument(String)
+    case invalidArgument(Message)
     /// Memory the caller handed in is too small or misaligned.
-    case insufficientMemory(String)
+    case insufficientMemory(Message)
 
     public var message: String {
         switch self {
         case .malformedModel(let m), .unsupported(let m), .versionMismatch(let m), .invalidArgument(let m), .insufficientMemory(let m):
-            return m
+            return m.text
         }
     }
 }

@@ -51,6 +51,8 @@ struct BandPlan {
     /// the encoder writes each band as that many whole tiles.
     let tileRows: Int
     let tilesPerBand: Int
+    /// The codec its bands are stored with: the folded consumer's output's, or its own output's.
+    var storeCodec: TensorCodec? { folded.first?.outputCodec ?? outputCodec }
     /// The band buffer (or the window it writes over, elementwise), and the uncoded output or the output slot.
     var bandOffset = 0
     var outputOffset = 0
@@ -62,6 +64,11 @@ struct BandPlan {
     var reducesRows = false
     let scratchBytes: Int
     let taskScratchBytes: Int
+    /// The elementwise node that reads this node's output, and nothing else does, run on each band right after it
+    /// (`CodecPlacement.folds`): zero or one plan, with the same output rows per band. Its input that is this
+    /// node's output reads the band buffer, so that map never exists whole, coded or raw (a ResNet block's
+    /// pre-add conv output, a conv's separate activation).
+    var folded: [BandPlan]
 
     /// Output tiles (the most tiles a band can usefully span).
     var outputTiles: Int { (height + tileRows - 1) / tileRows }
@@ -75,12 +82,13 @@ struct BandPlan {
     /// elementwise steps the inputs of the output's shape) and output are uncoded or CAT-coded, at least one
     /// coded, and whose other inputs are constants or broadcast along rows. `codecs[k]` is coded tensor k's codec.
     /// Bands are `tilesPerBand` output tiles tall (taller bands: fewer, longer kernel calls and fewer halo rows, for
-    /// bigger windows and band buffers; `CodecPlacement` picks it).
-    static func make(graph: Graph, node n: Int, codedIndex: [Int], codecs: [MapCodec], tilesPerBand: Int = 1) -> BandPlan? {
+    /// bigger windows and band buffers; `CodecPlacement` picks it). Node `consumer` (if ≥ 0) is folded in (see
+    /// `folded`): nil unless it runs by bands with the same rows.
+    static func make(graph: Graph, node n: Int, codedIndex: [Int], codecs: [MapCodec], tilesPerBand: Int = 1, consumer: Int = -1) -> BandPlan? {
         let node = graph.nodes[n]
         guard node.outputs.count == 1 else { return nil }
         if node.op == .globalAveragePool {
-            return tilesPerBand == 1 ? globalAveragePool(graph: graph, node: n, codedIndex: codedIndex, codecs: codecs) : nil
+            return tilesPerBand == 1 && consumer < 0 ? globalAveragePool(graph: graph, node: n, codedIndex: codedIndex, codecs: codecs) : nil
         }
         let out = node.outputs[0]
         let os = graph.tensors[out].shape
@@ -186,11 +194,32 @@ struct BandPlan {
             for v in variants.indices { if case .conv(var c) = variants[v] { c.quantizedInput = true; variants[v] = .conv(c) } }
         }
         // Elementwise: the band may overwrite a same-shaped input's window (out[j] reads only in[j] at j).
-        let inPlace = windowed ? -1 : (CodecPlacement.writesInPlace(node.op) ? 0 : -1)
+        var inPlace = windowed ? -1 : (CodecPlacement.writesInPlace(node.op) ? 0 : -1)
+        // Add/Sub/Mul/Div of two maps: one CAT input's window holds its symbols (`BinaryStep.symbols`), the output
+        // overwrites the other (float) window. A residual Add's skip then takes a quarter of the bytes.
+        if !windowed, inputs.count == 2, case .binary(let first) = variants[0], first.pattern == .same,
+           let j = inputs.lastIndex(where: { $0.codec != nil }), let q = inputs[j].codec?.quantizer {
+            inputs[j].byteMap = (0...255).map { UInt8($0) }
+            inputs[j].byteMapIsIdentity = true
+            for v in variants.indices {
+                guard case .binary(var b) = variants[v] else { continue }
+                b.symbols = BinaryStep.SymbolOperand(isA: b.a == inputs[j].tensor, step: q.step, zeroPoint: q.zeroPoint)
+                variants[v] = .binary(b)
+            }
+            inPlace = 1 - j
+        }
+        var folded: [BandPlan] = []
+        if consumer >= 0 {
+            guard let q = make(graph: graph, node: consumer, codedIndex: codedIndex, codecs: codecs, tilesPerBand: tilesPerBand),
+                  q.bands.map({ $0.outRows }) == bands.map({ $0.outRows }) else { return nil }
+            folded = [q]
+            scratch = max(scratch, q.scratchBytes)
+            taskScratch = max(taskScratch, q.taskScratchBytes)
+        }
         return BandPlan(node: n, inputs: inputs, output: out, outputCodec: outCodec.codec, outputCoded: codedIndex[out],
                         channels: os[1], height: os[2], width: os[3], bands: bands, variants: variants,
                         tileRows: tileRows, tilesPerBand: tilesPerBand, inPlaceInput: inPlace,
-                        scratchBytes: scratch, taskScratchBytes: taskScratch)
+                        scratchBytes: scratch, taskScratchBytes: taskScratch, folded: folded)
     }
 
     /// A GlobalAveragePool whose [1, C, H, W] input is CAT-coded reads it by the input's tile rows (see
@@ -211,7 +240,8 @@ struct BandPlan {
         let bands = stride(from: 0, to: xs[2], by: rows).map { Band(variant: 0, inRows: $0..<min(xs[2], $0 + rows), outRows: 0..<1) }
         var plan = BandPlan(node: n, inputs: [BandInput(tensor: x, codec: codec, coded: codedIndex[x], channels: xs[1], height: xs[2], width: xs[3])],
                             output: out, outputCodec: outCodec, outputCoded: codedIndex[out], channels: xs[1], height: 1, width: 1,
-                            bands: bands, variants: [], tileRows: 1, tilesPerBand: 1, inPlaceInput: -1, scratchBytes: 0, taskScratchBytes: 0)
+                            bands: bands, variants: [], tileRows: 1, tilesPerBand: 1, inPlaceInput: -1, scratchBytes: 0, taskScratchBytes: 0,
+                            folded: [])
         plan.reducesRows = true
         return plan
     }

@@ -43,6 +43,8 @@ public struct CodecPlacement: Sendable {
     /// The largest per-task kernel scratch of the band variants that split into tasks (`Model.taskScratchBytes`
     /// covers it).
     let bandTaskScratchBytes: Int
+    /// Per node: it runs inside the band step of the node before it (`BandPlan.folded`), not by itself.
+    let runsFolded: [Bool]
     /// Nodes that run by row bands.
     public var bandedNodes: [Int] { bands.indices.filter { bands[$0] != nil } }
     /// Bytes the packed slots and buffers take; scratch (kernels, and the codec's tile symbols) follows.
@@ -62,31 +64,43 @@ public struct CodecPlacement: Sendable {
     /// while that grows neither the planned nor the expected peak activation bytes nor the arena: the peak is
     /// set by one step, so the other steps' spare bytes buy fewer, longer kernel calls and fewer halo rows
     /// (MobileNet-style 8×8 maps of 48–64 channels have 1-row tiles: a 1-row band runs a kernel on 8 pixels).
-    /// `tallerBands: false` keeps one-tile bands (the tests' baseline).
-    init(graph: Graph, codecs: [(tensor: Int, codec: MapCodec, expectedBytes: Int)], kernelScratchBytes: Int, tallerBands: Bool = true) {
+    /// Elementwise consumers are folded into their producers' bands where they can be (`folds`).
+    /// `tallerBands: false` keeps one-tile bands, `folding: false` folds nothing (the tests' baselines).
+    init(graph: Graph, codecs all: [(tensor: Int, codec: MapCodec, expectedBytes: Int)], kernelScratchBytes: Int,
+         tallerBands: Bool = true, folding: Bool = true) {
+        let consumers = folding ? CodecPlacement.folds(graph: graph, codecs: all) : [Int](repeating: -1, count: graph.nodes.count)
+        var foldedAway = [Bool](repeating: false, count: graph.tensors.count)
+        for (n, m) in consumers.enumerated() where m >= 0 { foldedAway[graph.nodes[n].outputs[0]] = true }
+        let codecs = all.filter { !foldedAway[$0.tensor] }
         var codedIndex = [Int](repeating: -1, count: graph.tensors.count)
         for (k, c) in codecs.enumerated() { codedIndex[c.tensor] = k }
         let maps = codecs.map { $0.codec }
-        var bands = graph.nodes.indices.map { BandPlan.make(graph: graph, node: $0, codedIndex: codedIndex, codecs: maps) }
-        let base = CodecPlacement(graph: graph, codecs: codecs, codedIndex: codedIndex, kernelScratchBytes: kernelScratchBytes, bands: bands)
+        var bands = graph.nodes.indices.map {
+            consumers.contains($0) ? nil : BandPlan.make(graph: graph, node: $0, codedIndex: codedIndex, codecs: maps, consumer: consumers[$0])
+        }
+        let base = CodecPlacement(graph: graph, codecs: codecs, codedIndex: codedIndex, kernelScratchBytes: kernelScratchBytes,
+                                  bands: bands, consumers: consumers)
         var best = base
         for n in bands.indices where tallerBands {
             guard let one = bands[n], !one.reducesRows else { continue }
             // Per-task scratch (allocated per thread outside the arena, `Model.taskScratchBytes`) must not grow
             // either: a taller variant may take what the whole step takes.
             var taskLimit = base.bandTaskScratchBytes
-            if let (whole, bytes) = try? Step.make(graph: graph, index: n), whole.splitsIntoTasks {
-                taskLimit = max(taskLimit, bytes - whole.taskScratchOffset)
+            for k in [n, consumers[n]] where k >= 0 {
+                if let (whole, bytes) = try? Step.make(graph: graph, index: k), whole.splitsIntoTasks {
+                    taskLimit = max(taskLimit, bytes - whole.taskScratchOffset)
+                }
             }
             // Doubling (then the whole map) keeps the trials few on large maps.
             var tiles = 1
             while tiles < one.outputTiles {
                 tiles = min(2 * tiles, one.outputTiles)
-                guard let taller = BandPlan.make(graph: graph, node: n, codedIndex: codedIndex, codecs: maps, tilesPerBand: tiles)
-                else { break }
+                guard let taller = BandPlan.make(graph: graph, node: n, codedIndex: codedIndex, codecs: maps, tilesPerBand: tiles,
+                                                 consumer: consumers[n]) else { break }
                 var trial = bands
                 trial[n] = taller
-                let p = CodecPlacement(graph: graph, codecs: codecs, codedIndex: codedIndex, kernelScratchBytes: kernelScratchBytes, bands: trial)
+                let p = CodecPlacement(graph: graph, codecs: codecs, codedIndex: codedIndex, kernelScratchBytes: kernelScratchBytes,
+                                       bands: trial, consumers: consumers)
                 guard p.totalBytes <= base.totalBytes, p.plannedActivationBytes <= base.plannedActivationBytes,
                       p.expectedActivationBytes <= base.expectedActivationBytes,
                       taller.taskScratchBytes <= taskLimit else { break }
@@ -97,22 +111,64 @@ public struct CodecPlacement: Sendable {
         self = best
     }
 
+    /// Per node n, the elementwise node folded into n's row bands, or -1 (`BandPlan.folded`): the only reader of
+    /// n's single output t, which is not a graph output, whose other inputs all exist before n (so it can run on
+    /// each of n's bands), and both run by bands with the same band rows when t is not coded. t then never
+    /// exists whole: the codec's slot for it (and its quantization) is dropped, and the consumer's output slot is
+    /// live from n. A folded consumer's own output is not folded again (one elementwise node per banded node).
+    public static func folds(graph: Graph, codecs: [(tensor: Int, codec: MapCodec, expectedBytes: Int)]) -> [Int] {
+        var codedIndex = [Int](repeating: -1, count: graph.tensors.count)
+        for (k, c) in codecs.enumerated() { codedIndex[c.tensor] = k }
+        let maps = codecs.map { $0.codec }
+        let readers = Model.readers(graph)
+        var producer = [Int](repeating: -1, count: graph.tensors.count)
+        for (n, node) in graph.nodes.enumerated() { for o in node.outputs { producer[o] = n } }
+        var consumers = [Int](repeating: -1, count: graph.nodes.count)
+        for (n, node) in graph.nodes.enumerated() {
+            guard node.outputs.count == 1, !consumers.contains(n) else { continue }
+            let t = node.outputs[0]
+            guard readers[t].count == 1, let m = readers[t].first, m > n, writesInPlace(graph.nodes[m].op),
+                  !graph.outputs.contains(t),
+                  graph.nodes[m].inputs.allSatisfy({
+                      // Coded inputs broadcast along rows would be decoded whole before m, which no longer runs alone.
+                      $0 == t || $0 == absentTensor || (producer[$0] < n && (codedIndex[$0] < 0 || graph.tensors[$0].shape == graph.tensors[t].shape))
+                  }) else { continue }
+            var trial = codedIndex
+            trial[t] = -1
+            guard BandPlan.make(graph: graph, node: n, codedIndex: trial, codecs: maps, consumer: m) != nil else { continue }
+            codedIndex = trial
+            consumers[n] = m
+        }
+        return consumers
+    }
+
     private init(graph: Graph, codecs: [(tensor: Int, codec: MapCodec, expectedBytes: Int)], codedIndex: [Int],
-                 kernelScratchBytes: Int, bands: [BandPlan?]) {
+                 kernelScratchBytes: Int, bands: [BandPlan?], consumers: [Int]) {
         let count = graph.tensors.count
-        let (first, last) = ArenaPlan.lifetimes(graph)
+        var (first, last) = ArenaPlan.lifetimes(graph)
+        let rawFirst = first
         var bands = bands
         let io = Set(graph.inputs + graph.outputs)
+        // A folded consumer runs in its producer's step: its output is live from there, the map between never.
+        var foldedAway = [Bool](repeating: false, count: count)
+        for (n, m) in consumers.enumerated() where m >= 0 {
+            foldedAway[graph.nodes[n].outputs[0]] = true
+            for o in graph.nodes[m].outputs { first[o] = min(first[o], n) }
+        }
 
         var items: [(size: Int, first: Int, last: Int)] = []
         // Intermediates only (what "peak activation" counts): slots by coded index, raw tensors, step buffers.
         var live: [LiveItem] = []
         var raw: [(size: Int, first: Int, last: Int)] = []
-        enum Owner { case tensor(Int), slot(Int), buffer(node: Int, tensor: Int, isOutput: Bool), window(node: Int, input: Int), band(node: Int) }
+        enum Owner {
+            case tensor(Int), slot(Int), buffer(node: Int, tensor: Int, isOutput: Bool), window(node: Int, input: Int), band(node: Int)
+            case foldedWindow(node: Int, input: Int)
+        }
         var owners: [Owner] = []
         for t in 0..<count where graph.tensors[t].role != .constant && first[t] != Int.max {
             let life = (first[t], last[t])
-            if !io.contains(t) { raw.append((graph.tensors[t].byteCount, life.0, life.1)) }
+            if !io.contains(t) { raw.append((graph.tensors[t].byteCount, rawFirst[t], life.1)) }
+            if foldedAway[t] { continue }
             if codedIndex[t] >= 0 {
                 let c = codecs[codedIndex[t]]
                 items.append((c.codec.worstCaseBytes, life.0, life.1)); owners.append(.slot(codedIndex[t]))
@@ -123,7 +179,7 @@ public struct CodecPlacement: Sendable {
             }
         }
         var aliases: [(node: Int, output: Int, input: Int)] = []
-        for (n, node) in graph.nodes.enumerated() {
+        for (n, node) in graph.nodes.enumerated() where !consumers.contains(n) {
             var done: [Int] = []
             if let plan = bands[n] {
                 // Row band by row band: one window per row input and one band buffer (or the first window,
@@ -136,6 +192,12 @@ public struct CodecPlacement: Sendable {
                 if plan.inPlaceInput < 0 {
                     items.append((plan.bandBytes, n, n)); owners.append(.band(node: n))
                     live.append(LiveItem(size: plan.bandBytes, first: n, last: n, coded: -1, stepBuffer: true))
+                }
+                // The folded consumer's windows, but for n's output: it reads n's band buffer, and writes over it
+                // or over its first window (elementwise).
+                for (j, x) in (plan.folded.first?.inputs ?? []).enumerated() where x.tensor != plan.output {
+                    items.append((plan.folded[0].windowBytes(x), n, n)); owners.append(.foldedWindow(node: n, input: j))
+                    live.append(LiveItem(size: plan.folded[0].windowBytes(x), first: n, last: n, coded: -1, stepBuffer: true))
                 }
             }
             for i in node.inputs where i != absentTensor && codedIndex[i] >= 0 && !done.contains(i) {
@@ -170,16 +232,26 @@ public struct CodecPlacement: Sendable {
                 if isOutput { encodes[n].append(a) } else { decodes[n].append(a) }
             case .window(let n, let j): bands[n]!.inputs[j].windowOffset = packed.offsets[k]
             case .band(let n): bands[n]!.bandOffset = packed.offsets[k]
+            case .foldedWindow(let n, let j): bands[n]!.folded[0].inputs[j].windowOffset = packed.offsets[k]
             }
         }
-        for n in bands.indices {
-            guard var plan = bands[n] else { continue }
+        func place(_ plan: inout BandPlan) {
             if plan.inPlaceInput >= 0 { plan.bandOffset = plan.inputs[plan.inPlaceInput].windowOffset }
             for j in plan.inputs.indices {
                 let x = plan.inputs[j]
                 plan.inputs[j].sourceOffset = x.coded >= 0 ? slots[x.coded] : offsets[x.tensor]
             }
             plan.outputOffset = plan.outputCoded >= 0 ? slots[plan.outputCoded] : offsets[plan.output]
+        }
+        for n in bands.indices {
+            guard var plan = bands[n] else { continue }
+            place(&plan)
+            if !plan.folded.isEmpty {
+                for j in plan.folded[0].inputs.indices where plan.folded[0].inputs[j].tensor == plan.output {
+                    plan.folded[0].inputs[j].windowOffset = plan.bandOffset
+                }
+                place(&plan.folded[0])
+            }
             bands[n] = plan
         }
         for a in aliases {
@@ -199,11 +271,12 @@ public struct CodecPlacement: Sendable {
         // Band variants' kernels use it between the band fills and encodes.
         // Bands of several output tiles quantize the whole band into the symbol scratch (`encodeTiles`).
         let bandScratch = bands.reduce(kernelScratchBytes) {
-            max($0, $1?.scratchBytes ?? 0, $1.flatMap { b in b.outputCodec?.bandSymbolBytes(tiles: b.tilesPerBand) } ?? 0)
+            max($0, $1?.scratchBytes ?? 0, $1.flatMap { b in b.storeCodec?.bandSymbolBytes(tiles: b.tilesPerBand) } ?? 0)
         }
         self.scratchBytes = Layout.alignUp(codecs.reduce(bandScratch) { max($0, $1.codec.scratchBytes) })
         self.bandTaskScratchBytes = bands.reduce(0) { max($0, $1?.taskScratchBytes ?? 0) }
         self.bands = bands
+        self.runsFolded = graph.nodes.indices.map { consumers.contains($0) }
         self.live = live
         self.nodeCount = graph.nodes.count
         self.rawActivationBytes = ArenaPlan.peakLive(raw, nodeCount: graph.nodes.count)
@@ -215,18 +288,24 @@ public struct CodecPlacement: Sendable {
         let coded: Int
         let stepBuffer: Bool
     }
-    private let live: [LiveItem]
+    let live: [LiveItem]
     private let nodeCount: Int
 
     /// Peak activation bytes (intermediates only, max over steps of the bytes live at once) with coded tensor k's
     /// slot counted as `slotBytes[k]` (e.g. the sizes a session's encoder achieved), with or without the
     /// step-local raw buffers.
     public func activationBytes(slotBytes: [Int], stepBuffers: Bool) -> Int {
-        ArenaPlan.peakLive(live.compactMap { it in
-            if it.stepBuffer && !stepBuffers { return nil }
-            let size = it.coded >= 0 ? (it.coded < slotBytes.count ? slotBytes[it.coded] : 0) : it.size
-            return (size, it.first, it.last)
-        }, nodeCount: nodeCount)
+        liveBytes(slotBytes: slotBytes, stepBuffers: stepBuffers).max() ?? 0
+    }
+
+    /// The same bytes per node step (what `activationBytes` takes the maximum of): where the peak is.
+    public func liveBytes(slotBytes: [Int], stepBuffers: Bool) -> [Int] {
+        (0..<max(nodeCount, 1)).map { n in
+            live.reduce(0) { sum, it in
+                guard it.first <= n && n <= it.last && (stepBuffers || !it.stepBuffer) else { return sum }
+                return sum + (it.coded >= 0 ? (it.coded < slotBytes.count ? slotBytes[it.coded] : 0) : it.size)
+            }
+        }
     }
 
     /// Ops whose kernels may write the output over an input of the same shape: out[j] depends on in[j] only

@@ -148,7 +148,7 @@ public final class Session {
         }
         for (n, step) in model.steps.enumerated() {
             codecStep(placement, node: n, before: true)
-            if let plan = placement.bands[n] { runBands(plan) } else { execute(step) }
+            if let plan = placement.bands[n] { runBands(plan) } else if !placement.runsFolded[n] { execute(step) }
             codecStep(placement, node: n, before: false)
         }
     }
@@ -173,7 +173,7 @@ public final class Session {
         for (n, step) in steps.enumerated() {
             if let placement { codecStep(placement, node: n, before: true) }
             observer(n)
-            if let plan = placement?.bands[n] { runBands(plan) } else { execute(step) }
+            if let plan = placement?.bands[n] { runBands(plan) } else if !(placement?.runsFolded[n] ?? false) { execute(step) }
             if let placement { codecStep(placement, node: n, before: false) }
         }
     }
@@ -242,27 +242,50 @@ public final class Session {
             } else {
                 execute(plan.variants[band.variant])
             }
-            if let codec = plan.outputCodec {
-                let slot = UnsafeMutableRawBufferPointer(start: base + plan.outputOffset, count: codec.worstCaseBytes)
-                // A band of several tiles is encoded as those tiles, in order (each starts where the last ended).
-                let tiles = plan.reducesRows ? 0..<1
-                    : band.outRows.lowerBound / plan.tileRows..<(band.outRows.upperBound + plan.tileRows - 1) / plan.tileRows
-                if let bytes = codec.encodeTiles(tiles, band: values, into: slot, symbols: symbols) {
-                    encodedBytes[plan.outputCoded] = bytes
-                } else {
-                    codecFailures &+= 1
+            if let next = plan.folded.first {
+                // The folded elementwise consumer on the same rows: its input that is this node's output is the band.
+                let nb = next.bands[b]
+                for x in next.inputs {
+                    if x.tensor != plan.output {
+                        fillWindow(x, rows: nb.inRows, previous: nil, window: base + x.windowOffset, base: base, symbols: symbols)
+                    }
+                    pointers[x.tensor] = base + x.windowOffset
                 }
+                pointers[next.output] = base + next.bandOffset
+                execute(next.variants[nb.variant])
+                store(next, band: nb, base: base, symbols: symbols)
             } else {
-                let raw = (base + plan.outputOffset).assumingMemoryBound(to: Float.self)
-                let rows = band.outRows.count, w = plan.width
-                for c in 0..<plan.channels {
-                    (raw + (c * plan.height + band.outRows.lowerBound) * w).update(from: values + c * rows * w, count: rows * w)
-                }
+                store(plan, band: band, base: base, symbols: symbols)
             }
         }
-        // Uncoded tensors go back to their place in the arena for the other steps.
-        for x in plan.inputs where x.codec == nil { pointers[x.tensor] = base + x.sourceOffset }
-        if plan.outputCodec == nil { pointers[plan.output] = base + plan.outputOffset }
+        // Uncoded tensors go back to their place in the arena for the other steps (a folded-away map has none).
+        for p in [plan] + plan.folded {
+            for x in p.inputs where x.codec == nil && x.sourceOffset >= 0 { pointers[x.tensor] = base + x.sourceOffset }
+            if p.outputCodec == nil && p.outputOffset >= 0 { pointers[p.output] = base + p.outputOffset }
+        }
+    }
+
+    /// Band `band` of `plan`'s output, in its band buffer: encoded as its tiles into the output slot, or copied into
+    /// the uncoded output.
+    private func store(_ plan: BandPlan, band: Band, base: UnsafeMutableRawPointer, symbols: UnsafeMutablePointer<UInt8>) {
+        let values = (base + plan.bandOffset).assumingMemoryBound(to: Float.self)
+        if let codec = plan.outputCodec {
+            let slot = UnsafeMutableRawBufferPointer(start: base + plan.outputOffset, count: codec.worstCaseBytes)
+            // A band of several tiles is encoded as those tiles, in order (each starts where the last ended).
+            let tiles = plan.reducesRows ? 0..<1
+                : band.outRows.lowerBound / plan.tileRows..<(band.outRows.upperBound + plan.tileRows - 1) / plan.tileRows
+            if let bytes = codec.encodeTiles(tiles, band: values, into: slot, symbols: symbols) {
+                encodedBytes[plan.outputCoded] = bytes
+            } else {
+                codecFailures &+= 1
+            }
+        } else {
+            let raw = (base + plan.outputOffset).assumingMemoryBound(to: Float.self)
+            let rows = band.outRows.count, w = plan.width
+            for c in 0..<plan.channels {
+                (raw + (c * plan.height + band.outRows.lowerBound) * w).update(from: values + c * rows * w, count: rows * w)
+            }
+        }
     }
 
     /// Rows `rows` of every channel of `x` into `window` ([C][rows][W]): floats, or bytes through `x.byteMap`.

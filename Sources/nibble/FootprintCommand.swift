@@ -183,6 +183,8 @@ struct FootprintBench: ParsableCommand {
         for c in [cat] + (transform.map { [$0] } ?? []) where c.peakAchieved > 0 {
             print(String(format: "%@ peak activation (compressed maps + step-local decode buffers, achieved sizes): fp32/%@ %.2fx, int8 raw/%@ %.2fx; compressed maps alone %d B (int8 raw/maps %.2fx)",
                          c.codec.name, c.codec.name, Double(peakFP32) / Double(c.peakAchieved), c.codec.name, Double(peakInt8) / Double(c.peakAchieved), c.mapsPeak, Double(peakInt8) / Double(max(c.mapsPeak, 1))))
+            let peak = g.nodes[min(c.peakNode, g.nodes.count - 1)]
+            print("\(c.codec.name) peak at node \(c.peakNode) '\(peak.name)' (\(peak.op.name))")
             print(String(format: "%@ run time over %d sample(s): none %.3f ms, %@ %.3f ms (%.2fx)", c.codec.name, evaluation.count, 1000 * noneSeconds, c.codec.name, 1000 * c.seconds, c.seconds / max(noneSeconds, 1e-12)))
             if let meanGap = c.meanGap, let weightedGap = c.weightedGap {
                 print(String(format: "%@ achieved bits/value vs entropy: %+.1f%% mean over layers, %+.1f%% over all values", c.codec.name, 100 * meanGap, 100 * weightedGap))
@@ -376,6 +378,11 @@ struct CodecMeasurement {
     /// Peak activation bytes with the achieved slot sizes, with and without the step-local raw buffers.
     var peakAchieved: Int { placement.activationBytes(slotBytes: layers.map { $0.maxCompressedBytes }, stepBuffers: true) }
     var mapsPeak: Int { placement.activationBytes(slotBytes: layers.map { $0.maxCompressedBytes }, stepBuffers: false) }
+    /// The node step where `peakAchieved` is reached (the first, if several).
+    var peakNode: Int {
+        let live = placement.liveBytes(slotBytes: layers.map { $0.maxCompressedBytes }, stepBuffers: true)
+        return live.indices.max { live[$0] < live[$1] || (live[$0] == live[$1] && $0 > $1) } ?? 0
+    }
     var bitsUsed: String { Set(layers.map { $0.quantizer.bits }).sorted().map(String.init).joined(separator: "/") }
     private var totalValues: Int { layers.reduce(0) { $0 + $1.values } }
     var bitsPerValue: Double? { totalValues > 0 ? 8 * Double(layers.reduce(0) { $0 + $1.compressedBytes }) / Double(totalValues) : nil }
@@ -387,7 +394,7 @@ struct CodecMeasurement {
         func nullable(_ v: Any?) -> Any { v ?? NSNull() }
         return ["codec": codec.name, "available": true, "offline": false, "bits": bitsUsed, "tables": fittedHere ? "fitted here" : "model",
                 "transform_tensors": layers.filter { $0.heldAs != "cat" }.count,
-                "peak_activation_bytes": peakAchieved, "compressed_maps_peak_bytes": mapsPeak,
+                "peak_activation_bytes": peakAchieved, "compressed_maps_peak_bytes": mapsPeak, "peak_node": peakNode,
                 "peak_activation_bytes_worst_case": placement.plannedActivationBytes, "peak_activation_bytes_expected": placement.expectedActivationBytes,
                 "peak_arena_bytes": arena, "run_seconds": seconds,
                 "bits_per_value": nullable(bitsPerValue), "entropy_bits_per_value": nullable(entropy),

@@ -91,7 +91,7 @@ final class ReaderTests: XCTestCase {
         bytes[4] = 2
         XCTAssertThrowsError(try read(bytes)) { e in
             guard case .versionMismatch(let m) = e as? NibbleError else { return XCTFail("\(e)") }
-            XCTAssertTrue(m.contains("version 2"))
+            XCTAssertTrue(m.text.contains("version 2"))
         }
     }
 

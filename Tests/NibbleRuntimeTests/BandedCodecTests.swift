@@ -8,7 +8,7 @@ import XCTest
 /// computes (the raw model with each coded map quantized where it is made), with a lower planned peak.
 extension CodecSessionTests {
     /// x[1,3,20,33] → c1 = Conv3x3 pad 1 (3→8) → r1 = Relu → c2 = Conv3x3 stride 2 pad 1 → dw = depthwise
-    /// Conv3x3 pad 1 → a = dw + c2 (c2 live across dw) → m = MaxPool3x3 stride 1 pad 1 → p = AveragePool3x3
+    /// Conv3x3 pad 1 → a = c2 + dw (c2 live across dw) → m = MaxPool3x3 stride 1 pad 1 → p = AveragePool3x3
     /// stride 2 pad [1, 0, 1, 1] (count_include_pad 0) → h = HardSwish(p) · k (per-channel constant) → y = GlobalAveragePool.
     struct ConvFixture {
         var harness = GraphHarness()
@@ -31,7 +31,7 @@ extension CodecSessionTests {
             let c2 = harness.node(.conv, [r1, w2], [1, 8, 10, 17], pad1 + [Attribute(.strides, ints: [2, 2])])
             let wd = harness.constant("wd", [8, 1, 3, 3], values(72, 0.5))
             let dw = harness.node(.conv, [c2, wd], [1, 8, 10, 17], pad1 + [Attribute(.group, ints: [8])])
-            let a = harness.node(.add, [dw, c2], [1, 8, 10, 17])
+            let a = harness.node(.add, [c2, dw], [1, 8, 10, 17])
             let m = harness.node(.maxPool, [a], [1, 8, 10, 17], pad1 + [Attribute(.kernelShape, ints: [3, 3])])
             let p = harness.node(.averagePool, [m], [1, 8, 5, 8], [Attribute(.kernelShape, ints: [3, 3]), Attribute(.strides, ints: [2, 2]),
                                                                   Attribute(.pads, ints: [1, 0, 1, 1])])
@@ -79,7 +79,8 @@ extension CodecSessionTests {
         for bits in [8, 5, 3] {
             let (m, f) = try convModel(bits: bits)
             let p = try XCTUnwrap(m.codecPlacement)
-            XCTAssertEqual(p.bandedNodes, Array(0..<m.graph.nodes.count), "every node, the global pool too, runs by bands")
+            XCTAssertEqual(p.bandedNodes, [0, 1, 2, 3, 5, 6, 8, 9], "every node, the global pool too, runs by bands")
+            XCTAssertEqual(p.runsFolded.indices.filter { p.runsFolded[$0] }, [4, 7], "the Add and the HardSwish run folded")
             XCTAssertTrue(p.bands[m.graph.nodes.count - 1]!.reducesRows)
             XCTAssertGreaterThan(p.bands[0]!.bands.count, 3)
             XCTAssertGreaterThan(p.bands[2]!.bands.count, 1, "the stride-2 conv")
@@ -104,6 +105,39 @@ extension CodecSessionTests {
             XCTAssertLessThan(p.plannedActivationBytes, widest, "bits \(bits)")
             XCTAssertLessThanOrEqual(p.expectedActivationBytes, p.plannedActivationBytes)
             _ = f
+        }
+    }
+
+    /// An elementwise node that is the only reader of a banded node's output runs on that node's bands
+    /// (`CodecPlacement.folds`): dw's output feeds only a = c2 + dw (the skip c2 exists before dw), p's only
+    /// HardSwish(p). Those two maps are never held, coded or raw; the outputs are the emulation's without their
+    /// quantization (`testBandedConvsPoolsAndAddsEqualTheEmulation`). Whether the peak drops depends on the sizes:
+    /// the Add's output slot and skip window join dw's step, t's slot goes (measured on real nets in the docs).
+    func testElementwiseConsumersFoldIntoTheirProducersBands() throws {
+        for bits in [8, 4] {
+            let (m, f) = try convModel(bits: bits)
+            let p = try XCTUnwrap(m.codecPlacement)
+            let unfolded = try oneTilePlacement(m, tallerBands: true, folding: false)
+            XCTAssertEqual(unfolded.coded.map(\.tensor), f.coded)
+            XCTAssertEqual(p.coded.map(\.tensor), f.coded.enumerated().filter { $0.offset != 3 && $0.offset != 6 }.map(\.element),
+                           "dw's and p's outputs are folded away")
+            XCTAssertEqual(unfolded.bandedNodes, Array(0..<m.graph.nodes.count))
+            XCTAssertEqual(p.bands[3]?.folded.first?.node, 4)
+            XCTAssertEqual(p.bands[6]?.folded.first?.node, 7)
+            // A folded node allocates nothing of its own; the Add reads its skip c2 as bytes (`BinaryStep.symbols`),
+            // folded or not.
+            XCTAssertFalse(p.live.contains { $0.stepBuffer && ($0.first == 4 || $0.first == 7) })
+            let skip = try XCTUnwrap(p.bands[3]?.folded.first?.inputs.first { $0.tensor == f.coded[2] })
+            XCTAssertTrue(skip.byteMapIsIdentity && skip.byteMap != nil, "the skip's window holds symbols")
+            XCTAssertEqual(unfolded.bands[4]?.inputs.filter { $0.byteMap != nil }.count, 1, "one byte window for the unfolded Add")
+            XCTAssertLessThanOrEqual(p.plannedActivationBytes, unfolded.plannedActivationBytes, "bits \(bits)")
+            func planned(_ q: CodecPlacement, _ n: Int) -> Int {
+                q.live.filter { $0.first <= n && n <= $0.last }.reduce(0) { $0 + ($1.coded >= 0 ? q.coded[$1.coded].codec.worstCaseBytes : $1.size) }
+            }
+            print("bits \(bits): planned bytes at dw and the Add \(max(planned(unfolded, 3), planned(unfolded, 4))) -> \(max(planned(p, 3), planned(p, 4))) B")
+            // A consumer with an input made after its producer (the Add reading dw and a later map) is not folded:
+            // covered by the structure, checked here on the ResNet-style order c2 → dw → a.
+            XCTAssertFalse(p.runsFolded[3], "dw reads c2, which the stride-2 conv makes: dw itself is not an elementwise fold")
         }
     }
 

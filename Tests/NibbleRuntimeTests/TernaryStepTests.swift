@@ -72,16 +72,19 @@ final class TernaryStepTests: XCTestCase {
         let (h, r) = Self.tinyFC()
         let session = try Session(model: try h.model(outputs: [r]))
         XCTAssertThrowsError(try session.setResidualLevel(3)) { e in
-            guard case NibbleError.invalidArgument(let m) = e else { return XCTFail("\(e)") }
+            guard case NibbleError.invalidArgument(let mMessage) = e else { return XCTFail("\(e)") }
+            let m = mMessage.text
             XCTAssertTrue(m.contains("-1...2"), m)
         }
         XCTAssertThrowsError(try session.setResidualLevel(-2))
         XCTAssertThrowsError(try session.setResidualLevel(5, layer: 0)) { e in
-            guard case NibbleError.invalidArgument(let m) = e else { return XCTFail("\(e)") }
+            guard case NibbleError.invalidArgument(let mMessage) = e else { return XCTFail("\(e)") }
+            let m = mMessage.text
             XCTAssertTrue(m.contains("'fc'") && m.contains("-1...2"), m)
         }
         XCTAssertThrowsError(try session.setResidualLevel(1, layer: 1)) { e in
-            guard case NibbleError.unsupported(let m) = e else { return XCTFail("\(e)") }
+            guard case NibbleError.unsupported(let mMessage) = e else { return XCTFail("\(e)") }
+            let m = mMessage.text
             XCTAssertTrue(m.contains("'relu'") && m.contains("no ternary residual edges"), m)
         }
         XCTAssertNoThrow(try session.setResidualLevel(0, layer: 1))

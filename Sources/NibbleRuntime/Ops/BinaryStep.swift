@@ -19,6 +19,15 @@ struct BinaryStep {
     var clamps: Bool { low > -.infinity || high < .infinity }
     /// Set by `Model.foldingResidualAdds`: the step before computes this Add in its epilogue, so running it does nothing.
     var isFolded = false
+    /// Set by `BandPlan` (equal shapes only): one operand's tensor holds CAT codec symbols, not floats (a byte window,
+    /// a quarter of a float one), read as (s − zeroPoint)·step — the codec's dequantize, so the same floats.
+    var symbols: SymbolOperand? = nil
+
+    struct SymbolOperand {
+        let isA: Bool
+        let step: Float
+        let zeroPoint: Int
+    }
 
     static func make(_ c: NodeChecker) throws(NibbleError) -> BinaryStep {
         try c.requireInputs(2...2)
@@ -79,6 +88,16 @@ struct BinaryStep {
     /// Task `task` of `tasks`: a range of output elements (blocks of 16), or of output rows when broadcasting.
     func runTask(_ bind: Bindings, task: Int, of tasks: Int) {
         if isFolded { return }
+        if let q = symbols {
+            let r = TaskSplit.range(count, task: task, of: tasks, multiple: 16)
+            let s = bind.raw(q.isA ? a : b).assumingMemoryBound(to: UInt8.self), other = bind.f32(q.isA ? b : a), out = bind.f32(output)
+            for i in r {
+                let v = Float(Int(s[i]) - q.zeroPoint) * q.step
+                out[i] = q.isA ? BinaryStep.apply(operation, v, other[i]) : BinaryStep.apply(operation, other[i], v)
+            }
+            clamp(out, r)
+            return
+        }
         let x = bind.f32(a), y = bind.f32(b), out = bind.f32(output)
         if pattern == .general {
             let inner = shape[shape.count - 1], rows = TaskSplit.range(count / max(inner, 1), task: task, of: tasks)

@@ -94,7 +94,7 @@ struct SparseStep {
 
     /// Checks every index and row pointer (FORMAT.md §4.6) once at load, so the kernels index without checks.
     func validateWeights(_ file: ModelFile, node: Node, index: Int) throws(NibbleError) {
-        func fail(_ what: String) -> NibbleError {
+        func fail(_ what: Message) -> NibbleError {
             .malformedModel("node \(index) '\(node.name)' (\(node.op.name)): \(what)")
         }
         let vBytes = file.constantBytes(values), iBytes = file.constantBytes(indices)

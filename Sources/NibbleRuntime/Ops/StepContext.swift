@@ -23,7 +23,7 @@ struct NodeChecker {
     let index: Int
     var node: Node { graph.nodes[index] }
 
-    func fail(_ what: String) -> NibbleError {
+    func fail(_ what: Message) -> NibbleError {
         .malformedModel("node \(index) '\(node.name)' (\(node.op.name)): \(what)")
     }
 
