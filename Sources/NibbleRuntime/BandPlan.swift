@@ -64,10 +64,11 @@ struct BandPlan {
     var reducesRows = false
     let scratchBytes: Int
     let taskScratchBytes: Int
-    /// The elementwise node that reads this node's output, and nothing else does, run on each band right after it
-    /// (`CodecPlacement.folds`): zero or one plan, with the same output rows per band. Its input that is this
-    /// node's output reads the band buffer, so that map never exists whole, coded or raw (a ResNet block's
-    /// pre-add conv output, a conv's separate activation).
+    /// The node that reads this node's output, and nothing else does, run on each band right after it
+    /// (`CodecPlacement.folds`): zero or one plan, reading and writing the same rows per band (an elementwise node
+    /// or a 1×1 stride-1 conv). Its input that is this node's output reads the band buffer, so that map never
+    /// exists whole, coded or raw (a ResNet block's pre-add conv output, an inverted residual's depthwise output
+    /// before its 1×1 projection, a conv's separate activation).
     var folded: [BandPlan]
 
     /// Output tiles (the most tiles a band can usefully span).
@@ -210,8 +211,11 @@ struct BandPlan {
         }
         var folded: [BandPlan] = []
         if consumer >= 0 {
+            // Each consumer band reads exactly this band's rows and writes the same rows (elementwise, or a 1×1
+            // stride-1 conv).
             guard let q = make(graph: graph, node: consumer, codedIndex: codedIndex, codecs: codecs, tilesPerBand: tilesPerBand),
-                  q.bands.map({ $0.outRows }) == bands.map({ $0.outRows }) else { return nil }
+                  q.bands.map({ $0.outRows }) == bands.map({ $0.outRows }), q.bands.map({ $0.inRows }) == bands.map({ $0.outRows })
+            else { return nil }
             folded = [q]
             scratch = max(scratch, q.scratchBytes)
             taskScratch = max(taskScratch, q.taskScratchBytes)

@@ -59,6 +59,9 @@ public struct CodecPlacement: Sendable {
     public var plannedActivationBytes: Int { activationBytes(slotBytes: coded.map { $0.codec.worstCaseBytes }, stepBuffers: true) }
     public var expectedActivationBytes: Int { activationBytes(slotBytes: coded.map { $0.expectedBytes }, stepBuffers: true) }
     public let rawActivationBytes: Int
+    /// The same with every float32 intermediate at one byte per value (int8 maps): the baseline a codec's peak is
+    /// compared with. Counted from the graph, so maps a fold removes (`folds`) are in it.
+    public let int8ActivationBytes: Int
 
     /// Plans the arena with one-tile bands, then lets each banded node take taller bands (2, 4, … output tiles)
     /// while that grows neither the planned nor the expected peak activation bytes nor the arena: the peak is
@@ -111,11 +114,12 @@ public struct CodecPlacement: Sendable {
         self = best
     }
 
-    /// Per node n, the elementwise node folded into n's row bands, or -1 (`BandPlan.folded`): the only reader of
-    /// n's single output t, which is not a graph output, whose other inputs all exist before n (so it can run on
-    /// each of n's bands), and both run by bands with the same band rows when t is not coded. t then never
-    /// exists whole: the codec's slot for it (and its quantization) is dropped, and the consumer's output slot is
-    /// live from n. A folded consumer's own output is not folded again (one elementwise node per banded node).
+    /// Per node n, the node folded into n's row bands, or -1 (`BandPlan.folded`): the only reader of n's single
+    /// output t — an elementwise node or a conv — which is not a graph output, whose other inputs all exist before n
+    /// (so it can run on each of n's bands), and both run by bands when t is not coded, the consumer reading and
+    /// writing exactly the rows of n's bands (elementwise; a 1×1 stride-1 conv). t then never exists whole: the
+    /// codec's slot for it (and its quantization) is dropped, and the consumer's output slot is live from n. A
+    /// folded consumer's own output is not folded again (one consumer per banded node).
     public static func folds(graph: Graph, codecs: [(tensor: Int, codec: MapCodec, expectedBytes: Int)]) -> [Int] {
         var codedIndex = [Int](repeating: -1, count: graph.tensors.count)
         for (k, c) in codecs.enumerated() { codedIndex[c.tensor] = k }
@@ -127,7 +131,7 @@ public struct CodecPlacement: Sendable {
         for (n, node) in graph.nodes.enumerated() {
             guard node.outputs.count == 1, !consumers.contains(n) else { continue }
             let t = node.outputs[0]
-            guard readers[t].count == 1, let m = readers[t].first, m > n, writesInPlace(graph.nodes[m].op),
+            guard readers[t].count == 1, let m = readers[t].first, m > n, writesInPlace(graph.nodes[m].op) || graph.nodes[m].op == .conv,
                   !graph.outputs.contains(t),
                   graph.nodes[m].inputs.allSatisfy({
                       // Coded inputs broadcast along rows would be decoded whole before m, which no longer runs alone.
@@ -160,14 +164,19 @@ public struct CodecPlacement: Sendable {
         // Intermediates only (what "peak activation" counts): slots by coded index, raw tensors, step buffers.
         var live: [LiveItem] = []
         var raw: [(size: Int, first: Int, last: Int)] = []
+        var int8: [(size: Int, first: Int, last: Int)] = []
         enum Owner {
             case tensor(Int), slot(Int), buffer(node: Int, tensor: Int, isOutput: Bool), window(node: Int, input: Int), band(node: Int)
-            case foldedWindow(node: Int, input: Int)
+            case foldedWindow(node: Int, input: Int)  // input -1: the consumer's band buffer
         }
         var owners: [Owner] = []
         for t in 0..<count where graph.tensors[t].role != .constant && first[t] != Int.max {
             let life = (first[t], last[t])
-            if !io.contains(t) { raw.append((graph.tensors[t].byteCount, rawFirst[t], life.1)) }
+            if !io.contains(t) {
+                let d = graph.tensors[t]
+                raw.append((d.byteCount, rawFirst[t], life.1))
+                int8.append((d.dtype == .float32 ? d.elementCount : d.byteCount, rawFirst[t], life.1))
+            }
             if foldedAway[t] { continue }
             if codedIndex[t] >= 0 {
                 let c = codecs[codedIndex[t]]
@@ -194,10 +203,14 @@ public struct CodecPlacement: Sendable {
                     live.append(LiveItem(size: plan.bandBytes, first: n, last: n, coded: -1, stepBuffer: true))
                 }
                 // The folded consumer's windows, but for n's output: it reads n's band buffer, and writes over it
-                // or over its first window (elementwise).
+                // or over its other window (elementwise), or into its own band buffer (a 1×1 conv).
                 for (j, x) in (plan.folded.first?.inputs ?? []).enumerated() where x.tensor != plan.output {
                     items.append((plan.folded[0].windowBytes(x), n, n)); owners.append(.foldedWindow(node: n, input: j))
                     live.append(LiveItem(size: plan.folded[0].windowBytes(x), first: n, last: n, coded: -1, stepBuffer: true))
+                }
+                if let q = plan.folded.first, q.inPlaceInput < 0 {
+                    items.append((q.bandBytes, n, n)); owners.append(.foldedWindow(node: n, input: -1))
+                    live.append(LiveItem(size: q.bandBytes, first: n, last: n, coded: -1, stepBuffer: true))
                 }
             }
             for i in node.inputs where i != absentTensor && codedIndex[i] >= 0 && !done.contains(i) {
@@ -232,7 +245,8 @@ public struct CodecPlacement: Sendable {
                 if isOutput { encodes[n].append(a) } else { decodes[n].append(a) }
             case .window(let n, let j): bands[n]!.inputs[j].windowOffset = packed.offsets[k]
             case .band(let n): bands[n]!.bandOffset = packed.offsets[k]
-            case .foldedWindow(let n, let j): bands[n]!.folded[0].inputs[j].windowOffset = packed.offsets[k]
+            case .foldedWindow(let n, let j):
+                if j < 0 { bands[n]!.folded[0].bandOffset = packed.offsets[k] } else { bands[n]!.folded[0].inputs[j].windowOffset = packed.offsets[k] }
             }
         }
         func place(_ plan: inout BandPlan) {
@@ -280,6 +294,7 @@ public struct CodecPlacement: Sendable {
         self.live = live
         self.nodeCount = graph.nodes.count
         self.rawActivationBytes = ArenaPlan.peakLive(raw, nodeCount: graph.nodes.count)
+        self.int8ActivationBytes = ArenaPlan.peakLive(int8, nodeCount: graph.nodes.count)
     }
 
     struct LiveItem: Sendable {

@@ -101,7 +101,7 @@ struct FootprintBench: ParsableCommand {
 
         // 3. Peak activation memory (intermediates only, max-live sum over steps), from the CAT plan's sweep.
         let peakFP32 = placement.rawActivationBytes
-        let peakInt8 = placement.activationBytes(slotBytes: cat.layers.map { g.tensors[$0.tensor].elementCount }, stepBuffers: false)
+        let peakInt8 = placement.int8ActivationBytes
         let refAccuracy: Double? = evalLabels.map { _ in Double(refCorrect) / Double(evaluation.count) }
 
         // 4. Process and code size.
