@@ -54,15 +54,34 @@ public enum CodecFitter {
     public static func candidates(_ graph: Graph) -> [Int] {
         let all = codable(graph)
         // Which maps fold away depends only on which tensors are CAT-coded, not on their tables: decide it with
-        // placeholder 8-bit codecs on every candidate, as the session will with the real ones.
-        guard let q = ActivationQuantizer(bits: 8, step: 1), let stats = CodeStatistics(bits: 8) else { return all }
-        let table = HuffmanTable(statistics: stats)
-        let placeholders = all.compactMap { t in
-            TensorCodec(quantizer: q, table: table, shape: graph.tensors[t].shape).map { (tensor: t, codec: MapCodec.cat($0), expectedBytes: 0) }
-        }
-        let consumers = CodecPlacement.folds(graph: graph, codecs: placeholders)
+        // placeholder codecs on every candidate, as the session will with the real ones.
+        let consumers = CodecPlacement.folds(graph: graph, codecs: placeholders(graph, all))
         let folded = Set(consumers.indices.filter { consumers[$0] >= 0 }.map { graph.nodes[$0].outputs[0] })
         return all.filter { !folded.contains($0) }
+    }
+
+    /// 8-bit CAT codecs with a flat table for `tensors`: what a CAT placement looks like before tables exist (which
+    /// maps fold away, which buffers each step holds).
+    static func placeholders(_ graph: Graph, _ tensors: [Int]) -> [(tensor: Int, codec: MapCodec, expectedBytes: Int)] {
+        guard let q = ActivationQuantizer(bits: 8, step: 1), let stats = CodeStatistics(bits: 8) else { return [] }
+        let table = HuffmanTable(statistics: stats)
+        return tensors.compactMap { t in
+            TensorCodec(quantizer: q, table: table, shape: graph.tensors[t].shape).map { (tensor: t, codec: MapCodec.cat($0), expectedBytes: 0) }
+        }
+    }
+
+    /// A model of the CAT session's peak activation bytes for per-candidate bits: each slot as values·bits/8 (no
+    /// entropy coding), the step buffers of the placement the session will plan. The `auto` search credits a
+    /// reduction with what it takes off this peak, so the error budget goes to the maps live where the peak is.
+    static func peakModel(_ graph: Graph, _ coded: [Int]) -> ([Int]) -> Int {
+        let placement = CodecPlacement(graph: graph, codecs: placeholders(graph, coded), kernelScratchBytes: 0)
+        let slots = coded.map { placement.codedIndex(of: $0) }
+        let values = coded.map { graph.tensors[$0].elementCount }
+        return { bits in
+            var sizes = [Int](repeating: 0, count: placement.coded.count)
+            for k in coded.indices { if let i = slots[k] { sizes[i] = values[k] * bits[k] / 8 } }
+            return placement.activationBytes(slotBytes: sizes, stepBuffers: true)
+        }
     }
 
     static func codable(_ graph: Graph) -> [Int] {
@@ -236,7 +255,8 @@ public enum CodecFitter {
             bits = [Int](repeating: b, count: coded.count)
         case .auto(let budget):
             let all = try coded.indices.map { k in try (2...8).map { try quantizer(k, $0) } }  // [tensor][bits − 2]
-            (bits, searchSteps) = runner.searchBits(quantizers: all, samples: samples.search, budget: budget + baseline, frozen: frozen)
+            (bits, searchSteps) = runner.searchBits(quantizers: all, samples: samples.search, budget: budget + baseline, frozen: frozen,
+                                                    peak: frozen == nil ? peakModel(graph, coded) : nil)
         }
         let quantizers = try coded.indices.map { try quantizer($0, bits[$0]) }
 

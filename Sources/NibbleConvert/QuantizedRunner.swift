@@ -117,9 +117,12 @@ final class QuantizedRunner {
     /// that stay within `budget`; stop when none does. Measuring end to end, with every earlier choice in
     /// place, keeps small per-layer errors from silently adding up as a layer-by-layer greedy choice would.
     /// `quantizers[k][b − 2]` is tensor k's b-bit quantizer; tensors marked `frozen` keep their 8-bit entry
-    /// (the transform search holds the CAT-coded tensors at CAT's choice this way). Returns the bits and the
-    /// accepted steps.
-    func searchBits(quantizers: [[MapQuantizer]], samples: [Int], budget: Double, frozen: [Bool]? = nil) -> (bits: [Int], steps: Int) {
+    /// (the transform search holds the CAT-coded tensors at CAT's choice this way). With `peak` (bytes at the
+    /// session's peak step for given bits, `CodecFitter.peakModel`) a reduction's saving is what it takes off that
+    /// peak plus 1/20 of its own bytes (so maps away from the peak still count, after the ones at it).
+    /// Returns the bits and the accepted steps.
+    func searchBits(quantizers: [[MapQuantizer]], samples: [Int], budget: Double, frozen: [Bool]? = nil,
+                    peak: (([Int]) -> Int)? = nil) -> (bits: [Int], steps: Int) {
         let graph = model.graph
         var bits = [Int](repeating: 8, count: coded.count)
         func chosen(_ b: [Int]) -> [MapQuantizer?] { b.indices.map { quantizers[$0][b[$0] - 2] } }
@@ -132,7 +135,9 @@ final class QuantizedRunner {
                 trial[k] -= 1
                 let e = outputError(samples: samples, quantizers: chosen(trial))
                 guard e <= budget else { continue }
-                let score = (e - error) / Double(graph.tensors[coded[k]].elementCount)
+                let values = Double(graph.tensors[coded[k]].elementCount)
+                let saving = peak.map { p in Double(p(bits) - p(trial)) + values / 160 } ?? values
+                let score = (e - error) / saving
                 if best == nil || score < best!.score { best = (k, e, score) }
             }
             guard let b = best else { break }

@@ -69,7 +69,7 @@ public struct CodecPlacement: Sendable {
     /// (MobileNet-style 8×8 maps of 48–64 channels have 1-row tiles: a 1-row band runs a kernel on 8 pixels).
     /// Elementwise consumers are folded into their producers' bands where they can be (`folds`).
     /// `tallerBands: false` keeps one-tile bands, `folding: false` folds nothing (the tests' baselines).
-    init(graph: Graph, codecs all: [(tensor: Int, codec: MapCodec, expectedBytes: Int)], kernelScratchBytes: Int,
+    public init(graph: Graph, codecs all: [(tensor: Int, codec: MapCodec, expectedBytes: Int)], kernelScratchBytes: Int,
          tallerBands: Bool = true, folding: Bool = true) {
         let consumers = folding ? CodecPlacement.folds(graph: graph, codecs: all) : [Int](repeating: -1, count: graph.nodes.count)
         var foldedAway = [Bool](repeating: false, count: graph.tensors.count)

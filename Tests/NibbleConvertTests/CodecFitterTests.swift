@@ -175,6 +175,23 @@ final class CodecFitterTests: XCTestCase {
         XCTAssertEqual(cat.codecFailures, 0)
     }
 
+    /// The `auto` search's peak model: lowering every map lowers the modelled peak; lowering only the pooled
+    /// vector (live after the peak, 32 values) changes nothing, so the search credits it with 1/20 of its bytes only.
+    func testPeakModelCreditsTheMapsAtThePeak() throws {
+        let dir = Fixtures.samplesDir
+        let calib = try CalibrationData(NPYArray(shape: [8, 1, 8, 8], floats: Array(try XCTUnwrap(try Fixtures.npy("digits_calib_img.npy", in: dir).floats).prefix(8 * 64))))
+        let (nib, _) = try Converter.convert(onnxBytes: try Fixtures.bytes("digits_resnet_q4.qdq.onnx", in: dir), recipe: .fp32, calibration: calib)
+        let g = try Model(copying: nib).graph
+        let coded = CodecFitter.candidates(g)
+        let peak = CodecFitter.peakModel(g, coded)
+        let eight = [Int](repeating: 8, count: coded.count)
+        XCTAssertLessThan(peak(eight.map { _ in 4 }), peak(eight))
+        let pooled = try XCTUnwrap(coded.firstIndex { g.tensors[$0].shape.count == 4 && g.tensors[$0].shape[2] == 1 })
+        var lowered = eight
+        lowered[pooled] = 2
+        XCTAssertEqual(peak(lowered), peak(eight))
+    }
+
     /// auto: bits within 2...8, the calibration error within the budget the search kept, fewer bits than 8
     /// somewhere for a loose budget, and the held-out error reported.
     func testAutoBitsKeepTheBudget() throws {
