@@ -84,6 +84,7 @@ public enum CodecFitter {
         }
     }
 
+    /// Every map the codec could hold, folded away or not.
     static func codable(_ graph: Graph) -> [Int] {
         var produced = [Bool](repeating: false, count: graph.tensors.count)
         var consumed = [Bool](repeating: false, count: graph.tensors.count)
@@ -171,7 +172,9 @@ public enum CodecFitter {
         if case .auto(let budget) = choice, !(budget > 0 && budget.isFinite) {
             throw ConvertError.invalidInput("codec budget \(budget) must be a finite number > 0")
         }
-        let runner = try QuantizedRunner(nib: nib, data: data)
+        // A transform session folds less (transform-coded maps are decoded whole, not banded), so with a transform
+        // every codable map gets entries; a session drops the entries of the maps it folds away, at load.
+        let runner = try QuantizedRunner(nib: nib, data: data, foldedMaps: transform != .none)
         let graph = runner.model.graph
         let coded = runner.coded
         if coded.isEmpty {

@@ -17,7 +17,9 @@ final class QuantizedRunner {
     /// Outputs of each sample without codec: the reference of every error.
     private(set) var reference: [[Float]] = []
 
-    init(nib: [UInt8], data: CalibrationData) throws {
+    /// `foldedMaps`: code the maps a CAT session folds away too (`CodecFitter.candidates`), for the transform
+    /// codec, whose session holds them.
+    init(nib: [UInt8], data: CalibrationData, foldedMaps: Bool = false) throws {
         (model, session) = try QuantizedRunner.open(nib)
         if model.inputCount != 1 {
             throw ConvertError.unsupported("codec: the model has \(model.inputCount) inputs; calibration supports single-input models")
@@ -27,7 +29,7 @@ final class QuantizedRunner {
             throw ConvertError.invalidInput("calibration data has shape \(data.samples.shape); the model input '\(model.input(0).name)' needs [N] + \(Array(model.input(0).shape.dropFirst()))")
         }
         self.data = data
-        coded = CodecFitter.candidates(model.graph)
+        coded = foldedMaps ? CodecFitter.codable(model.graph) : CodecFitter.candidates(model.graph)
         codedIndex = Dictionary(uniqueKeysWithValues: coded.enumerated().map { ($0.element, $0.offset) })
         let none = [MapQuantizer?](repeating: nil, count: coded.count)
         reference = try (0..<data.sampleCount).map { try run(sample: $0, quantizers: none) }

@@ -32,7 +32,8 @@ final class CodecFitterTests: XCTestCase {
     /// QuantizedRunner computes with each coded tensor replaced by what its codec decodes.
     func assertSessionMatchesEmulation(_ session: Session, _ placement: CodecPlacement, _ calib: CalibrationData, nib: [UInt8],
                                        samples: [Int] = [0, 5, 127], line: UInt = #line) throws {
-        let runner = try QuantizedRunner(nib: nib, data: calib)
+        // Every codable map, quantized where the placement holds it (a transform session holds maps a CAT one folds).
+        let runner = try QuantizedRunner(nib: nib, data: calib, foldedMaps: true)
         let quantizers = runner.coded.map { t in placement.codedIndex(of: t).map { MapQuantizer(placement.coded[$0].codec) } }
         for s in samples {
             let emulated = try runner.run(sample: s, quantizers: quantizers)
@@ -249,7 +250,7 @@ final class CodecFitterTests: XCTestCase {
             let (nib, report) = try CodecFitter.fit(nib: d.nib, data: d.calib, bits: .fixed(6), transform: choice)
             let m = try Model(copying: nib)
             let transformEntries = m.graph.codecTables.filter { $0.transform != nil }
-            XCTAssertEqual(transformEntries.count, CodecFitter.candidates(m.graph).count)
+            XCTAssertEqual(transformEntries.count, CodecFitter.codable(m.graph).count, "folded maps too: the transform session holds them")
             XCTAssertTrue(transformEntries.allSatisfy { $0.transform!.kind == (choice == .pca ? 1 : 2) && $0.zeroPoint == 32 })
             let placement = try XCTUnwrap(m.transformPlacement)
             let session = try Session(model: m, codec: .transform)
