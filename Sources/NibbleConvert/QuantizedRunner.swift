@@ -132,13 +132,15 @@ final class QuantizedRunner {
         var steps = 0
         while true {
             var best: (k: Int, error: Double, score: Double)? = nil
+            let current = peak?(bits)
             for k in coded.indices where bits[k] > 2 && !(frozen?[k] ?? false) {
                 var trial = bits
                 trial[k] -= 1
                 let e = outputError(samples: samples, quantizers: chosen(trial))
                 guard e <= budget else { continue }
                 let values = Double(graph.tensors[coded[k]].elementCount)
-                let saving = peak.map { p in Double(p(bits) - p(trial)) + values / 160 } ?? values
+                var saving = values
+                if let peak, let current { saving = Double(current - peak(trial)) + values / 160 }
                 let score = (e - error) / saving
                 if best == nil || score < best!.score { best = (k, e, score) }
             }

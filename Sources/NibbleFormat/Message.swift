@@ -7,7 +7,6 @@
 public struct Message: ExpressibleByStringInterpolation, Equatable, Sendable {
     public var text: String
 
-    public init(_ text: String) { self.text = text }
     public init(stringLiteral literal: StaticString) { text = Message.string(literal) }
     public init(stringInterpolation: Interpolation) { text = stringInterpolation.text }
 
@@ -23,10 +22,7 @@ public struct Message: ExpressibleByStringInterpolation, Equatable, Sendable {
         @inline(never) public mutating func appendLiteral(_ literal: StaticString) { text += Message.string(literal) }
         @inline(never) public mutating func appendInterpolation(_ s: String) { text += s }
         @inline(never) public mutating func appendInterpolation(_ m: Message) { text += m.text }
-        @inline(never) public mutating func appendInterpolation(_ v: Int) { text += String(v) }
-        @inline(never) public mutating func appendInterpolation(_ v: [Int]) { text += "\(v)" }
-        @inline(never) public mutating func appendInterpolation(_ v: Float) { text += "\(v)" }
-        /// Anything else (enums, pointers) as String interpolation prints it, one specialization per type.
+        /// Anything else (numbers, shapes, enums, pointers) as String interpolation prints it, one specialization per type.
         @inline(never) public mutating func appendInterpolation<T>(_ v: T) { text += "\(v)" }
     }
 }

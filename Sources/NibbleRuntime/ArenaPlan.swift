@@ -78,12 +78,11 @@ public struct ArenaPlan: Sendable {
     /// The most bytes live at once, summed over the items live at each node (no packing losses): the peak a
     /// perfect planner would reach.
     static func peakLive(_ items: [(size: Int, first: Int, last: Int)], nodeCount: Int) -> Int {
-        var peak = 0
-        for n in 0..<max(nodeCount, 1) {
-            var live = 0
-            for it in items where it.first <= n && n <= it.last { live += it.size }
-            peak = max(peak, live)
-        }
-        return peak
+        liveBytes(items, nodeCount: nodeCount).max() ?? 0
+    }
+
+    /// Per node step, the bytes of the items live at it (what `peakLive` takes the maximum of).
+    static func liveBytes(_ items: [(size: Int, first: Int, last: Int)], nodeCount: Int) -> [Int] {
+        (0..<max(nodeCount, 1)).map { n in items.reduce(0) { $1.first <= n && n <= $1.last ? $0 + $1.size : $0 } }
     }
 }

@@ -155,8 +155,10 @@ public struct CodecPlacement: Sendable {
         let io = Set(graph.inputs + graph.outputs)
         // A folded consumer runs in its producer's step: its output is live from there, the map between never.
         var foldedAway = [Bool](repeating: false, count: count)
+        var runsFolded = [Bool](repeating: false, count: graph.nodes.count)
         for (n, m) in consumers.enumerated() where m >= 0 {
             foldedAway[graph.nodes[n].outputs[0]] = true
+            runsFolded[m] = true
             for o in graph.nodes[m].outputs { first[o] = min(first[o], n) }
         }
 
@@ -188,7 +190,7 @@ public struct CodecPlacement: Sendable {
             }
         }
         var aliases: [(node: Int, output: Int, input: Int)] = []
-        for (n, node) in graph.nodes.enumerated() where !consumers.contains(n) {
+        for (n, node) in graph.nodes.enumerated() where !runsFolded[n] {
             var done: [Int] = []
             if let plan = bands[n] {
                 // Row band by row band: one window per row input and one band buffer (or the first window,
@@ -290,7 +292,7 @@ public struct CodecPlacement: Sendable {
         self.scratchBytes = Layout.alignUp(codecs.reduce(bandScratch) { max($0, $1.codec.scratchBytes) })
         self.bandTaskScratchBytes = bands.reduce(0) { max($0, $1?.taskScratchBytes ?? 0) }
         self.bands = bands
-        self.runsFolded = graph.nodes.indices.map { consumers.contains($0) }
+        self.runsFolded = runsFolded
         self.live = live
         self.nodeCount = graph.nodes.count
         self.rawActivationBytes = ArenaPlan.peakLive(raw, nodeCount: graph.nodes.count)
@@ -315,12 +317,11 @@ public struct CodecPlacement: Sendable {
 
     /// The same bytes per node step (what `activationBytes` takes the maximum of): where the peak is.
     public func liveBytes(slotBytes: [Int], stepBuffers: Bool) -> [Int] {
-        (0..<max(nodeCount, 1)).map { n in
-            live.reduce(0) { sum, it in
-                guard it.first <= n && n <= it.last && (stepBuffers || !it.stepBuffer) else { return sum }
-                return sum + (it.coded >= 0 ? (it.coded < slotBytes.count ? slotBytes[it.coded] : 0) : it.size)
-            }
-        }
+        ArenaPlan.liveBytes(live.compactMap { it in
+            if it.stepBuffer && !stepBuffers { return nil }
+            let size = it.coded >= 0 ? (it.coded < slotBytes.count ? slotBytes[it.coded] : 0) : it.size
+            return (size, it.first, it.last)
+        }, nodeCount: nodeCount)
     }
 
     /// Ops whose kernels may write the output over an input of the same shape: out[j] depends on in[j] only

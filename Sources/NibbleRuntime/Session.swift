@@ -259,10 +259,13 @@ public final class Session {
             }
         }
         // Uncoded tensors go back to their place in the arena for the other steps (a folded-away map has none).
-        for p in [plan] + plan.folded {
-            for x in p.inputs where x.codec == nil && x.sourceOffset >= 0 { pointers[x.tensor] = base + x.sourceOffset }
-            if p.outputCodec == nil && p.outputOffset >= 0 { pointers[p.output] = base + p.outputOffset }
-        }
+        restorePointers(plan, base: base)
+        if let next = plan.folded.first { restorePointers(next, base: base) }
+    }
+
+    private func restorePointers(_ p: BandPlan, base: UnsafeMutableRawPointer) {
+        for x in p.inputs where x.codec == nil && x.sourceOffset >= 0 { pointers[x.tensor] = base + x.sourceOffset }
+        if p.outputCodec == nil && p.outputOffset >= 0 { pointers[p.output] = base + p.outputOffset }
     }
 
     /// Band `band` of `plan`'s output, in its band buffer: encoded as its tiles into the output slot, or copied into
