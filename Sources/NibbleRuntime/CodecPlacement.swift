@@ -47,6 +47,10 @@ public struct CodecPlacement: Sendable {
     let runsFolded: [Bool]
     /// Nodes that run by row bands.
     public var bandedNodes: [Int] { bands.indices.filter { bands[$0] != nil } }
+    /// How node n runs: (bands, output rows of the tallest) when by row bands, nil when whole.
+    public func bandShape(_ n: Int) -> (bands: Int, rows: Int)? { bands[n].map { ($0.bands.count, $0.bandRows) } }
+    /// Whether node n runs inside the band step of the node that produces its input (`BandPlan.folded`).
+    public func isFolded(_ n: Int) -> Bool { runsFolded[n] }
     /// Bytes the packed slots and buffers take; scratch (kernels, and the codec's tile symbols) follows.
     public let tensorBytes: Int
     public let scratchOffset: Int

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NibbleConvert
 import NibbleKernels
+import NibbleCodec
 import NibbleRuntime
 
 struct BenchCommand: ParsableCommand {
@@ -340,12 +341,18 @@ struct ModelBench: ParsableCommand {
     @Option(help: "Threads of the session: convs, FCs and pools split by output channels (default 1).")
     var threads: Int = 1
 
+    @Option(help: "How the session holds feature maps: none (default), cat or transform (as `nibble run --codec`); a node's time then includes decoding its inputs and encoding its outputs.")
+    var codec: String = "none"
+
     @Flag(help: "Print JSON.")
     var json = false
 
     func run() throws {
         let m = try loadModel(model)
-        let session = try Session(model: m, threads: threads)
+        guard let mapCodec = [FeatureMapCodec.none, .cat, .transform].first(where: { $0.name == codec }) else {
+            throw CLIError("--codec \(codec): expected none, cat or transform")
+        }
+        let session = try Session(model: m, codec: mapCodec, threads: threads)
         for i in 0..<m.inputCount {
             var values = randomFloats(m.input(i).elementCount, seed: UInt64(i + 1))
             if i == 0, let input {
@@ -377,21 +384,23 @@ struct ModelBench: ParsableCommand {
         if json {
             let object: [String: Any] = [
                 "model": model, "cpu": cpuName(), "isa": KernelISA.current.name, "threads": session.threads,
-                "median_ms": total.medianMs, "min_ms": total.minMs, "reps": total.reps,
-                "arena_bytes": m.plan.totalBytes, "thread_scratch_bytes": session.threadScratchBytes, "nib_bytes": m.file.fileSize,
+                "median_ms": total.medianMs, "min_ms": total.minMs, "reps": total.reps, "codec": codec,
+                "arena_bytes": m.arenaBytes(codec: mapCodec) ?? m.plan.totalBytes, "thread_scratch_bytes": session.threadScratchBytes, "nib_bytes": m.file.fileSize,
                 "layers": m.graph.nodes.enumerated().map { ["name": $0.element.name, "op": $0.element.op.name, "kernel": m.kernelNames[$0.offset], "ms": perNode[$0.offset]] },
             ]
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
             return
         }
-        print(String(format: "%@: median %.3f ms, min %.3f ms over %d runs (batch 1, %d thread(s), %@, isa %@)",
-                     model, total.medianMs, total.minMs, total.reps, session.threads, cpuName(), KernelISA.current.name))
-        print("arena \(formatBytes(m.plan.totalBytes))\(session.threads > 1 ? " + \(formatBytes(session.threadScratchBytes)) per-thread scratch" : ""), file \(formatBytes(m.file.fileSize))\n")
+        print(String(format: "%@: median %.3f ms, min %.3f ms over %d runs (batch 1, %d thread(s), codec %@, %@, isa %@)",
+                     model, total.medianMs, total.minMs, total.reps, session.threads, codec, cpuName(), KernelISA.current.name))
+        print("arena \(formatBytes(m.arenaBytes(codec: mapCodec) ?? m.plan.totalBytes))\(session.threads > 1 ? " + \(formatBytes(session.threadScratchBytes)) per-thread scratch" : ""), file \(formatBytes(m.file.fileSize))\n")
         let sum = perNode.reduce(0, +)
+        let placement = m.placement(mapCodec)
         let rows = m.graph.nodes.enumerated().map { n, node in
             [node.name, node.op.name, m.kernelNames[n], String(format: "%.4f", perNode[n]), String(format: "%.1f%%", 100 * perNode[n] / max(sum, 1e-12))]
+                + (placement.map { p in [p.isFolded(n) ? "in its producer's bands" : p.bandShape(n).map { "\($0.bands) × \($0.rows) rows" } ?? "whole"] } ?? [])
         }
-        printTable(["node", "op", "kernel", "ms", "share"], rows)
+        printTable(["node", "op", "kernel", "ms", "share"] + (placement == nil ? [] : ["runs"]), rows)
     }
 }
 
