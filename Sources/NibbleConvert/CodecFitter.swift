@@ -55,7 +55,9 @@ public enum CodecFitter {
         let all = codable(graph)
         // Which maps fold away depends only on which tensors are CAT-coded, not on their tables: decide it with
         // placeholder codecs on every candidate, as the session will with the real ones.
-        let consumers = CodecPlacement.folds(graph: graph, codecs: placeholders(graph, all))
+        // Line-buffered maps keep their tables: a session uses them when it does not line-buffer (see
+        // `CodecPlacement.init`), and quantizes with them when it does.
+        let consumers = CodecPlacement.folds(graph: graph, codecs: placeholders(graph, all), lineBuffers: false)
         let folded = Set(consumers.indices.filter { consumers[$0] >= 0 }.map { graph.nodes[$0].outputs[0] })
         return all.filter { !folded.contains($0) }
     }
@@ -74,13 +76,16 @@ public enum CodecFitter {
     /// entropy coding), the step buffers of the placement the session will plan. The `auto` search credits a
     /// reduction with what it takes off this peak, so the error budget goes to the maps live where the peak is.
     static func peakModel(_ graph: Graph, _ coded: [Int]) -> ([Int]) -> Int {
-        let placement = CodecPlacement(graph: graph, codecs: placeholders(graph, coded), kernelScratchBytes: 0)
-        let slots = coded.map { placement.codedIndex(of: $0) }
+        // With and without line buffers: the session keeps the smaller peak.
+        let placements = [false, true].map { CodecPlacement(graph: graph, codecs: placeholders(graph, coded), kernelScratchBytes: 0, lineBuffers: $0) }
+        let slots = placements.map { p in coded.map { p.codedIndex(of: $0) } }
         let values = coded.map { graph.tensors[$0].elementCount }
         return { bits in
-            var sizes = [Int](repeating: 0, count: placement.coded.count)
-            for k in coded.indices { if let i = slots[k] { sizes[i] = values[k] * bits[k] / 8 } }
-            return placement.activationBytes(slotBytes: sizes, stepBuffers: true)
+            zip(placements, slots).map { placement, slots in
+                var sizes = [Int](repeating: 0, count: placement.coded.count)
+                for k in coded.indices { if let i = slots[k] { sizes[i] = values[k] * bits[k] / 8 } }
+                return placement.activationBytes(slotBytes: sizes, stepBuffers: true)
+            }.min()!
         }
     }
 

@@ -18,6 +18,20 @@ struct BandInput {
     /// `byteMap` is s ↦ s on every symbol (the codec keeps the conv's own input grid, as QDQ models often do): the
     /// window fill copies the decoded symbols instead of looking each one up.
     var byteMapIsIdentity = false
+    /// The window holds the int8 `conv`'s input bytes: `codec`'s symbols through `byteMap`, or (no codec) bytes on
+    /// the conv's own grid.
+    mutating func readBytes(_ codec: TensorCodec?, _ conv: ConvStep) {
+        guard let codec else {
+            byteMap = (0...255).map { UInt8($0) }
+            byteMapIsIdentity = true
+            return
+        }
+        byteMap = (0..<256).map {
+            Int8Quantization.quantize(codec.quantizer.dequantize(UInt8($0)), scale: conv.p.inputScale, zeroPoint: conv.p.inputZeroPoint)
+        }
+        byteMapIsIdentity = (0..<(1 << codec.bits)).allSatisfy { byteMap![$0] == UInt8($0) }
+    }
+
     /// Arena offsets, filled by `CodecPlacement`: the window buffer, and the uncoded tensor or the slot.
     var windowOffset = 0
     var sourceOffset = 0
@@ -46,13 +60,13 @@ struct BandPlan {
     let channels: Int, height: Int, width: Int
     let bands: [Band]
     /// The step variants, one per band geometry (heights, top and bottom pads).
-    let variants: [Step]
+    var variants: [Step]
     /// Rows per output tile (`TileLayout`); a band is `tilesPerBand` of them (the last one may be shorter), so
     /// the encoder writes each band as that many whole tiles.
     let tileRows: Int
     let tilesPerBand: Int
-    /// The codec its bands are stored with: the folded consumer's output's, or its own output's.
-    var storeCodec: TensorCodec? { folded.first?.outputCodec ?? outputCodec }
+    /// The codec its bands are stored with: the last folded consumer's output's, or its own output's.
+    var storeCodec: TensorCodec? { folded.first?.storeCodec ?? outputCodec }
     /// The band buffer (or the window it writes over, elementwise), and the uncoded output or the output slot.
     var bandOffset = 0
     var outputOffset = 0
@@ -69,7 +83,25 @@ struct BandPlan {
     /// or a 1×1 stride-1 conv). Its input that is this node's output reads the band buffer, so that map never
     /// exists whole, coded or raw (a ResNet block's pre-add conv output, an inverted residual's depthwise output
     /// before its 1×1 projection, a conv's separate activation).
+    ///
+    /// A *line-buffered* consumer (`lineRows > 0`) reads more rows than a band gives: an int8 conv with a taller
+    /// kernel or a stride (an inverted residual's depthwise conv after its 1×1 expansion). It keeps its own bands;
+    /// this node's bands are one row each, and before each consumer band it runs the ones that give the rows its
+    /// window lacks (rows it shares with the band before move up), each row quantized on the consumer's input grid
+    /// (what its int8 kernel would do) straight into the window: the window is the line buffer, as in fused-layer
+    /// CNN accelerators (Alwani et al., "Fused-Layer CNN Accelerators", MICRO 2016). Such a consumer may have a
+    /// folded consumer of its own (the depthwise conv's 1×1 projection).
     var folded: [BandPlan]
+    /// It or a consumer folded into it reads or writes a coded tensor.
+    var holdsCoded: Bool { outputCodec != nil || inputs.contains { $0.codec != nil } || folded.first?.holdsCoded == true }
+    /// Rows of the line buffer (the consumer's window) of a line-buffered consumer, else 0.
+    var lineRows = 0
+    /// The CAT codec of this node's output when it has one: the rows are quantized with it before they go into the
+    /// line buffer through the consumer's `byteMap`, the same bytes as encoding and decoding them, so a session gives the
+    /// same outputs with or without the line buffer.
+    var lineCodec: TensorCodec? = nil
+    var lineOffset = 0
+    var lineBytes: Int { channels * lineRows * width }
 
     /// Output tiles (the most tiles a band can usefully span).
     var outputTiles: Int { (height + tileRows - 1) / tileRows }
@@ -84,8 +116,10 @@ struct BandPlan {
     /// coded, and whose other inputs are constants or broadcast along rows. `codecs[k]` is coded tensor k's codec.
     /// Bands are `tilesPerBand` output tiles tall (taller bands: fewer, longer kernel calls and fewer halo rows, for
     /// bigger windows and band buffers; `CodecPlacement` picks it). Node `consumer` (if ≥ 0) is folded in (see
-    /// `folded`): nil unless it runs by bands with the same rows.
-    static func make(graph: Graph, node n: Int, codedIndex: [Int], codecs: [MapCodec], tilesPerBand: Int = 1, consumer: Int = -1) -> BandPlan? {
+    /// `folded`): nil unless it runs by bands with the same rows, or line-buffered (then with node `next`, if ≥ 0,
+    /// folded into it).
+    static func make(graph: Graph, node n: Int, codedIndex: [Int], codecs: [MapCodec], tilesPerBand: Int = 1, consumer: Int = -1,
+                     next: Int = -1, lineBuffered: Bool = false, lineCodec: TensorCodec? = nil, tileRows rowsOverride: Int? = nil) -> BandPlan? {
         let node = graph.nodes[n]
         guard node.outputs.count == 1 else { return nil }
         if node.op == .globalAveragePool {
@@ -145,10 +179,10 @@ struct BandPlan {
             anyCoded = anyCoded || codedIndex[x] >= 0
             inputs.append(BandInput(tensor: x, codec: c.codec, coded: codedIndex[x], channels: xs[1], height: xs[2], width: xs[3]))
         }
-        guard anyCoded else { return nil }
+
         let height = inputs[0].height
         // Band rows = a whole number of the output's tile rows, so each band is encoded as whole tiles.
-        let tileRows = outCodec.codec.map { $0.layout.segment / os[3] } ?? TileLayout.rows(channels: os[1], height: os[2], width: os[3])
+        let tileRows = outCodec.codec.map { $0.layout.segment / os[3] } ?? rowsOverride ?? TileLayout.rows(channels: os[1], height: os[2], width: os[3])
         guard tilesPerBand >= 1, tilesPerBand == 1 || (tilesPerBand - 1) * tileRows < os[2] else { return nil }
         let rows = tileRows * tilesPerBand
         let effH = (kH - 1) * d + 1
@@ -187,11 +221,7 @@ struct BandPlan {
         }
         // An int8 conv reads a CAT input as bytes on its own input grid (exact: see `BandInput.byteMap`).
         if node.op == .conv, let codec = inputs[0].codec, case .conv(let first) = variants[0], first.precision == .int8 {
-            inputs[0].byteMap = (0..<256).map {
-                Int8Quantization.quantize(codec.quantizer.dequantize(UInt8($0)), scale: first.p.inputScale,
-                                          zeroPoint: first.p.inputZeroPoint)
-            }
-            inputs[0].byteMapIsIdentity = (0..<(1 << codec.bits)).allSatisfy { inputs[0].byteMap![$0] == UInt8($0) }
+            inputs[0].readBytes(codec, first)
             for v in variants.indices { if case .conv(var c) = variants[v] { c.quantizedInput = true; variants[v] = .conv(c) } }
         }
         // Elementwise: the band may overwrite a same-shaped input's window (out[j] reads only in[j] at j).
@@ -210,20 +240,63 @@ struct BandPlan {
             inPlace = 1 - j
         }
         var folded: [BandPlan] = []
+        var lineRows = 0
         if consumer >= 0 {
             // Each consumer band reads exactly this band's rows and writes the same rows (elementwise, or a 1×1
-            // stride-1 conv).
-            guard let q = make(graph: graph, node: consumer, codedIndex: codedIndex, codecs: codecs, tilesPerBand: tilesPerBand),
-                  q.bands.map({ $0.outRows }) == bands.map({ $0.outRows }), q.bands.map({ $0.inRows }) == bands.map({ $0.outRows })
-            else { return nil }
-            folded = [q]
-            scratch = max(scratch, q.scratchBytes)
-            taskScratch = max(taskScratch, q.taskScratchBytes)
+            // stride-1 conv), or it is line-buffered.
+            let direct = make(graph: graph, node: consumer, codedIndex: codedIndex, codecs: codecs, tilesPerBand: tilesPerBand)
+            if let q = direct, q.bands.map({ $0.outRows }) == bands.map({ $0.outRows }), q.bands.map({ $0.inRows }) == bands.map({ $0.outRows }) {
+                folded = [q]
+            } else if let q = direct, outCodec.codec == nil, rowsOverride == nil, q.tileRows != tileRows, q.bands.allSatisfy({ $0.inRows == $0.outRows }),
+                      let same = make(graph: graph, node: n, codedIndex: codedIndex, codecs: codecs, tilesPerBand: tilesPerBand, consumer: consumer,
+                                      next: next, lineBuffered: lineBuffered, lineCodec: lineCodec, tileRows: q.tileRows) {
+                // This node's output is not coded: its bands may take the consumer's tile rows.
+                return same
+            } else if codedIndex[out] < 0, lineBuffered == false,
+                      var q = make(graph: graph, node: consumer, codedIndex: codedIndex, codecs: codecs, tilesPerBand: tilesPerBand, consumer: next,
+                                     lineBuffered: true),
+                      q.inputs.count == 1, q.inputs[0].tensor == out, case .conv(let first) = q.variants[0], first.precision == .int8,
+                      q.bands.contains(where: { $0.inRows != $0.outRows }),  // a taller kernel or a stride: it reads other rows
+                      BandPlan.readsInOrder(q.bands) {
+                // One-row bands here: each row goes into the window as it is made.
+                if bands.contains(where: { $0.outRows.count != 1 }) {
+                    guard rowsOverride == nil, outCodec.codec == nil else { return nil }
+                    return make(graph: graph, node: n, codedIndex: codedIndex, codecs: codecs, tilesPerBand: 1, consumer: consumer,
+                                next: next, lineBuffered: lineBuffered, lineCodec: lineCodec, tileRows: 1)
+                }
+                // A byte window, filled from the ring: the rows on t's CAT grid mapped to the conv's (as a decoded
+                // window would be), or, with t uncoded, quantized on the conv's grid directly.
+                q.inputs[0].readBytes(lineCodec, first)
+                for v in q.variants.indices { if case .conv(var c) = q.variants[v] { c.quantizedInput = true; q.variants[v] = .conv(c) } }
+                folded = [q]
+                lineRows = q.windowRows
+            } else {
+                return nil
+            }
+            scratch = max(scratch, folded[0].scratchBytes)
+            taskScratch = max(taskScratch, folded[0].taskScratchBytes)
         }
-        return BandPlan(node: n, inputs: inputs, output: out, outputCodec: outCodec.codec, outputCoded: codedIndex[out],
-                        channels: os[1], height: os[2], width: os[3], bands: bands, variants: variants,
-                        tileRows: tileRows, tilesPerBand: tilesPerBand, inPlaceInput: inPlace,
-                        scratchBytes: scratch, taskScratchBytes: taskScratch, folded: folded)
+        // Something of the step is coded: its inputs or output, or with a line buffer its consumers' (a line-buffered
+        // consumer itself may hold nothing coded, its consumer does).
+        guard anyCoded || lineBuffered || (lineRows > 0 && folded[0].holdsCoded) else { return nil }
+        var plan = BandPlan(node: n, inputs: inputs, output: out, outputCodec: outCodec.codec, outputCoded: codedIndex[out],
+                            channels: os[1], height: os[2], width: os[3], bands: bands, variants: variants,
+                            tileRows: tileRows, tilesPerBand: tilesPerBand, inPlaceInput: inPlace,
+                            scratchBytes: scratch, taskScratchBytes: taskScratch, folded: folded)
+        plan.lineRows = lineRows
+        plan.lineCodec = lineRows > 0 ? lineCodec : nil
+        return plan
+    }
+
+    /// Applies `change` to the plan `depth` folds down from `plan` (0: `plan` itself).
+    static func update(_ plan: inout BandPlan, depth: Int, _ change: (inout BandPlan) -> Void) {
+        if depth == 0 { change(&plan) } else { update(&plan.folded[0], depth: depth - 1, change) }
+    }
+
+    /// Each band's input rows start and end no earlier than the band before's: a line buffer fed row by row holds
+    /// them all.
+    static func readsInOrder(_ bands: [Band]) -> Bool {
+        zip(bands, bands.dropFirst()).allSatisfy { $0.inRows.lowerBound <= $1.inRows.lowerBound && $0.inRows.upperBound <= $1.inRows.upperBound }
     }
 
     /// A GlobalAveragePool whose [1, C, H, W] input is CAT-coded reads it by the input's tile rows (see

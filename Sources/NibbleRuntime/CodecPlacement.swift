@@ -49,6 +49,11 @@ public struct CodecPlacement: Sendable {
     public var bandedNodes: [Int] { bands.indices.filter { bands[$0] != nil } }
     /// How node n runs: (bands, output rows of the tallest) when by row bands, nil when whole.
     public func bandShape(_ n: Int) -> (bands: Int, rows: Int)? { bands[n].map { ($0.bands.count, $0.bandRows) } }
+    /// The CAT codec a line buffer quantizes tensor t with (`BandPlan.lineCodec`): t has no slot, but its values are
+    /// quantized all the same.
+    public func lineCodec(of t: Int) -> TensorCodec? {
+        bands.lazy.compactMap { $0 }.first { $0.output == t && $0.lineRows > 0 }?.lineCodec
+    }
     /// Whether node n runs inside the band step of the node that produces its input (`BandPlan.folded`).
     public func isFolded(_ n: Int) -> Bool { runsFolded[n] }
     /// Bytes the packed slots and buffers take; scratch (kernels, and the codec's tile symbols) follows.
@@ -72,18 +77,42 @@ public struct CodecPlacement: Sendable {
     /// set by one step, so the other steps' spare bytes buy fewer, longer kernel calls and fewer halo rows
     /// (MobileNet-style 8×8 maps of 48–64 channels have 1-row tiles: a 1-row band runs a kernel on 8 pixels).
     /// Elementwise consumers are folded into their producers' bands where they can be (`folds`).
-    /// `tallerBands: false` keeps one-tile bands, `folding: false` folds nothing (the tests' baselines).
+    /// `tallerBands: false` keeps one-tile bands, `folding: false` folds nothing (the tests' baselines);
+    /// `lineBuffers` true or false forces the choice below.
+    ///
+    /// Line buffers (`BandPlan.lineRows`) hold a few rows instead of a whole coded map, but with their windows and
+    /// band buffers they can cost more than a map that compresses well (a ResNet's post-ReLU maps at under a bit
+    /// per value): the placement with them is kept when its expected peak is no larger. Either way a session
+    /// computes the same outputs (`BandPlan.lineCodec`).
     public init(graph: Graph, codecs all: [(tensor: Int, codec: MapCodec, expectedBytes: Int)], kernelScratchBytes: Int,
-         tallerBands: Bool = true, folding: Bool = true) {
-        let consumers = folding ? CodecPlacement.folds(graph: graph, codecs: all) : [Int](repeating: -1, count: graph.nodes.count)
+         tallerBands: Bool = true, folding: Bool = true, lineBuffers: Bool? = nil) {
+        let none = [Int](repeating: -1, count: graph.nodes.count)
+        let plain = folding && lineBuffers != true ? CodecPlacement.folds(graph: graph, codecs: all, lineBuffers: false) : none
+        let lined = folding && lineBuffers != false ? CodecPlacement.folds(graph: graph, codecs: all, lineBuffers: true) : plain
+        let without = CodecPlacement.planned(graph: graph, codecs: all, kernelScratchBytes: kernelScratchBytes, tallerBands: tallerBands,
+                                             consumers: plain)
+        if lined == plain || lineBuffers == false {
+            self = without
+            return
+        }
+        let with = CodecPlacement.planned(graph: graph, codecs: all, kernelScratchBytes: kernelScratchBytes, tallerBands: tallerBands,
+                                          consumers: lined)
+        self = lineBuffers == true || with.expectedActivationBytes <= without.expectedActivationBytes ? with : without
+    }
+
+    private static func planned(graph: Graph, codecs all: [(tensor: Int, codec: MapCodec, expectedBytes: Int)], kernelScratchBytes: Int,
+                                tallerBands: Bool, consumers: [Int]) -> CodecPlacement {
         var foldedAway = [Bool](repeating: false, count: graph.tensors.count)
         for (n, m) in consumers.enumerated() where m >= 0 { foldedAway[graph.nodes[n].outputs[0]] = true }
         let codecs = all.filter { !foldedAway[$0.tensor] }
         var codedIndex = [Int](repeating: -1, count: graph.tensors.count)
         for (k, c) in codecs.enumerated() { codedIndex[c.tensor] = k }
         let maps = codecs.map { $0.codec }
+        func next(_ n: Int) -> Int { consumers[n] >= 0 ? consumers[consumers[n]] : -1 }
+        func lineCodec(_ n: Int) -> TensorCodec? { catCodec(of: graph.nodes[n].outputs[0], in: all) }
         var bands = graph.nodes.indices.map {
-            consumers.contains($0) ? nil : BandPlan.make(graph: graph, node: $0, codedIndex: codedIndex, codecs: maps, consumer: consumers[$0])
+            consumers.contains($0) ? nil : BandPlan.make(graph: graph, node: $0, codedIndex: codedIndex, codecs: maps, consumer: consumers[$0],
+                                                         next: next($0), lineCodec: lineCodec($0))
         }
         let base = CodecPlacement(graph: graph, codecs: codecs, codedIndex: codedIndex, kernelScratchBytes: kernelScratchBytes,
                                   bands: bands, consumers: consumers)
@@ -93,7 +122,7 @@ public struct CodecPlacement: Sendable {
             // Per-task scratch (allocated per thread outside the arena, `Model.taskScratchBytes`) must not grow
             // either: a taller variant may take what the whole step takes.
             var taskLimit = base.bandTaskScratchBytes
-            for k in [n, consumers[n]] where k >= 0 {
+            for k in [n, consumers[n], next(n)] where k >= 0 {
                 if let (whole, bytes) = try? Step.make(graph: graph, index: k), whole.splitsIntoTasks {
                     taskLimit = max(taskLimit, bytes - whole.taskScratchOffset)
                 }
@@ -103,7 +132,7 @@ public struct CodecPlacement: Sendable {
             while tiles < one.outputTiles {
                 tiles = min(2 * tiles, one.outputTiles)
                 guard let taller = BandPlan.make(graph: graph, node: n, codedIndex: codedIndex, codecs: maps, tilesPerBand: tiles,
-                                                 consumer: consumers[n]) else { break }
+                                                 consumer: consumers[n], next: next(n), lineCodec: lineCodec(n)) else { break }
                 var trial = bands
                 trial[n] = taller
                 let p = CodecPlacement(graph: graph, codecs: codecs, codedIndex: codedIndex, kernelScratchBytes: kernelScratchBytes,
@@ -115,16 +144,27 @@ public struct CodecPlacement: Sendable {
                 best = p
             }
         }
-        self = best
+        return best
+    }
+
+    /// Tensor t's CAT codec in `codecs`, if it has one.
+    static func catCodec(of t: Int, in codecs: [(tensor: Int, codec: MapCodec, expectedBytes: Int)]) -> TensorCodec? {
+        guard let c = codecs.first(where: { $0.tensor == t }), case .cat(let codec) = c.codec else { return nil }
+        return codec
     }
 
     /// Per node n, the node folded into n's row bands, or -1 (`BandPlan.folded`): the only reader of n's single
     /// output t — an elementwise node or a conv — which is not a graph output, whose other inputs all exist before n
     /// (so it can run on each of n's bands), and both run by bands when t is not coded, the consumer reading and
-    /// writing exactly the rows of n's bands (elementwise; a 1×1 stride-1 conv). t then never exists whole: the
-    /// codec's slot for it (and its quantization) is dropped, and the consumer's output slot is live from n. A
-    /// folded consumer's own output is not folded again (one consumer per banded node).
-    public static func folds(graph: Graph, codecs: [(tensor: Int, codec: MapCodec, expectedBytes: Int)]) -> [Int] {
+    /// writing exactly the rows of n's bands (elementwise; a 1×1 stride-1 conv), or line-buffered (an int8 conv
+    /// reading more rows, `BandPlan.folded`). t then never exists whole: the codec's slot for it (and its
+    /// quantization) is dropped, and the consumer's output slot is live from n. A folded consumer's own output is
+    /// folded again only when it is line-buffered, into one that reads its rows (the chain expansion → depthwise →
+    /// projection of an inverted residual runs in the expansion's step).
+    ///
+    /// `lineBuffers: false` makes no line-buffered folds, but folds nothing into n either where the consumer could
+    /// line-buffer its own reader, so the maps either way quantizes are the same but for the line-buffered ones.
+    public static func folds(graph: Graph, codecs: [(tensor: Int, codec: MapCodec, expectedBytes: Int)], lineBuffers: Bool = true) -> [Int] {
         var codedIndex = [Int](repeating: -1, count: graph.tensors.count)
         for (k, c) in codecs.enumerated() { codedIndex[c.tensor] = k }
         let maps = codecs.map { $0.codec }
@@ -132,18 +172,40 @@ public struct CodecPlacement: Sendable {
         var producer = [Int](repeating: -1, count: graph.tensors.count)
         for (n, node) in graph.nodes.enumerated() { for o in node.outputs { producer[o] = n } }
         var consumers = [Int](repeating: -1, count: graph.nodes.count)
+        var lineBuffered = [Bool](repeating: false, count: graph.nodes.count)
         for (n, node) in graph.nodes.enumerated() {
-            guard node.outputs.count == 1, !consumers.contains(n) else { continue }
-            let t = node.outputs[0]
+            // A folded consumer folds one of its own only when it is line-buffered (into its producer p's plan).
+            let p = consumers.firstIndex(of: n) ?? -1
+            guard node.outputs.count == 1, p < 0 || lineBuffered[p] else { continue }
+            let t = node.outputs[0], root = p >= 0 ? p : n
             guard readers[t].count == 1, let m = readers[t].first, m > n, writesInPlace(graph.nodes[m].op) || graph.nodes[m].op == .conv,
                   !graph.outputs.contains(t),
                   graph.nodes[m].inputs.allSatisfy({
                       // Coded inputs broadcast along rows would be decoded whole before m, which no longer runs alone.
-                      $0 == t || $0 == absentTensor || (producer[$0] < n && (codedIndex[$0] < 0 || graph.tensors[$0].shape == graph.tensors[t].shape))
+                      $0 == t || $0 == absentTensor || (producer[$0] < root && (codedIndex[$0] < 0 || graph.tensors[$0].shape == graph.tensors[t].shape))
                   }) else { continue }
             var trial = codedIndex
             trial[t] = -1
-            guard BandPlan.make(graph: graph, node: n, codedIndex: trial, codecs: maps, consumer: m) != nil else { continue }
+            // A line buffer quantizes t with its CAT codec, or on the consumer's grid when t is not coded.
+            let lineCodec = catCodec(of: t, in: codecs)
+            let lines = lineBuffers && (codedIndex[t] < 0 || lineCodec != nil)
+            if p >= 0 {
+                guard let plan = BandPlan.make(graph: graph, node: p, codedIndex: trial, codecs: maps, consumer: n, next: m,
+                                               lineCodec: catCodec(of: node.inputs[0], in: codecs)),
+                      plan.lineRows > 0, plan.folded[0].folded.count == 1 else { continue }
+            } else {
+                guard let plan = BandPlan.make(graph: graph, node: n, codedIndex: trial, codecs: maps, consumer: m, lineCodec: lineCodec),
+                      lines || plan.lineRows == 0 else { continue }
+                lineBuffered[n] = plan.lineRows > 0
+                // m folded into n could not line-buffer its own reader: when it could, that removes the bigger map
+                // (an inverted residual's expansion, not its input).
+                if plan.lineRows == 0, graph.nodes[m].outputs.count == 1, case let u = graph.nodes[m].outputs[0], readers[u].count == 1,
+                   let r = readers[u].first, r > m, graph.nodes[r].op == .conv, !graph.outputs.contains(u) {
+                    var lines = codedIndex
+                    lines[u] = -1
+                    if let q = BandPlan.make(graph: graph, node: m, codedIndex: lines, codecs: maps, consumer: r), q.lineRows > 0 { continue }
+                }
+            }
             codedIndex = trial
             consumers[n] = m
         }
@@ -158,12 +220,15 @@ public struct CodecPlacement: Sendable {
         var bands = bands
         let io = Set(graph.inputs + graph.outputs)
         // A folded consumer runs in its producer's step: its output is live from there, the map between never.
+        // A chain (producer → line-buffered consumer → its consumer) runs in the first node's step.
         var foldedAway = [Bool](repeating: false, count: count)
         var runsFolded = [Bool](repeating: false, count: graph.nodes.count)
+        var root = Array(graph.nodes.indices)
         for (n, m) in consumers.enumerated() where m >= 0 {
             foldedAway[graph.nodes[n].outputs[0]] = true
             runsFolded[m] = true
-            for o in graph.nodes[m].outputs { first[o] = min(first[o], n) }
+            root[m] = root[n]
+            for o in graph.nodes[m].outputs { first[o] = min(first[o], root[m]) }
         }
 
         var items: [(size: Int, first: Int, last: Int)] = []
@@ -173,7 +238,8 @@ public struct CodecPlacement: Sendable {
         var int8: [(size: Int, first: Int, last: Int)] = []
         enum Owner {
             case tensor(Int), slot(Int), buffer(node: Int, tensor: Int, isOutput: Bool), window(node: Int, input: Int), band(node: Int)
-            case foldedWindow(node: Int, input: Int)  // input -1: the consumer's band buffer
+            /// A window (input -1: the band buffer) of the plan `depth` folds down from node's (1: its consumer's).
+            case folded(node: Int, depth: Int, input: Int)
         }
         var owners: [Owner] = []
         for t in 0..<count where graph.tensors[t].role != .constant && first[t] != Int.max {
@@ -208,15 +274,21 @@ public struct CodecPlacement: Sendable {
                     items.append((plan.bandBytes, n, n)); owners.append(.band(node: n))
                     live.append(LiveItem(size: plan.bandBytes, first: n, last: n, coded: -1, stepBuffer: true))
                 }
-                // The folded consumer's windows, but for n's output: it reads n's band buffer, and writes over it
-                // or over its other window (elementwise), or into its own band buffer (a 1×1 conv).
-                for (j, x) in (plan.folded.first?.inputs ?? []).enumerated() where x.tensor != plan.output {
-                    items.append((plan.folded[0].windowBytes(x), n, n)); owners.append(.foldedWindow(node: n, input: j))
-                    live.append(LiveItem(size: plan.folded[0].windowBytes(x), first: n, last: n, coded: -1, stepBuffer: true))
-                }
-                if let q = plan.folded.first, q.inPlaceInput < 0 {
-                    items.append((q.bandBytes, n, n)); owners.append(.foldedWindow(node: n, input: -1))
-                    live.append(LiveItem(size: q.bandBytes, first: n, last: n, coded: -1, stepBuffer: true))
+                // The folded consumers' windows, but for their producer's output: a consumer reads the band buffer
+                // before it, and writes over it or over its other window (elementwise), or into its own band buffer
+                // (a conv). A line-buffered consumer has its own window (bytes, the line buffer) instead.
+                var producer = plan, depth = 1
+                while let q = producer.folded.first {
+                    for (j, x) in q.inputs.enumerated() where x.tensor != producer.output || producer.lineRows > 0 {
+                        items.append((q.windowBytes(x), n, n)); owners.append(.folded(node: n, depth: depth, input: j))
+                        live.append(LiveItem(size: q.windowBytes(x), first: n, last: n, coded: -1, stepBuffer: true))
+                    }
+                    if q.inPlaceInput < 0 {
+                        items.append((q.bandBytes, n, n)); owners.append(.folded(node: n, depth: depth, input: -1))
+                        live.append(LiveItem(size: q.bandBytes, first: n, last: n, coded: -1, stepBuffer: true))
+                    }
+                    producer = q
+                    depth += 1
                 }
             }
             for i in node.inputs where i != absentTensor && codedIndex[i] >= 0 && !done.contains(i) {
@@ -251,8 +323,10 @@ public struct CodecPlacement: Sendable {
                 if isOutput { encodes[n].append(a) } else { decodes[n].append(a) }
             case .window(let n, let j): bands[n]!.inputs[j].windowOffset = packed.offsets[k]
             case .band(let n): bands[n]!.bandOffset = packed.offsets[k]
-            case .foldedWindow(let n, let j):
-                if j < 0 { bands[n]!.folded[0].bandOffset = packed.offsets[k] } else { bands[n]!.folded[0].inputs[j].windowOffset = packed.offsets[k] }
+            case .folded(let n, let depth, let j):
+                BandPlan.update(&bands[n]!, depth: depth) {
+                    if j < 0 { $0.bandOffset = packed.offsets[k] } else { $0.inputs[j].windowOffset = packed.offsets[k] }
+                }
             }
         }
         func place(_ plan: inout BandPlan) {
@@ -263,17 +337,17 @@ public struct CodecPlacement: Sendable {
             }
             plan.outputOffset = plan.outputCoded >= 0 ? slots[plan.outputCoded] : offsets[plan.output]
         }
-        for n in bands.indices {
-            guard var plan = bands[n] else { continue }
+        /// `plan` and its folded consumers: a consumer's input that is its producer's output is the producer's band
+        /// buffer (unless line-buffered: a window of its own, filled from the ring).
+        func placeChain(_ plan: inout BandPlan) {
             place(&plan)
-            if !plan.folded.isEmpty {
-                for j in plan.folded[0].inputs.indices where plan.folded[0].inputs[j].tensor == plan.output {
-                    plan.folded[0].inputs[j].windowOffset = plan.bandOffset
-                }
-                place(&plan.folded[0])
+            guard !plan.folded.isEmpty else { return }
+            for j in plan.folded[0].inputs.indices where plan.folded[0].inputs[j].tensor == plan.output && plan.lineRows == 0 {
+                plan.folded[0].inputs[j].windowOffset = plan.bandOffset
             }
-            bands[n] = plan
+            placeChain(&plan.folded[0])
         }
+        for n in bands.indices where bands[n] != nil { placeChain(&bands[n]!) }
         for a in aliases {
             let input = decodes[a.node].first { $0.tensor == a.input }!
             encodes[a.node].append(CodecAction(coded: codedIndex[a.output], tensor: a.output, rawOffset: input.rawOffset))

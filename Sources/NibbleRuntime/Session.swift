@@ -1,5 +1,6 @@
 import NibbleCodec
 import NibbleFormat
+import NibbleKernels
 
 /// One execution context of a model: owns (or borrows) the arena planned by the model, binds every
 /// tensor to a pointer once, and runs steps in order. Used by one thread at a time.
@@ -214,53 +215,123 @@ public final class Session {
     private func runBands(_ plan: BandPlan) {
         let base = arena.baseAddress!
         let symbols = bindings.scratch.assumingMemoryBound(to: UInt8.self)
-        // Rows the first input's window held after the previous band (windowed steps have one row input; an
-        // elementwise band overwrites its window, and its bands do not overlap anyway).
-        var previous: Range<Int>? = nil
-        for (b, band) in plan.bands.enumerated() {
-            for (j, x) in plan.inputs.enumerated() {
-                let window = base + x.windowOffset
-                fillWindow(x, rows: band.inRows, previous: j == 0 && plan.inPlaceInput < 0 ? previous : nil, window: window,
-                           base: base, symbols: symbols)
-                pointers[x.tensor] = window
-            }
-            previous = band.inRows
-            pointers[plan.output] = base + plan.bandOffset
-            let values = (base + plan.bandOffset).assumingMemoryBound(to: Float.self)
-            if plan.reducesRows {
-                // Per-channel sums in row order, then the mean after the last band (GlobalAveragePoolStep's floats).
-                let x = plan.inputs[0], n = band.inRows.count * x.width
-                let window = (base + x.windowOffset).assumingMemoryBound(to: Float.self)
-                for c in 0..<plan.channels {
-                    var s: Float = b == 0 ? 0 : values[c]
-                    for i in 0..<n { s += window[c * n + i] }
-                    values[c] = s
-                }
-                if b < plan.bands.count - 1 { continue }
-                let inv = 1 / Float(x.height * x.width)
-                for c in 0..<plan.channels { values[c] *= inv }
-            } else {
-                execute(plan.variants[band.variant])
-            }
-            if let next = plan.folded.first {
-                // The folded elementwise consumer on the same rows: its input that is this node's output is the band.
-                let nb = next.bands[b]
-                for x in next.inputs {
-                    if x.tensor != plan.output {
-                        fillWindow(x, rows: nb.inRows, previous: nil, window: base + x.windowOffset, base: base, symbols: symbols)
-                    }
-                    pointers[x.tensor] = base + x.windowOffset
-                }
-                pointers[next.output] = base + next.bandOffset
-                execute(next.variants[nb.variant])
-                store(next, band: nb, base: base, symbols: symbols)
-            } else {
-                store(plan, band: band, base: base, symbols: symbols)
+        if plan.lineRows > 0 {
+            runLineBuffered(plan, base: base, symbols: symbols)
+        } else {
+            // Rows the first input's window held after the previous band (windowed steps have one row input; an
+            // elementwise band overwrites its window, and its bands do not overlap anyway).
+            var previous: Range<Int>? = nil
+            for b in plan.bands.indices {
+                computeBand(plan, b, previous: previous, base: base, symbols: symbols)
+                previous = plan.bands[b].inRows
+                finishBand(plan, b, base: base, symbols: symbols)
             }
         }
         // Uncoded tensors go back to their place in the arena for the other steps (a folded-away map has none).
-        restorePointers(plan, base: base)
-        if let next = plan.folded.first { restorePointers(next, base: base) }
+        var p: BandPlan? = plan
+        while let q = p {
+            restorePointers(q, base: base)
+            p = q.folded.first
+        }
+    }
+
+    /// Band b of `plan` into its band buffer: fills its input windows (the first one keeping the rows it shares
+    /// with `previous`), then runs the band's variant.
+    private func computeBand(_ plan: BandPlan, _ b: Int, previous: Range<Int>?, base: UnsafeMutableRawPointer,
+                             symbols: UnsafeMutablePointer<UInt8>) {
+        let band = plan.bands[b]
+        for (j, x) in plan.inputs.enumerated() {
+            let window = base + x.windowOffset
+            fillWindow(x, rows: band.inRows, previous: j == 0 && plan.inPlaceInput < 0 ? previous : nil, window: window,
+                       base: base, symbols: symbols)
+            pointers[x.tensor] = window
+        }
+        pointers[plan.output] = base + plan.bandOffset
+        let values = (base + plan.bandOffset).assumingMemoryBound(to: Float.self)
+        if plan.reducesRows {
+            // Per-channel sums in row order, then the mean after the last band (GlobalAveragePoolStep's floats).
+            let x = plan.inputs[0], n = band.inRows.count * x.width
+            let window = (base + x.windowOffset).assumingMemoryBound(to: Float.self)
+            for c in 0..<plan.channels {
+                var s: Float = b == 0 ? 0 : values[c]
+                for i in 0..<n { s += window[c * n + i] }
+                values[c] = s
+            }
+            if b < plan.bands.count - 1 { return }
+            let inv = 1 / Float(x.height * x.width)
+            for c in 0..<plan.channels { values[c] *= inv }
+        } else {
+            execute(plan.variants[band.variant])
+        }
+    }
+
+    /// Band b of `plan`, in its band buffer, goes on: through its folded consumer (on the same rows: its input that
+    /// is this node's output is the band), or into the output (`store`).
+    private func finishBand(_ plan: BandPlan, _ b: Int, base: UnsafeMutableRawPointer, symbols: UnsafeMutablePointer<UInt8>) {
+        guard let next = plan.folded.first else {
+            store(plan, band: plan.bands[b], base: base, symbols: symbols)
+            return
+        }
+        let nb = next.bands[b]
+        for x in next.inputs {
+            if x.tensor != plan.output {
+                fillWindow(x, rows: nb.inRows, previous: nil, window: base + x.windowOffset, base: base, symbols: symbols)
+            }
+            pointers[x.tensor] = base + x.windowOffset
+        }
+        pointers[next.output] = base + next.bandOffset
+        execute(next.variants[nb.variant])
+        finishBand(next, b, base: base, symbols: symbols)
+    }
+
+    /// `plan` with a line-buffered consumer (`BandPlan.lineRows`): per consumer band, the rows its window shares with
+    /// the band before move up, and this node's one-row bands make the others, each row quantized on the consumer's
+    /// input grid into the window; the consumer's band then goes on as any band (`finishBand`).
+    private func runLineBuffered(_ plan: BandPlan, base: UnsafeMutableRawPointer, symbols: UnsafeMutablePointer<UInt8>) {
+        let d = plan.folded[0], x = d.inputs[0]
+        guard case .conv(let conv) = d.variants[0] else { return }
+        let window = base + x.windowOffset
+        let values = (base + plan.bandOffset).assumingMemoryBound(to: Float.self)
+        let w = plan.width
+        var previous: Range<Int>? = nil, made: Range<Int>? = nil  // the consumer's and this node's last window rows
+        for (j, band) in d.bands.enumerated() {
+            let rows = band.inRows, n = rows.count
+            var first = rows.lowerBound
+            if let previous, previous.upperBound > rows.lowerBound {
+                moveKeptRows(window, rows: rows, previous: previous, channels: plan.channels, rowBytes: w)
+                first = previous.upperBound
+            }
+            for r in first..<rows.upperBound {
+                computeBand(plan, r, previous: made, base: base, symbols: symbols)
+                made = plan.bands[r].inRows
+                for c in 0..<plan.channels {
+                    let src = values + c * w, dst = (window + (c * n + r - rows.lowerBound) * w).assumingMemoryBound(to: UInt8.self)
+                    if let codec = plan.lineCodec {
+                        codec.quantizer.quantize(UnsafeBufferPointer(start: src, count: w), into: UnsafeMutableBufferPointer(start: dst, count: w))
+                        if !x.byteMapIsIdentity, let map = x.byteMap { map.withUnsafeBufferPointer { m in for i in 0..<w { dst[i] = m[Int(dst[i])] } } }
+                    } else {
+                        Int8Quantization.quantize(src, count: w, scale: conv.p.inputScale, zeroPoint: conv.p.inputZeroPoint, into: dst)
+                    }
+                }
+            }
+            previous = rows
+            pointers[plan.output] = window
+            pointers[d.output] = base + d.bandOffset
+            execute(d.variants[band.variant])
+            finishBand(d, j, base: base, symbols: symbols)
+        }
+    }
+
+    /// The rows a window of `rows` shares with the `previous` rows it held move to their place in it ([C][rows][W],
+    /// `rowBytes` per row): channel c's from c·nOld + shift to c·n (row units), never upwards past a later channel's
+    /// source when n ≤ nOld (increasing c), never over an earlier channel's when n > nOld (decreasing c).
+    private func moveKeptRows(_ window: UnsafeMutableRawPointer, rows: Range<Int>, previous: Range<Int>, channels: Int, rowBytes: Int) {
+        let n = rows.count, nOld = previous.count, shift = rows.lowerBound - previous.lowerBound
+        let kept = min(rows.upperBound, previous.upperBound) - rows.lowerBound
+        for i in 0..<channels {
+            let c = n <= nOld ? i : channels - 1 - i
+            moveBytes(window + c * n * rowBytes, from: window + (c * nOld + shift) * rowBytes, count: kept * rowBytes)
+        }
     }
 
     private func restorePointers(_ p: BandPlan, base: UnsafeMutableRawPointer) {
@@ -306,15 +377,8 @@ public final class Session {
         }
         var kept = rows.lowerBound..<rows.lowerBound
         if let previous, previous.lowerBound <= rows.lowerBound, previous.upperBound > rows.lowerBound {
-            // Channel c's kept rows move from c·nOld + shift to c·n (row units): never upwards past a later channel's
-            // source when n ≤ nOld (increasing c), never over an earlier channel's when n > nOld (decreasing c).
             kept = rows.lowerBound..<min(rows.upperBound, previous.upperBound)
-            let size = x.byteMap == nil ? 4 : 1, rowBytes = w * size, nOld = previous.count
-            let shift = rows.lowerBound - previous.lowerBound
-            for i in 0..<x.channels {
-                let c = n <= nOld ? i : x.channels - 1 - i
-                moveBytes(raw + c * n * rowBytes, from: raw + (c * nOld + shift) * rowBytes, count: kept.count * rowBytes)
-            }
+            moveKeptRows(raw, rows: rows, previous: previous, channels: x.channels, rowBytes: w * (x.byteMap == nil ? 4 : 1))
         }
         let slot = UnsafeRawBufferPointer(start: base + x.sourceOffset, count: codec.worstCaseBytes)
         let tileRows = codec.layout.segment / w

@@ -1,0 +1,111 @@
+import NibbleCodec
+import NibbleFormat
+@testable import NibbleRuntime
+import XCTest
+
+/// Line-buffered consumers (`BandPlan.lineRows`): an inverted residual's expansion → depthwise → projection runs in
+/// the expansion's step, its depthwise conv reading the expansion's rows from a ring of a few byte rows.
+extension CodecSessionTests {
+    /// x[1,16,H,32] → e = int8 Conv1x1 (16→48, ReLU6 clamp) → d = int8 depthwise Conv3x3 pad 1 (stride s) → p = int8
+    /// Conv1x1 (48→16) [→ a = p + x when s = 1] → y = GlobalAveragePool. The expansion map e is the largest; with a
+    /// line buffer it never exists, and d's output (folded into p) neither. One-row tiles, as on real maps (a
+    /// 512-value tile of a narrow map is many rows, and its bands as tall), and tall enough that the whole expansion
+    /// map costs more than the line-buffered step's windows and one-row float bands (`CodecPlacement.init`).
+    private func invertedResidual(stride s: Int, height: Int) -> (GraphHarness, x: Int, e: Int, d: Int, p: Int, a: Int, y: Int) {
+        var h = GraphHarness()
+        var state: UInt64 = 17
+        func next() -> Int { state = state &* 6364136223846793005 &+ 1442695040888963407; return Int(state >> 40) }
+        func int8Conv(_ input: Int, inC: Int, outC: Int, k: Int, group: Int = 1, stride: Int, out: [Int], zp: Int64, clip: Bool) -> Int {
+            let w = h.add(TensorDesc(name: "w\(h.graph.tensors.count)", dtype: .int8, shape: [outC, inC / group, k, k], role: .constant),
+                          (0..<(outC * inC / group * k * k)).map { _ in UInt8(bitPattern: Int8(next() % 255 - 127)) })
+            let bias = h.constant("b\(h.graph.tensors.count)", [outC], (0..<outC).map { _ in Float(next() % 200 - 100) / 100 })
+            let scales = h.constant("s\(h.graph.tensors.count)", [outC], (0..<outC).map { _ in Float(next() % 7 + 1) / 1000 })
+            var attributes = [Attribute(.kernelShape, ints: [Int64(k), Int64(k)]), Attribute(.strides, ints: [Int64(stride), Int64(stride)]),
+                              Attribute(.pads, ints: Array(repeating: Int64(k / 2), count: 4)), Attribute(.group, ints: [Int64(group)]),
+                              Attribute(.inputScale, floats: [0.04]), Attribute(.inputZeroPoint, ints: [zp])]
+            if clip { attributes += [Attribute(.outputMin, floats: [0]), Attribute(.outputMax, floats: [6])] }
+            let y = h.node(.conv, [input, w, bias, scales], out, attributes)
+            h.graph.nodes[h.graph.nodes.count - 1].precision = .int8
+            return y
+        }
+        let w = 32, oh = (height - 1) / s + 1, ow = (w - 1) / s + 1
+        let x = h.input("x", [1, 16, height, w])
+        let e = int8Conv(x, inC: 16, outC: 48, k: 1, stride: 1, out: [1, 48, height, w], zp: 128, clip: true)
+        let d = int8Conv(e, inC: 48, outC: 48, k: 3, group: 48, stride: s, out: [1, 48, oh, ow], zp: 0, clip: true)
+        let p = int8Conv(d, inC: 48, outC: 16, k: 1, stride: 1, out: [1, 16, oh, ow], zp: 0, clip: false)
+        let a = s == 1 ? h.node(.add, [p, x], [1, 16, oh, ow]) : p
+        let y = h.node(.globalAveragePool, [a], [1, 16, 1, 1])
+        return (h, x, e, d, p, a, y)
+    }
+
+    private static func residualInput(_ seed: UInt64, height: Int) -> [Float] {
+        var st = seed
+        return (0..<(16 * height * 32)).map { _ in
+            st = st &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int(st >> 40) % 4001 - 2000) / 1000
+        }
+    }
+
+    func testInvertedResidualRunsInTheExpansionsStepThroughALineBuffer() throws {
+        for (s, height) in [(1, 40), (2, 41)] {
+            let net = invertedResidual(stride: s, height: height)
+            var h = net.0
+            let (e, d, p, a, y) = (net.e, net.d, net.p, net.a, net.y)
+            let coded = s == 1 ? [e, d, p, a] : [e, d, p]
+            let plain = try h.model(outputs: [y])
+            let raw = try Session(model: plain)
+            var samples = [[Float]](repeating: [], count: coded.count)
+            for seed in 1...3 as ClosedRange<UInt64> {
+                try Self.residualInput(seed, height: height).withUnsafeBufferPointer { try raw.setInput(0, floats: $0) }
+                raw.run { n in for (k, t) in coded.enumerated() where plain.graph.nodes[n].outputs.contains(t) { samples[k] += raw.tensorFloats(t)! } }
+            }
+            // With a table for e (quantized on its grid on the way into the ring) and without (on d's own grid).
+            for (bits, eCoded) in [(8, true), (4, true), (4, false)] {
+                h.graph.codecTables = try coded.indices.filter { eCoded || coded[$0] != e }.map {
+                    var entry = try Self.entry(tensor: coded[$0], bits: bits, values: samples[$0], signed: samples[$0].contains { $0 < 0 })
+                    entry.expectedBytes = samples[$0].count / 3 * bits / 8  // values·bits/8 per sample: the choice sees real sizes
+                    return entry
+                }
+                let m = try h.model(outputs: [y])
+                let pl = try XCTUnwrap(m.codecPlacement)
+                let label = "stride \(s) height \(height) bits \(bits) e coded \(eCoded)"
+                let expansion = try XCTUnwrap(pl.bands[0], label)
+                XCTAssertGreaterThan(expansion.lineRows, 0, label)
+                XCTAssertLessThanOrEqual(expansion.lineRows, try XCTUnwrap(expansion.folded.first).windowRows + expansion.bandRows, label)
+                XCTAssertEqual(expansion.folded.first?.node, 1, label)
+                XCTAssertEqual(expansion.folded.first?.folded.first?.node, 2, "the projection runs on the depthwise conv's bands")
+                XCTAssertEqual(pl.lineCodec(of: e) != nil, eCoded, label)
+                XCTAssertNil(pl.codedIndex(of: e), "no slot for the expansion")
+                XCTAssertNil(pl.codedIndex(of: d), "nor for the depthwise output")
+                XCTAssertNotNil(pl.codedIndex(of: p), label)
+                XCTAssertEqual(Array(pl.runsFolded.prefix(3)), [false, true, true], label)
+                let unfolded = try Session(model: m)
+                for (threads, seeds) in [(1, [61, 62]), (3, [63])] as [(Int, [UInt64])] {
+                    let cat = try Session(model: m, codec: .cat, threads: threads)
+                    for seed in seeds {
+                        let xs = Self.residualInput(seed, height: height)
+                        XCTAssertEqual(try run(cat, xs).map(\.bitPattern), try emulate(pl, unfolded, xs).output.map(\.bitPattern),
+                                       "\(label) threads \(threads) seed \(seed)")
+                    }
+                    XCTAssertEqual(cat.codecFailures, 0, label)
+                }
+                // The placement without line buffers holds e coded; both compute the same (an uncoded e is exact).
+                var tables = pl.coded.map { (tensor: $0.tensor, codec: $0.codec, expectedBytes: $0.expectedBytes) }
+                if eCoded { tables.append((tensor: e, codec: MapCodec.cat(try XCTUnwrap(pl.lineCodec(of: e))), expectedBytes: 0)) }
+                let without = CodecPlacement(graph: m.graph, codecs: tables, kernelScratchBytes: 0, lineBuffers: false)
+                XCTAssertTrue(without.bands.allSatisfy { ($0?.lineRows ?? 0) == 0 }, label)
+                XCTAssertEqual(without.codedIndex(of: e) != nil, eCoded, label)
+            }
+        }
+    }
+
+    /// A line buffer fed row by row holds a consumer's windows only when they never move back.
+    func testLineBuffersNeedWindowsInRowOrder() {
+        func consumer(_ rows: [Range<Int>]) -> [Band] { rows.enumerated().map { Band(variant: 0, inRows: $0.element, outRows: $0.offset..<$0.offset + 1) } }
+        XCTAssertTrue(BandPlan.readsInOrder(consumer((0..<8).map { max(0, $0 - 1)..<min(8, $0 + 2) })), "3×3 stride 1")
+        XCTAssertTrue(BandPlan.readsInOrder(consumer((0..<4).map { max(0, 2 * $0 - 1)..<min(8, 2 * $0 + 2) })), "3×3 stride 2")
+        XCTAssertTrue(BandPlan.readsInOrder(consumer([0..<1, 2..<3, 4..<5])), "1×1 stride 2 skips rows")
+        XCTAssertFalse(BandPlan.readsInOrder(consumer([0..<3, 1..<2])), "a window that ends earlier")
+        XCTAssertFalse(BandPlan.readsInOrder(consumer([2..<4, 1..<5])), "a window that starts earlier")
+    }
+}
