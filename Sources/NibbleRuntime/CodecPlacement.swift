@@ -82,22 +82,40 @@ public struct CodecPlacement: Sendable {
     ///
     /// Line buffers (`BandPlan.lineRows`) hold a few rows instead of a whole coded map, but with their windows and
     /// band buffers they can cost more than a map that compresses well (a ResNet's post-ReLU maps at under a bit
-    /// per value): the placement with them is kept when its expected peak is no larger. Either way a session
-    /// computes the same outputs (`BandPlan.lineCodec`).
+    /// per value): each is kept when the expected peak does not grow with it. Either way a session computes the
+    /// same outputs (`BandPlan.lineCodec`).
     public init(graph: Graph, codecs all: [(tensor: Int, codec: MapCodec, expectedBytes: Int)], kernelScratchBytes: Int,
          tallerBands: Bool = true, folding: Bool = true, lineBuffers: Bool? = nil) {
         let none = [Int](repeating: -1, count: graph.nodes.count)
         let plain = folding && lineBuffers != true ? CodecPlacement.folds(graph: graph, codecs: all, lineBuffers: false) : none
         let lined = folding && lineBuffers != false ? CodecPlacement.folds(graph: graph, codecs: all, lineBuffers: true) : plain
-        let without = CodecPlacement.planned(graph: graph, codecs: all, kernelScratchBytes: kernelScratchBytes, tallerBands: tallerBands,
-                                             consumers: plain)
-        if lined == plain || lineBuffers == false {
-            self = without
+        func plan(_ consumers: [Int]) -> CodecPlacement {
+            CodecPlacement.planned(graph: graph, codecs: all, kernelScratchBytes: kernelScratchBytes, tallerBands: tallerBands, consumers: consumers)
+        }
+        if lineBuffers == true {
+            self = plan(lined)
             return
         }
-        let with = CodecPlacement.planned(graph: graph, codecs: all, kernelScratchBytes: kernelScratchBytes, tallerBands: tallerBands,
-                                          consumers: lined)
-        self = lineBuffers == true || with.expectedActivationBytes <= without.expectedActivationBytes ? with : without
+        // Line buffers one at a time, the whole chain as `lined` has it (the consumer's own fold runs in the producer's
+        // step there, so its other inputs must exist before the producer, and the chain's last node folds nothing),
+        // each kept when the expected peak does not grow: where the peak is not their step they still save an encode
+        // and a decode.
+        var consumers = plain
+        var best = plan(plain)
+        for n in graph.nodes.indices where lined[n] >= 0 && lined[n] != plain[n] && !lined.contains(n) {
+            var trial = consumers
+            var k = n
+            while k >= 0 {
+                trial[k] = lined[k]
+                k = lined[k]
+            }
+            let p = plan(trial)
+            if p.expectedActivationBytes <= best.expectedActivationBytes {
+                consumers = trial
+                best = p
+            }
+        }
+        self = best
     }
 
     private static func planned(graph: Graph, codecs all: [(tensor: Int, codec: MapCodec, expectedBytes: Int)], kernelScratchBytes: Int,
@@ -118,7 +136,8 @@ public struct CodecPlacement: Sendable {
                                   bands: bands, consumers: consumers)
         var best = base
         for n in bands.indices where tallerBands {
-            guard let one = bands[n], !one.reducesRows else { continue }
+            // A line-buffered producer's bands are one row each (`BandPlan.folded`).
+            guard let one = bands[n], !one.reducesRows, one.lineRows == 0 else { continue }
             // Per-task scratch (allocated per thread outside the arena, `Model.taskScratchBytes`) must not grow
             // either: a taller variant may take what the whole step takes.
             var taskLimit = base.bandTaskScratchBytes

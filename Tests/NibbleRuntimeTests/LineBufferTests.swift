@@ -38,7 +38,7 @@ extension CodecSessionTests {
         return (h, x, e, d, p, a, y)
     }
 
-    private static func residualInput(_ seed: UInt64, height: Int) -> [Float] {
+    static func residualInput(_ seed: UInt64, height: Int) -> [Float] {
         var st = seed
         return (0..<(16 * height * 32)).map { _ in
             st = st &* 6364136223846793005 &+ 1442695040888963407
@@ -97,6 +97,55 @@ extension CodecSessionTests {
                 XCTAssertEqual(without.codedIndex(of: e) != nil, eCoded, label)
             }
         }
+    }
+
+    /// x → c1 = int8 Conv3x3 → j = int8 Conv1x1 (x) → c2 = int8 Conv3x3 (c1) → a = c2 + j → GAP: c2 line-buffers c1,
+    /// but a cannot join that chain (its other input j is made after c1), while without the line buffer it folds
+    /// into c2. The placement must not mix the two: the session equals the emulation whichever it keeps.
+    func testAChainFoldsOnlyConsumersWhoseInputsExistBeforeItsProducer() throws {
+        var h = GraphHarness()
+        var state: UInt64 = 23
+        func next() -> Int { state = state &* 6364136223846793005 &+ 1442695040888963407; return Int(state >> 40) }
+        func int8Conv(_ input: Int, k: Int, zp: Int64) -> Int {
+            let w = h.add(TensorDesc(name: "w\(h.graph.tensors.count)", dtype: .int8, shape: [16, 16, k, k], role: .constant),
+                          (0..<(256 * k * k)).map { _ in UInt8(bitPattern: Int8(next() % 255 - 127)) })
+            let bias = h.constant("b\(h.graph.tensors.count)", [16], (0..<16).map { _ in Float(next() % 200 - 100) / 100 })
+            let scales = h.constant("s\(h.graph.tensors.count)", [16], (0..<16).map { _ in Float(next() % 7 + 1) / 2000 })
+            let y = h.node(.conv, [input, w, bias, scales], [1, 16, 40, 32], [
+                Attribute(.kernelShape, ints: [Int64(k), Int64(k)]), Attribute(.pads, ints: Array(repeating: Int64(k / 2), count: 4)),
+                Attribute(.inputScale, floats: [0.04]), Attribute(.inputZeroPoint, ints: [zp]),
+                Attribute(.outputMin, floats: [0]), Attribute(.outputMax, floats: [6])])
+            h.graph.nodes[h.graph.nodes.count - 1].precision = .int8
+            return y
+        }
+        let x = h.input("x", [1, 16, 40, 32])
+        let c1 = int8Conv(x, k: 3, zp: 128), j = int8Conv(x, k: 1, zp: 128), c2 = int8Conv(c1, k: 3, zp: 0)
+        let a = h.node(.add, [c2, j], [1, 16, 40, 32])
+        let y = h.node(.globalAveragePool, [a], [1, 16, 1, 1])
+        let coded = [c1, j, c2, a]
+        let plain = try h.model(outputs: [y])
+        let raw = try Session(model: plain)
+        var samples = [[Float]](repeating: [], count: coded.count)
+        for seed in 1...2 as ClosedRange<UInt64> {
+            try Self.residualInput(seed, height: 40).withUnsafeBufferPointer { try raw.setInput(0, floats: $0) }
+            raw.run { n in for (k, t) in coded.enumerated() where plain.graph.nodes[n].outputs.contains(t) { samples[k] += raw.tensorFloats(t)! } }
+        }
+        h.graph.codecTables = try coded.indices.map {
+            var entry = try Self.entry(tensor: coded[$0], bits: 4, values: samples[$0], signed: false)
+            entry.expectedBytes = samples[$0].count / 2 * 4 / 8
+            return entry
+        }
+        let m = try h.model(outputs: [y])
+        let pl = try XCTUnwrap(m.codecPlacement)
+        XCTAssertGreaterThan(try XCTUnwrap(pl.bands[0]).lineRows, 0, "c1 → c2 line-buffered")
+        XCTAssertNil(pl.bands[0]?.folded.first?.folded.first, "a is not in c1's chain")
+        XCTAssertFalse(pl.isFolded(3), "nor folded into c2, which runs in c1's step")
+        let cat = try Session(model: m, codec: .cat)
+        for seed in [71, 72] as [UInt64] {
+            let xs = Self.residualInput(seed, height: 40)
+            XCTAssertEqual(try run(cat, xs).map(\.bitPattern), try emulate(pl, try Session(model: m), xs).output.map(\.bitPattern), "seed \(seed)")
+        }
+        XCTAssertEqual(cat.codecFailures, 0)
     }
 
     /// A line buffer fed row by row holds a consumer's windows only when they never move back.
