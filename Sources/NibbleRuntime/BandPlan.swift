@@ -100,8 +100,6 @@ struct BandPlan {
     /// line buffer through the consumer's `byteMap`, the same bytes as encoding and decoding them, so a session gives the
     /// same outputs with or without the line buffer.
     var lineCodec: TensorCodec? = nil
-    var lineOffset = 0
-    var lineBytes: Int { channels * lineRows * width }
 
     /// Output tiles (the most tiles a band can usefully span).
     var outputTiles: Int { (height + tileRows - 1) / tileRows }
@@ -179,7 +177,6 @@ struct BandPlan {
             anyCoded = anyCoded || codedIndex[x] >= 0
             inputs.append(BandInput(tensor: x, codec: c.codec, coded: codedIndex[x], channels: xs[1], height: xs[2], width: xs[3]))
         }
-
         let height = inputs[0].height
         // Band rows = a whole number of the output's tile rows, so each band is encoded as whole tiles.
         let tileRows = outCodec.codec.map { $0.layout.segment / os[3] } ?? rowsOverride ?? TileLayout.rows(channels: os[1], height: os[2], width: os[3])
@@ -264,7 +261,7 @@ struct BandPlan {
                     return make(graph: graph, node: n, codedIndex: codedIndex, codecs: codecs, tilesPerBand: 1, consumer: consumer,
                                 next: next, lineBuffered: lineBuffered, lineCodec: lineCodec, tileRows: 1)
                 }
-                // A byte window, filled from the ring: the rows on t's CAT grid mapped to the conv's (as a decoded
+                // A byte window, filled row by row: the rows on t's CAT grid mapped to the conv's (as a decoded
                 // window would be), or, with t uncoded, quantized on the conv's grid directly.
                 q.inputs[0].readBytes(lineCodec, first)
                 for v in q.variants.indices { if case .conv(var c) = q.variants[v] { c.quantizedInput = true; q.variants[v] = .conv(c) } }

@@ -357,7 +357,7 @@ public struct CodecPlacement: Sendable {
             plan.outputOffset = plan.outputCoded >= 0 ? slots[plan.outputCoded] : offsets[plan.output]
         }
         /// `plan` and its folded consumers: a consumer's input that is its producer's output is the producer's band
-        /// buffer (unless line-buffered: a window of its own, filled from the ring).
+        /// buffer (unless line-buffered: a window of its own, the line buffer).
         func placeChain(_ plan: inout BandPlan) {
             place(&plan)
             guard !plan.folded.isEmpty else { return }
