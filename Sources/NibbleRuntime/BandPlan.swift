@@ -18,20 +18,6 @@ struct BandInput {
     /// `byteMap` is s ↦ s on every symbol (the codec keeps the conv's own input grid, as QDQ models often do): the
     /// window fill copies the decoded symbols instead of looking each one up.
     var byteMapIsIdentity = false
-    /// The window holds the int8 `conv`'s input bytes: `codec`'s symbols through `byteMap`, or (no codec) bytes on
-    /// the conv's own grid.
-    mutating func readBytes(_ codec: TensorCodec?, _ conv: ConvStep) {
-        guard let codec else {
-            byteMap = (0...255).map { UInt8($0) }
-            byteMapIsIdentity = true
-            return
-        }
-        byteMap = (0..<256).map {
-            Int8Quantization.quantize(codec.quantizer.dequantize(UInt8($0)), scale: conv.p.inputScale, zeroPoint: conv.p.inputZeroPoint)
-        }
-        byteMapIsIdentity = (0..<(1 << codec.bits)).allSatisfy { byteMap![$0] == UInt8($0) }
-    }
-
     /// Arena offsets, filled by `CodecPlacement`: the window buffer, and the uncoded tensor or the slot.
     var windowOffset = 0
     var sourceOffset = 0
@@ -218,8 +204,7 @@ struct BandPlan {
         }
         // An int8 conv reads a CAT input as bytes on its own input grid (exact: see `BandInput.byteMap`).
         if node.op == .conv, let codec = inputs[0].codec, case .conv(let first) = variants[0], first.precision == .int8 {
-            inputs[0].readBytes(codec, first)
-            for v in variants.indices { if case .conv(var c) = variants[v] { c.quantizedInput = true; variants[v] = .conv(c) } }
+            BandPlan.readBytes(&inputs[0], &variants, codec, first)
         }
         // Elementwise: the band may overwrite a same-shaped input's window (out[j] reads only in[j] at j).
         var inPlace = windowed ? -1 : (CodecPlacement.writesInPlace(node.op) ? 0 : -1)
@@ -263,8 +248,7 @@ struct BandPlan {
                 }
                 // A byte window, filled row by row: the rows on t's CAT grid mapped to the conv's (as a decoded
                 // window would be), or, with t uncoded, quantized on the conv's grid directly.
-                q.inputs[0].readBytes(lineCodec, first)
-                for v in q.variants.indices { if case .conv(var c) = q.variants[v] { c.quantizedInput = true; q.variants[v] = .conv(c) } }
+                BandPlan.readBytes(&q.inputs[0], &q.variants, lineCodec, first)
                 folded = [q]
                 lineRows = q.windowRows
             } else {
@@ -283,6 +267,22 @@ struct BandPlan {
         plan.lineRows = lineRows
         plan.lineCodec = lineRows > 0 ? lineCodec : nil
         return plan
+    }
+
+    /// The int8 `conv` (every variant) reads `input`'s window as its input bytes: `codec`'s symbols through
+    /// `byteMap`, or (no codec) bytes on the conv's own grid.
+    static func readBytes(_ input: inout BandInput, _ variants: inout [Step], _ codec: TensorCodec?, _ conv: ConvStep) {
+        if let codec {
+            let map = (0..<256).map {
+                Int8Quantization.quantize(codec.quantizer.dequantize(UInt8($0)), scale: conv.p.inputScale, zeroPoint: conv.p.inputZeroPoint)
+            }
+            input.byteMap = map
+            input.byteMapIsIdentity = (0..<(1 << codec.bits)).allSatisfy { map[$0] == UInt8($0) }
+        } else {
+            input.byteMap = (0...255).map { UInt8($0) }
+            input.byteMapIsIdentity = true
+        }
+        for v in variants.indices { if case .conv(var c) = variants[v] { c.quantizedInput = true; variants[v] = .conv(c) } }
     }
 
     /// Applies `change` to the plan `depth` folds down from `plan` (0: `plan` itself).

@@ -205,24 +205,23 @@ public struct CodecPlacement: Sendable {
                   }) else { continue }
             var trial = codedIndex
             trial[t] = -1
-            // A line buffer quantizes t with its CAT codec, or on the consumer's grid when t is not coded.
-            let lineCodec = catCodec(of: t, in: codecs)
-            let lines = lineBuffers && (codedIndex[t] < 0 || lineCodec != nil)
             if p >= 0 {
                 guard let plan = BandPlan.make(graph: graph, node: p, codedIndex: trial, codecs: maps, consumer: n, next: m,
                                                lineCodec: catCodec(of: node.inputs[0], in: codecs)),
                       plan.lineRows > 0, plan.folded[0].folded.count == 1 else { continue }
             } else {
+                // A line buffer quantizes t with its CAT codec, or on the consumer's grid when t is not coded.
+                let lineCodec = catCodec(of: t, in: codecs)
                 guard let plan = BandPlan.make(graph: graph, node: n, codedIndex: trial, codecs: maps, consumer: m, lineCodec: lineCodec),
-                      lines || plan.lineRows == 0 else { continue }
+                      plan.lineRows == 0 || (lineBuffers && (codedIndex[t] < 0 || lineCodec != nil)) else { continue }
                 lineBuffered[n] = plan.lineRows > 0
                 // m folded into n could not line-buffer its own reader: when it could, that removes the bigger map
                 // (an inverted residual's expansion, not its input).
                 if plan.lineRows == 0, graph.nodes[m].outputs.count == 1, case let u = graph.nodes[m].outputs[0], readers[u].count == 1,
                    let r = readers[u].first, r > m, graph.nodes[r].op == .conv, !graph.outputs.contains(u) {
-                    var lines = codedIndex
-                    lines[u] = -1
-                    if let q = BandPlan.make(graph: graph, node: m, codedIndex: lines, codecs: maps, consumer: r), q.lineRows > 0 { continue }
+                    var withoutU = codedIndex
+                    withoutU[u] = -1
+                    if let q = BandPlan.make(graph: graph, node: m, codedIndex: withoutU, codecs: maps, consumer: r), q.lineRows > 0 { continue }
                 }
             }
             codedIndex = trial

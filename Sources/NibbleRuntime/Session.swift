@@ -292,7 +292,7 @@ public final class Session {
         guard case .conv(let conv) = d.variants[0] else { return }
         let window = base + x.windowOffset
         let values = (base + plan.bandOffset).assumingMemoryBound(to: Float.self)
-        let w = plan.width
+        let w = plan.width, codec = plan.lineCodec, map = x.byteMapIsIdentity ? nil : x.byteMap
         var previous: Range<Int>? = nil, made: Range<Int>? = nil  // the consumer's and this node's last window rows
         for (j, band) in d.bands.enumerated() {
             let rows = band.inRows, n = rows.count
@@ -306,9 +306,9 @@ public final class Session {
                 made = plan.bands[r].inRows
                 for c in 0..<plan.channels {
                     let src = values + c * w, dst = (window + (c * n + r - rows.lowerBound) * w).assumingMemoryBound(to: UInt8.self)
-                    if let codec = plan.lineCodec {
+                    if let codec {
                         codec.quantizer.quantize(UnsafeBufferPointer(start: src, count: w), into: UnsafeMutableBufferPointer(start: dst, count: w))
-                        if !x.byteMapIsIdentity, let map = x.byteMap { map.withUnsafeBufferPointer { m in for i in 0..<w { dst[i] = m[Int(dst[i])] } } }
+                        map?.withUnsafeBufferPointer { m in for i in 0..<w { dst[i] = m[Int(dst[i])] } }
                     } else {
                         Int8Quantization.quantize(src, count: w, scale: conv.p.inputScale, zeroPoint: conv.p.inputZeroPoint, into: dst)
                     }
