@@ -1,3 +1,5 @@
+import NibbleKernels
+
 /// Per-layer uniform quantizer for feature maps (issue 6, "CAT low-entropy codes").
 ///
 /// Symbols are unsigned integers q in 0...2^bits − 1 and x ≈ (q − zeroPoint)·step:
@@ -27,15 +29,11 @@ public struct ActivationQuantizer: Sendable, Equatable {
         self.zeroPoint = zeroPoint
     }
 
-    @inlinable @inline(__always)
+    /// q = ⌊clamp(x/step + zeroPoint, 0, maxSymbol) + 1/2⌋, NaN → zeroPoint (`SymbolQuantization`, shared with the
+    /// vector kernels so every path gives the same bytes).
+    @inline(__always)
     public func quantize(_ x: Float) -> UInt8 {
-        // Clamp in the float domain first (NaN maps to the zero point), then round half up by truncating
-        // v + 1/2, which is exact for v in [0, 255] and, unlike Float.rounded(), needs no libm call in the
-        // per-value loop (measured: roundf was 10 % of a CAT session's run time on the digits CNN).
-        var v = x / step + Float(zeroPoint)
-        if !(v >= 0) { v = x.isNaN ? Float(zeroPoint) : 0 }
-        if v > Float(maxSymbol) { v = Float(maxSymbol) }
-        return UInt8(truncatingIfNeeded: Int32(v + 0.5))
+        SymbolQuantization.quantize(x, step: step, zeroPoint: zeroPoint, maxSymbol: maxSymbol)
     }
 
     @inlinable @inline(__always)
@@ -43,28 +41,11 @@ public struct ActivationQuantizer: Sendable, Equatable {
         Float(Int(q) - zeroPoint) * step
     }
 
-    /// Quantizes `min(input.count, output.count)` values, 8 lanes at a time with the scalar form's IEEE operations
-    /// per lane (same bytes); no allocation. Every band a CAT session encodes goes through here.
+    /// Quantizes `min(input.count, output.count)` values at the host's vector width (`QuantizeRows`: the same bytes
+    /// as the scalar form at every level); no allocation. Every band a CAT session encodes goes through here.
     public func quantize(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<UInt8>) {
-        let n = Swift.min(input.count, output.count)
         guard let x = input.baseAddress, let q = output.baseAddress else { return }
-        let step = SIMD8<Float>(repeating: self.step), zp = SIMD8<Float>(repeating: Float(zeroPoint))
-        let top = SIMD8<Float>(repeating: Float(maxSymbol)), magic = SIMD8<Float>(repeating: 8_388_608)
-        var i = 0
-        while i &+ 8 <= n {
-            let xs = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-            var v = xs / step + zp
-            v = v.replacing(with: 0, where: .!(v .>= 0)).replacing(with: zp, where: xs .!= xs)
-            let y = v.replacing(with: top, where: v .> top) + 0.5
-            // ⌊y⌋ for y in [0.5, 255.5] without a per-lane float → int call: 2^23 + y rounds y to the nearest
-            // integer n (ties to even) and holds n in its low mantissa bits; subtract 1 where n > y.
-            let t = y + magic
-            let down = SIMD8<UInt32>(repeating: 0).replacing(with: 1, where: t - magic .> y)
-            let bits = unsafeBitCast(t, to: SIMD8<UInt32>.self) &- down
-            UnsafeMutableRawPointer(q + i).storeBytes(of: SIMD8<UInt8>(truncatingIfNeeded: bits), as: SIMD8<UInt8>.self)
-            i &+= 8
-        }
-        while i < n { q[i] = quantize(x[i]); i &+= 1 }
+        QuantizeRows.symbols(x, count: Swift.min(input.count, output.count), step: step, zeroPoint: zeroPoint, maxSymbol: maxSymbol, into: q)
     }
 
     /// Dequantizes `min(input.count, output.count)` values, 8 lanes at a time (same floats as the scalar form:

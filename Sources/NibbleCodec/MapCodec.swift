@@ -21,6 +21,17 @@ public enum MapCodec: Sendable, Equatable {
     /// The most bytes a slot can ever hold (`TensorCodec.worstCaseBytes`).
     public var worstCaseBytes: Int { symbols.worstCaseBytes }
 
+    /// Whether its tiles are written RAW only (`TileCodec.storesRaw`).
+    public var storesRaw: Bool { symbols.tiles.storesRaw }
+
+    /// The same codec writing RAW tiles only: no entropy coding, the same slot and decoded values.
+    public func storingRawTiles() -> MapCodec {
+        switch self {
+        case .cat(let c): return .cat(c.storingRawTiles())
+        case .transform(let t): return .transform(t.storingRawTiles())
+        }
+    }
+
     /// Bytes of scratch `encode` and `decode` need.
     public var scratchBytes: Int {
         switch self {

@@ -67,7 +67,7 @@ public struct TensorCodec: Sendable, Equatable {
     public static let tileValues = 4096
 
     public let quantizer: ActivationQuantizer
-    public let tiles: TileCodec
+    public private(set) var tiles: TileCodec
     public let layout: TileLayout
 
     /// Nil unless the table matches the quantizer (same bits; its zero-run symbol is the quantizer's zero
@@ -87,6 +87,13 @@ public struct TensorCodec: Sendable, Equatable {
         self.quantizer = quantizer
         self.tiles = TileCodec(table: table)
         self.layout = layout
+    }
+
+    /// The same codec writing RAW tiles only (`TileCodec.storesRaw`): the same slot bound and decoded symbols.
+    public func storingRawTiles() -> TensorCodec {
+        var c = self
+        c.tiles = TileCodec(table: tiles.table, storesRaw: true)
+        return c
     }
 
     public var bits: Int { quantizer.bits }

@@ -19,9 +19,14 @@ public struct TileCodec: Sendable, Equatable {
 
     public let table: HuffmanTable
     public var bits: Int { table.bits }
+    /// Encode writes RAW tiles only, skipping the Huffman attempt: for a map whose slot has room for its raw
+    /// size where it is live (`CodecPlacement`), so its values cost a pack and an unpack instead of entropy coding.
+    /// Decoding is the same either way (the header says the mode), and so are the decoded symbols.
+    public let storesRaw: Bool
 
-    public init(table: HuffmanTable) {
+    public init(table: HuffmanTable, storesRaw: Bool = false) {
         self.table = table
+        self.storesRaw = storesRaw
     }
 
     /// ceil(count·bits / 8): the RAW payload size. Nil for a negative count, bits outside 2…8, or overflow.
@@ -45,14 +50,14 @@ public struct TileCodec: Sendable, Equatable {
     // MARK: encode
 
     /// Encodes `symbols` into `output` and returns the bytes written. Huffman is tried first in at most
-    /// rawBytes − 1 payload bytes; if it does not fit, the tile is written RAW. Nil if `output` is smaller
+    /// rawBytes − 1 payload bytes (unless `storesRaw`); if it does not fit, the tile is written RAW. Nil if `output` is smaller
     /// than `worstCaseBytes(count: symbols.count, bits: bits)` or a symbol is ≥ 2^bits (nothing is promised
     /// about `output` then).
     public func encode(_ symbols: UnsafeBufferPointer<UInt8>, into output: UnsafeMutableRawBufferPointer) -> Int? {
         let n = symbols.count
         guard let raw = TileCodec.rawBytes(count: n, bits: bits), output.count >= raw + 1,
               let out = output.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
-        if raw > 1, let src = symbols.baseAddress {
+        if raw > 1, !storesRaw, let src = symbols.baseAddress {
             switch encodeHuffman(src, count: n, into: out + 1, capacity: raw - 1) {
             case .written(let bytes):
                 out[0] = UInt8(bits << 4) | Mode.huffman.rawValue
@@ -149,11 +154,24 @@ public struct TileCodec: Sendable, Equatable {
         return table.codes.valueWords.withUnsafeBufferPointer { words in
             var w = BitWriter(base: out, capacity: capacity)
             var i = 0
-            while i < n && !w.overflowed {
+            // Two symbols per write when their words fit in 32 bits (all but escapes after long codes), as
+            // `encodeHuffman` writes a run and its value: half the writer's shifts and flush checks.
+            while i &+ 2 <= n && !w.overflowed {
+                let a = Int(s[i]), b = Int(s[i &+ 1])
+                if a >= limit || b >= limit { return .invalidSymbol }
+                let x = words[a], y = words[b], xl = Int(x & 31), yl = Int(y & 31)
+                if xl &+ yl <= 32 {
+                    w.write((x &>> 5) &<< UInt32(yl) | y &>> 5, count: xl &+ yl)
+                } else {
+                    w.write(x &>> 5, count: xl)
+                    w.write(y &>> 5, count: yl)
+                }
+                i &+= 2
+            }
+            if i < n && !w.overflowed {
                 let v = Int(s[i])
                 if v >= limit { return .invalidSymbol }
                 w.write(words[v] &>> 5, count: Int(words[v] & 31))
-                i &+= 1
             }
             guard let bytes = w.finish() else { return .doesNotFit }
             return .written(bytes)
@@ -163,18 +181,8 @@ public struct TileCodec: Sendable, Equatable {
     /// Packs the symbols MSB first, `bits` each, into exactly rawBytes(count, bits) bytes at `out`.
     /// False if a symbol is ≥ 2^bits.
     static func encodeRaw(_ symbols: UnsafeBufferPointer<UInt8>, bits: Int, into out: UnsafeMutablePointer<UInt8>) -> Bool {
-        let limit = 1 << bits
-        if bits == 8 {
-            if let src = symbols.baseAddress { out.update(from: src, count: symbols.count) }
-            return true
-        }
-        var w = BitWriter(base: out, capacity: Int.max)
-        for s in symbols {
-            if Int(s) >= limit { return false }
-            w.write(UInt32(s), count: bits)
-        }
-        _ = w.finish()
-        return true
+        guard let src = symbols.baseAddress else { return true }
+        return RawSymbols.pack(src, count: symbols.count, bits: bits, into: out)
     }
 
     // MARK: decode
@@ -207,17 +215,7 @@ public struct TileCodec: Sendable, Equatable {
     static func decodeRaw(_ src: UnsafePointer<UInt8>, byteCount: Int, bits: Int,
                           into output: UnsafeMutableBufferPointer<UInt8>) -> Bool {
         guard let dst = output.baseAddress else { return byteCount == 0 }
-        if bits == 8 {
-            dst.update(from: src, count: output.count)
-            return true
-        }
-        var r = BitReader(base: src, count: byteCount)
-        for i in 0..<output.count {
-            r.refill()
-            dst[i] = UInt8(truncatingIfNeeded: r.peek(bits))
-            r.consume(bits)
-        }
-        return TileCodec.finishedCleanly(&r, byteCount: byteCount)
+        return RawSymbols.unpack(src, byteCount: byteCount, bits: bits, into: dst, count: output.count)
     }
 
     /// The reader consumed exactly the payload's bytes and the padding bits are zero.

@@ -6,7 +6,7 @@
 public struct TransformCodec: Sendable, Equatable {
     public let transform: ChannelTransform
     /// The coefficients' quantizer and entropy coder.
-    public let coefficients: TensorCodec
+    public private(set) var coefficients: TensorCodec
     public let images: Int
     public let pixels: Int
 
@@ -21,6 +21,13 @@ public struct TransformCodec: Sendable, Equatable {
         self.coefficients = coefficients
         self.images = images
         self.pixels = pixels
+    }
+
+    /// The same codec writing its coefficients' tiles RAW only (`TileCodec.storesRaw`).
+    public func storingRawTiles() -> TransformCodec {
+        var c = self
+        c.coefficients = coefficients.storingRawTiles()
+        return c
     }
 
     /// Bytes of scratch `encode` and `decode` need: the tile symbols, then the transform's floats.

@@ -41,7 +41,7 @@ struct BandPlan {
     let node: Int
     var inputs: [BandInput]
     let output: Int
-    let outputCodec: TensorCodec?
+    private(set) var outputCodec: TensorCodec?
     let outputCoded: Int
     let channels: Int, height: Int, width: Int
     let bands: [Band]
@@ -51,6 +51,13 @@ struct BandPlan {
     /// the encoder writes each band as that many whole tiles.
     let tileRows: Int
     let tilesPerBand: Int
+    /// Its output's codec, and a folded consumer's, writes RAW tiles when it is coded tensor k
+    /// (`CodecPlacement.storingRawTiles`).
+    mutating func storeRaw(coded k: Int) {
+        if outputCoded == k, let c = outputCodec { outputCodec = c.storingRawTiles() }
+        for j in folded.indices { folded[j].storeRaw(coded: k) }
+    }
+
     /// The codec its bands are stored with: the last folded consumer's output's, or its own output's.
     var storeCodec: TensorCodec? { folded.first?.storeCodec ?? outputCodec }
     /// The band buffer (or the window it writes over, elementwise), and the uncoded output or the output slot.

@@ -32,14 +32,14 @@ struct CodecAction: Sendable {
 /// windows and buffers and the uncoded tensors (graph inputs and outputs, non-float tensors) with the same greedy
 /// packing as `ArenaPlan`, so the buffers of different steps share bytes.
 public struct CodecPlacement: Sendable {
-    public let coded: [CodedTensor]
+    public private(set) var coded: [CodedTensor]
     /// Arena offset of each uncoded non-constant tensor; -1 for constants and coded tensors.
     public let offsets: [Int]
     /// Per node: coded inputs to decode before it, coded outputs to encode after it.
     let decodes: [[CodecAction]]
     let encodes: [[CodecAction]]
     /// Per node: how it runs row band by row band, or nil (whole-tensor decode and encode around it).
-    let bands: [BandPlan?]
+    private(set) var bands: [BandPlan?]
     /// The largest per-task kernel scratch of the band variants that split into tasks (`Model.taskScratchBytes`
     /// covers it).
     let bandTaskScratchBytes: Int
@@ -84,8 +84,18 @@ public struct CodecPlacement: Sendable {
     /// band buffers they can cost more than a map that compresses well (a ResNet's post-ReLU maps at under a bit
     /// per value): each is kept when the expected peak does not grow with it. Either way a session computes the
     /// same outputs (`BandPlan.lineCodec`).
+    ///
+    /// Last, maps away from the peak are stored as RAW tiles where that keeps the peak (`storingRawTiles`);
+    /// `rawTiles: false` entropy-codes every map.
     public init(graph: Graph, codecs all: [(tensor: Int, codec: MapCodec, expectedBytes: Int)], kernelScratchBytes: Int,
-         tallerBands: Bool = true, folding: Bool = true, lineBuffers: Bool? = nil) {
+         tallerBands: Bool = true, folding: Bool = true, lineBuffers: Bool? = nil, rawTiles: Bool = true) {
+        self.init(graph: graph, codecs: all, kernelScratchBytes: kernelScratchBytes, tallerBands: tallerBands, folding: folding,
+                  lineBuffers: lineBuffers)
+        if rawTiles { self = storingRawTiles() }
+    }
+
+    private init(graph: Graph, codecs all: [(tensor: Int, codec: MapCodec, expectedBytes: Int)], kernelScratchBytes: Int,
+         tallerBands: Bool, folding: Bool, lineBuffers: Bool?) {
         let none = [Int](repeating: -1, count: graph.nodes.count)
         let plain = folding && lineBuffers != true ? CodecPlacement.folds(graph: graph, codecs: all, lineBuffers: false) : none
         let lined = folding && lineBuffers != false ? CodecPlacement.folds(graph: graph, codecs: all, lineBuffers: true) : plain
@@ -164,6 +174,28 @@ public struct CodecPlacement: Sendable {
             }
         }
         return best
+    }
+
+    /// Entropy coding buys bytes only where they set the peak. Each other coded map, largest first, is stored as RAW
+    /// tiles (`TileCodec.storesRaw`) when its raw size — the worst case its slot already reserves — leaves the
+    /// expected peak where it is: its producer skips the Huffman encode, its readers unpack instead of decoding, and
+    /// they read the same symbols, so a session's outputs and arena do not change.
+    public func storingRawTiles() -> CodecPlacement {
+        let peak = expectedActivationBytes
+        var sizes = coded.map { $0.expectedBytes }
+        var result = self
+        for k in coded.indices.sorted(by: { coded[$0].codec.count > coded[$1].codec.count }) where !coded[k].codec.storesRaw {
+            let expected = sizes[k]
+            sizes[k] = coded[k].codec.worstCaseBytes
+            guard activationBytes(slotBytes: sizes, stepBuffers: true) <= peak else {
+                sizes[k] = expected
+                continue
+            }
+            let c = coded[k]
+            result.coded[k] = CodedTensor(tensor: c.tensor, codec: c.codec.storingRawTiles(), slotOffset: c.slotOffset, expectedBytes: sizes[k])
+            for n in result.bands.indices where result.bands[n] != nil { result.bands[n]!.storeRaw(coded: k) }
+        }
+        return result
     }
 
     /// Tensor t's CAT codec in `codecs`, if it has one.

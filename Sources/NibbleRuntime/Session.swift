@@ -292,33 +292,45 @@ public final class Session {
         guard case .conv(let conv) = d.variants[0] else { return }
         let window = base + x.windowOffset
         let values = (base + plan.bandOffset).assumingMemoryBound(to: Float.self)
-        let w = plan.width, codec = plan.lineCodec, map = x.byteMapIsIdentity ? nil : x.byteMap
+        let w = plan.width, codec = plan.lineCodec, channels = plan.channels
+        // The row's C·W floats become C·W bytes in place, at the front of the band buffer: one quantize call per row,
+        // not per channel (a forward pass reads each float before a byte lands on it).
+        let bytes = UnsafeMutableRawPointer(values).assumingMemoryBound(to: UInt8.self)
+        let map = x.byteMapIsIdentity ? [] : x.byteMap ?? []
         var previous: Range<Int>? = nil, made: Range<Int>? = nil  // the consumer's and this node's last window rows
-        for (j, band) in d.bands.enumerated() {
-            let rows = band.inRows, n = rows.count
-            var first = rows.lowerBound
-            if let previous, previous.upperBound > rows.lowerBound {
-                moveKeptRows(window, rows: rows, previous: previous, channels: plan.channels, rowBytes: w)
-                first = previous.upperBound
-            }
-            for r in first..<rows.upperBound {
-                computeBand(plan, r, previous: made, base: base, symbols: symbols)
-                made = plan.bands[r].inRows
-                for c in 0..<plan.channels {
-                    let src = values + c * w, dst = (window + (c * n + r - rows.lowerBound) * w).assumingMemoryBound(to: UInt8.self)
+        map.withUnsafeBufferPointer { m in
+            let mapped = codec == nil ? nil : m.baseAddress
+            for (j, band) in d.bands.enumerated() {
+                let rows = band.inRows, n = rows.count
+                var first = rows.lowerBound
+                if let previous, previous.upperBound > rows.lowerBound {
+                    moveKeptRows(window, rows: rows, previous: previous, channels: channels, rowBytes: w)
+                    first = previous.upperBound
+                }
+                for r in first..<rows.upperBound {
+                    computeBand(plan, r, previous: made, base: base, symbols: symbols)
+                    made = plan.bands[r].inRows
                     if let codec {
-                        codec.quantizer.quantize(UnsafeBufferPointer(start: src, count: w), into: UnsafeMutableBufferPointer(start: dst, count: w))
-                        map?.withUnsafeBufferPointer { m in for i in 0..<w { dst[i] = m[Int(dst[i])] } }
+                        codec.quantizer.quantize(UnsafeBufferPointer(start: values, count: channels * w),
+                                                 into: UnsafeMutableBufferPointer(start: bytes, count: channels * w))
                     } else {
-                        Int8Quantization.quantize(src, count: w, scale: conv.p.inputScale, zeroPoint: conv.p.inputZeroPoint, into: dst)
+                        QuantizeRows.uint8(values, count: channels * w, scale: conv.p.inputScale, zeroPoint: conv.p.inputZeroPoint, into: bytes)
+                    }
+                    for c in 0..<channels {
+                        let src = bytes + c * w, dst = (window + (c * n + r - rows.lowerBound) * w).assumingMemoryBound(to: UInt8.self)
+                        if let m = mapped {
+                            for i in 0..<w { dst[i] = m[Int(src[i])] }
+                        } else {
+                            dst.update(from: src, count: w)
+                        }
                     }
                 }
+                previous = rows
+                pointers[plan.output] = window
+                pointers[d.output] = base + d.bandOffset
+                execute(d.variants[band.variant])
+                finishBand(d, j, base: base, symbols: symbols)
             }
-            previous = rows
-            pointers[plan.output] = window
-            pointers[d.output] = base + d.bandOffset
-            execute(d.variants[band.variant])
-            finishBand(d, j, base: base, symbols: symbols)
         }
     }
 

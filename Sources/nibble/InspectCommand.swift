@@ -94,9 +94,10 @@ extension InspectCommand {
             let t = m.graph.tensors[c.tensor]
             let e = catEntry(m, c.tensor)
             rows.append([t.name, "\(t.shape)", "\(c.codec.bits)", String(format: "%.4g", c.codec.quantizer.step), "\(c.codec.quantizer.zeroPoint)",
-                         "\(e.table.count) B", "\(t.byteCount)", "\(c.expectedBytes)", "\(c.codec.worstCaseBytes)"])
+                         "\(e.table.count) B", "\(t.byteCount)", "\(c.expectedBytes)", "\(c.codec.worstCaseBytes)",
+                         c.codec.storesRaw ? "raw tiles" : "huffman"])
         }
-        printTable(["tensor", "shape", "bits", "step", "zero point", "table", "fp32 B", "expected B", "worst case B"], rows)
+        printTable(["tensor", "shape", "bits", "step", "zero point", "table", "fp32 B", "expected B", "worst case B", "stored"], rows)
         print("arena with cat: \(formatBytes(p.totalBytes)) (none: \(formatBytes(m.plan.totalBytes))); peak activation bytes: raw \(p.rawActivationBytes), cat planned (worst case) \(p.plannedActivationBytes), cat expected (calibration) \(p.expectedActivationBytes)")
         guard let t = m.transformPlacement else { return }
         let entries = m.graph.codecTables.filter { $0.transform != nil }
@@ -125,7 +126,7 @@ extension InspectCommand {
             "tensors": p.coded.map { c -> [String: Any] in
                 ["name": m.graph.tensors[c.tensor].name, "bits": c.codec.bits, "step": Double(c.codec.quantizer.step),
                  "zero_point": c.codec.quantizer.zeroPoint, "table_bytes": catEntry(m, c.tensor).table.count,
-                 "expected_bytes": c.expectedBytes, "worst_case_bytes": c.codec.worstCaseBytes]
+                 "expected_bytes": c.expectedBytes, "worst_case_bytes": c.codec.worstCaseBytes, "raw_tiles": c.codec.storesRaw]
             },
         ]
     }

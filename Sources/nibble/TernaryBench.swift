@@ -19,7 +19,7 @@ enum TernaryBench {
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: TernaryConv.scratchByteCount(g, groupSize: groupSize), alignment: 64)
         defer { scratch.deallocate() }
         return Timing.measure(seconds: seconds) {
-            TernaryConv.quantize(input, count: input.count, scale: 2.0 / 255, zeroPoint: 128, into: &q)
+            QuantizeRows.uint8(input, count: input.count, scale: 2.0 / 255, zeroPoint: 128, into: &q)
             output.withUnsafeMutableBufferPointer { y in
                 y.update(repeating: 0)
                 var start = 0

@@ -161,7 +161,7 @@ final class TernaryConvTests: XCTestCase {
             let expected = x.map { Int8Quantization.quantize($0, scale: scale, zeroPoint: zp) }
             for isa in KernelISA.supported {
                 var q = [UInt8](repeating: 0xA5, count: x.count)
-                TernaryConv.quantize(x, count: x.count, scale: scale, zeroPoint: zp, into: &q, isa: isa)
+                QuantizeRows.uint8(x, count: x.count, scale: scale, zeroPoint: zp, into: &q, isa: isa)
                 XCTAssertEqual(q, expected, "\(isa.name) scale \(scale) zero point \(zp)")
             }
         }

@@ -9,14 +9,26 @@ import XCTest
 /// the same output bits.
 extension CodecSessionTests {
     /// The one-tile placement of `m`'s CAT tables: what `CodecPlacement` starts from.
-    func oneTilePlacement(_ m: Model, tallerBands: Bool = false, folding: Bool = true) throws -> CodecPlacement {
+    func oneTilePlacement(_ m: Model, tallerBands: Bool = false, folding: Bool = true, rawTiles: Bool = true) throws -> CodecPlacement {
         let g = m.graph
         let codecs = try g.codecTables.filter { $0.transform == nil }.map { e in
             (tensor: e.tensor, codec: try Model.mapCodec(e, g.tensors[e.tensor]), expectedBytes: e.expectedBytes)
         }
         var scratch = 0
         for n in g.nodes.indices { scratch = max(scratch, try Step.make(graph: g, index: n).1) }
-        return CodecPlacement(graph: g, codecs: codecs, kernelScratchBytes: scratch, tallerBands: tallerBands, folding: folding)
+        return CodecPlacement(graph: g, codecs: codecs, kernelScratchBytes: scratch, tallerBands: tallerBands, folding: folding, rawTiles: rawTiles)
+    }
+
+    /// `m`'s CAT sessions at 1 and 2 threads compute the emulation's bits on `x` with no codec failure; `check` sees
+    /// each session after its run.
+    func assertCatSessionsMatchTheEmulation(_ m: Model, input x: [Float], _ what: String, check: (Session) -> Void = { _ in }) throws {
+        let p = try XCTUnwrap(m.codecPlacement), raw = try Session(model: m)
+        for threads in [1, 2] {
+            let cat = try Session(model: m, codec: .cat, threads: threads)
+            XCTAssertEqual(try run(cat, x).map(\.bitPattern), try emulate(p, raw, x).output.map(\.bitPattern), "\(what) threads \(threads)")
+            XCTAssertEqual(cat.codecFailures, 0, "\(what) threads \(threads)")
+            check(cat)
+        }
     }
 
     func testTallerBandsKeepThePeakAndCoverWholeTiles() throws {
@@ -40,13 +52,7 @@ extension CodecSessionTests {
                 XCTAssertEqual(next, plan.height)
             }
             // Taller bands run: bit for bit the emulation (whole-tensor codec) at 1 and 2 threads.
-            let raw = try Session(model: m)
-            for threads in [1, 2] {
-                let cat = try Session(model: m, codec: .cat, threads: threads)
-                let x = Self.convInput(seed: 61)
-                XCTAssertEqual(try run(cat, x).map(\.bitPattern), try emulate(p, raw, x).output.map(\.bitPattern), "bits \(bits) threads \(threads)")
-                XCTAssertEqual(cat.codecFailures, 0)
-            }
+            try assertCatSessionsMatchTheEmulation(m, input: Self.convInput(seed: 61), "bits \(bits)")
             _ = f
         }
         XCTAssertGreaterThan(grown, 0, "some node of the fixture has room for taller bands")

@@ -31,24 +31,6 @@ public enum TernaryConv {
         return n
     }
 
-    /// q = Int8Quantization.quantize(x) with the level's vector build (the same bytes at every level).
-    public static func quantize(_ x: UnsafePointer<Float>, count: Int, scale: Float, zeroPoint: Int32, into q: UnsafeMutablePointer<UInt8>,
-                                isa: KernelISA = KernelISA.current) {
-        switch isa {
-        #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
-        case .avx512:
-            NibbleKernelsAVX512.Int8Quantization.quantize(x, count: count, scale: scale, zeroPoint: zeroPoint, into: q)
-        case .avx2:
-            NibbleKernelsAVX2.Int8Quantization.quantize(x, count: count, scale: scale, zeroPoint: zeroPoint, into: q)
-        #else
-        case .avx512, .avx2:
-            fallthrough
-        #endif
-        case .portable, .reference:
-            Int8Quantization.quantize(x, count: count, scale: scale, zeroPoint: zeroPoint, into: q)
-        }
-    }
-
     /// Packs the uint8 input's im2col panel for output pixels pixelStart ..< pixelStart + count (≤ chunkPixels).
     public static func buildPanel(_ g: ConvGeometry, groupSize: Int, input q: UnsafePointer<UInt8>, zeroPoint: Int32, pixelStart: Int,
                                   count: Int, scratch: UnsafeMutableRawPointer, isa: KernelISA = KernelISA.current) {

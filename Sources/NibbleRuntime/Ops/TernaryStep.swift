@@ -157,7 +157,7 @@ struct TernaryStep {
         let count = g.outC &* g.outPixels
         y.update(repeating: 0, count: count)
         let q = b.scratch.assumingMemoryBound(to: UInt8.self)
-        TernaryConv.quantize(b.f32(input), count: g.inC &* g.inH &* g.inW, scale: p.inputScale,
+        QuantizeRows.uint8(b.f32(input), count: g.inC &* g.inH &* g.inW, scale: p.inputScale,
                              zeroPoint: p.inputZeroPoint, into: q)
         if maxCode != 255 {
             for i in 0..<(g.inC &* g.inH &* g.inW) { q[i] = Swift.min(q[i], maxCode) }
