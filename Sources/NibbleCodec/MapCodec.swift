@@ -24,11 +24,12 @@ public enum MapCodec: Sendable, Equatable {
     /// Whether its tiles are written RAW only (`TileCodec.storesRaw`).
     public var storesRaw: Bool { symbols.tiles.storesRaw }
 
-    /// The same codec writing RAW tiles only: no entropy coding, the same slot and decoded values.
-    public func storingRawTiles() -> MapCodec {
+    /// The same codec writing RAW tiles only (no entropy coding), or entropy-coding them: the same slot and decoded
+    /// values either way.
+    public func storing(rawTiles: Bool) -> MapCodec {
         switch self {
-        case .cat(let c): return .cat(c.storingRawTiles())
-        case .transform(let t): return .transform(t.storingRawTiles())
+        case .cat(let c): return .cat(c.storing(rawTiles: rawTiles))
+        case .transform(let t): return .transform(t.storing(rawTiles: rawTiles))
         }
     }
 

@@ -89,10 +89,11 @@ public struct TensorCodec: Sendable, Equatable {
         self.layout = layout
     }
 
-    /// The same codec writing RAW tiles only (`TileCodec.storesRaw`): the same slot bound and decoded symbols.
-    public func storingRawTiles() -> TensorCodec {
+    /// The same codec writing RAW tiles only (`TileCodec.storesRaw`), or entropy-coding them: the same slot bound
+    /// and decoded symbols either way.
+    public func storing(rawTiles: Bool) -> TensorCodec {
         var c = self
-        c.tiles = TileCodec(table: tiles.table, storesRaw: true)
+        c.tiles = TileCodec(table: tiles.table, storesRaw: rawTiles)
         return c
     }
 

@@ -23,10 +23,10 @@ public struct TransformCodec: Sendable, Equatable {
         self.pixels = pixels
     }
 
-    /// The same codec writing its coefficients' tiles RAW only (`TileCodec.storesRaw`).
-    public func storingRawTiles() -> TransformCodec {
+    /// The same codec writing its coefficients' tiles RAW only (`TileCodec.storesRaw`), or entropy-coding them.
+    public func storing(rawTiles: Bool) -> TransformCodec {
         var c = self
-        c.coefficients = coefficients.storingRawTiles()
+        c.coefficients = coefficients.storing(rawTiles: rawTiles)
         return c
     }
 

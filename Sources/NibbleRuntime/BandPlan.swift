@@ -54,7 +54,7 @@ struct BandPlan {
     /// Its output's codec, and a folded consumer's, writes RAW tiles when it is coded tensor k
     /// (`CodecPlacement.storingRawTiles`).
     mutating func storeRaw(coded k: Int) {
-        if outputCoded == k, let c = outputCodec { outputCodec = c.storingRawTiles() }
+        if outputCoded == k, let c = outputCodec { outputCodec = c.storing(rawTiles: true) }
         for j in folded.indices { folded[j].storeRaw(coded: k) }
     }
 

@@ -192,7 +192,7 @@ public struct CodecPlacement: Sendable {
                 continue
             }
             let c = coded[k]
-            result.coded[k] = CodedTensor(tensor: c.tensor, codec: c.codec.storingRawTiles(), slotOffset: c.slotOffset, expectedBytes: sizes[k])
+            result.coded[k] = CodedTensor(tensor: c.tensor, codec: c.codec.storing(rawTiles: true), slotOffset: c.slotOffset, expectedBytes: sizes[k])
             for n in result.bands.indices where result.bands[n] != nil { result.bands[n]!.storeRaw(coded: k) }
         }
         return result

@@ -299,7 +299,7 @@ public final class Session {
         let map = x.byteMapIsIdentity ? [] : x.byteMap ?? []
         var previous: Range<Int>? = nil, made: Range<Int>? = nil  // the consumer's and this node's last window rows
         map.withUnsafeBufferPointer { m in
-            let mapped = codec == nil ? nil : m.baseAddress
+            let mapped = codec == nil || m.isEmpty ? nil : m.baseAddress  // an empty array may still have a base address
             for (j, band) in d.bands.enumerated() {
                 let rows = band.inRows, n = rows.count
                 var first = rows.lowerBound

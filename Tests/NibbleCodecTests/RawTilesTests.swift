@@ -96,7 +96,7 @@ final class RawTilesTests: XCTestCase {
         let table = Synthetic.table(bits: 4, tiles: 4, tileSize: 0, make: { Synthetic.reluLike(count: 100, bits: 4, zeroFraction: 0.7, ratio: 0.5, rng: &$0) }, seed: 2)
         guard let q = ActivationQuantizer(bits: 4, step: 0.25, zeroPoint: 0),
               let codec = TensorCodec(quantizer: q, table: table, shape: shape) else { return XCTFail("codec") }
-        let raw = MapCodec.cat(codec).storingRawTiles()
+        let raw = MapCodec.cat(codec).storing(rawTiles: true)
         XCTAssertTrue(raw.storesRaw)
         XCTAssertFalse(MapCodec.cat(codec).storesRaw)
         XCTAssertEqual(raw.worstCaseBytes, codec.worstCaseBytes)
