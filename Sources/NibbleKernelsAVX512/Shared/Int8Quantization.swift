@@ -68,7 +68,12 @@ public enum Int8Quantization {
             UnsafeMutableRawPointer(q + i).storeBytes(of: SIMD8<UInt8>(truncatingIfNeeded: bits), as: SIMD8<UInt8>.self)
             i &+= 8
         }
-        while i < count { q[i] = quantize(x[i], scale: scale, zeroPoint: zeroPoint); i &+= 1 }
+        // Raw loads and stores, as above: `q` may be `x`'s own memory (`QuantizeRows`).
+        while i < count {
+            let v = UnsafeRawPointer(x + i).load(as: Float.self)
+            UnsafeMutableRawPointer(q + i).storeBytes(of: quantize(v, scale: scale, zeroPoint: zeroPoint), as: UInt8.self)
+            i &+= 1
+        }
     }
 
     /// Σ_k w[o][k] for every row, so Σ (q - zp)·w = Σ q·w - zp·Σ w keeps the inner loop zero-point free.

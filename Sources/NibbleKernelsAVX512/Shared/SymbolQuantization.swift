@@ -35,8 +35,10 @@ public enum SymbolQuantization {
             UnsafeMutableRawPointer(q + i).storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: bits), as: SIMD16<UInt8>.self)
             i &+= 16
         }
+        // Raw loads and stores, as above: `q` may be `x`'s own memory (`QuantizeRows`).
         while i < n {
-            q[i] = quantize(x[i], step: step, zeroPoint: zeroPoint, maxSymbol: maxSymbol)
+            let v = UnsafeRawPointer(x + i).load(as: Float.self)
+            UnsafeMutableRawPointer(q + i).storeBytes(of: quantize(v, step: step, zeroPoint: zeroPoint, maxSymbol: maxSymbol), as: UInt8.self)
             i &+= 1
         }
     }
