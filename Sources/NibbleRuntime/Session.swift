@@ -316,13 +316,9 @@ public final class Session {
                     } else {
                         QuantizeRows.uint8(values, count: channels * w, scale: conv.p.inputScale, zeroPoint: conv.p.inputZeroPoint, into: bytes)
                     }
+                    if let m = mapped { ByteTableLookup.map(bytes, count: channels * w, table: m, into: bytes) }
                     for c in 0..<channels {
-                        let src = bytes + c * w, dst = (window + (c * n + r - rows.lowerBound) * w).assumingMemoryBound(to: UInt8.self)
-                        if let m = mapped {
-                            for i in 0..<w { dst[i] = m[Int(src[i])] }
-                        } else {
-                            dst.update(from: src, count: w)
-                        }
+                        (window + (c * n + r - rows.lowerBound) * w).copyMemory(from: bytes + c * w, byteCount: w)
                     }
                 }
                 previous = rows
@@ -409,7 +405,7 @@ public final class Session {
             let mapsWhole = x.byteMap != nil && !x.byteMapIsIdentity && r1 - r0 == tn
             if mapsWhole, let map = x.byteMap {
                 let all = x.channels * tn * w
-                map.withUnsafeBufferPointer { m in for i in 0..<all { symbols[i] = m[Int(symbols[i])] } }
+                map.withUnsafeBufferPointer { ByteTableLookup.map(symbols, count: all, table: $0.baseAddress!, into: symbols) }
             }
             for c in 0..<x.channels {
                 let src = symbols + (c * tn + r0 - t0) * w, at = (c * n + r0 - rows.lowerBound) * w
@@ -417,7 +413,7 @@ public final class Session {
                     moveBytes(raw + at, from: UnsafeRawPointer(src), count: count)
                 } else if let map = x.byteMap {
                     let dst = raw.assumingMemoryBound(to: UInt8.self) + at
-                    map.withUnsafeBufferPointer { m in for i in 0..<count { dst[i] = m[Int(src[i])] } }
+                    map.withUnsafeBufferPointer { ByteTableLookup.map(src, count: count, table: $0.baseAddress!, into: dst) }
                 } else {
                     codec.quantizer.dequantize(UnsafeBufferPointer(start: src, count: count),
                                                into: UnsafeMutableBufferPointer(start: window + at, count: count))
