@@ -31,6 +31,31 @@ struct BitWriter {
         if pending >= 32 { flushWord() }
     }
 
+    /// Appends a code word as `HuffmanTable`'s word tables hold it: code << 5 | length.
+    @inlinable @inline(__always)
+    mutating func write(word: UInt32) {
+        write(word &>> 5, count: Int(word & 31))
+    }
+
+    /// Appends code words `a` then `b`, in one write when they fit in 32 bits together (all but escapes after long
+    /// codes): half the shifts and flush checks of two.
+    @inlinable @inline(__always)
+    mutating func write(word a: UInt32, then b: UInt32) {
+        let al = Int(a & 31), bl = Int(b & 31)
+        if al &+ bl <= 32 {
+            write((a &>> 5) &<< UInt32(bl) | b &>> 5, count: al &+ bl)
+        } else {
+            writeApart(a, b)
+        }
+    }
+
+    /// The rare pair over 32 bits, out of line so the common case stays small enough to inline.
+    @usableFromInline
+    mutating func writeApart(_ a: UInt32, _ b: UInt32) {
+        write(word: a)
+        write(word: b)
+    }
+
     /// Writes the oldest 32 pending bits: one big-endian 4-byte store while it fits, else byte by byte up to
     /// the capacity (then `overflowed`).
     @inlinable @inline(__always)

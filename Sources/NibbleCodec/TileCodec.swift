@@ -111,17 +111,10 @@ public struct TileCodec: Sendable, Equatable {
                         let i = chunk &+ mask.trailingZeroBitCount
                         mask &= mask &- 1
                         var run = i &- next
-                        while run >= longRun { w.write(long &>> 5, count: Int(long & 31)); run &-= longRun }
+                        while run >= longRun { w.write(word: long); run &-= longRun }
                         let v = Int(s[i])
                         if v >= limit { return .invalidSymbol }
-                        // RUN_r and the value in one write when they fit in 32 bits (all but escapes after long codes).
-                        let r = runWords[run], x = valueWords[v], rl = Int(r & 31), xl = Int(x & 31)
-                        if rl &+ xl <= 32 {
-                            w.write((r &>> 5) &<< UInt32(xl) | x &>> 5, count: rl &+ xl)
-                        } else {
-                            w.write(r &>> 5, count: rl)
-                            w.write(x &>> 5, count: xl)
-                        }
+                        w.write(word: runWords[run], then: valueWords[v])  // RUN_r and the value
                         next = i &+ 1
                     }
                     chunk &+= 64
@@ -130,8 +123,8 @@ public struct TileCodec: Sendable, Equatable {
                 // last value's successor: nothing more is written).
                 if !w.overflowed {
                     var run = n &- next
-                    while run >= longRun { w.write(long &>> 5, count: Int(long & 31)); run &-= longRun }
-                    if run > 0 { let r = runWords[run]; w.write(r &>> 5, count: Int(r & 31)) }
+                    while run >= longRun { w.write(word: long); run &-= longRun }
+                    if run > 0 { w.write(word: runWords[run]) }
                 }
                 // Symbols after an overflow are checked by the RAW pass.
                 guard let bytes = w.finish() else { return .doesNotFit }
@@ -154,24 +147,17 @@ public struct TileCodec: Sendable, Equatable {
         return table.codes.valueWords.withUnsafeBufferPointer { words in
             var w = BitWriter(base: out, capacity: capacity)
             var i = 0
-            // Two symbols per write when their words fit in 32 bits (all but escapes after long codes), as
-            // `encodeHuffman` writes a run and its value: half the writer's shifts and flush checks.
+            // Two symbols at a time, as `encodeHuffman` writes a run and its value.
             while i &+ 2 <= n && !w.overflowed {
                 let a = Int(s[i]), b = Int(s[i &+ 1])
                 if a >= limit || b >= limit { return .invalidSymbol }
-                let x = words[a], y = words[b], xl = Int(x & 31), yl = Int(y & 31)
-                if xl &+ yl <= 32 {
-                    w.write((x &>> 5) &<< UInt32(yl) | y &>> 5, count: xl &+ yl)
-                } else {
-                    w.write(x &>> 5, count: xl)
-                    w.write(y &>> 5, count: yl)
-                }
+                w.write(word: words[a], then: words[b])
                 i &+= 2
             }
             if i < n && !w.overflowed {
                 let v = Int(s[i])
                 if v >= limit { return .invalidSymbol }
-                w.write(words[v] &>> 5, count: Int(words[v] & 31))
+                w.write(word: words[v])
             }
             guard let bytes = w.finish() else { return .doesNotFit }
             return .written(bytes)

@@ -180,7 +180,7 @@ public struct CodecPlacement: Sendable {
     /// tiles (`TileCodec.storesRaw`) when its raw size — the worst case its slot already reserves — leaves the
     /// expected peak where it is: its producer skips the Huffman encode, its readers unpack instead of decoding, and
     /// they read the same symbols, so a session's outputs and arena do not change.
-    public func storingRawTiles() -> CodecPlacement {
+    func storingRawTiles() -> CodecPlacement {
         let peak = expectedActivationBytes
         var sizes = coded.map { $0.expectedBytes }
         var result = self
