@@ -26,7 +26,7 @@ public struct TileLayout: Sendable, Equatable {
     }
 
     /// Target values per row-band tile: small enough that a band of a few rows is a fraction of an 8×8 or
-    /// 14×14 map, large enough that the 5 bytes of tile header and directory stay near 0.1 bit/value.
+    /// 14×14 map, large enough that the tile's header byte and directory entry stay near 0.05 bit/value.
     public static let bandValues = 512
 
     /// Rows per tile of a [1, C, H, W] map: max(1, bandValues / (C·W)), at most H.
@@ -53,9 +53,13 @@ public struct TileLayout: Sendable, Equatable {
 /// (`ActivationQuantizer`) and entropy-coded (`TileCodec`) in tiles (`TileLayout`: row bands of a 4-D map, else
 /// `tileValues` consecutive values), the tiles stored back to back after a directory:
 ///
-///     u32 end[tileCount]     little-endian: where tile k ends, counted from the first byte after the directory
+///     uN end[tileCount]      little-endian: where tile k ends, counted from the first byte after the directory;
+///                            N = 8, 16 or 32 bits, the narrowest that holds the tiles' worst case (`entryBytes`)
 ///     tile 0, tile 1, …      each exactly as `TileCodec.encode` wrote it (header byte + payload)
 ///
+/// The entry width follows from the layout and bits alone, so both ends agree on it without storing it. Narrow
+/// entries matter at low entropy: a 512-value band coded at 1 bit/value is 65 bytes, and a 4-byte entry beside it
+/// would cost 6 % (a pooled 32-value vector's single tile, 25 %).
 /// Every tile is bounded by `TileCodec.worstCaseBytes` (raw fallback), so `worstCaseBytes` is a hard bound
 /// on the whole slot: the arena planner reserves it and no input can overflow it. The directory lets the
 /// decoder hand `TileCodec.decode` each tile's exact bytes, and a consumer decode one band (`decodeTile`).
@@ -63,12 +67,16 @@ public struct TileLayout: Sendable, Equatable {
 /// session's kernel scratch).
 public struct TensorCodec: Sendable, Equatable {
     /// Values per flat tile. Small enough that the symbol buffer is tiny, large enough that the 1-byte tile header
-    /// and the 4-byte directory entry cost under 0.01 bit/value.
+    /// and the directory entry cost under 0.01 bit/value.
     public static let tileValues = 4096
 
     public let quantizer: ActivationQuantizer
     public private(set) var tiles: TileCodec
     public let layout: TileLayout
+    /// Every tile at its raw-fallback bound: the most bytes after the directory.
+    let tilesBound: Int
+    /// Bytes per directory entry: 1, 2 or 4, the fewest that hold `tilesBound`.
+    public let entryBytes: Int
 
     /// Nil unless the table matches the quantizer (same bits; its zero-run symbol is the quantizer's zero
     /// point) and count ≥ 1 with a worst case that fits in an Int. Flat tiles.
@@ -87,6 +95,11 @@ public struct TensorCodec: Sendable, Equatable {
         self.quantizer = quantizer
         self.tiles = TileCodec(table: table)
         self.layout = layout
+        let full = layout.planeValues / layout.segment, rest = layout.planeValues % layout.segment
+        var bound = full * (TileCodec.worstCaseBytes(count: layout.planes * layout.segment, bits: quantizer.bits) ?? 0)
+        if rest > 0 { bound += TileCodec.worstCaseBytes(count: layout.planes * rest, bits: quantizer.bits) ?? 0 }
+        self.tilesBound = bound
+        self.entryBytes = bound <= Int(UInt8.max) ? 1 : bound <= Int(UInt16.max) ? 2 : 4
     }
 
     /// The same codec writing RAW tiles only (`TileCodec.storesRaw`), or entropy-coding them: the same slot bound
@@ -101,17 +114,31 @@ public struct TensorCodec: Sendable, Equatable {
     /// Values in the tensor.
     public var count: Int { layout.count }
     public var tileCount: Int { layout.tileCount }
-    public var directoryBytes: Int { 4 * tileCount }
+    public var directoryBytes: Int { entryBytes * tileCount }
     /// Bytes of symbol buffer `encode`, `decode` and the tile calls need.
     public var symbolBytes: Int { layout.maxTileValues }
 
     /// Directory + every tile at its raw-fallback bound: the most bytes `encode` can ever write.
-    public var worstCaseBytes: Int {
-        let full = layout.planeValues / layout.segment
-        let rest = layout.planeValues % layout.segment
-        var total = directoryBytes + full * (TileCodec.worstCaseBytes(count: layout.planes * layout.segment, bits: bits) ?? 0)
-        if rest > 0 { total += TileCodec.worstCaseBytes(count: layout.planes * rest, bits: bits) ?? 0 }
-        return total
+    public var worstCaseBytes: Int { directoryBytes + tilesBound }
+
+    /// Where tile `k` ends, counted from after the directory (entry k of `slot`, which holds the directory).
+    @inline(__always)
+    func tileEnd(_ k: Int, in slot: UnsafeRawPointer) -> Int {
+        switch entryBytes {
+        case 1: return Int(slot.load(fromByteOffset: k, as: UInt8.self))
+        case 2: return Int(UInt16(littleEndian: slot.loadUnaligned(fromByteOffset: 2 * k, as: UInt16.self)))
+        default: return Int(UInt32(littleEndian: slot.loadUnaligned(fromByteOffset: 4 * k, as: UInt32.self)))
+        }
+    }
+
+    /// Records where tile `k` ends (≤ `tilesBound`, so it fits the entry).
+    @inline(__always)
+    func setTileEnd(_ k: Int, _ end: Int, in slot: UnsafeMutableRawPointer) {
+        switch entryBytes {
+        case 1: slot.storeBytes(of: UInt8(end), toByteOffset: k, as: UInt8.self)
+        case 2: slot.storeBytes(of: UInt16(end).littleEndian, toByteOffset: 2 * k, as: UInt16.self)
+        default: slot.storeBytes(of: UInt32(end).littleEndian, toByteOffset: 4 * k, as: UInt32.self)
+        }
     }
 
     /// Quantizes and encodes `count` values into `slot` (at least `worstCaseBytes`), using `symbols`
@@ -177,12 +204,12 @@ public struct TensorCodec: Sendable, Equatable {
     private func encodeTile(_ k: Int, symbols: UnsafeMutablePointer<UInt8>, into slot: UnsafeMutableRawBufferPointer) -> Int? {
         let tilesStart = directoryBytes
         guard k >= 0, k < tileCount, slot.count >= worstCaseBytes, let base = slot.baseAddress else { return nil }
-        let start = k == 0 ? 0 : Int(UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * (k - 1), as: UInt32.self)))
+        let start = k == 0 ? 0 : tileEnd(k - 1, in: base)
         guard start <= slot.count - tilesStart else { return nil }
         let out = UnsafeMutableRawBufferPointer(start: base + tilesStart + start, count: slot.count - tilesStart - start)
         // Cannot fail when tiles 0..<k were written by this codec: the slot holds the worst case.
         guard let written = tiles.encode(UnsafeBufferPointer(start: symbols, count: layout.tileValues(k)), into: out) else { return nil }
-        base.storeBytes(of: UInt32(start + written).littleEndian, toByteOffset: 4 * k, as: UInt32.self)
+        setTileEnd(k, start + written, in: base)
         return tilesStart + start + written
     }
 
@@ -191,8 +218,8 @@ public struct TensorCodec: Sendable, Equatable {
     public func decodeTile(_ k: Int, _ slot: UnsafeRawBufferPointer, symbols: UnsafeMutablePointer<UInt8>) -> Bool {
         let tilesStart = directoryBytes
         guard k >= 0, k < tileCount, slot.count >= tilesStart, let base = slot.baseAddress else { return false }
-        let start = k == 0 ? 0 : Int(UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * (k - 1), as: UInt32.self)))
-        let end = Int(UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * k, as: UInt32.self)))
+        let start = k == 0 ? 0 : tileEnd(k - 1, in: base)
+        let end = tileEnd(k, in: base)
         guard end > start, end <= slot.count - tilesStart else { return false }
         let tile = UnsafeRawBufferPointer(start: base + tilesStart + start, count: end - start)
         return tiles.decode(tile, into: UnsafeMutableBufferPointer(start: symbols, count: layout.tileValues(k)))

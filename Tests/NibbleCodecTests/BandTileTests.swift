@@ -84,7 +84,7 @@ final class BandTileTests: XCTestCase {
                     }
                     // A damaged directory entry is refused by the tile decoder too.
                     if c.tileCount > 1 {
-                        banded.withUnsafeMutableBytes { $0.storeBytes(of: UInt32(0).littleEndian, toByteOffset: 0, as: UInt32.self) }
+                        banded.withUnsafeMutableBytes { c.setTileEnd(0, 0, in: $0.baseAddress!) }
                         XCTAssertFalse(banded.withUnsafeBytes { s in symbols.withUnsafeMutableBufferPointer { c.decodeTile(0, s, symbols: $0.baseAddress!) } })
                         XCTAssertFalse(banded.withUnsafeBytes { s in symbols.withUnsafeMutableBufferPointer { c.decodeTile(c.tileCount, s, symbols: $0.baseAddress!) } })
                     }

@@ -34,6 +34,32 @@ final class TensorCodecTests: XCTestCase {
         }
     }
 
+    /// The directory's entries are as narrow as the tiles' worst case allows (1 byte up to 255, 2 up to 65,535, else
+    /// 4), right at each edge: incompressible noise fills every tile to its bound, so the last entry holds the
+    /// largest end there is, and sparse data must round-trip too.
+    func testDirectoryEntriesAreAsNarrowAsTheBoundAllows() throws {
+        var rng = SplitMix64(seed: 13)
+        let fit: [Float] = (0..<5000).map { _ in rng.unit() < 0.9 ? 0 : Float(rng.unit()) }
+        // 8 bits: a tile of n ≤ 4096 values is at most 1 + n bytes.
+        for (count, width) in [(1, 1), (254, 1), (255, 2), (65_500, 2), (65_535, 4)] {
+            let c = try codec(bits: 8, count: count, values: fit)
+            XCTAssertEqual(c.entryBytes, width, "\(count) values")
+            XCTAssertEqual(c.directoryBytes, width * c.tileCount)
+            for sparse in [false, true] {
+                let x: [Float] = (0..<count).map { _ in sparse ? (rng.unit() < 0.9 ? 0 : Float(rng.unit())) : Float(rng.unit() * 100) }
+                var slot = [UInt8](repeating: 0xAA, count: c.worstCaseBytes)
+                var symbols = [UInt8](repeating: 0, count: c.symbolBytes)
+                var y = [Float](repeating: -1, count: count)
+                let n = try XCTUnwrap(slot.withUnsafeMutableBytes { s in symbols.withUnsafeMutableBufferPointer { c.encode(x, into: s, symbols: $0.baseAddress!) } })
+                if !sparse { XCTAssertEqual(n, c.worstCaseBytes, "noise fills the bound (\(count) values)") }
+                XCTAssertEqual(slot.withUnsafeBytes { c.tileEnd(c.tileCount - 1, in: $0.baseAddress!) }, n - c.directoryBytes)
+                XCTAssertTrue(slot.withUnsafeBytes { s in y.withUnsafeMutableBufferPointer { yb in symbols.withUnsafeMutableBufferPointer {
+                    c.decode(UnsafeRawBufferPointer(rebasing: s[0..<n]), into: yb.baseAddress!, symbols: $0.baseAddress!) } } })
+                XCTAssertEqual(y, x.map { c.quantizer.dequantize(c.quantizer.quantize($0)) }, "\(count) values, sparse \(sparse)")
+            }
+        }
+    }
+
     /// Data the table was not fitted on (uniform noise, signed) falls back to raw tiles and still fits the bound.
     func testUnfittedDataStaysWithinTheWorstCase() throws {
         var rng = SplitMix64(seed: 9)
@@ -65,10 +91,10 @@ final class TensorCodecTests: XCTestCase {
         let good = Array(slot[0..<n])
         XCTAssertTrue(decodes(good))
         var pastEnd = good
-        pastEnd.withUnsafeMutableBytes { $0.storeBytes(of: UInt32(n + 100).littleEndian, toByteOffset: 4, as: UInt32.self) }
+        pastEnd.withUnsafeMutableBytes { c.setTileEnd(1, n + 100, in: $0.baseAddress!) }
         XCTAssertFalse(decodes(pastEnd))
         var outOfOrder = good
-        outOfOrder.withUnsafeMutableBytes { $0.storeBytes(of: UInt32(0).littleEndian, toByteOffset: 4, as: UInt32.self) }
+        outOfOrder.withUnsafeMutableBytes { c.setTileEnd(1, 0, in: $0.baseAddress!) }
         XCTAssertFalse(decodes(outOfOrder))
         var badHeader = good
         badHeader[c.directoryBytes] = 0x2F  // bits 2, mode 15
