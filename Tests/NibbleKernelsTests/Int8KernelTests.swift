@@ -68,6 +68,36 @@ final class Int8KernelTests: XCTestCase {
                                       strideH: 2, strideW: 2, padTop: 1, padLeft: 1, groups: 9))
     }
 
+    /// Depthwise convs (Int8DepthwiseDirect) on maps wider than a vector, with partial last vectors, every stride and
+    /// dilation phase layout, a 1-wide map, a tall kernel and the largest kernel it takes (512 taps, sums near 2^24:
+    /// all weights −128 and inputs at the far end of the zero point).
+    func testDepthwiseWideMaps() {
+        let shapes = [
+            ConvGeometry(inC: 5, inH: 9, inW: 40, outC: 5, outH: 9, outW: 40, kernelH: 3, kernelW: 3, padTop: 1, padLeft: 1, groups: 5),
+            ConvGeometry(inC: 3, inH: 12, inW: 57, outC: 3, outH: 6, outW: 29, kernelH: 5, kernelW: 5, strideH: 2, strideW: 2,
+                         padTop: 2, padLeft: 2, groups: 3),
+            ConvGeometry(inC: 4, inH: 11, inW: 35, outC: 4, outH: 4, outW: 11, kernelH: 3, kernelW: 3, strideH: 3, strideW: 3,
+                         padTop: 1, padLeft: 0, dilationH: 2, dilationW: 2, groups: 4),
+            ConvGeometry(inC: 6, inH: 50, inW: 1, outC: 6, outH: 50, outW: 1, kernelH: 5, kernelW: 1, padTop: 2, padLeft: 0, groups: 6),
+            ConvGeometry(inC: 2, inH: 16, inW: 32, outC: 2, outH: 1, outW: 1, kernelH: 16, kernelW: 32, groups: 2),
+        ]
+        for (i, g) in shapes.enumerated() {
+            checkConv(g, seed: UInt64(40 + i), bias: i % 2 == 0, clamp: i % 2 == 0 ? (0, 6) : (-.infinity, .infinity))
+            if g.outPixels >= 49 { checkPixelRanges(g) }
+        }
+        // The largest sums: 512 taps of (255 − 0)·(−128).
+        let g = shapes[4]
+        let input = [Float](repeating: 10, count: g.inC * g.inH * g.inW), weights = [Int8](repeating: -128, count: g.inC * 512)
+        let scales: [Float] = [1, 1]
+        let scratch = AlignedBuffer<UInt8>(count: Int8Conv.scratchByteCount(g), fill: 0xA5)
+        for isa in KernelISA.supported {
+            var out = [Float](repeating: 0, count: g.outC)
+            Int8Conv.run(g, input: input, inputScale: 1.0 / 255, inputZeroPoint: 0, weights: weights, weightScales: scales,
+                         bias: nil, output: &out, scratch: scratch.raw, isa: isa)
+            XCTAssertEqual(out, [Float(-512 * 255 * 128 / 255), Float(-512 * 255 * 128 / 255)], isa.name)
+        }
+    }
+
     func checkPixelRanges(_ g: ConvGeometry, file: StaticString = #filePath, line: UInt = #line) {
         var rng = SplitMix(seed: 9)
         let input = (0..<(g.inC * g.inH * g.inW)).map { _ in rng.float(-1, 3) }
@@ -81,7 +111,7 @@ final class Int8KernelTests: XCTestCase {
             var whole = [Float](repeating: 0, count: n)
             Int8Conv.run(g, input: input, inputScale: inputScale, inputZeroPoint: zp, weights: weights, weightScales: scales,
                          bias: nil, output: &whole, scratch: scratch.raw, isa: isa)
-            for pixels in [0..<g.outPixels, 5..<23, 41..<42] {
+            for pixels in [0..<g.outPixels, 5..<23, 41..<42, (g.outPixels / 3)..<(g.outPixels - 7)] {
                 var part = [Float](repeating: -7, count: n)
                 Int8Conv.run(g, input: input, inputScale: inputScale, inputZeroPoint: zp, weights: weights, weightScales: scales,
                              bias: nil, output: &part, scratch: scratch.raw, outputPixels: pixels, quantizedInput: q, isa: isa)

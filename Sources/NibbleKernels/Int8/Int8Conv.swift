@@ -19,10 +19,12 @@ public enum Int8Conv {
         #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
         if KernelISA.detected >= .avx2 {
             n = Swift.max(n, NibbleKernelsAVX2.Int8ConvTiled.scratchByteCount(g.forAVX2))
+            if Int8DepthwiseDirect.applies(g) { n = Swift.max(n, NibbleKernelsAVX2.Int8DepthwiseDirect.scratchByteCount(g.forAVX2)) }
             if NibbleKernelsAVX2.Int8ConvIndirect.applies(g.forAVX2) { n = Swift.max(n, NibbleKernelsAVX2.Int8ConvIndirect.scratchByteCount(g.forAVX2)) }
         }
         if KernelISA.detected >= .avx512 {
             n = Swift.max(n, NibbleKernelsAVX512.Int8ConvTiled.scratchByteCount(g.forAVX512))
+            if Int8DepthwiseDirect.applies(g) { n = Swift.max(n, NibbleKernelsAVX512.Int8DepthwiseDirect.scratchByteCount(g.forAVX512)) }
             if NibbleKernelsAVX512.Int8ConvIndirect.applies(g.forAVX512) {
                 n = Swift.max(n, NibbleKernelsAVX512.Int8ConvIndirect.scratchByteCount(g.forAVX512))
             }
