@@ -140,4 +140,85 @@ final class SyntheticModelTests: XCTestCase {
         // [[1,2],[3,4]] · its transpose
         XCTAssertEqual(try run.run([1, 2, 3, 4]), [5, 11, 11, 25])
     }
+
+    /// tf2onnx writes Keras' explicit padding as a zero Pad before the Conv (MobileNetV2's strided blocks: bottom/right only).
+    func testZeroPadFoldsIntoConvPads() throws {
+        for opset: Int64 in [10, 13] {
+            var b = ONNXBuilder()
+            b.opset = opset
+            b.input("x", ["N", 1, 3, 3])
+            b.initializer("w", [1, 1, 2, 2], [1, 1, 1, 1])
+            if opset < 11 {
+                b.node("Pad", ["x"], ["p"], ["pads": .ints([0, 0, 0, 0, 0, 0, 1, 1])])
+            } else {
+                b.initializer("pads", [8], ints: [0, 0, 0, 0, 0, 0, 1, 1])
+                b.node("Pad", ["x", "pads"], ["p"], ["mode": .string("constant")])
+            }
+            b.node("Conv", ["p", "w"], ["y"], ["strides": .ints([2, 2])])
+            b.outputs = ["y"]
+            let (g, run) = try convert(b)
+            XCTAssertEqual(g.nodes.map { $0.op }, [.conv], "opset \(opset)")
+            XCTAssertEqual(g.nodes[0].attribute(.pads)?.ints, [0, 0, 1, 1])
+            XCTAssertEqual(g.tensors[g.outputs[0]].shape, [1, 1, 2, 2])
+            XCTAssertEqual(try run.run([1, 2, 3, 4, 5, 6, 7, 8, 9]), [12, 9, 15, 9])
+        }
+    }
+
+    /// Keras ResNet's pool1_pad: a zero Pad before a MaxPool folds only when the input is non-negative (after Relu).
+    func testZeroPadFoldsIntoMaxPoolAfterRelu() throws {
+        func model(relu: Bool) -> ONNXBuilder {
+            var b = ONNXBuilder()
+            b.input("x", ["N", 1, 3, 3])
+            b.node("Relu", ["x"], ["r"])
+            b.initializer("pads", [8], ints: [0, 0, 1, 1, 0, 0, 1, 1])
+            b.node("Pad", [relu ? "r" : "x", "pads"], ["p"], name: "pool_pad")
+            b.node("MaxPool", ["p"], ["y"], ["kernel_shape": .ints([3, 3]), "strides": .ints([2, 2])])
+            b.outputs = ["y"]
+            return b
+        }
+        let (g, run) = try convert(model(relu: true))
+        XCTAssertEqual(g.nodes.map { $0.op }, [.relu, .maxPool])
+        XCTAssertEqual(g.nodes[1].attribute(.pads)?.ints, [1, 1, 1, 1])
+        XCTAssertEqual(try run.run([-1, 2, -3, 4, -5, 6, -7, 8, -9]), [4, 6, 8, 8])
+        XCTAssertThrowsError(try convert(model(relu: false))) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("MaxPool") && text.contains("pool_pad") && text.contains("non-negative"), text)
+        }
+    }
+
+    func testUnsupportedPadsNameThePad() throws {
+        func model(_ edit: (inout ONNXBuilder) -> Void) -> ONNXBuilder {
+            var b = ONNXBuilder()
+            b.input("x", ["N", 1, 3, 3])
+            b.initializer("w", [1, 1, 2, 2], [1, 1, 1, 1])
+            b.initializer("pads", [8], ints: [0, 0, 1, 1, 0, 0, 1, 1])
+            edit(&b)
+            b.outputs = ["y"]
+            return b
+        }
+        let cases: [(ONNXBuilder, [String])] = [
+            (model { b in
+                b.initializer("v", [], [1])
+                b.node("Pad", ["x", "pads", "v"], ["p"], name: "pad_one")
+                b.node("Conv", ["p", "w"], ["y"]) }, ["pad_one", "constant value 1"]),
+            (model { b in
+                b.node("Pad", ["x", "pads"], ["p"], name: "pad_reflect", ["mode": .string("reflect")])
+                b.node("Conv", ["p", "w"], ["y"]) }, ["pad_reflect", "reflect"]),
+            (model { b in
+                b.node("Pad", ["x", "pads"], ["p"], name: "pad_then_add")
+                b.node("Add", ["p", "p"], ["y"], name: "adder") }, ["adder", "pad_then_add"]),
+            (model { b in
+                b.initializer("cp", [8], ints: [0, 1, 0, 0, 0, 0, 0, 0])
+                b.node("Pad", ["x", "cp"], ["p"], name: "pad_channels")
+                b.node("Conv", ["p", "w"], ["y"]) }, ["pad_channels", "spatial"]),
+            (model { b in
+                b.node("Pad", ["x", "pads"], ["y"], name: "pad_out") }, ["pad_out", "graph output"]),
+        ]
+        for (b, needles) in cases {
+            XCTAssertThrowsError(try convert(b)) { error in
+                let text = "\(error)"
+                for s in needles { XCTAssertTrue(text.contains(s), "\(s) not in: \(text)") }
+            }
+        }
+    }
 }

@@ -32,6 +32,8 @@ final class GraphBuilder {
     var dequantizedWeights: [String: DequantizedWeight] = [:]
     var activationQuantizations: [String: ActivationQuantization] = [:]
     var prequantized: [String: QDQLayer] = [:]
+    /// Zero Pads not emitted, by ONNX output name; Conv/MaxPool readers fold them into their pads (Importer+Pad.swift).
+    var pendingPads: [String: PendingPad] = [:]
 
     init(opset: Int, uses: [String: Int], graphOutputs: Set<String>) {
         self.opset = opset; self.uses = uses; self.graphOutputs = graphOutputs

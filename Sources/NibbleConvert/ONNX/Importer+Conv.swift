@@ -53,7 +53,12 @@ extension ONNXImporter {
         if group < 1 || group > xs[1] || ws[0] % group != 0 || xs[1] != ws[1] * group {
             throw n.unsupported("group \(group) does not fit input channels \(xs[1]) and weight shape \(ws) (needs C = \(ws[1]) × group, M divisible by group)")
         }
-        let pads = try resolvePads(n, input: xs, kernel: kernel, strides: strides, dilations: dilations)
+        var pads = try resolvePads(n, input: xs, kernel: kernel, strides: strides, dilations: dilations)
+        if let pending = pendingPad(n, b, input: xs) {
+            // A zero Pad before the Conv (Importer+Pad.swift): auto_pad sees the padded input, then both pads add up.
+            let own = try resolvePads(n, input: pending.padded, kernel: kernel, strides: strides, dilations: dilations)
+            pads = zip(own, pending.pads).map { $0 + $1 }
+        }
         let oh = ShapeRules.windowOutput(input: xs[2], kernel: kernel[0], stride: strides[0], padBegin: pads[0], padEnd: pads[2], dilation: dilations[0], ceil: false)
         let ow = ShapeRules.windowOutput(input: xs[3], kernel: kernel[1], stride: strides[1], padBegin: pads[1], padEnd: pads[3], dilation: dilations[1], ceil: false)
         if oh < 1 || ow < 1 {
@@ -140,7 +145,15 @@ extension ONNXImporter {
         if isMax && storageOrder != 0 { throw n.unsupported("storage_order=1 is not supported") }
         let ceil = try n.int("ceil_mode", default: 0)
         if ceil != 0 && ceil != 1 { throw n.malformed("ceil_mode \(ceil), expected 0 or 1") }
-        let pads = try resolvePads(n, input: xs, kernel: k, strides: strides, dilations: dilations)
+        var pads = try resolvePads(n, input: xs, kernel: k, strides: strides, dilations: dilations)
+        if let pending = pendingPad(n, b, input: xs) {
+            // Zero padding equals MaxPool's own padding when the input is ≥ 0 and every window keeps a real value.
+            if !isMax || !isNonNegative(x, b) {
+                throw n.unsupported("input '\(n.inputs[0])' is the output of Pad '\(b.pendingPads[n.inputs[0]]!.node)'; a zero Pad folds into a MaxPool only when its input is non-negative (after Relu or a clamp at ≥ 0)")
+            }
+            let own = try resolvePads(n, input: pending.padded, kernel: k, strides: strides, dilations: dilations)
+            pads = zip(own, pending.pads).map { $0 + $1 }
+        }
         if pads[0] >= k[0] || pads[2] >= k[0] || pads[1] >= k[1] || pads[3] >= k[1] {
             throw n.unsupported("pads \(pads) must be smaller than the kernel \(k)")
         }

@@ -104,6 +104,7 @@ extension ONNXImporter {
             if b.tensors[t].dtype != .float32 { throw n.unsupported("input '\(n.inputs[0])' is not float32") }
             b.pendingQuantizations[out] = PendingQuantization(node: n.name, parameters: p)
             b.alias(out, to: t, absorbing: n.inputs[0])
+            forwardPendingPad(n, b)
         }
     }
 
@@ -149,6 +150,7 @@ extension ONNXImporter {
             b.activationQuantizations[out] = ActivationQuantization(scale: s, zeroPoint: Int(zp - p.type.min),
                                                                     source: "QuantizeLinear '\(pending.node)' → DequantizeLinear '\(n.name)'")
             recordGrid(out, b, step: s, zeroPoint: zp - p.type.min, bits: p.type.max - p.type.min == 15 ? 4 : 8)
+            forwardPendingPad(n, b)
         }
     }
 

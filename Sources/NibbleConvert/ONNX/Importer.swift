@@ -16,7 +16,7 @@ public enum ONNXImporter {
     public static let supportedOperators = [
         "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "ConstantOfShape", "Conv",
         "Div", "Dropout", "Flatten", "Gather (constant data)", "Gemm", "GlobalAveragePool", "HardSigmoid", "HardSwish",
-        "Identity", "MatMul", "MaxPool", "Mul", "Relu", "Reshape", "Shape", "Sigmoid", "Slice (constant data)", "Softmax",
+        "Identity", "MatMul", "MaxPool", "Mul", "Pad (zero, into Conv)", "Relu", "Reshape", "Shape", "Sigmoid", "Slice (constant data)", "Softmax",
         "Squeeze", "Sub", "Transpose", "Unsqueeze", "QuantizeLinear", "DequantizeLinear",
     ]
 
@@ -90,6 +90,8 @@ public enum ONNXImporter {
         var outputs: [Int] = []
         for o in g.output {
             switch b.values[o.name] {
+            case _ where b.pendingPads[o.name] != nil:
+                throw ConvertError.unsupported("ONNX model: graph output '\(o.name)' is the output of Pad '\(b.pendingPads[o.name]!.node)'; a zero Pad is only supported when a Conv (or a MaxPool of a non-negative tensor) reads it")
             case _ where b.pendingQuantizations[o.name] != nil:
                 throw ConvertError.unsupported("ONNX model: graph output '\(o.name)' is the integer output of QuantizeLinear '\(b.pendingQuantizations[o.name]!.node)'; outputs must be float32 (end the graph with a DequantizeLinear)")
             case nil:
@@ -138,6 +140,7 @@ public enum ONNXImporter {
     static func lower(_ n: NodeView, _ b: GraphBuilder) throws {
         if n.op == "Constant" { return try lowerConstant(n, b) }
         try rejectQuantizedInputs(n, b)
+        try rejectPendingPads(n, b)
         var known: [HostTensor?] = []
         var allKnown = true
         for k in n.inputs.indices {
@@ -154,6 +157,7 @@ public enum ONNXImporter {
         }
         switch n.op {
         case "Conv": try lowerConv(n, b)
+        case "Pad": try lowerPad(n, b)
         case "BatchNormalization": try lowerBatchNorm(n, b)
         case "MaxPool", "AveragePool": try lowerPool(n, b)
         case "GlobalAveragePool": try lowerGlobalAveragePool(n, b)
