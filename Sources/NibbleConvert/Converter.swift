@@ -20,13 +20,18 @@ public enum Recipe: String, Sendable, CaseIterable {
 public enum Converter {
     /// Converts an ONNX model. `.int8` needs `calibration` (a float32 batch shaped like the model input);
     /// the fp32 model is run on it with the Nibble runtime to find each Conv/FullyConnected input range.
-    /// The result is checked by loading it with the runtime before it is returned.
+    /// The result is checked by loading it with the runtime before it is returned. `outputs`, when not empty, are
+    /// the ONNX values to keep as the model's outputs (`ONNXImporter.selectingOutputs`); the rest of the graph that
+    /// none of them reads is left out.
     public static func convert(onnxBytes: [UInt8], recipe: Recipe = .fp32, calibration: CalibrationData? = nil,
                                calibrationMethod: CalibrationMethod = .minMax,
                                ternary: TernaryOptions = TernaryOptions(),
                                bitSerial: BitSerialOptions = BitSerialOptions(),
-                               pruning: PruningOptions = PruningOptions()) throws -> (nib: [UInt8], report: ConversionReport) {
-        var result = try ONNXImporter.importGraph(try ONNXImporter.decode(onnxBytes))
+                               pruning: PruningOptions = PruningOptions(),
+                               outputs: [String] = []) throws -> (nib: [UInt8], report: ConversionReport) {
+        var model = try ONNXImporter.decode(onnxBytes)
+        if !outputs.isEmpty { model = try ONNXImporter.selectingOutputs(outputs, of: model) }
+        var result = try ONNXImporter.importGraph(model)
         let recipeName = recipe == .bitSerial ? bitSerial.name : recipe.rawValue
         result.graph.metadata.append(("recipe", recipeName))
         if pruning.isEnabled {

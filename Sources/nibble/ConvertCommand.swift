@@ -25,6 +25,9 @@ struct ConvertCommand: ParsableCommand {
             keeps its own scales: its Conv/Gemm/MatMul with dequantized weights become int8 under any recipe.
             --recipe-file R.txt gives the recipe options as lines (recipe = ternary, group-size = 16, act-bits = 4,
             layer conv1 = int8, …).
+            --outputs a,b keeps only those ONNX values as outputs and leaves out the nodes none of them reads (an
+            skl2onnx classifier's int64 label and ZipMap outputs, which Nibble cannot produce). A zero Pad of H/W
+            (tf2onnx's Keras padding) folds into the reading Conv's pads.
             Pruning (fp32 and int8 recipes): --sparsity S zeroes the fraction S of each Conv/Gemm's weights with the
             smallest magnitude, --nm N:M keeps the N largest of every M input channels; FullyConnected and 1x1 convs
             (CSR or N:M) and stride-1 convs (CSR) are then stored sparse where the sparse kernel is predicted faster.
@@ -75,6 +78,10 @@ struct ConvertCommand: ParsableCommand {
 
     @Option(help: "With --sparsity / --nm: store the layers a sparse kernel runs sparse where the cost model predicts a speed-up (auto), always (sparse) or never (dense).")
     var sparseStorage: String = "auto"
+
+    @Option(help: ArgumentHelp("Comma-separated ONNX values to keep as the model's outputs (default: the graph's own outputs); nodes none of them reads are left out.",
+                               discussion: "E.g. --outputs probabilities for an skl2onnx classifier, whose int64 label (ArgMax) and ZipMap outputs Nibble cannot produce."))
+    var outputs: String?
 
     @Flag(help: "Do not print the per-layer report.")
     var quiet = false
@@ -143,7 +150,8 @@ struct ConvertCommand: ParsableCommand {
         var codecReport: CodecReport?
         do {
             (nib, report) = try Converter.convert(onnxBytes: onnx, recipe: recipe, calibration: data, calibrationMethod: method,
-                                                     ternary: ternary, bitSerial: bitSerial ?? BitSerialOptions(), pruning: pruning)
+                                                     ternary: ternary, bitSerial: bitSerial ?? BitSerialOptions(), pruning: pruning,
+                                                     outputs: try parseOutputs())
             if let codecChoice, let data {
                 progress("fitting codec tables (bits \(codecChoice), transform \(transformChoice.rawValue))…")
                 (nib, codecReport) = try CodecFitter.fit(nib: nib, data: data, bits: codecChoice, transform: transformChoice)
@@ -154,6 +162,14 @@ struct ConvertCommand: ParsableCommand {
         try writeFile(nib, to: output)
         if !quiet { print(report); if let codecReport { print(codecReport) } }
         progress("wrote \(output) (\(formatBytes(nib.count)))")
+    }
+
+    /// `--outputs a,b` as names; empty without the option.
+    func parseOutputs() throws -> [String] {
+        guard let outputs else { return [] }
+        let names = outputs.split(separator: ",", omittingEmptySubsequences: false).map { String($0) }
+        if names.contains(where: \.isEmpty) { throw CLIError("--outputs '\(outputs)': expected comma-separated value names, none empty") }
+        return names
     }
 
     /// `--codec-bits N|auto` and `--codec-budget` as a choice; nil without --codec-bits.

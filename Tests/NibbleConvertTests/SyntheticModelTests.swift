@@ -141,6 +141,36 @@ final class SyntheticModelTests: XCTestCase {
         XCTAssertEqual(try run.run([1, 2, 3, 4]), [5, 11, 11, 25])
     }
 
+    /// skl2onnx's classifiers: probabilities beside an int64 label (ArgMax) that Nibble cannot produce. The whole
+    /// graph is refused naming the ArgMax; `outputs` keeps the probabilities and leaves the label's nodes out.
+    func testSelectedOutputsLeaveTheRestOfTheGraphOut() throws {
+        var b = ONNXBuilder()
+        b.input("x", ["N", 2])
+        b.initializer("w", [2, 3], [1, 0, -1, 0, 1, 2])
+        b.node("MatMul", ["x", "w"], ["logits"])
+        b.node("Softmax", ["logits"], ["probabilities"], ["axis": .int(1)])
+        b.node("ArgMax", ["probabilities"], ["label"], name: "argmax", ["axis": .int(1)])
+        b.node("Relu", ["logits"], ["hidden"])
+        b.outputs = ["label", "probabilities"]
+        XCTAssertThrowsError(try Converter.convert(onnxBytes: try b.bytes())) { error in
+            XCTAssertTrue("\(error)".contains("node 'argmax' (ArgMax)"), "\(error)")
+        }
+        let (nib, _) = try Converter.convert(onnxBytes: try b.bytes(), outputs: ["probabilities"])
+        let run = try NibRunner(nib)
+        XCTAssertEqual(run.model.graph.nodes.map { $0.op }, [.fullyConnected, .softmax])
+        let y = try run.run([1, 2])
+        let e: [Float] = [1, 2, 3].map { exp($0 - 3) }, sum = e.reduce(0, +)
+        for (a, b) in zip(y, e.map { $0 / sum }) { XCTAssertEqual(a, b, accuracy: 1e-6) }
+        // An intermediate value may be an output too, in the order given.
+        let (both, _) = try Converter.convert(onnxBytes: try b.bytes(), outputs: ["hidden", "probabilities"])
+        XCTAssertEqual(try NibRunner(both).model.graph.outputs.count, 2)
+        for bad in [["nothing"], ["x"], ["probabilities", "probabilities"]] {
+            XCTAssertThrowsError(try Converter.convert(onnxBytes: try b.bytes(), outputs: bad)) { error in
+                XCTAssertTrue("\(error)".contains("--outputs"), "\(bad): \(error)")
+            }
+        }
+    }
+
     /// tf2onnx writes Keras' explicit padding as a zero Pad before the Conv (MobileNetV2's strided blocks: bottom/right only).
     func testZeroPadFoldsIntoConvPads() throws {
         for opset: Int64 in [10, 13] {
