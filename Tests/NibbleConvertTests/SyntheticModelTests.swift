@@ -59,6 +59,41 @@ final class SyntheticModelTests: XCTestCase {
         XCTAssertEqual(y, [3, 3, 2, 3, 3, 2, 2, 2, 1])
     }
 
+    /// tf2onnx keeps a depthwise conv's batch norm as Mul then Add of [1, C, 1, 1] constants: both fold into the conv
+    /// (weights and bias), and the Relu6 after them into its clamp. A [C] constant after a conv broadcasts along W, and
+    /// a Mul of a conv that has another reader changes only that path: neither folds.
+    func testChannelMulAndAddFoldIntoTheConv() throws {
+        func model(scale: [Float], scaleShape: [Int], extraReader: Bool = false) -> ONNXBuilder {
+            var b = ONNXBuilder()
+            b.input("x", ["N", 2, 2, 2])
+            b.initializer("w", [2, 1, 1, 1], [1, 2])
+            b.initializer("s", scaleShape, scale)
+            b.initializer("t", [1, 2, 1, 1], [0.5, -1])
+            b.node("Conv", ["x", "w"], ["c"], ["group": .int(2)])
+            b.node("Mul", ["c", "s"], ["m"])
+            b.node("Add", ["t", "m"], ["a"])
+            b.initializer("lo", [], [0]); b.initializer("hi", [], [6])
+            b.node("Clip", ["a", "lo", "hi"], ["y"])
+            b.outputs = extraReader ? ["y", "c"] : ["y"]
+            return b
+        }
+        let x: [Float] = [1, 2, 3, 4, 1, 2, 3, 4]
+        // Channel 0: clip(3·x + 0.5); channel 1: clip(−1·2x − 1).
+        let (g, run) = try convert(model(scale: [3, -1], scaleShape: [1, 2, 1, 1]))
+        XCTAssertEqual(g.nodes.map { $0.op }, [.conv])
+        XCTAssertEqual(g.nodes[0].attribute(.outputMax)?.floats, [6])
+        XCTAssertEqual(try run.run(x), [3.5, 6, 6, 6, 0, 0, 0, 0])
+        let (gs, runs) = try convert(model(scale: [0.5], scaleShape: []))   // one value for every channel
+        XCTAssertEqual(gs.nodes.map { $0.op }, [.conv])
+        XCTAssertEqual(try runs.run(x), [1, 1.5, 2, 2.5, 0, 1, 2, 3])
+        let (gw, runw) = try convert(model(scale: [3, -1], scaleShape: [2]))   // along W
+        XCTAssertEqual(gw.nodes.map { $0.op }, [.conv, .mul, .add])
+        XCTAssertEqual(try runw.run(x), [3.5, 0, 6, 0, 5, 0, 6, 0])
+        let (ge, rune) = try convert(model(scale: [3, -1], scaleShape: [1, 2, 1, 1], extraReader: true))
+        XCTAssertEqual(ge.nodes.map { $0.op }, [.conv, .mul, .add])
+        XCTAssertEqual(try rune.run(x), [3.5, 6, 6, 6, 0, 0, 0, 0])
+    }
+
     func testSoftmaxOpset11CoercesTo2D() throws {
         var b = ONNXBuilder()
         b.opset = 11
@@ -125,6 +160,14 @@ final class SyntheticModelTests: XCTestCase {
         XCTAssertThrowsError(try Converter.convert(onnxBytes: try b.bytes())) { error in
             let text = "\(error)"
             XCTAssertTrue(text.contains("node 'g' (Gemm)") && text.contains("transA=1"), text)
+        }
+        // Clip's opset-6 attributes at opset 13 would otherwise clamp nothing.
+        var c = ONNXBuilder()
+        c.input("x", ["N", 2])
+        c.node("Clip", ["x"], ["y"], name: "clip", ["min": .float(0)])
+        c.outputs = ["y"]
+        XCTAssertThrowsError(try Converter.convert(onnxBytes: try c.bytes())) { error in
+            XCTAssertTrue("\(error)".contains("node 'clip' (Clip): attribute 'min'"), "\(error)")
         }
     }
 

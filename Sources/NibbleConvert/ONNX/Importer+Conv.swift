@@ -104,23 +104,7 @@ extension ONNXImporter {
             t[i] = params[1][i] - params[2][i] * s[i]
         }
         guard let out = n.outputs.first, !out.isEmpty else { throw n.malformed("has no output") }
-        if let p = b.soleProducer(of: n.inputs[0]), [.conv, .fullyConnected].contains(b.nodes[p].op),
-           b.nodes[p].attribute(.outputMin) == nil, b.nodes[p].attribute(.outputMax) == nil,
-           let w = b.constants[b.nodes[p].inputs[1]], w.shape.first == c {
-            let producer = b.nodes[p]
-            let perChannel = w.count / c
-            var wf = w.floats
-            for o in 0..<c { for k in 0..<perChannel { wf[o * perChannel + k] *= s[o] } }
-            var bias = producer.inputs[2] == absentTensor ? [Float](repeating: 0, count: c) : (b.constants[producer.inputs[2]]?.floats ?? [])
-            if bias.count != c { throw n.malformed("bias of '\(producer.name)' has \(bias.count) values, expected \(c)") }
-            for o in 0..<c { bias[o] = bias[o] * s[o] + t[o] }
-            b.nodes[p].inputs[1] = try b.addConstant(name: "\(producer.name).weight_bn", HostTensor(shape: w.shape, floats: wf), context: n.where_())
-            b.nodes[p].inputs[2] = try b.addConstant(name: "\(producer.name).bias_bn", HostTensor(shape: [c], floats: bias), context: n.where_())
-            // Pre-quantized weights stay on their grid: w·s[o] = q·(scale[o]·|s[o]|) up to q's sign.
-            if var q = b.prequantized[producer.name] {
-                q.weightScales = q.weightScales.enumerated().map { $1 * abs(s[$0]) }
-                b.prequantized[producer.name] = q
-            }
+        if let p = b.soleProducer(of: n.inputs[0]), try scaleOutputChannels(of: p, by: s, shift: t, b, n) {
             b.alias(out, to: x, absorbing: n.inputs[0])
             return
         }

@@ -57,38 +57,4 @@ extension ONNXImporter {
         let y = try b.addNode(n, op: .matMul, inputs: [ta, tb], output: n.outputs[0], shape: lead + [sa[sa.count - 2], sb[sb.count - 1]])
         b.bind(n.outputs[0], .tensor(y))
     }
-
-    /// Add(x, c) right after a Conv/FullyConnected whose output has no other reader, with c one value per
-    /// output channel: c becomes (or joins) that node's bias. Returns false when the pattern does not apply.
-    static func fuseBiasAdd(_ n: NodeView, _ b: GraphBuilder) throws -> Bool {
-        guard n.op == "Add", n.inputs.count == 2 else { return false }
-        for (dyn, cst) in [(0, 1), (1, 0)] {
-            guard case .tensor(let x)? = try b.value(n, dyn), case .constant(let c)? = try b.value(n, cst), c.isFloat,
-                  let p = b.soleProducer(of: n.inputs[dyn]) else { continue }
-            let node = b.nodes[p]
-            if node.attribute(.outputMin) != nil || node.attribute(.outputMax) != nil { continue }
-            let xs = b.tensors[x].shape
-            let channels: Int
-            let expected: [Int]
-            switch node.op {
-            case .fullyConnected: channels = xs[1]; expected = [1, channels]
-            case .conv: channels = xs[1]; expected = [1, channels, 1, 1]
-            default: continue
-            }
-            if c.shape.count > expected.count { continue }
-            let padded = [Int](repeating: 1, count: expected.count - c.shape.count) + c.shape
-            if padded != expected { continue }
-            var bias = c.floats
-            if node.inputs[2] != absentTensor {
-                guard let old = b.constants[node.inputs[2]], old.count == channels else { continue }
-                let o = old.floats
-                for i in 0..<channels { bias[i] += o[i] }
-            }
-            b.nodes[p].inputs[2] = try b.addConstant(name: node.inputs[2] == absentTensor ? n.inputs[cst] : "\(node.name).bias_add",
-                                                     HostTensor(shape: [channels], floats: bias), context: n.where_())
-            b.alias(n.outputs[0], to: x, absorbing: n.inputs[dyn])
-            return true
-        }
-        return false
-    }
 }

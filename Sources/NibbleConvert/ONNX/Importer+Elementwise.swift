@@ -5,7 +5,7 @@ import NibbleFormat
 extension ONNXImporter {
     static func lowerBinary(_ n: NodeView, _ b: GraphBuilder) throws {
         try n.requireArity(inputs: 2...2, consumed: b.consumed)
-        if try fuseBiasAdd(n, b) { return }
+        if try fuseChannelAffine(n, b) { return }
         guard let va = try b.value(n, 0), let vb = try b.value(n, 1) else { throw n.malformed("needs two inputs") }
         guard let shape = ShapeRules.broadcast(b.shape(va), b.shape(vb)) else {
             throw n.malformed("shapes \(b.shape(va)) and \(b.shape(vb)) do not broadcast")
@@ -57,6 +57,10 @@ extension ONNXImporter {
             lo = try n.float("min", default: -.greatestFiniteMagnitude)
             hi = try n.float("max", default: .greatestFiniteMagnitude)
         } else {
+            // Opset 11 moved min/max to inputs; attributes left over from an older exporter would be ignored silently.
+            if let a = ["min", "max"].first(where: n.has) {
+                throw n.unsupported("attribute '\(a)' is not part of Clip at opset \(b.opset) (min and max are inputs since opset 11)")
+            }
             for (k, what) in [(1, "min"), (2, "max")] {
                 guard let c = try b.constantInput(n, k, what) else { continue }
                 if c.count != 1 { throw n.unsupported("\(what) '\(n.inputs[k])' has shape \(c.shape); expected a scalar") }

@@ -56,6 +56,7 @@ public enum FP32DepthwiseDirect {
                     (dst + sHi).update(repeating: 0, count: wp &- sHi)
                 }
             }
+            (scratch + hp &* rowStride).update(repeating: 0, count: vw)
             let w = weights + ch &* kH &* kW
             let b: Float = bias?[ch] ?? 0
             let out = output + ch &* outH &* outW
@@ -104,6 +105,21 @@ public enum FP32DepthwiseDirect {
                         ow &+= block
                         if ow >= outW { break }
                     }
+                } else if vectorized {
+                    // Rows narrower than a vector (a MobileNet's 12×12 … 3×3 maps at 16 lanes): one vector of
+                    // the same operations, its first outW lanes stored; the rest read the next row or the zeroed
+                    // slack past the last one and are dropped.
+                    var acc = FVec(repeating: b)
+                    for kh in 0..<kH {
+                        let rowBase = prow + kh &* dh &* rowStride
+                        let wr = w + kh &* kW
+                        for kw in 0..<kW {
+                            let r = UnsafeRawPointer(rowBase + column(kw &* dw, split: split, half: half))
+                            acc = madd(acc, FVec(repeating: wr[kw]), r.loadUnaligned(as: FVec.self))
+                        }
+                    }
+                    let y = clamp(acc, lov, hiv)
+                    for j in 0..<outW { orow[j] = y[j] }
                 } else {
                     for ow in 0..<outW {
                         var acc = b
