@@ -96,8 +96,10 @@ public enum Int8ConvTiled {
                         let outRow = output + o &* n
                         let src = tile + r &* nr
                         Int8Quantization.subtract(inputZeroPoint &* rowSums[o], from: src, count: cols)
-                        if implicit {
-                            // Scatter the padded-grid positions that are real outputs (ow < outW).
+                        if implicit && wp != g.outW {
+                            // Scatter the padded-grid positions that are real outputs (ow < outW); with no columns of
+                            // padding (1x1 convs) the grid is the output itself, taken below in one call instead of a
+                            // row at a time (late rows of 12 or 6 values are mostly scalar tail).
                             var j = 0
                             var oh = p0 / wp
                             var ow = p0 &- oh &* wp
@@ -129,6 +131,15 @@ public enum Int8ConvTiled {
                              scale: Float, zeroPoint: Int32, padValue: UInt8, hp: Int, wp: Int,
                              into dst: UnsafeMutablePointer<UInt8>) {
         let inH = g.inH, inW = g.inW
+        if hp == inH && wp == inW && g.padTop == 0 && g.padLeft == 0 {
+            // No padding (1x1 convs): the padded input is the input, quantized in one pass.
+            let count = g.inCPerGroup &* inH &* inW
+            if let quantized { dst.update(from: quantized, count: count) } else {
+                Int8Quantization.quantize(input, count: count, scale: scale, zeroPoint: zeroPoint, into: dst)
+            }
+            (dst + count).update(repeating: padValue, count: 2 &* Int8Microkernel.tileColumns)
+            return
+        }
         let sLo = Swift.min(Swift.max(g.padLeft, 0), wp)
         let sHi = Swift.max(sLo, Swift.min(wp, g.padLeft &+ inW))
         for ci in 0..<g.inCPerGroup {
