@@ -54,6 +54,17 @@ final class Int8KernelTests: XCTestCase {
         var g = CanonicalLayers.l4
         g.inC = 37; g.outC = 29
         checkConv(g, seed: 5, bias: true, clamp: (0, .infinity))
+        // Few output pixels (Int8ConvTiled.runFewPixels, K a multiple of 64): a ResNet's last 2×2 maps (K = 576, 37
+        // channels: a partial group of 4 weight rows), a grouped 3×3 on 3×3 with padding, 16 pixels (half a VNNI
+        // tile), and the same with K = 630 (the GEMM).
+        checkConv(ConvGeometry(inC: 64, inH: 4, inW: 4, outC: 37, outH: 2, outW: 2, kernelH: 3, kernelW: 3,
+                               strideH: 2, strideW: 2, padTop: 1, padLeft: 1), seed: 6, bias: true, clamp: (0, 6))
+        checkConv(ConvGeometry(inC: 128, inH: 3, inW: 3, outC: 10, outH: 3, outW: 3, kernelH: 3, kernelW: 3,
+                               padTop: 1, padLeft: 1, groups: 2), seed: 7, bias: false, clamp: (-.infinity, .infinity))
+        checkConv(ConvGeometry(inC: 256, inH: 4, inW: 4, outC: 23, outH: 4, outW: 4, kernelH: 1, kernelW: 1),
+                  seed: 8, bias: true, clamp: (-.infinity, .infinity))
+        checkConv(ConvGeometry(inC: 70, inH: 4, inW: 4, outC: 37, outH: 2, outW: 2, kernelH: 3, kernelW: 3,
+                               strideH: 2, strideW: 2, padTop: 1, padLeft: 1), seed: 9, bias: true, clamp: (0, 6))
     }
 
     /// A session's threads each take a range of output pixels, and a CAT window hands the kernel its input already

@@ -36,6 +36,12 @@ public enum Int8ConvTiled {
                            scratch: UnsafeMutableRawPointer, outputMin: Float, outputMax: Float,
                            pixels: Range<Int>, quantizedInput: UnsafePointer<UInt8>? = nil) {
         if pixels.isEmpty { return }
+        if usesFewPixels(g, pixels: pixels.count) {
+            runFewPixels(g, input: input, inputScale: inputScale, inputZeroPoint: inputZeroPoint, weights: weights,
+                         weightScales: weightScales, bias: bias, output: output, scratch: scratch, outputMin: outputMin,
+                         outputMax: outputMax, pixels: pixels, quantizedInput: quantizedInput)
+            return
+        }
         let lay = layout(g)
         let offsets = scratch.assumingMemoryBound(to: Int.self)
         let rowSums = (scratch + lay.rowSums).assumingMemoryBound(to: Int32.self)
@@ -120,6 +126,74 @@ public enum Int8ConvTiled {
                     m0 &+= mr
                 }
                 p0 &+= nr
+            }
+        }
+    }
+
+    /// Whether `runFewPixels` takes a call: at most half a tile of output pixels, whose other columns the GEMM would
+    /// compute for nothing (a ResNet50 on 64² ends on 2×2 maps: 4 of 32 columns, 2.25 MB of weights each), and a
+    /// reduction of whole 64-byte steps (at least 4): `dot4`'s tail is scalar, and on a MobileNet's 1x1 with K = 112
+    /// it made the conv 6× slower than the GEMM.
+    @inline(__always) static func usesFewPixels(_ g: ConvGeometry, pixels: Int) -> Bool {
+        pixels <= Int8Microkernel.tileColumns / 2 && g.reductionLength % 64 == 0 && g.reductionLength >= 256
+    }
+
+    /// The conv as dot products (the FullyConnected kernel's `dot4`): each pixel's receptive field gathered once into
+    /// a row in the weights' (c, kh, kw) order (the zero point on padding), then every 4 weight rows against each
+    /// pixel's row while they are in L1, so the weights stream from memory once. The sums and the epilogue are
+    /// the GEMM's, so both give the same bits.
+    static func runFewPixels(_ g: ConvGeometry, input: UnsafePointer<Float>, inputScale: Float, inputZeroPoint: Int32,
+                             weights: UnsafePointer<Int8>, weightScales: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                             output: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer, outputMin: Float,
+                             outputMax: Float, pixels: Range<Int>, quantizedInput: UnsafePointer<UInt8>?) {
+        let lay = layout(g), k = g.reductionLength, n = g.outPixels, ocg = g.outCPerGroup, icg = g.inCPerGroup
+        let inPlane = g.inH &* g.inW
+        let rowSums = (scratch + lay.rowSums).assumingMemoryBound(to: Int32.self)
+        let rows = (scratch + lay.panel).assumingMemoryBound(to: UInt8.self)   // pixels.count · K ≤ the panel
+        let q = (scratch + lay.q).assumingMemoryBound(to: UInt8.self)          // one group's input ≤ its part
+        Int8Quantization.rowSums(weights, rows: g.outC, length: k, into: rowSums)
+        let zp = UInt8(truncatingIfNeeded: Swift.max(0, Swift.min(255, inputZeroPoint)))
+        for grp in 0..<g.groups {
+            let src: UnsafePointer<UInt8>
+            if let quantizedInput {
+                src = quantizedInput + grp &* icg &* inPlane
+            } else {
+                Int8Quantization.quantize(input + grp &* icg &* inPlane, count: icg &* inPlane, scale: inputScale,
+                                          zeroPoint: inputZeroPoint, into: q)
+                src = UnsafePointer(q)
+            }
+            for (j, p) in pixels.enumerated() {
+                let oh = p / g.outW, ow = p &- oh &* g.outW
+                var d = rows + j &* k
+                for ci in 0..<icg {
+                    for kh in 0..<g.kernelH {
+                        let ih = oh &* g.strideH &- g.padTop &+ kh &* g.dilationH
+                        for kw in 0..<g.kernelW {
+                            let iw = ow &* g.strideW &- g.padLeft &+ kw &* g.dilationW
+                            d.pointee = ih >= 0 && ih < g.inH && iw >= 0 && iw < g.inW ? src[(ci &* g.inH &+ ih) &* g.inW &+ iw] : zp
+                            d += 1
+                        }
+                    }
+                }
+            }
+            let wG = weights + grp &* ocg &* k
+            var o0 = 0
+            while o0 < ocg {
+                let live = Swift.min(4, ocg &- o0)
+                let w0 = wG + o0 &* k
+                let w1 = wG + (o0 &+ Swift.min(1, live &- 1)) &* k
+                let w2 = wG + (o0 &+ Swift.min(2, live &- 1)) &* k
+                let w3 = wG + (o0 &+ Swift.min(3, live &- 1)) &* k
+                for (j, p) in pixels.enumerated() {
+                    let sums = Int8Microkernel.dot4(n: k, x: UnsafePointer(rows + j &* k), w0, w1, w2, w3)
+                    for r in 0..<live {
+                        let o = grp &* ocg &+ o0 &+ r
+                        output[o &* n &+ p] = Int8Quantization.dequantize(sums[r] &- inputZeroPoint &* rowSums[o],
+                                                                          scale: inputScale * weightScales[o], bias: bias?[o] ?? 0,
+                                                                          outputMin: outputMin, outputMax: outputMax)
+                    }
+                }
+                o0 &+= 4
             }
         }
     }
