@@ -179,13 +179,10 @@ public enum Int8ConvTiled {
             let wG = weights + grp &* ocg &* k
             var o0 = 0
             while o0 < ocg {
-                let live = Swift.min(4, ocg &- o0)
-                let w0 = wG + o0 &* k
-                let w1 = wG + (o0 &+ Swift.min(1, live &- 1)) &* k
-                let w2 = wG + (o0 &+ Swift.min(2, live &- 1)) &* k
-                let w3 = wG + (o0 &+ Swift.min(3, live &- 1)) &* k
+                let live = Swift.min(4, ocg &- o0), w0 = wG + o0 &* k
+                @inline(__always) func w(_ r: Int) -> UnsafePointer<Int8> { Int8MicrokernelGeneric.row(w0, r, lda: k, rows: live) }
                 for (j, p) in pixels.enumerated() {
-                    let sums = Int8Microkernel.dot4(n: k, x: UnsafePointer(rows + j &* k), w0, w1, w2, w3)
+                    let sums = Int8Microkernel.dot4(n: k, x: UnsafePointer(rows + j &* k), w0, w(1), w(2), w(3))
                     for r in 0..<live {
                         let o = grp &* ocg &+ o0 &+ r
                         output[o &* n &+ p] = Int8Quantization.dequantize(sums[r] &- inputZeroPoint &* rowSums[o],
