@@ -9,7 +9,7 @@
 // whole NCHW row segments, stored as vectors. An earlier version kept channels in lanes (XNNPACK's dwconv layout) and
 // spent most of its time storing each pixel's lanes one by one into the NCHW output.
 //
-// Exactness: |q − zp| ≤ 255 and |w| ≤ 128, so a sum of at most `maximumTaps` products stays below 2^24 and every
+// Exactness: the zero point is a uint8 one (0...255, as the runtime checks), so |q − zp| ≤ 255; |w| ≤ 128; a sum of at most `maximumTaps` products stays below 2^24 and every
 // partial sum is an integer a float holds exactly, fused or not. The epilogue is Int8Quantization.dequantize's IEEE
 // operations (multiply, add, clamp) per lane, so results equal Int8ConvReference bit for bit.
 
