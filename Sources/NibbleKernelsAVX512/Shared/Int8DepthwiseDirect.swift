@@ -115,7 +115,7 @@ public enum Int8DepthwiseDirect {
             for oh in rows {
                 let owEnd = oh == rows.upperBound ? pixels.upperBound &- oh &* outW : outW
                 let ow = oh == rows.lowerBound ? pixels.lowerBound &- oh &* outW : 0
-                (out + (oh &* outW &+ ow)).update(from: grid + ((oh &- rows.lowerBound) &* wp &+ ow), count: owEnd &- ow)
+                copy(grid + ((oh &- rows.lowerBound) &* wp &+ ow), to: out + (oh &* outW &+ ow), count: owEnd &- ow)
             }
             return
         }
@@ -134,6 +134,18 @@ public enum Int8DepthwiseDirect {
                 ow &+= lanes
             }
         }
+    }
+
+    /// `count` floats, a vector at a time: these rows are 3 to 112 values, and `update(from:count:)` was a memmove
+    /// call per row (7 % of a CAT MobileNet run, whose line buffer hands the kernel one output row at a time).
+    @inline(__always)
+    static func copy(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i &+ lanes <= count {
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: UnsafeRawPointer(src + i).loadUnaligned(as: FVec.self), as: FVec.self)
+            i &+= lanes
+        }
+        while i < count { dst[i] = src[i]; i &+= 1 }
     }
 
     /// Plane rows `rows` (padded rows) of channel `ch`: plane[(r − rows.lowerBound)·rowLength + (c mod strideW)·phaseLength
@@ -164,7 +176,7 @@ public enum Int8DepthwiseDirect {
             let src = floats + ((ih &- ihLo) &* inW &+ iwLo)
             let d = plane + (ih &+ g.padTop &- rows.lowerBound) &* rowFloats
             if sw == 1 {
-                (d + (iwLo &+ g.padLeft)).update(from: src, count: count)
+                copy(src, to: d + (iwLo &+ g.padLeft), count: count)
                 continue
             }
             // Strided: each phase's columns c ≡ φ (mod strideW), c = iw + padLeft: those at j = c − c0, c0 + sw, …
