@@ -63,6 +63,19 @@ public enum FP32DepthwiseDirect {
             for oh in 0..<outH {
                 let prow = UnsafePointer(scratch) + oh &* sh &* rowStride
                 let orow = out + oh &* outW
+                /// One vector of outputs from column ow: the bias, then the taps in (kh, kw) order, clamped.
+                @inline(__always) func vector(at ow: Int) -> FVec {
+                    var acc = FVec(repeating: b)
+                    for kh in 0..<kH {
+                        let rowBase = prow + kh &* dh &* rowStride
+                        let wr = w + kh &* kW
+                        for kw in 0..<kW {
+                            let r = UnsafeRawPointer(rowBase + (column(kw &* dw, split: split, half: half) &+ ow))
+                            acc = madd(acc, FVec(repeating: wr[kw]), r.loadUnaligned(as: FVec.self))
+                        }
+                    }
+                    return clamp(acc, lov, hiv)
+                }
                 if vectorized && outW >= vw {
                     // Blocks of four vectors (four independent FMA chains), then single vectors; the
                     // last block is shifted left to end at outW (recomputing a few outputs) instead of
@@ -91,16 +104,7 @@ public enum FP32DepthwiseDirect {
                             o.storeBytes(of: clamp(acc2, lov, hiv), toByteOffset: vw &* 8, as: FVec.self)
                             o.storeBytes(of: clamp(acc3, lov, hiv), toByteOffset: vw &* 12, as: FVec.self)
                         } else {
-                            var acc = FVec(repeating: b)
-                            for kh in 0..<kH {
-                                let rowBase = prow + kh &* dh &* rowStride
-                                let wr = w + kh &* kW
-                                for kw in 0..<kW {
-                                    let r = UnsafeRawPointer(rowBase + (column(kw &* dw, split: split, half: half) &+ ow))
-                                    acc = madd(acc, FVec(repeating: wr[kw]), r.loadUnaligned(as: FVec.self))
-                                }
-                            }
-                            UnsafeMutableRawPointer(orow + ow).storeBytes(of: clamp(acc, lov, hiv), as: FVec.self)
+                            UnsafeMutableRawPointer(orow + ow).storeBytes(of: vector(at: ow), as: FVec.self)
                         }
                         ow &+= block
                         if ow >= outW { break }
@@ -109,16 +113,7 @@ public enum FP32DepthwiseDirect {
                     // Rows narrower than a vector (a MobileNet's 12×12 … 3×3 maps at 16 lanes): one vector of
                     // the same operations, its first outW lanes stored; the rest read the next row or the zeroed
                     // slack past the last one and are dropped.
-                    var acc = FVec(repeating: b)
-                    for kh in 0..<kH {
-                        let rowBase = prow + kh &* dh &* rowStride
-                        let wr = w + kh &* kW
-                        for kw in 0..<kW {
-                            let r = UnsafeRawPointer(rowBase + column(kw &* dw, split: split, half: half))
-                            acc = madd(acc, FVec(repeating: wr[kw]), r.loadUnaligned(as: FVec.self))
-                        }
-                    }
-                    let y = clamp(acc, lov, hiv)
+                    let y = vector(at: 0)
                     for j in 0..<outW { orow[j] = y[j] }
                 } else {
                     for ow in 0..<outW {
