@@ -35,23 +35,26 @@ public enum Int8DepthwiseDirect {
     /// Floats per phase of a plane row: a vector starting at any output column < outW, plus the furthest tap's shift;
     /// the padded width on the grid.
     @inline(__always) static func phaseLength(_ g: ConvGeometry) -> Int {
-        usesGrid(g) ? IndirectImage.width(g) : g.outW &+ lanes &+ (g.kernelW &- 1) &* g.dilationW / g.strideW
+        usesGrid(g) ? IndirectImage.width(g) : g.outW &+ slack &+ (g.kernelW &- 1) &* g.dilationW / g.strideW
     }
+    /// Floats a plane row may be written or read past its last used column: a vector, or a whole `Chunk` (fillPlane
+    /// stores a row's last chunk whole, its lanes past the row as zeros).
+    static let slack = Swift.max(lanes, Chunk.scalarCount)
+    typealias Chunk = SIMD8<Float>
     /// Floats per plane row (all phases).
     @inline(__always) static func rowLength(_ g: ConvGeometry) -> Int { g.strideW &* phaseLength(g) }
 
-    /// Byte offsets of the scratch parts: tap offsets, weights as floats, one input channel quantized and as floats,
-    /// the grid outputs (`usesGrid`), then the plane (with a vector of zeros after it: grid vectors read past the
-    /// last row).
+    /// Byte offsets of the scratch parts: tap offsets, weights as floats, one input row (strided convs), the grid
+    /// outputs (`usesGrid`), then the plane (with `slack` floats after it: grid vectors and a last row's chunk reach
+    /// past the last row).
     @inline(__always)
-    static func layout(_ g: ConvGeometry) -> (weights: Int, bytes: Int, floats: Int, grid: Int, plane: Int, total: Int) {
-        let taps = g.kernelH &* g.kernelW, channel = g.inH &* g.inW
+    static func layout(_ g: ConvGeometry) -> (weights: Int, row: Int, grid: Int, plane: Int, total: Int) {
+        let taps = g.kernelH &* g.kernelW
         let weights = roundUp64(taps &* 8)
-        let bytes = weights &+ roundUp64(taps &* 4)
-        let floats = bytes &+ roundUp64(channel)
-        let grid = floats &+ roundUp64(channel &* 4)
+        let row = weights &+ roundUp64(taps &* 4)
+        let grid = row &+ (g.strideW > 1 ? roundUp64((g.inW &+ 16) &* 4) : 0)
         let plane = grid &+ (usesGrid(g) ? roundUp64((g.outH &* phaseLength(g) &+ lanes) &* 4) : 0)
-        return (weights, bytes, floats, grid, plane, plane &+ roundUp64((IndirectImage.height(g) &* rowLength(g) &+ lanes) &* 4))
+        return (weights, row, grid, plane, plane &+ roundUp64((IndirectImage.height(g) &* rowLength(g) &+ slack) &* 4))
     }
 
     public static func scratchByteCount(_ g: ConvGeometry) -> Int { layout(g).total }
@@ -74,17 +77,16 @@ public enum Int8DepthwiseDirect {
             }
         }
         let w = (scratch + lay.weights).assumingMemoryBound(to: Float.self)
-        let bytes = (scratch + lay.bytes).assumingMemoryBound(to: UInt8.self)
-        let floats = (scratch + lay.floats).assumingMemoryBound(to: Float.self)
         let plane = (scratch + lay.plane).assumingMemoryBound(to: Float.self)
         let grid = (scratch + lay.grid).assumingMemoryBound(to: Float.self)
+        let row = (scratch + lay.row).assumingMemoryBound(to: Float.self)
         let n = g.outPixels, outW = g.outW
         let firstRow = pixels.lowerBound / outW, lastRow = (pixels.upperBound &- 1) / outW
         let r0 = firstRow &* g.strideH, r1 = lastRow &* g.strideH &+ (g.kernelH &- 1) &* g.dilationH &+ 1
         let lo = FVec(repeating: outputMin), hi = FVec(repeating: outputMax)
         for ch in 0..<g.inC {
             fillPlane(g, channel: ch, rows: r0..<r1, input: input, quantized: quantizedInput, scale: inputScale,
-                      zeroPoint: inputZeroPoint, bytes: bytes, floats: floats, into: plane)
+                      zeroPoint: inputZeroPoint, row: row, into: plane)
             for t in 0..<taps { w[t] = Float(weights[ch &* taps &+ t]) }
             let s = FVec(repeating: inputScale * weightScales[ch]), b = FVec(repeating: bias?[ch] ?? 0)
             let out = output + ch &* n
@@ -97,7 +99,7 @@ public enum Int8DepthwiseDirect {
     /// One channel's output rows `rows` (their pixels in `pixels`), a vector of output columns at a time: `sum(p)` is
     /// Σ (q − zp)·w for the lanes' columns, p their first column's address in the plane row of the output row
     /// (each tap at its own offset from p); then y = clamp(sum·scale + bias), the first row and the last one cut
-    /// to `pixels`, a partial last vector stored lane by lane.
+    /// to `pixels`, the range's partial last vector stored lane by lane.
     @inline(__always)
     static func storeRows(_ g: ConvGeometry, _ rows: ClosedRange<Int>, pixels: Range<Int>, plane: UnsafeRawPointer,
                           firstPlaneRow r0: Int, output out: UnsafeMutablePointer<Float>, scale s: FVec, bias b: FVec,
@@ -126,7 +128,8 @@ public enum Int8DepthwiseDirect {
             let dst = out + oh &* outW
             while ow < owEnd {
                 let y = clampLanes(sum(src + 4 &* ow) * s + b, lo: lo, hi: hi)
-                if ow &+ lanes <= owEnd {
+                // A partial vector whose lanes stay inside the range spills into later rows, which are stored later.
+                if ow &+ lanes <= owEnd || oh &* outW &+ ow &+ lanes <= pixels.upperBound {
                     UnsafeMutableRawPointer(dst + ow).storeBytes(of: y, as: FVec.self)
                 } else {
                     for j in 0..<(owEnd &- ow) { dst[ow &+ j] = y[j] }
@@ -149,53 +152,100 @@ public enum Int8DepthwiseDirect {
     }
 
     /// Plane rows `rows` (padded rows) of channel `ch`: plane[(r − rows.lowerBound)·rowLength + (c mod strideW)·phaseLength
-    /// + c / strideW] = q(ch, r − padTop, c − padLeft) − zp for padded columns c, 0 outside the input and past the row.
-    /// The channel's input rows are quantized and turned into floats in one pass each (a MobileNet's late maps have
-    /// rows of 6 or 3 values, below one vector), then copied row by row into place.
+    /// + c / strideW] = q(ch, r − padTop, c − padLeft) − zp for padded columns c the taps read, 0 elsewhere.
+    /// Each input row is quantized and turned into floats in one pass, a `Chunk` at a time, straight into its plane row
+    /// at stride 1, else into `row` and then split into phases. A row's last chunk is stored whole, its lanes past the
+    /// row as zeros: the padding's value (at stride 1 on the grid they fall on the next row, filled later).
     static func fillPlane(_ g: ConvGeometry, channel ch: Int, rows: Range<Int>, input: UnsafePointer<Float>,
-                          quantized: UnsafePointer<UInt8>?, scale: Float, zeroPoint: Int32, bytes: UnsafeMutablePointer<UInt8>,
-                          floats: UnsafeMutablePointer<Float>, into plane: UnsafeMutablePointer<Float>) {
+                          quantized: UnsafePointer<UInt8>?, scale: Float, zeroPoint: Int32,
+                          row: UnsafeMutablePointer<Float>, into plane: UnsafeMutablePointer<Float>) {
         let rowFloats = rowLength(g), phase = phaseLength(g), sw = g.strideW, inW = g.inW
-        plane.update(repeating: 0, count: rows.count &* rowFloats &+ lanes)
-        // Input rows whose padded row is in `rows`, and input columns whose padded column lies in the row.
+        plane.update(repeating: 0, count: rows.count &* rowFloats &+ slack)
+        // Input rows whose padded row is in `rows`, and input columns whose padded column a tap reads.
         let ihLo = Swift.max(0, rows.lowerBound &- g.padTop), ihHi = Swift.min(g.inH, rows.upperBound &- g.padTop)
-        let iwLo = Swift.max(0, 0 &- g.padLeft), iwHi = Swift.min(inW, rowFloats &- g.padLeft)
+        let iwLo = Swift.max(0, 0 &- g.padLeft), iwHi = Swift.min(inW, IndirectImage.width(g) &- g.padLeft)
         if ihLo >= ihHi || iwLo >= iwHi { return }
-        let at = (ch &* g.inH &+ ihLo) &* inW, span = (ihHi &- ihLo) &* inW
-        let q: UnsafePointer<UInt8>
-        if let quantized {
-            q = quantized + at
-        } else {
-            Int8Quantization.quantize(input + at, count: span, scale: scale, zeroPoint: zeroPoint, into: bytes)
-            q = UnsafePointer(bytes)
-        }
-        storeFloats(ofBytes: q, count: span, minus: Float(zeroPoint), into: floats)
-        let count = iwHi &- iwLo
-        let c0Phase = (iwLo &+ g.padLeft) % sw, c0Index = (iwLo &+ g.padLeft) / sw
+        let count = iwHi &- iwLo, c0 = iwLo &+ g.padLeft
+        let z = Chunk(repeating: Float(zeroPoint))
         for ih in ihLo..<ihHi {
-            let src = floats + ((ih &- ihLo) &* inW &+ iwLo)
+            let at = (ch &* g.inH &+ ih) &* inW &+ iwLo
             let d = plane + (ih &+ g.padTop &- rows.lowerBound) &* rowFloats
-            if sw == 1 {
-                copy(src, to: d + (iwLo &+ g.padLeft), count: count)
-                continue
+            let to = sw == 1 ? d + c0 : row
+            if let quantized {
+                fillRow(ByteChunks(bytes: quantized + at, zeroPoint: z), count: count, to16: sw > 1, into: to)
+            } else {
+                fillRow(FloatChunks(x: input + at, scale: Chunk(repeating: scale), zeroPoint: z), count: count, to16: sw > 1, into: to)
             }
-            // Strided: each phase's columns c ≡ φ (mod strideW), c = iw + padLeft: those at j = c − c0, c0 + sw, …
-            // of the row (c0 = iwLo + padLeft), stored from index c / strideW on.
-            for phi in 0..<sw {
-                let late = phi < c0Phase
-                var j = phi &+ (late ? sw : 0) &- c0Phase
-                var dst = d + (phi &* phase &+ c0Index &+ (late ? 1 : 0))
-                if sw == 2 {
-                    // Eight columns of a phase from sixteen of the row (SIMD16.evenHalf: one shuffle).
-                    while j &+ 16 <= count {
-                        UnsafeMutableRawPointer(dst).storeBytes(of: UnsafeRawPointer(src + j).loadUnaligned(as: SIMD16<Float>.self).evenHalf,
-                                                                as: SIMD8<Float>.self)
-                        j &+= 16; dst += 8
-                    }
-                }
-                while j < count { dst.pointee = src[j]; j &+= sw; dst += 1 }
-            }
+            if sw > 1 { split(row, count: count, firstColumn: c0, stride: sw, phase: phase, into: d) }
         }
+    }
+
+    /// d[0 ..< count] = the source's values, the last chunk stored whole (zeros past count), and with `to16` zeros up to
+    /// a multiple of 16 (`split` reads whole SIMD16s).
+    @inline(__always)
+    static func fillRow<Source: ChunkSource>(_ src: Source, count: Int, to16: Bool, into d: UnsafeMutablePointer<Float>) {
+        let n = Chunk.scalarCount, full = count & ~(n &- 1), live = count &- full
+        var j = 0
+        while j < full { UnsafeMutableRawPointer(d + j).storeBytes(of: src.chunk(at: j), as: Chunk.self); j &+= n }
+        if live > 0 {
+            let v = src.chunk(at: full, count: live).replacing(with: 0, where: Chunk(0, 1, 2, 3, 4, 5, 6, 7) .>= Chunk(repeating: Float(live)))
+            UnsafeMutableRawPointer(d + full).storeBytes(of: v, as: Chunk.self)
+            j &+= n
+        }
+        if to16 && j & 15 != 0 { UnsafeMutableRawPointer(d + j).storeBytes(of: Chunk(), as: Chunk.self) }
+    }
+
+    /// A strided plane row from `count` values of `row` (its zeros after them included): the value at j goes to phase
+    /// (c0 + j) mod strideW, index (c0 + j) / strideW. Splitting from memory keeps the quantizing loop plain (computed
+    /// in registers, the even/odd split was pushed into the quantizing arithmetic and made it 1.7× slower).
+    @inline(__always)
+    static func split(_ row: UnsafePointer<Float>, count: Int, firstColumn c0: Int, stride sw: Int, phase: Int,
+                      into d: UnsafeMutablePointer<Float>) {
+        if sw == 2 {
+            // Sixteen values at even j: their even lanes are columns of c0's phase, their odd lanes of the other.
+            let even = d + ((c0 & 1) &* phase &+ c0 >> 1), odd = d + ((1 &- c0 & 1) &* phase &+ (c0 &+ 1) >> 1)
+            var j = 0
+            while j < count {
+                let v = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD16<Float>.self)
+                UnsafeMutableRawPointer(even + j >> 1).storeBytes(of: v.evenHalf, as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(odd + j >> 1).storeBytes(of: v.oddHalf, as: SIMD8<Float>.self)
+                j &+= 16
+            }
+            return
+        }
+        for j in 0..<count { d[(c0 &+ j) % sw &* phase &+ (c0 &+ j) / sw] = row[j] }
+    }
+}
+
+/// Input values as `Int8DepthwiseDirect.Chunk`s of q − zp: a whole chunk at `j`, or the first `count` lanes of one.
+protocol ChunkSource {
+    func chunk(at j: Int) -> Int8DepthwiseDirect.Chunk
+    func chunk(at j: Int, count: Int) -> Int8DepthwiseDirect.Chunk
+}
+
+/// Floats to quantize (Int8Quantization's operations).
+struct FloatChunks: ChunkSource {
+    let x: UnsafePointer<Float>, scale: Int8DepthwiseDirect.Chunk, zeroPoint: Int8DepthwiseDirect.Chunk
+    @inline(__always) func chunk(at j: Int) -> Int8DepthwiseDirect.Chunk {
+        Int8Quantization.quantizedFloats(UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self), scale: scale, zeroPoint: zeroPoint)
+    }
+    @inline(__always) func chunk(at j: Int, count: Int) -> Int8DepthwiseDirect.Chunk {
+        var v = SIMD8<Float>()
+        for t in 0..<count { v[t] = x[j &+ t] }
+        return Int8Quantization.quantizedFloats(v, scale: scale, zeroPoint: zeroPoint)
+    }
+}
+
+/// Bytes already quantized with the layer's scale and zero point.
+struct ByteChunks: ChunkSource {
+    let bytes: UnsafePointer<UInt8>, zeroPoint: Int8DepthwiseDirect.Chunk
+    @inline(__always) func chunk(at j: Int) -> Int8DepthwiseDirect.Chunk {
+        floatsMinus(UnsafeRawPointer(bytes + j).loadUnaligned(as: SIMD8<UInt8>.self), zeroPoint: zeroPoint)
+    }
+    @inline(__always) func chunk(at j: Int, count: Int) -> Int8DepthwiseDirect.Chunk {
+        var b = SIMD8<UInt8>()
+        for t in 0..<count { b[t] = bytes[j &+ t] }
+        return floatsMinus(b, zeroPoint: zeroPoint)
     }
 }
 

@@ -52,28 +52,51 @@ public enum Int8Quantization {
     }
 
     /// Quantizes `count` floats into bytes, 8 lanes at a time with the scalar form's IEEE operations per lane (divide,
-    /// round half to even, add, the same clamps), so every level gives the same bytes.
+    /// round half to even, add, the same clamps), so every level gives the same bytes. The last count mod 8 values
+    /// go through one partial vector: conv rows of 14 or 7 values made the scalar tail, with its division per value,
+    /// 9 % of an int8 3x3 conv.
     @inline(__always)
     public static func quantize(_ x: UnsafePointer<Float>, count: Int, scale: Float, zeroPoint: Int32,
                                 into q: UnsafeMutablePointer<UInt8>) {
         let s = SIMD8<Float>(repeating: scale), z = SIMD8<Float>(repeating: Float(zeroPoint))
         var i = 0
         while i &+ 8 <= count {
-            let v = (UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) / s).rounded(.toNearestOrEven) + z
-            // !(v >= 0) → 0 also maps NaN. The clamped v is an integer in 0...255, so 2^23 + v is exact and its low
-            // mantissa byte is v (a float → int vector conversion here would be a generic per-lane call).
-            let low = v.replacing(with: 0, where: .!(v .>= 0))
-            let c = low.replacing(with: 255, where: low .> 255)   // pointwiseMin here is a per-lane call
-            let bits = unsafeBitCast(c + SIMD8<Float>(repeating: 8_388_608), to: SIMD8<UInt32>.self)
-            UnsafeMutableRawPointer(q + i).storeBytes(of: SIMD8<UInt8>(truncatingIfNeeded: bits), as: SIMD8<UInt8>.self)
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(q + i).storeBytes(of: quantizeLanes(v, s, z), as: SIMD8<UInt8>.self)
             i &+= 8
         }
-        // Raw loads and stores, as above: `q` may be `x`'s own memory (`QuantizeRows`).
-        while i < count {
-            let v = UnsafeRawPointer(x + i).load(as: Float.self)
-            UnsafeMutableRawPointer(q + i).storeBytes(of: quantize(v, scale: scale, zeroPoint: zeroPoint), as: UInt8.self)
-            i &+= 1
+        let rest = count &- i
+        if rest > 0 {
+            // Raw loads and stores, all loads first: `q` may be `x`'s own memory (`QuantizeRows`).
+            var v = SIMD8<Float>()
+            for t in 0..<rest { v[t] = UnsafeRawPointer(x + (i &+ t)).load(as: Float.self) }
+            let b = quantizeLanes(v, s, z)
+            for t in 0..<rest { UnsafeMutableRawPointer(q + (i &+ t)).storeBytes(of: b[t], as: UInt8.self) }
         }
+    }
+
+    /// `quantize(_:scale:zeroPoint:)` of 8 lanes: x / scale rounded half to even, plus the zero point, clamped.
+    @inline(__always)
+    static func quantizeLanes(_ x: SIMD8<Float>, _ s: SIMD8<Float>, _ z: SIMD8<Float>) -> SIMD8<UInt8> {
+        // The clamped value is an integer in 0...255, so 2^23 + v is exact and its low mantissa byte is v (a float →
+        // int vector conversion here would be a generic per-lane call).
+        let bits = unsafeBitCast(clampedLanes(x, s, z) + SIMD8<Float>(repeating: 8_388_608), to: SIMD8<UInt32>.self)
+        return SIMD8<UInt8>(truncatingIfNeeded: bits)
+    }
+
+    /// Float(q) − zp for q = quantize(x) of 8 lanes (exact: both are integers below 2^24), for kernels that compute
+    /// Σ (q − zp)·w in floats.
+    @inline(__always)
+    public static func quantizedFloats(_ x: SIMD8<Float>, scale s: SIMD8<Float>, zeroPoint z: SIMD8<Float>) -> SIMD8<Float> {
+        clampedLanes(x, s, z) - z
+    }
+
+    /// round_half_even(x / scale) + zeroPoint clamped to 0...255, as floats; !(v >= 0) → 0 also maps NaN.
+    @inline(__always)
+    static func clampedLanes(_ x: SIMD8<Float>, _ s: SIMD8<Float>, _ z: SIMD8<Float>) -> SIMD8<Float> {
+        let v = (x / s).rounded(.toNearestOrEven) + z
+        let low = v.replacing(with: 0, where: .!(v .>= 0))
+        return low.replacing(with: 255, where: low .> 255)   // pointwiseMin here is a per-lane call
     }
 
     /// Σ_k w[o][k] for every row, so Σ (q - zp)·w = Σ q·w - zp·Σ w keeps the inner loop zero-point free.

@@ -23,15 +23,9 @@
     return r
 }
 
-/// d[i] = Float(q[i]) − zp for `count` bytes, 8 lanes at a time: 2^23 + b has b in its low mantissa bits, so OR-ing a
-/// byte into 2^23's bits and subtracting 2^23 + zp gives b − zp exactly (zp an integer in 0…255).
-@inline(__always) func storeFloats(ofBytes q: UnsafePointer<UInt8>, count: Int, minus zp: Float, into d: UnsafeMutablePointer<Float>) {
-    let magic = SIMD8<UInt32>(repeating: 0x4B00_0000), offset = SIMD8<Float>(repeating: 8_388_608 + zp)
-    var i = 0
-    while i &+ 8 <= count {
-        let b = SIMD8<UInt32>(truncatingIfNeeded: UnsafeRawPointer(q + i).loadUnaligned(as: SIMD8<UInt8>.self))
-        UnsafeMutableRawPointer(d + i).storeBytes(of: unsafeBitCast(b | magic, to: SIMD8<Float>.self) - offset, as: SIMD8<Float>.self)
-        i &+= 8
-    }
-    while i < count { d[i] = Float(q[i]) - zp; i &+= 1 }
+/// Float(b) − zp for 8 bytes: 2^23 + b has b in its low mantissa bits, so OR-ing a byte into 2^23's bits and
+/// subtracting 2^23 + zp gives b − zp exactly (zp an integer in 0…255).
+@inline(__always) func floatsMinus(_ b: SIMD8<UInt8>, zeroPoint z: SIMD8<Float>) -> SIMD8<Float> {
+    let bits = SIMD8<UInt32>(truncatingIfNeeded: b) | SIMD8<UInt32>(repeating: 0x4B00_0000)
+    return unsafeBitCast(bits, to: SIMD8<Float>.self) - (SIMD8<Float>(repeating: 8_388_608) + z)
 }
