@@ -15,8 +15,9 @@ public enum FP32DepthwiseDirect {
         v.replacing(with: hi, where: v .> hi).replacing(with: lo, where: v .< lo)
     }
 
+    /// The padded plane (stride 2: both halves), slack, and the taps' offsets at the end.
     public static func scratchFloatCount(_ g: ConvGeometry) -> Int {
-        paddedHeight(g) &* (paddedWidth(g) &+ 1) &+ 64
+        paddedHeight(g) &* (paddedWidth(g) &+ 1) &+ 64 &+ g.kernelH &* g.kernelW
     }
 
     public static func run(_ g: ConvGeometry, input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
@@ -35,6 +36,14 @@ public enum FP32DepthwiseDirect {
         let vectorized = sw <= 2
         let sLo = Swift.min(Swift.max(g.padLeft, 0), wp)
         let sHi = Swift.max(sLo, Swift.min(wp, g.padLeft &+ inW))
+        // Each tap's offset in the plane from a vector's first column, in the reference's (kh, kw) order.
+        let offsets = UnsafeMutableRawPointer(scratch + (scratchFloatCount(g) &- kH &* kW))
+        for kh in 0..<kH {
+            for kw in 0..<kW {
+                let o = kh &* dh &* rowStride &+ column(kw &* dw, split: split, half: half)
+                offsets.storeBytes(of: Int32(truncatingIfNeeded: o), toByteOffset: 4 &* (kh &* kW &+ kw), as: Int32.self)
+            }
+        }
         for ch in 0..<g.outC {
             let src = input + ch &* inH &* inW
             for r in 0..<hp {
@@ -44,11 +53,21 @@ public enum FP32DepthwiseDirect {
                     dst.update(repeating: 0, count: rowStride)
                 } else if split {
                     let row = src + ih &* inW
-                    for t in 0..<half {
+                    @inline(__always) func pair(_ t: Int) {
                         let iwE = 2 &* t &- g.padLeft, iwO = iwE &+ 1
                         dst[t] = (iwE >= 0 && iwE < inW) ? row[iwE] : 0
                         dst[half &+ t] = (iwO >= 0 && iwO < inW) ? row[iwO] : 0
                     }
+                    // Columns whose sixteen inputs all lie in the row split with one shuffle for each half.
+                    var t = 0
+                    while t < half && 2 &* t < g.padLeft { pair(t); t &+= 1 }
+                    while t &+ 8 <= half && 2 &* t &- g.padLeft &+ 16 <= inW {
+                        let v = UnsafeRawPointer(row + (2 &* t &- g.padLeft)).loadUnaligned(as: SIMD16<Float>.self)
+                        UnsafeMutableRawPointer(dst + t).storeBytes(of: v.evenHalf, as: SIMD8<Float>.self)
+                        UnsafeMutableRawPointer(dst + (half &+ t)).storeBytes(of: v.oddHalf, as: SIMD8<Float>.self)
+                        t &+= 8
+                    }
+                    while t < half { pair(t); t &+= 1 }
                 } else {
                     // Columns [sLo, sHi) come from the input row, the rest is padding.
                     dst.update(repeating: 0, count: sLo)
@@ -60,76 +79,63 @@ public enum FP32DepthwiseDirect {
             let w = weights + ch &* kH &* kW
             let b: Float = bias?[ch] ?? 0
             let out = output + ch &* outH &* outW
+            if vectorized {
+                let taps = OrderedTaps(offsets: UnsafeRawPointer(offsets), weights: w, count: kH &* kW, bias: FVec(repeating: b),
+                                       lo: lov, hi: hiv)
+                @inline(__always) func source(_ oh: Int, _ ow: Int) -> UnsafePointer<Float> {
+                    let at: Int = oh &* sh &* rowStride &+ ow
+                    return UnsafePointer(scratch + at)
+                }
+                @inline(__always) func store(_ y: FVec, _ oh: Int, _ ow: Int) {
+                    UnsafeMutableRawPointer(out + (oh &* outW &+ ow)).storeBytes(of: y, as: FVec.self)
+                }
+                if outW >= vw {
+                    // A row's vectors two at a time (two independent chains); the last one shifted left to end at
+                    // outW, recomputing a few outputs, instead of a scalar tail.
+                    for oh in 0..<outH {
+                        var ow = 0
+                        while ow &+ 2 &* vw <= outW {
+                            let (y0, y1) = taps.pair(source(oh, ow), source(oh, ow &+ vw))
+                            store(y0, oh, ow); store(y1, oh, ow &+ vw)
+                            ow &+= 2 &* vw
+                        }
+                        if ow &+ vw < outW {
+                            let (y0, y1) = taps.pair(source(oh, ow), source(oh, outW &- vw))
+                            store(y0, oh, ow); store(y1, oh, outW &- vw)
+                        } else if ow < outW {
+                            store(taps(source(oh, outW &- vw)), oh, outW &- vw)
+                        }
+                    }
+                } else {
+                    // Rows narrower than a vector (a MobileNet's 12×12 … 3×3 maps at 16 lanes), two rows at a time: a
+                    // row's vector reads on into the next rows (or the zeroed slack) and spills its extra lanes into
+                    // the next rows' outputs, stored after it, while it stays inside the channel.
+                    @inline(__always) func storeRow(_ y: FVec, _ oh: Int) {
+                        if oh &* outW &+ vw <= outH &* outW { store(y, oh, 0) } else {
+                            for j in 0..<outW { out[oh &* outW &+ j] = y[j] }
+                        }
+                    }
+                    var oh = 0
+                    while oh &+ 2 <= outH {
+                        let (y0, y1) = taps.pair(source(oh, 0), source(oh &+ 1, 0))
+                        storeRow(y0, oh); storeRow(y1, oh &+ 1)
+                        oh &+= 2
+                    }
+                    if oh < outH { storeRow(taps(source(oh, 0)), oh) }
+                }
+                continue
+            }
             for oh in 0..<outH {
                 let prow = UnsafePointer(scratch) + oh &* sh &* rowStride
                 let orow = out + oh &* outW
-                /// One vector of outputs from column ow: the bias, then the taps in (kh, kw) order, clamped.
-                @inline(__always) func vector(at ow: Int) -> FVec {
-                    var acc = FVec(repeating: b)
+                for ow in 0..<outW {
+                    var acc = b
                     for kh in 0..<kH {
                         let rowBase = prow + kh &* dh &* rowStride
                         let wr = w + kh &* kW
-                        for kw in 0..<kW {
-                            let r = UnsafeRawPointer(rowBase + (column(kw &* dw, split: split, half: half) &+ ow))
-                            acc = madd(acc, FVec(repeating: wr[kw]), r.loadUnaligned(as: FVec.self))
-                        }
+                        for kw in 0..<kW { acc = madd(acc, wr[kw], rowBase[ow &* sw &+ kw &* dw]) }
                     }
-                    return clamp(acc, lov, hiv)
-                }
-                if vectorized && outW >= vw {
-                    // Blocks of four vectors (four independent FMA chains), then single vectors; the
-                    // last block is shifted left to end at outW (recomputing a few outputs) instead of
-                    // running a scalar tail.
-                    let block = outW >= 4 &* vw ? 4 &* vw : vw
-                    var ow = 0
-                    while true {
-                        if ow &+ block > outW { ow = outW &- block }
-                        if block == 4 &* vw {
-                            var acc0 = FVec(repeating: b), acc1 = acc0, acc2 = acc0, acc3 = acc0
-                            for kh in 0..<kH {
-                                let rowBase = prow + kh &* dh &* rowStride
-                                let wr = w + kh &* kW
-                                for kw in 0..<kW {
-                                    let r = UnsafeRawPointer(rowBase + (column(kw &* dw, split: split, half: half) &+ ow))
-                                    let wv = FVec(repeating: wr[kw])
-                                    acc0 = madd(acc0, wv, r.loadUnaligned(as: FVec.self))
-                                    acc1 = madd(acc1, wv, r.loadUnaligned(fromByteOffset: vw &* 4, as: FVec.self))
-                                    acc2 = madd(acc2, wv, r.loadUnaligned(fromByteOffset: vw &* 8, as: FVec.self))
-                                    acc3 = madd(acc3, wv, r.loadUnaligned(fromByteOffset: vw &* 12, as: FVec.self))
-                                }
-                            }
-                            let o = UnsafeMutableRawPointer(orow + ow)
-                            o.storeBytes(of: clamp(acc0, lov, hiv), as: FVec.self)
-                            o.storeBytes(of: clamp(acc1, lov, hiv), toByteOffset: vw &* 4, as: FVec.self)
-                            o.storeBytes(of: clamp(acc2, lov, hiv), toByteOffset: vw &* 8, as: FVec.self)
-                            o.storeBytes(of: clamp(acc3, lov, hiv), toByteOffset: vw &* 12, as: FVec.self)
-                        } else {
-                            UnsafeMutableRawPointer(orow + ow).storeBytes(of: vector(at: ow), as: FVec.self)
-                        }
-                        ow &+= block
-                        if ow >= outW { break }
-                    }
-                } else if vectorized {
-                    // Rows narrower than a vector (a MobileNet's 12×12 … 3×3 maps at 16 lanes): one vector of
-                    // the same operations, its first outW lanes stored; the rest read the next row or the zeroed
-                    // slack past the last one and are dropped.
-                    let y = vector(at: 0)
-                    for j in 0..<outW { orow[j] = y[j] }
-                } else {
-                    for ow in 0..<outW {
-                        var acc = b
-                        for kh in 0..<kH {
-                            let rowBase = prow + kh &* dh &* rowStride
-                            let wr = w + kh &* kW
-                            for kw in 0..<kW {
-                                let x = vectorized
-                                    ? rowBase[column(kw &* dw, split: split, half: half) &+ ow]
-                                    : rowBase[ow &* sw &+ kw &* dw]
-                                acc = madd(acc, wr[kw], x)
-                            }
-                        }
-                        orow[ow] = Swift.max(Swift.min(acc, outputMax), outputMin)
-                    }
+                    orow[ow] = Swift.max(Swift.min(acc, outputMax), outputMin)
                 }
             }
         }
@@ -140,5 +146,30 @@ public enum FP32DepthwiseDirect {
     @inline(__always) static func column(_ c: Int, split: Bool, half: Int) -> Int {
         if !split { return c }
         return c & 1 == 0 ? c >> 1 : half &+ (c >> 1)
+    }
+}
+
+/// A depthwise channel's taps as one ordered chain per vector: the bias, then acc + w·x tap after tap (the reference's
+/// order, so fp32 results match it bit for bit), clamped. `offsets` holds each tap's Int32 offset in floats.
+struct OrderedTaps {
+    let offsets: UnsafeRawPointer, weights: UnsafePointer<Float>, count: Int, bias: FVec, lo: FVec, hi: FVec
+
+    @inline(__always) func offset(_ t: Int) -> Int { Int(offsets.load(fromByteOffset: 4 &* t, as: Int32.self)) }
+
+    @inline(__always) func callAsFunction(_ p: UnsafePointer<Float>) -> FVec {
+        var acc = bias
+        for t in 0..<count { acc = madd(acc, FVec(repeating: weights[t]), UnsafeRawPointer(p + offset(t)).loadUnaligned(as: FVec.self)) }
+        return FP32DepthwiseDirect.clamp(acc, lo, hi)
+    }
+
+    /// Two vectors' chains side by side, so neither waits on its own latency alone.
+    @inline(__always) func pair(_ p: UnsafePointer<Float>, _ q: UnsafePointer<Float>) -> (FVec, FVec) {
+        var a = bias, c = bias
+        for t in 0..<count {
+            let wv = FVec(repeating: weights[t]), o = offset(t)
+            a = madd(a, wv, UnsafeRawPointer(p + o).loadUnaligned(as: FVec.self))
+            c = madd(c, wv, UnsafeRawPointer(q + o).loadUnaligned(as: FVec.self))
+        }
+        return (FP32DepthwiseDirect.clamp(a, lo, hi), FP32DepthwiseDirect.clamp(c, lo, hi))
     }
 }
