@@ -110,8 +110,15 @@ public enum FP32ConvTiled {
                         let rows = Swift.min(mr, ocg &- m0)
                         let a = wG + (m0 &* k &+ k0)
                         for t in 0..<tiles {
-                            microkernel(k: kc, a: a, lda: k, rows: rows, b: UnsafePointer(panel + (t &* k &+ k0) &* nr),
-                                        c: cBuf + (t &* ocg &+ m0) &* nr, accumulate: k0 != 0)
+                            let b = UnsafePointer(panel + (t &* k &+ k0) &* nr), c = cBuf + (t &* ocg &+ m0) &* nr
+                            if positions &- (n0 &+ t &* nr) > nr / 2 {
+                                microkernel(k: kc, a: a, lda: k, rows: rows, b: b, c: c, accumulate: k0 != 0)
+                            } else if (m0 / mr) & 1 == 0 {
+                                // A tile of at most one vector's columns (a 3×3 map's 9 pixels, or a last tile):
+                                // twice the rows, one vector, so no FMA is spent on empty columns.
+                                microkernelNarrow(k: kc, a: a, lda: k, rows: Swift.min(2 &* mr, ocg &- m0), b: b, c: c,
+                                                  accumulate: k0 != 0)
+                            }
                         }
                         m0 &+= mr
                     }
@@ -288,6 +295,38 @@ public enum FP32ConvTiled {
         store(c30, c31, row: 3, rows: rows, c: c, step: step, s: s, accumulate: accumulate)
         store(c40, c41, row: 4, rows: rows, c: c, step: step, s: s, accumulate: accumulate)
         store(c50, c51, row: 5, rows: rows, c: c, step: step, s: s, accumulate: accumulate)
+    }
+
+    /// `microkernel` for tiles whose live columns fit one vector: 12 rows × 1 vector, each sum in the same order (so a
+    /// column gets the same bits from either kernel). c keeps NR floats per row; the second vector is not written.
+    @inline(__always)
+    static func microkernelNarrow(k: Int, a: UnsafePointer<Float>, lda: Int, rows: Int, b: UnsafePointer<Float>,
+                                  c: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        let vw = FVec.scalarCount
+        @inline(__always) func row(_ r: Int) -> UnsafePointer<Float> { a + Swift.min(r, rows &- 1) &* lda }
+        let a0 = row(0), a1 = row(1), a2 = row(2), a3 = row(3), a4 = row(4), a5 = row(5)
+        let a6 = row(6), a7 = row(7), a8 = row(8), a9 = row(9), a10 = row(10), a11 = row(11)
+        var c0 = FVec(), c1 = FVec(), c2 = FVec(), c3 = FVec(), c4 = FVec(), c5 = FVec()
+        var c6 = FVec(), c7 = FVec(), c8 = FVec(), c9 = FVec(), c10 = FVec(), c11 = FVec()
+        var bp = UnsafeRawPointer(b)
+        let step = 2 &* vw &* 4
+        for p in 0..<k {
+            let b0 = bp.loadUnaligned(as: FVec.self)
+            bp += step
+            c0 = madd(c0, FVec(repeating: a0[p]), b0); c1 = madd(c1, FVec(repeating: a1[p]), b0)
+            c2 = madd(c2, FVec(repeating: a2[p]), b0); c3 = madd(c3, FVec(repeating: a3[p]), b0)
+            c4 = madd(c4, FVec(repeating: a4[p]), b0); c5 = madd(c5, FVec(repeating: a5[p]), b0)
+            c6 = madd(c6, FVec(repeating: a6[p]), b0); c7 = madd(c7, FVec(repeating: a7[p]), b0)
+            c8 = madd(c8, FVec(repeating: a8[p]), b0); c9 = madd(c9, FVec(repeating: a9[p]), b0)
+            c10 = madd(c10, FVec(repeating: a10[p]), b0); c11 = madd(c11, FVec(repeating: a11[p]), b0)
+        }
+        @inline(__always) func put(_ v: FVec, _ r: Int) {
+            if r >= rows { return }
+            let t = UnsafeMutableRawPointer(c) + r &* step
+            t.storeBytes(of: accumulate ? v + t.loadUnaligned(as: FVec.self) : v, as: FVec.self)
+        }
+        put(c0, 0); put(c1, 1); put(c2, 2); put(c3, 3); put(c4, 4); put(c5, 5)
+        put(c6, 6); put(c7, 7); put(c8, 8); put(c9, 9); put(c10, 10); put(c11, 11)
     }
 
     @inline(__always)
