@@ -83,28 +83,29 @@ public enum Int8DepthwiseDirect {
         let n = g.outPixels, outW = g.outW
         let firstRow = pixels.lowerBound / outW, lastRow = (pixels.upperBound &- 1) / outW
         let r0 = firstRow &* g.strideH, r1 = lastRow &* g.strideH &+ (g.kernelH &- 1) &* g.dilationH &+ 1
-        let lo = FVec(repeating: outputMin), hi = FVec(repeating: outputMax)
         for ch in 0..<g.inC {
             fillPlane(g, channel: ch, rows: r0..<r1, input: input, quantized: quantizedInput, scale: inputScale,
                       zeroPoint: inputZeroPoint, row: row, into: plane)
             for t in 0..<taps { w[t] = Float(weights[ch &* taps &+ t]) }
-            let s = FVec(repeating: inputScale * weightScales[ch]), b = FVec(repeating: bias?[ch] ?? 0)
             let out = output + ch &* n
             let rows = firstRow...lastRow, planeBytes = UnsafeRawPointer(plane)
-            storeRows(g, rows, pixels: pixels, plane: planeBytes, firstPlaneRow: r0, output: out, scale: s, bias: b, lo: lo, hi: hi,
-                      grid: grid, sum: TapSum(offsets: offsets, weights: w, taps: taps))
+            storeRows(g, rows, pixels: pixels, plane: planeBytes, firstPlaneRow: r0, output: out, scale: inputScale * weightScales[ch],
+                      bias: bias?[ch] ?? 0, outputMin: outputMin, outputMax: outputMax, grid: grid,
+                      sum: TapSum(offsets: offsets, weights: w, taps: taps))
         }
     }
 
     /// One channel's output rows `rows` (their pixels in `pixels`), a vector of output columns at a time: `sum(p)` is
     /// Σ (q − zp)·w for the lanes' columns, p their first column's address in the plane row of the output row
     /// (each tap at its own offset from p); then y = clamp(sum·scale + bias), the first row and the last one cut
-    /// to `pixels`, the range's partial last vector stored lane by lane.
+    /// to `pixels`, the range's partial last vector stored lane by lane. Scalars in, not vectors: it is not inlined,
+    /// and vector arguments went through the stack (a fifth of its time when a line buffer passes one row per call).
     @inline(__always)
     static func storeRows(_ g: ConvGeometry, _ rows: ClosedRange<Int>, pixels: Range<Int>, plane: UnsafeRawPointer,
-                          firstPlaneRow r0: Int, output out: UnsafeMutablePointer<Float>, scale s: FVec, bias b: FVec,
-                          lo: FVec, hi: FVec, grid: UnsafeMutablePointer<Float>, sum: TapSum) {
+                          firstPlaneRow r0: Int, output out: UnsafeMutablePointer<Float>, scale: Float, bias: Float,
+                          outputMin: Float, outputMax: Float, grid: UnsafeMutablePointer<Float>, sum: TapSum) {
         let outW = g.outW, rowBytes = 4 &* rowLength(g)
+        let s = FVec(repeating: scale), b = FVec(repeating: bias), lo = FVec(repeating: outputMin), hi = FVec(repeating: outputMax)
         if usesGrid(g) {
             // The rows' whole grid (stride 1: output row oh reads plane rows from oh − r0 on), then their pixels out.
             let wp = phaseLength(g), positions = (rows.count &- 1) &* wp &+ outW
