@@ -15,6 +15,11 @@ enum Int8MicrokernelIndirectVNNI {
     /// output channel) to save the im2col copy (K bytes per output pixel): it pays from 4 pixels per channel (Zen 4:
     /// L1, L2 and M1's stem gain; L3–L5, ≤ 196 pixels for ≥ 256 channels, lose — L4 0.81 → 1.56 ms when forced).
     static let minimumPixelsPerChannel = 4
+    /// 1×1 stride-1 convs stay on the im2col kernel, which reads their unpadded input in place as its panel and
+    /// dequantizes with pixels in lanes straight into NCHW rows; here their few reduction steps per tile left the
+    /// channels-in-lanes epilogue and transpose to dominate (Zen 4: 64→256 on 56² 0.68 → 0.46 ms, 8→48 on 48²
+    /// 0.065 → 0.035 ms, MobileNetV2's expansions and projections).
+    static let takesPointwise = false
 
     /// Byte of a panel step (64 bytes) where channel j's quad starts.
     @inline(__always) static func panelOffset(channel j: Int) -> Int { 4 &* j }
