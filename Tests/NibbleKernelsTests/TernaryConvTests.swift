@@ -10,8 +10,9 @@ final class TernaryConvTests: XCTestCase {
     }
 
     /// Runs `edges` edges of random ternary planes (density `nonzero`) on random uint8 input with both kernels.
+    /// `firstChunk` pixels go in a chunk of their own, so the following tiles start inside an output row.
     func check(_ g: ConvGeometry, groupSize: Int, edges: Int, nonzero: Int = 50, sign: Int8? = nil, zeroPoint: Int32 = 7,
-               inputs: ((inout Rng) -> UInt8)? = nil, line: UInt = #line) {
+               inputs: ((inout Rng) -> UInt8)? = nil, firstChunk: Int? = nil, line: UInt = #line) {
         var rng = Rng(state: UInt64(g.inC * 131 + g.outC * 17 + g.kernelH * 7 + g.inW * 1009 + g.strideW * 3 + groupSize + edges))
         let rowLength = g.reductionLength
         let groups = (g.inC + groupSize - 1) / groupSize
@@ -40,7 +41,7 @@ final class TernaryConvTests: XCTestCase {
             var out = [Float](repeating: 0, count: expected.count)
             var start = 0
             while start < g.outPixels {
-                let count = min(TernaryConv.chunkPixels(g), g.outPixels - start)
+                let count = min(start == 0 ? firstChunk ?? TernaryConv.chunkPixels(g) : TernaryConv.chunkPixels(g), g.outPixels - start)
                 TernaryConv.buildPanel(g, groupSize: groupSize, input: q, zeroPoint: zeroPoint, pixelStart: start, count: count,
                                        scratch: scratch, isa: isa)
                 for e in 0..<edges {
@@ -101,6 +102,10 @@ final class TernaryConvTests: XCTestCase {
         check(conv(256, 14, 14, 37, k: 1), groupSize: 16, edges: 3)
         check(conv(4096, 1, 1, 21, k: 1), groupSize: 16, edges: 1)          // fully connected, G1-like
         check(conv(9, 16, 16, 5, k: 3, pad: 2, dilation: 2), groupSize: 9, edges: 2, zeroPoint: 255)
+        // Rows under 8 pixels: a tile spans 4 output rows (L4-like 7×7) or 5 (4×4).
+        check(conv(64, 7, 7, 11, k: 3, pad: 1), groupSize: 16, edges: 2, zeroPoint: 3)
+        check(conv(24, 4, 4, 6, k: 3, pad: 1), groupSize: 8, edges: 1)
+        check(conv(24, 8, 4, 6, k: 3, pad: 1), groupSize: 8, edges: 1, firstChunk: 3)
     }
 
     /// Extreme codes: every input 255 with zero point 0 and 255, every weight +1 or −1, groups of 9 and of 72 channels

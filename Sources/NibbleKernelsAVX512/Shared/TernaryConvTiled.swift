@@ -101,9 +101,10 @@ public enum TernaryConvTiled {
     }
 
     /// The vector im2col needs unit column stride (a tile's pixels in one output row read consecutive input bytes)
-    /// and rows of at least 8 pixels (a 16-pixel tile then spans at most 3 output rows).
+    /// and rows of at least 4 pixels (a 16-pixel tile then spans at most 5 output rows; 3 from 8 pixels on). With
+    /// 7-pixel rows (L4) the scalar im2col had been 29 % of the ternary conv.
     @inline(__always)
-    static func usesPaddedInput(_ g: ConvGeometry) -> Bool { g.strideW == 1 && g.outW >= 8 }
+    static func usesPaddedInput(_ g: ConvGeometry) -> Bool { g.strideW == 1 && g.outW >= 4 }
     /// Rows and columns of the padded input: every tap of every output pixel reads inside it.
     @inline(__always)
     static func paddedHeight(_ g: ConvGeometry) -> Int { (g.outH &- 1) &* g.strideH &+ (g.kernelH &- 1) &* g.dilationH &+ 1 }
@@ -151,8 +152,9 @@ public enum TernaryConvTiled {
 
     /// One tile's panel (16 pixels from firstPixel; Int8ConvTiled's layout) from the padded input: per reduction
     /// index, the tile's pixels of one output row are 16 consecutive bytes at (row start − first lane + offset), so
-    /// up to three loads blended by lane masks give the 16 values; four indices are then interleaved by widening
-    /// and shifting. Lanes past the image read the first row's addresses (their outputs are never stored).
+    /// up to three loads (five for rows under 8 pixels) blended by lane masks give the 16 values; four indices are
+    /// then interleaved by widening and shifting. Lanes past the image read the first row's addresses (their outputs
+    /// are never stored); a row the tile does not reach has an empty mask.
     static func packTile(_ g: ConvGeometry, firstPixel p0: Int, lay: Layout, scratch: UnsafeMutableRawPointer,
                          into tile: UnsafeMutablePointer<UInt8>) {
         let wp = paddedWidth(g)
@@ -161,19 +163,22 @@ public enum TernaryConvTiled {
         let oh0 = p0 / g.outW, ow0 = p0 &- oh0 &* g.outW
         let split1 = g.outW &- ow0, split2 = split1 &+ g.outW
         func start(_ row: Int, lane: Int) -> Int { row < g.outH ? row &* g.strideH &* wp &- lane : oh0 &* g.strideH &* wp &+ ow0 }
+        let split3 = split2 &+ g.outW, split4 = split3 &+ g.outW, narrow = g.outW < 8
         let d0 = oh0 &* g.strideH &* wp &+ ow0, d1 = start(oh0 &+ 1, lane: split1), d2 = start(oh0 &+ 2, lane: split2)
+        let d3 = start(oh0 &+ 3, lane: split3), d4 = start(oh0 &+ 4, lane: split4)
         var lanes = SIMD16<UInt8>()
         for j in 0..<16 { lanes[j] = UInt8(j) }
-        let m1 = SIMD16<UInt8>(repeating: 0).replacing(with: 0xFF, where: lanes .>= UInt8(Swift.min(split1, 16)))
-        let m2 = SIMD16<UInt8>(repeating: 0).replacing(with: 0xFF, where: lanes .>= UInt8(Swift.min(split2, 16)))
+        func mask(_ split: Int) -> SIMD16<UInt8> {
+            SIMD16<UInt8>(repeating: 0).replacing(with: 0xFF, where: lanes .>= UInt8(Swift.min(split, 16)))
+        }
+        let m1 = mask(split1), m2 = mask(split2), m3 = mask(split3), m4 = mask(split4)
         let quads = (g.reductionLength &+ 3) >> 2
         let out = UnsafeMutableRawPointer(tile)
         @inline(__always) func row(_ k: Int) -> SIMD16<UInt8> {
             let o = Int(offsets[k])
-            let v0 = src.loadUnaligned(fromByteOffset: d0 &+ o, as: SIMD16<UInt8>.self)
-            let v1 = src.loadUnaligned(fromByteOffset: d1 &+ o, as: SIMD16<UInt8>.self)
-            let v2 = src.loadUnaligned(fromByteOffset: d2 &+ o, as: SIMD16<UInt8>.self)
-            return (((v0 & ~m1) | (v1 & m1)) & ~m2) | (v2 & m2)
+            @inline(__always) func at(_ d: Int) -> SIMD16<UInt8> { src.loadUnaligned(fromByteOffset: d &+ o, as: SIMD16<UInt8>.self) }
+            let v = (((at(d0) & ~m1) | (at(d1) & m1)) & ~m2) | (at(d2) & m2)
+            return narrow ? (((v & ~m3) | (at(d3) & m3)) & ~m4) | (at(d4) & m4) : v
         }
         for i in 0..<quads {
             let k = 4 &* i
