@@ -104,6 +104,8 @@ private func carrySaveRows<Op: LaneOperation>(_: Op.Type, k: Int, w0: UnsafePoin
 
 /// The tile BinaryConvTiled runs in this module.
 enum BinaryMicrokernel {
+    /// Plane pairs run one tile call each (from 4 pairs on LowBitByteConv takes them anyway).
+    static let fusesPlanes = false
     #if arch(x86_64)
     static let tileRows = 4
     static let panelWidth = 8

@@ -17,6 +17,8 @@ typealias BinaryLanes = SIMD8<UInt64>
 
 /// The tile BinaryConvTiled runs in this module.
 enum BinaryMicrokernel {
+    /// Multi-bit operands run every plane pair in one call (`BinaryTiles.vectorPlanes`), summed in registers.
+    static let fusesPlanes = true
     static let tileRows = 8
     static let panelWidth = 2 * BinaryLanes.scalarCount
     static let name = "vpopcntq 8x16"

@@ -7,6 +7,8 @@ typealias BinaryLanes = SIMD2<UInt64>
 
 /// The tile BinaryConvTiled runs in the portable build.
 enum BinaryMicrokernel {
+    /// Plane pairs run one tile call each.
+    static let fusesPlanes = false
     static let tileRows = 4
     static let panelWidth = 4
     static let name = "scalar 4x4"

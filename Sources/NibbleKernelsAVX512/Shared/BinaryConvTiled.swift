@@ -199,6 +199,10 @@ public enum BinaryConvTiled {
                 if xorMode {
                     BinaryMicrokernel.tile(k: k, w: weights + m0 &* k, ldw: k, rows: rows, panel: UnsafePointer(panel),
                                            xor: true, out: accT)
+                } else if BinaryMicrokernel.fusesPlanes {
+                    BinaryTiles.vectorPlanes(k: k, w: weights + m0 &* k, ldw: k, wPlane: wPlane, weightBits: weightBits,
+                                             negativeTop: weightEncoding == 2, rows: rows, panel: UnsafePointer(panel),
+                                             aPlane: k &* nr, actBits: actBits, shift: wBipolar ? 1 : 0, out: accT)
                 } else {
                     accT.update(repeating: 0, count: mr &* nr)
                     for i in 0..<actBits {
@@ -312,10 +316,59 @@ enum BinaryTiles {
     @inline(__always)
     static func vectorRows<Op: WordOperation>(_: Op.Type, k: Int, w: UnsafePointer<UInt64>, ldw: Int, rows: Int,
                                               panel: UnsafePointer<UInt64>, out: UnsafeMutablePointer<Int32>) {
+        var s: EightRowSums = (RowSums(), RowSums(), RowSums(), RowSums(), RowSums(), RowSums(), RowSums(), RowSums())
+        planePair(Op.self, AddCounts.self, k: k, w: w, ldw: ldw, rows: rows, panel: panel, sums: &s)
+        store(s, out)
+    }
+
+    @inline(__always) static func store(_ s: EightRowSums, _ out: UnsafeMutablePointer<Int32>) {
+        let nr = 2 &* BinaryLanes.scalarCount
+        s.0.store(out); s.1.store(out + nr); s.2.store(out + 2 &* nr); s.3.store(out + 3 &* nr)
+        s.4.store(out + 4 &* nr); s.5.store(out + 5 &* nr); s.6.store(out + 6 &* nr); s.7.store(out + 7 &* nr)
+    }
+
+    /// `vector` over every plane pair of multi-bit operands in one call, summed in registers:
+    /// out = 2^shift · Σ_{i, j} ±2^(i+j) Σ_k pop(w_j[r][k] & a_i[k][c]) (w_j = w + j·wPlane, a_i = panel + i·aPlane; the
+    /// top weight plane negative when `negativeTop`, two's complement). Pairs go by level i + j from the top, the sums
+    /// doubled between levels (Horner), so each pair costs what `vector` costs and no partial tile goes through memory:
+    /// with one tile call per pair, storing and re-adding the partial tiles was as much work as a 1×1 conv's 4-word K.
+    @inline(__always)
+    static func vectorPlanes(k: Int, w: UnsafePointer<UInt64>, ldw: Int, wPlane: Int, weightBits: Int, negativeTop: Bool,
+                             rows: Int, panel: UnsafePointer<UInt64>, aPlane: Int, actBits: Int, shift: Int,
+                             out: UnsafeMutablePointer<Int32>) {
+        var s: EightRowSums = (RowSums(), RowSums(), RowSums(), RowSums(), RowSums(), RowSums(), RowSums(), RowSums())
+        var level = actBits &+ weightBits &- 2
+        while level >= 0 {
+            for i in 0..<actBits {
+                let j = level &- i
+                if j < 0 || j >= weightBits { continue }
+                let wj = w + j &* wPlane, ai = panel + i &* aPlane
+                if negativeTop && j == weightBits &- 1 {
+                    planePair(AndWords.self, SubtractCounts.self, k: k, w: wj, ldw: ldw, rows: rows, panel: ai, sums: &s)
+                } else {
+                    planePair(AndWords.self, AddCounts.self, k: k, w: wj, ldw: ldw, rows: rows, panel: ai, sums: &s)
+                }
+            }
+            let by = level == 0 ? shift : 1
+            if by > 0 {
+                s.0.shift(by); s.1.shift(by); s.2.shift(by); s.3.shift(by)
+                s.4.shift(by); s.5.shift(by); s.6.shift(by); s.7.shift(by)
+            }
+            level &-= 1
+        }
+        store(s, out)
+    }
+
+    typealias EightRowSums = (RowSums, RowSums, RowSums, RowSums, RowSums, RowSums, RowSums, RowSums)
+
+    /// Σ_k pop(w[r][k] op panel[k][c]) added to (or subtracted from) the eight rows' sums; rows past `rows` repeat
+    /// the last real one.
+    @inline(__always)
+    static func planePair<Op: WordOperation, A: CountAccumulation>(_: Op.Type, _: A.Type, k: Int, w: UnsafePointer<UInt64>,
+                                                                   ldw: Int, rows: Int, panel: UnsafePointer<UInt64>,
+                                                                   sums s: inout EightRowSums) {
         @inline(__always) func row(_ r: Int) -> UnsafePointer<UInt64> { w + Swift.min(r, rows &- 1) &* ldw }
         let w0 = row(0), w1 = row(1), w2 = row(2), w3 = row(3), w4 = row(4), w5 = row(5), w6 = row(6), w7 = row(7)
-        var s0 = RowSums(), s1 = RowSums(), s2 = RowSums(), s3 = RowSums()
-        var s4 = RowSums(), s5 = RowSums(), s6 = RowSums(), s7 = RowSums()
         let step = MemoryLayout<BinaryLanes>.size
         var bp = UnsafeRawPointer(panel)
         var kk = 0
@@ -323,25 +376,34 @@ enum BinaryTiles {
             let b0 = bp.loadUnaligned(as: BinaryLanes.self)
             let b1 = bp.loadUnaligned(fromByteOffset: step, as: BinaryLanes.self)
             bp += 2 &* step
-            s0.add(Op.self, w0[kk], b0, b1); s1.add(Op.self, w1[kk], b0, b1)
-            s2.add(Op.self, w2[kk], b0, b1); s3.add(Op.self, w3[kk], b0, b1)
-            s4.add(Op.self, w4[kk], b0, b1); s5.add(Op.self, w5[kk], b0, b1)
-            s6.add(Op.self, w6[kk], b0, b1); s7.add(Op.self, w7[kk], b0, b1)
+            s.0.accumulate(Op.self, A.self, w0[kk], b0, b1); s.1.accumulate(Op.self, A.self, w1[kk], b0, b1)
+            s.2.accumulate(Op.self, A.self, w2[kk], b0, b1); s.3.accumulate(Op.self, A.self, w3[kk], b0, b1)
+            s.4.accumulate(Op.self, A.self, w4[kk], b0, b1); s.5.accumulate(Op.self, A.self, w5[kk], b0, b1)
+            s.6.accumulate(Op.self, A.self, w6[kk], b0, b1); s.7.accumulate(Op.self, A.self, w7[kk], b0, b1)
             kk &+= 1
         }
-        let nr = 2 &* BinaryLanes.scalarCount
-        s0.store(out); s1.store(out + nr); s2.store(out + 2 &* nr); s3.store(out + 3 &* nr)
-        s4.store(out + 4 &* nr); s5.store(out + 5 &* nr); s6.store(out + 6 &* nr); s7.store(out + 7 &* nr)
     }
+
+    /// Adding or subtracting a plane pair's counts, as a type so each loop compiles without a branch on it.
+    protocol CountAccumulation { static func apply(_ acc: BinaryLanes, _ count: BinaryLanes) -> BinaryLanes }
+    enum AddCounts: CountAccumulation { @inline(__always) static func apply(_ a: BinaryLanes, _ c: BinaryLanes) -> BinaryLanes { a &+ c } }
+    enum SubtractCounts: CountAccumulation { @inline(__always) static func apply(_ a: BinaryLanes, _ c: BinaryLanes) -> BinaryLanes { a &- c } }
 
     /// One weight row's popcount sums over the two pixel vectors of a panel.
     struct RowSums {
         var low = BinaryLanes(), high = BinaryLanes()
 
-        @inline(__always) mutating func add<Op: WordOperation>(_: Op.Type, _ word: UInt64, _ b0: BinaryLanes, _ b1: BinaryLanes) {
+        /// pop(word op b) added or subtracted, for both pixel vectors.
+        @inline(__always) mutating func accumulate<Op: WordOperation, A: CountAccumulation>(_: Op.Type, _: A.Type, _ word: UInt64,
+                                                                                           _ b0: BinaryLanes, _ b1: BinaryLanes) {
             let x = BinaryLanes(repeating: word)
-            low &+= popcountLanes(Op.apply(x, b0))
-            high &+= popcountLanes(Op.apply(x, b1))
+            low = A.apply(low, popcountLanes(Op.apply(x, b0)))
+            high = A.apply(high, popcountLanes(Op.apply(x, b1)))
+        }
+
+        @inline(__always) mutating func shift(_ by: Int) {
+            low &<<= BinaryLanes.Scalar(truncatingIfNeeded: by)
+            high &<<= BinaryLanes.Scalar(truncatingIfNeeded: by)
         }
 
         /// Each vector on its own, so the truncation is one narrowing instruction and a store (a loop over lanes
