@@ -261,12 +261,8 @@ public enum FP32ConvTiled {
     static func microkernel(k: Int, a: UnsafePointer<Float>, lda: Int, rows: Int, b: UnsafePointer<Float>,
                             c: UnsafeMutablePointer<Float>, accumulate: Bool) {
         let vw = FVec.scalarCount
-        let a0 = a
-        let a1 = a + (rows > 1 ? 1 : 0) &* lda
-        let a2 = a + (rows > 2 ? 2 : rows &- 1) &* lda
-        let a3 = a + (rows > 3 ? 3 : rows &- 1) &* lda
-        let a4 = a + (rows > 4 ? 4 : rows &- 1) &* lda
-        let a5 = a + (rows > 5 ? 5 : rows &- 1) &* lda
+        let a0 = row(a, 0, lda: lda, rows: rows), a1 = row(a, 1, lda: lda, rows: rows), a2 = row(a, 2, lda: lda, rows: rows)
+        let a3 = row(a, 3, lda: lda, rows: rows), a4 = row(a, 4, lda: lda, rows: rows), a5 = row(a, 5, lda: lda, rows: rows)
         var c00 = FVec(), c01 = FVec(), c10 = FVec(), c11 = FVec(), c20 = FVec(), c21 = FVec()
         var c30 = FVec(), c31 = FVec(), c40 = FVec(), c41 = FVec(), c50 = FVec(), c51 = FVec()
         var bp = UnsafeRawPointer(b)
@@ -303,9 +299,9 @@ public enum FP32ConvTiled {
     static func microkernelNarrow(k: Int, a: UnsafePointer<Float>, lda: Int, rows: Int, b: UnsafePointer<Float>,
                                   c: UnsafeMutablePointer<Float>, accumulate: Bool) {
         let vw = FVec.scalarCount
-        @inline(__always) func row(_ r: Int) -> UnsafePointer<Float> { a + Swift.min(r, rows &- 1) &* lda }
-        let a0 = row(0), a1 = row(1), a2 = row(2), a3 = row(3), a4 = row(4), a5 = row(5)
-        let a6 = row(6), a7 = row(7), a8 = row(8), a9 = row(9), a10 = row(10), a11 = row(11)
+        @inline(__always) func w(_ r: Int) -> UnsafePointer<Float> { row(a, r, lda: lda, rows: rows) }
+        let a0 = w(0), a1 = w(1), a2 = w(2), a3 = w(3), a4 = w(4), a5 = w(5)
+        let a6 = w(6), a7 = w(7), a8 = w(8), a9 = w(9), a10 = w(10), a11 = w(11)
         var c0 = FVec(), c1 = FVec(), c2 = FVec(), c3 = FVec(), c4 = FVec(), c5 = FVec()
         var c6 = FVec(), c7 = FVec(), c8 = FVec(), c9 = FVec(), c10 = FVec(), c11 = FVec()
         var bp = UnsafeRawPointer(b)
@@ -321,9 +317,7 @@ public enum FP32ConvTiled {
             c10 = madd(c10, FVec(repeating: a10[p]), b0); c11 = madd(c11, FVec(repeating: a11[p]), b0)
         }
         @inline(__always) func put(_ v: FVec, _ r: Int) {
-            if r >= rows { return }
-            let t = UnsafeMutableRawPointer(c) + r &* step
-            t.storeBytes(of: accumulate ? v + t.loadUnaligned(as: FVec.self) : v, as: FVec.self)
+            if r < rows { storeVector(v, at: UnsafeMutableRawPointer(c) + r &* step, accumulate: accumulate) }
         }
         put(c0, 0); put(c1, 1); put(c2, 2); put(c3, 3); put(c4, 4); put(c5, 5)
         put(c6, 6); put(c7, 7); put(c8, 8); put(c9, 9); put(c10, 10); put(c11, 11)
@@ -334,12 +328,19 @@ public enum FP32ConvTiled {
                       accumulate: Bool) {
         if row >= rows { return }
         let t = UnsafeMutableRawPointer(c) + row &* step
-        if accumulate {
-            t.storeBytes(of: v0 + t.loadUnaligned(as: FVec.self), as: FVec.self)
-            t.storeBytes(of: v1 + t.loadUnaligned(fromByteOffset: s, as: FVec.self), toByteOffset: s, as: FVec.self)
-        } else {
-            t.storeBytes(of: v0, as: FVec.self)
-            t.storeBytes(of: v1, toByteOffset: s, as: FVec.self)
-        }
+        storeVector(v0, at: t, accumulate: accumulate)
+        storeVector(v1, at: t + s, accumulate: accumulate)
+    }
+
+    /// One vector of C: stored, or added to what a previous K block left there.
+    @inline(__always)
+    static func storeVector(_ v: FVec, at t: UnsafeMutableRawPointer, accumulate: Bool) {
+        t.storeBytes(of: accumulate ? v + t.loadUnaligned(as: FVec.self) : v, as: FVec.self)
+    }
+
+    /// Row r of W, rows past `rows` repeating the last real one (their sums are computed and not stored).
+    @inline(__always)
+    static func row(_ a: UnsafePointer<Float>, _ r: Int, lda: Int, rows: Int) -> UnsafePointer<Float> {
+        a + Swift.min(r, rows &- 1) &* lda
     }
 }
