@@ -120,9 +120,10 @@ enum BinaryMicrokernel {
     static let bytePlanePairs = Int.max
     #endif
 
+    /// `columns` (the panel's live pixels) is unused: this tile always counts its whole panel.
     @inline(__always)
     static func tile(k: Int, w: UnsafePointer<UInt64>, ldw: Int, rows: Int, panel: UnsafePointer<UInt64>,
-                     xor: Bool, out: UnsafeMutablePointer<Int32>) {
+                     columns: Int, xor: Bool, out: UnsafeMutablePointer<Int32>) {
         #if arch(x86_64)
         // Missing rows repeat the last real one; their sums are computed and ignored.
         let w1 = w + (rows > 1 ? 1 : 0) &* ldw

@@ -28,7 +28,7 @@ enum BinaryMicrokernel {
 
     @inline(__always)
     static func tile(k: Int, w: UnsafePointer<UInt64>, ldw: Int, rows: Int, panel: UnsafePointer<UInt64>,
-                     xor: Bool, out: UnsafeMutablePointer<Int32>) {
-        BinaryTiles.vector(k: k, w: w, ldw: ldw, rows: rows, panel: panel, xor: xor, out: out)
+                     columns: Int, xor: Bool, out: UnsafeMutablePointer<Int32>) {
+        BinaryTiles.vector(k: k, w: w, ldw: ldw, rows: rows, panel: panel, columns: columns, xor: xor, out: out)
     }
 }

@@ -13,9 +13,10 @@ enum BinaryMicrokernel {
     static let panelWidth = 4
     static let name = "scalar 4x4"
 
+    /// `columns` (the panel's live pixels) is unused: this tile always counts its whole panel.
     @inline(__always)
     static func tile(k: Int, w: UnsafePointer<UInt64>, ldw: Int, rows: Int, panel: UnsafePointer<UInt64>,
-                     xor: Bool, out: UnsafeMutablePointer<Int32>) {
+                     columns: Int, xor: Bool, out: UnsafeMutablePointer<Int32>) {
         BinaryTiles.scalar(k: k, w: w, ldw: ldw, rows: rows, panel: panel, xor: xor, out: out)
     }
 }

@@ -9,11 +9,13 @@ public enum BinaryConvTiled {
 
     /// Byte offsets of the scratch parts: panels (all activation planes), per-column valid-tap count,
     /// padded-tap mask and activation sum, per-(tap, o) weight popcounts (rows of outC + 8, so an 8-channel
-    /// vector load at any tile start stays inside), two int32 tiles, each tap's input offset in words, and a packed
-    /// output word per column (storePacked).
+    /// vector load at any tile start stays inside), two int32 tiles, each tap's input offset in words, each
+    /// (tap, column)'s input offset in words of a panel that leaves the input, and a packed output word per column
+    /// (storePacked).
     @inline(__always)
     static func layout(_ g: ConvGeometry, actBits: Int)
-        -> (valid: Int, mask: Int, actSum: Int, tapPop: Int, acc: Int, part: Int, tapWords: Int, word: Int, total: Int) {
+        -> (valid: Int, mask: Int, actSum: Int, tapPop: Int, acc: Int, part: Int, tapWords: Int, tapSource: Int, word: Int,
+            total: Int) {
         let nr = BinaryMicrokernel.panelWidth, mr = BinaryMicrokernel.tileRows
         let taps = g.kernelH &* g.kernelW
         let k = taps &* ((g.inC &+ 63) >> 6)
@@ -23,8 +25,9 @@ public enum BinaryConvTiled {
         let acc = tapPop &+ roundUp64(taps &* tapPopStride(g) &* 4)
         let part = acc &+ roundUp64(mr &* nr &* 4)
         let tapWords = part &+ roundUp64(mr &* nr &* 4)
-        let word = tapWords &+ roundUp64(taps &* 8)
-        return (valid, mask, actSum, tapPop, acc, part, tapWords, word, word &+ roundUp64(nr &* 8))
+        let tapSource = tapWords &+ roundUp64(taps &* 8)
+        let word = tapSource &+ roundUp64(taps &* nr &* 8)
+        return (valid, mask, actSum, tapPop, acc, part, tapWords, tapSource, word, word &+ roundUp64(nr &* 8))
     }
 
     @inline(__always) static func tapPopStride(_ g: ConvGeometry) -> Int { g.outC &+ 8 }
@@ -106,6 +109,7 @@ public enum BinaryConvTiled {
         let inC = Int32(truncatingIfNeeded: g.inC)
         // Input offset (in words) of each tap from a pixel's first tap, and the window's last row and column.
         let tapWords = (scratch + lay.tapWords).assumingMemoryBound(to: Int.self)
+        let tapSource = (scratch + lay.tapSource).assumingMemoryBound(to: Int.self)
         for kh in 0..<g.kernelH {
             for kw in 0..<g.kernelW { tapWords[kh &* g.kernelW &+ kw] = (kh &* g.dilationH &* g.inW &+ kw &* g.dilationW) &* words }
         }
@@ -131,55 +135,58 @@ public enum BinaryConvTiled {
                     for t in 0..<taps {
                         let from = plane + tapWords[t], to = dst + t &* words &* nr
                         for u in 0..<words {
-                            for c in 0..<nr { to[u &* nr &+ c] = from[c &* step &+ u] }
+                            // A pixel vector at a time, built lane by lane: left to itself, LLVM vectorized over u
+                            // and wrote with vpscatterqq, 2 % of L3 w2a2 on Zen 4.
+                            var c = 0
+                            while c < nr {
+                                var v = BinaryLanes()
+                                for j in 0..<BinaryLanes.scalarCount { v[j] = from[(c &+ j) &* step &+ u] }
+                                UnsafeMutableRawPointer(to + (u &* nr &+ c)).storeBytes(of: v, as: BinaryLanes.self)
+                                c &+= BinaryLanes.scalarCount
+                            }
                         }
                     }
                 }
                 for c in 0..<nr { validTaps[c] = Int32(truncatingIfNeeded: taps); padMask[c] = 0 }
             } else {
+                // Each column's taps as input offsets in words (plane 0), −1 where the tap is padding or the column is
+                // past `cols`; then the same vector-at-a-time copy, padded taps as zero words.
                 for c in 0..<nr {
                     var valid: Int32 = 0
                     var mask: UInt64 = 0
                     let ih0 = oh &* g.strideH &- g.padTop, iw0 = ow &* g.strideW &- g.padLeft
-                    if c < cols && ih0 >= 0 && ih0 &+ lastRow < g.inH && iw0 >= 0 && iw0 &+ lastColumn < g.inW {
-                        // Every tap inside the input: straight copies at the precomputed tap offsets.
-                        let src = activations + (ih0 &* g.inW &+ iw0) &* words
-                        for i in 0..<actBits {
-                            let plane = src + i &* actPlane, dst = panel + (i &* k &* nr &+ c)
-                            for t in 0..<taps {
-                                let from = plane + tapWords[t], to = dst + t &* words &* nr
-                                for u in 0..<words { to[u &* nr] = from[u] }
-                            }
+                    for kh in 0..<g.kernelH {
+                        let ih = ih0 &+ kh &* g.dilationH
+                        for kw in 0..<g.kernelW {
+                            let iw = iw0 &+ kw &* g.dilationW
+                            let t = kh &* g.kernelW &+ kw
+                            let inside = c < cols && ih >= 0 && ih < g.inH && iw >= 0 && iw < g.inW
+                            tapSource[t &* nr &+ c] = inside ? (ih &* g.inW &+ iw) &* words : -1
+                            if inside { valid &+= 1 } else if c < cols && t < 64 { mask |= 1 << UInt64(t) }
                         }
-                        valid = Int32(truncatingIfNeeded: taps)
-                    } else if c < cols {
-                        for kh in 0..<g.kernelH {
-                            let ih = ih0 &+ kh &* g.dilationH
-                            for kw in 0..<g.kernelW {
-                                let iw = iw0 &+ kw &* g.dilationW
-                                let t = kh &* g.kernelW &+ kw
-                                let inside = ih >= 0 && ih < g.inH && iw >= 0 && iw < g.inW
-                                for i in 0..<actBits {
-                                    let dOff: Int = (i &* k &+ t &* words) &* nr &+ c
-                                    let dst = panel + dOff
-                                    if inside {
-                                        let sOff: Int = i &* actPlane &+ (ih &* g.inW &+ iw) &* words
-                                        let src = activations + sOff
-                                        for u in 0..<words { dst[u &* nr] = src[u] }
-                                    } else {
-                                        for u in 0..<words { dst[u &* nr] = 0 }
-                                    }
-                                }
-                                if inside { valid &+= 1 } else if t < 64 { mask |= 1 << UInt64(t) }
-                            }
-                        }
-                    } else {
-                        for kk in 0..<(actBits &* k) { panel[kk &* nr &+ c] = 0 }
                     }
                     validTaps[c] = valid
                     padMask[c] = mask
                     ow &+= 1
                     if ow == g.outW { ow = 0; oh &+= 1 }
+                }
+                for i in 0..<actBits {
+                    let plane = activations + i &* actPlane, dst = panel + i &* k &* nr
+                    for t in 0..<taps {
+                        let from = tapSource + t &* nr, to = dst + t &* words &* nr
+                        for u in 0..<words {
+                            var c = 0
+                            while c < nr {
+                                var v = BinaryLanes()
+                                for j in 0..<BinaryLanes.scalarCount {
+                                    let o = from[c &+ j]
+                                    if o >= 0 { v[j] = plane[o &+ u] }
+                                }
+                                UnsafeMutableRawPointer(to + (u &* nr &+ c)).storeBytes(of: v, as: BinaryLanes.self)
+                                c &+= BinaryLanes.scalarCount
+                            }
+                        }
+                    }
                 }
             }
             if wBipolar && !xorMode {
@@ -198,17 +205,19 @@ public enum BinaryConvTiled {
                 let rows = Swift.min(mr, channels.upperBound &- m0)
                 if xorMode {
                     BinaryMicrokernel.tile(k: k, w: weights + m0 &* k, ldw: k, rows: rows, panel: UnsafePointer(panel),
-                                           xor: true, out: accT)
+                                           columns: cols, xor: true, out: accT)
                 } else if BinaryMicrokernel.fusesPlanes {
                     BinaryTiles.vectorPlanes(k: k, w: weights + m0 &* k, ldw: k, wPlane: wPlane, weightBits: weightBits,
                                              negativeTop: weightEncoding == 2, rows: rows, panel: UnsafePointer(panel),
-                                             aPlane: k &* nr, actBits: actBits, shift: wBipolar ? 1 : 0, out: accT)
+                                             aPlane: k &* nr, actBits: actBits, shift: wBipolar ? 1 : 0, columns: cols,
+                                             out: accT)
                 } else {
                     accT.update(repeating: 0, count: mr &* nr)
                     for i in 0..<actBits {
                         for j in 0..<weightBits {
                             BinaryMicrokernel.tile(k: k, w: weights + (j &* wPlane &+ m0 &* k), ldw: k, rows: rows,
-                                                   panel: UnsafePointer(panel + (i &* k &* nr)), xor: false, out: part)
+                                                   panel: UnsafePointer(panel + (i &* k &* nr)), columns: cols, xor: false,
+                                                   out: part)
                             // bipolar w = 2b − 1: 2·Σ 2^i pop(a_i & b) here, − Σ 2^i pop(a_i) in the epilogue.
                             let shift = Int32(truncatingIfNeeded: i &+ j &+ (wBipolar ? 1 : 0))
                             if weightEncoding == 2 && j == weightBits &- 1 {
@@ -302,22 +311,27 @@ public enum BinaryConvTiled {
 enum BinaryTiles {
     /// out[r·NR + c] = Σ_k pop(w[r][k] op panel[k][c]) for 8 rows, NR = 2 · lanes; lanes are pixels, each weight
     /// word is broadcast. `BinaryLanes` and `popcountLanes` come from the module (vpopcntq, …). Rows past `rows`
-    /// repeat the last real one; their sums are computed and ignored.
+    /// repeat the last real one; their sums are computed and ignored. With `columns` ≤ lanes only the first pixel
+    /// vector is counted (the second's sums stay 0): a map's last panel, such as the 4 pixels of a 14² map after
+    /// 12 full panels, then costs half a tile.
     @inline(__always)
     static func vector(k: Int, w: UnsafePointer<UInt64>, ldw: Int, rows: Int, panel: UnsafePointer<UInt64>,
-                       xor: Bool, out: UnsafeMutablePointer<Int32>) {
-        if xor {
-            vectorRows(XorWords.self, k: k, w: w, ldw: ldw, rows: rows, panel: panel, out: out)
-        } else {
-            vectorRows(AndWords.self, k: k, w: w, ldw: ldw, rows: rows, panel: panel, out: out)
+                       columns: Int, xor: Bool, out: UnsafeMutablePointer<Int32>) {
+        let half = columns <= BinaryLanes.scalarCount
+        switch (xor, half) {
+        case (true, false): vectorRows(XorWords.self, BothVectors.self, k: k, w: w, ldw: ldw, rows: rows, panel: panel, out: out)
+        case (true, true): vectorRows(XorWords.self, FirstVector.self, k: k, w: w, ldw: ldw, rows: rows, panel: panel, out: out)
+        case (false, false): vectorRows(AndWords.self, BothVectors.self, k: k, w: w, ldw: ldw, rows: rows, panel: panel, out: out)
+        case (false, true): vectorRows(AndWords.self, FirstVector.self, k: k, w: w, ldw: ldw, rows: rows, panel: panel, out: out)
         }
     }
 
     @inline(__always)
-    static func vectorRows<Op: WordOperation>(_: Op.Type, k: Int, w: UnsafePointer<UInt64>, ldw: Int, rows: Int,
-                                              panel: UnsafePointer<UInt64>, out: UnsafeMutablePointer<Int32>) {
+    static func vectorRows<Op: WordOperation, V: PanelVectors>(_: Op.Type, _: V.Type, k: Int, w: UnsafePointer<UInt64>,
+                                                               ldw: Int, rows: Int, panel: UnsafePointer<UInt64>,
+                                                               out: UnsafeMutablePointer<Int32>) {
         var s: EightRowSums = (RowSums(), RowSums(), RowSums(), RowSums(), RowSums(), RowSums(), RowSums(), RowSums())
-        planePair(Op.self, AddCounts.self, k: k, w: w, ldw: ldw, rows: rows, panel: panel, sums: &s)
+        planePair(Op.self, AddCounts.self, V.self, k: k, w: w, ldw: ldw, rows: rows, panel: panel, sums: &s)
         store(s, out)
     }
 
@@ -332,10 +346,24 @@ enum BinaryTiles {
     /// top weight plane negative when `negativeTop`, two's complement). Pairs go by level i + j from the top, the sums
     /// doubled between levels (Horner), so each pair costs what `vector` costs and no partial tile goes through memory:
     /// with one tile call per pair, storing and re-adding the partial tiles was as much work as a 1×1 conv's 4-word K.
+    /// `columns` as for `vector`.
     @inline(__always)
     static func vectorPlanes(k: Int, w: UnsafePointer<UInt64>, ldw: Int, wPlane: Int, weightBits: Int, negativeTop: Bool,
-                             rows: Int, panel: UnsafePointer<UInt64>, aPlane: Int, actBits: Int, shift: Int,
+                             rows: Int, panel: UnsafePointer<UInt64>, aPlane: Int, actBits: Int, shift: Int, columns: Int,
                              out: UnsafeMutablePointer<Int32>) {
+        if columns <= BinaryLanes.scalarCount {
+            vectorPlanes(FirstVector.self, k: k, w: w, ldw: ldw, wPlane: wPlane, weightBits: weightBits, negativeTop: negativeTop,
+                         rows: rows, panel: panel, aPlane: aPlane, actBits: actBits, shift: shift, out: out)
+        } else {
+            vectorPlanes(BothVectors.self, k: k, w: w, ldw: ldw, wPlane: wPlane, weightBits: weightBits, negativeTop: negativeTop,
+                         rows: rows, panel: panel, aPlane: aPlane, actBits: actBits, shift: shift, out: out)
+        }
+    }
+
+    @inline(__always)
+    static func vectorPlanes<V: PanelVectors>(_: V.Type, k: Int, w: UnsafePointer<UInt64>, ldw: Int, wPlane: Int,
+                                              weightBits: Int, negativeTop: Bool, rows: Int, panel: UnsafePointer<UInt64>,
+                                              aPlane: Int, actBits: Int, shift: Int, out: UnsafeMutablePointer<Int32>) {
         var s: EightRowSums = (RowSums(), RowSums(), RowSums(), RowSums(), RowSums(), RowSums(), RowSums(), RowSums())
         var level = actBits &+ weightBits &- 2
         while level >= 0 {
@@ -344,9 +372,9 @@ enum BinaryTiles {
                 if j < 0 || j >= weightBits { continue }
                 let wj = w + j &* wPlane, ai = panel + i &* aPlane
                 if negativeTop && j == weightBits &- 1 {
-                    planePair(AndWords.self, SubtractCounts.self, k: k, w: wj, ldw: ldw, rows: rows, panel: ai, sums: &s)
+                    planePair(AndWords.self, SubtractCounts.self, V.self, k: k, w: wj, ldw: ldw, rows: rows, panel: ai, sums: &s)
                 } else {
-                    planePair(AndWords.self, AddCounts.self, k: k, w: wj, ldw: ldw, rows: rows, panel: ai, sums: &s)
+                    planePair(AndWords.self, AddCounts.self, V.self, k: k, w: wj, ldw: ldw, rows: rows, panel: ai, sums: &s)
                 }
             }
             let by = level == 0 ? shift : 1
@@ -364,9 +392,10 @@ enum BinaryTiles {
     /// Σ_k pop(w[r][k] op panel[k][c]) added to (or subtracted from) the eight rows' sums; rows past `rows` repeat
     /// the last real one.
     @inline(__always)
-    static func planePair<Op: WordOperation, A: CountAccumulation>(_: Op.Type, _: A.Type, k: Int, w: UnsafePointer<UInt64>,
-                                                                   ldw: Int, rows: Int, panel: UnsafePointer<UInt64>,
-                                                                   sums s: inout EightRowSums) {
+    static func planePair<Op: WordOperation, A: CountAccumulation, V: PanelVectors>(
+        _: Op.Type, _: A.Type, _: V.Type, k: Int, w: UnsafePointer<UInt64>, ldw: Int, rows: Int,
+        panel: UnsafePointer<UInt64>, sums s: inout EightRowSums
+    ) {
         @inline(__always) func row(_ r: Int) -> UnsafePointer<UInt64> { w + Swift.min(r, rows &- 1) &* ldw }
         let w0 = row(0), w1 = row(1), w2 = row(2), w3 = row(3), w4 = row(4), w5 = row(5), w6 = row(6), w7 = row(7)
         let step = MemoryLayout<BinaryLanes>.size
@@ -374,12 +403,12 @@ enum BinaryTiles {
         var kk = 0
         while kk < k {
             let b0 = bp.loadUnaligned(as: BinaryLanes.self)
-            let b1 = bp.loadUnaligned(fromByteOffset: step, as: BinaryLanes.self)
+            let b1 = V.both ? bp.loadUnaligned(fromByteOffset: step, as: BinaryLanes.self) : b0
             bp += 2 &* step
-            s.0.accumulate(Op.self, A.self, w0[kk], b0, b1); s.1.accumulate(Op.self, A.self, w1[kk], b0, b1)
-            s.2.accumulate(Op.self, A.self, w2[kk], b0, b1); s.3.accumulate(Op.self, A.self, w3[kk], b0, b1)
-            s.4.accumulate(Op.self, A.self, w4[kk], b0, b1); s.5.accumulate(Op.self, A.self, w5[kk], b0, b1)
-            s.6.accumulate(Op.self, A.self, w6[kk], b0, b1); s.7.accumulate(Op.self, A.self, w7[kk], b0, b1)
+            s.0.accumulate(Op.self, A.self, V.self, w0[kk], b0, b1); s.1.accumulate(Op.self, A.self, V.self, w1[kk], b0, b1)
+            s.2.accumulate(Op.self, A.self, V.self, w2[kk], b0, b1); s.3.accumulate(Op.self, A.self, V.self, w3[kk], b0, b1)
+            s.4.accumulate(Op.self, A.self, V.self, w4[kk], b0, b1); s.5.accumulate(Op.self, A.self, V.self, w5[kk], b0, b1)
+            s.6.accumulate(Op.self, A.self, V.self, w6[kk], b0, b1); s.7.accumulate(Op.self, A.self, V.self, w7[kk], b0, b1)
             kk &+= 1
         }
     }
@@ -389,16 +418,22 @@ enum BinaryTiles {
     enum AddCounts: CountAccumulation { @inline(__always) static func apply(_ a: BinaryLanes, _ c: BinaryLanes) -> BinaryLanes { a &+ c } }
     enum SubtractCounts: CountAccumulation { @inline(__always) static func apply(_ a: BinaryLanes, _ c: BinaryLanes) -> BinaryLanes { a &- c } }
 
+    /// Which of a panel's two pixel vectors a tile counts, as a type so each tile loop compiles without a branch on it.
+    protocol PanelVectors { static var both: Bool { get } }
+    enum BothVectors: PanelVectors { @inline(__always) static var both: Bool { true } }
+    enum FirstVector: PanelVectors { @inline(__always) static var both: Bool { false } }
+
     /// One weight row's popcount sums over the two pixel vectors of a panel.
     struct RowSums {
         var low = BinaryLanes(), high = BinaryLanes()
 
-        /// pop(word op b) added or subtracted, for both pixel vectors.
-        @inline(__always) mutating func accumulate<Op: WordOperation, A: CountAccumulation>(_: Op.Type, _: A.Type, _ word: UInt64,
-                                                                                           _ b0: BinaryLanes, _ b1: BinaryLanes) {
+        /// pop(word op b) added or subtracted, for both pixel vectors or only the first.
+        @inline(__always) mutating func accumulate<Op: WordOperation, A: CountAccumulation, V: PanelVectors>(
+            _: Op.Type, _: A.Type, _: V.Type, _ word: UInt64, _ b0: BinaryLanes, _ b1: BinaryLanes
+        ) {
             let x = BinaryLanes(repeating: word)
             low = A.apply(low, popcountLanes(Op.apply(x, b0)))
-            high = A.apply(high, popcountLanes(Op.apply(x, b1)))
+            if V.both { high = A.apply(high, popcountLanes(Op.apply(x, b1))) }
         }
 
         @inline(__always) mutating func shift(_ by: Int) {
