@@ -24,14 +24,33 @@ enum Int8MicrokernelGeneric {
         return t
     }
 
+    /// panel[(k/4)·4·NR + 4j + t] = src[offsets[k + t] + index[j]] for columns j < NR (0 where k + t ≥ K): the
+    /// panel of output pixels whose padded-grid positions are index[j] past `src`, so the grid's columns past each
+    /// row are not computed. Index entries are < 64, and src[offsets[k] ..< offsets[k] + 64] must be readable.
+    /// Byte by byte here (on Zen 4 the portable L3 int8 conv is as fast as with the grid's wider panels).
+    @inline(__always)
+    static func interleaveColumns(from src: UnsafePointer<UInt8>, offsets: UnsafePointer<Int>, k: Int,
+                                  index: SIMD64<UInt8>, into panel: UnsafeMutablePointer<UInt8>) {
+        var d = panel
+        var kk = 0
+        while kk < k {
+            for j in 0..<tileColumns {
+                for t in 0..<4 { d[4 &* j &+ t] = kk &+ t < k ? src[offsets[kk &+ t] &+ Int(index[j])] : 0 }
+            }
+            d += 4 &* tileColumns
+            kk &+= 4
+        }
+    }
+
     @inline(__always)
     static func weight(_ a: UnsafePointer<Int8>, _ i: Int) -> SIMD16<Int32> {
         SIMD16<Int32>(repeating: Int32(a[i]))
     }
 
     /// out[r·16 + j] = Σ_k a[r][k] · b[k][j] for r < rows (other rows are garbage-free but unused).
+    /// All 16 columns are computed whatever `columns` (the live ones) is.
     @inline(__always)
-    static func tile(k: Int, a: UnsafePointer<Int8>, lda: Int, rows: Int, b: UnsafePointer<UInt8>,
+    static func tile(k: Int, a: UnsafePointer<Int8>, lda: Int, rows: Int, b: UnsafePointer<UInt8>, columns _: Int,
                      out: UnsafeMutablePointer<Int32>) {
         let a0 = a
         let a1 = Int8MicrokernelGeneric.row(a, 1, lda: lda, rows: rows)

@@ -9,6 +9,12 @@ import _Builtin_intrinsics.intel
 enum Int8MicrokernelMaddwd {
     static let tileRows = 4
     static let tileColumns = 16
+    /// The panel layout is the generic tile's, and so is its column gather.
+    @inline(__always)
+    static func interleaveColumns(from src: UnsafePointer<UInt8>, offsets: UnsafePointer<Int>, k: Int,
+                                  index: SIMD64<UInt8>, into panel: UnsafeMutablePointer<UInt8>) {
+        Int8MicrokernelGeneric.interleaveColumns(from: src, offsets: offsets, k: k, index: index, into: panel)
+    }
 
     /// Weights a[kk..<kk+valid] as int16 (zero past `valid`), the 4-element pattern in every 64-bit lane: the
     /// multiplier for one k-quad of four panel columns. A partial quad is assembled byte by byte so the last
@@ -36,8 +42,9 @@ enum Int8MicrokernelMaddwd {
 
     /// out[r·16 + j] = Σ_k a[r][k] · b[k][j] for r < rows, over the panel layout of Int8ConvTiled
     /// (per k-quad: 16 columns × 4 interleaved bytes; K past the end holds 0).
+    /// All 16 columns are computed whatever `columns` (the live ones) is.
     @inline(__always)
-    static func tile(k: Int, a: UnsafePointer<Int8>, lda: Int, rows: Int, b: UnsafePointer<UInt8>,
+    static func tile(k: Int, a: UnsafePointer<Int8>, lda: Int, rows: Int, b: UnsafePointer<UInt8>, columns _: Int,
                      out: UnsafeMutablePointer<Int32>) {
         let a0 = a
         let a1 = Int8MicrokernelGeneric.row(a, 1, lda: lda, rows: rows)

@@ -26,8 +26,21 @@ enum Int8MicrokernelVNNI {
         return SIMD16<Int32>(repeating: Int32(bitPattern: v))
     }
 
+    /// out[r·32 + j] = Σ_k a[r][k] · b[k][j] for r < rows, j < 32; with `columns` ≤ 16 only j < 16 (the panel's
+    /// first zmm): a map's last panel of a few pixels then costs half a tile.
     @inline(__always)
-    static func tile(k: Int, a: UnsafePointer<Int8>, lda: Int, rows: Int, b: UnsafePointer<UInt8>,
+    static func tile(k: Int, a: UnsafePointer<Int8>, lda: Int, rows: Int, b: UnsafePointer<UInt8>, columns: Int,
+                     out: UnsafeMutablePointer<Int32>) {
+        if columns <= 16 {
+            tile(k: k, a: a, lda: lda, rows: rows, b: b, wide: false, out: out)
+        } else {
+            tile(k: k, a: a, lda: lda, rows: rows, b: b, wide: true, out: out)
+        }
+    }
+
+    /// `wide` is a constant at both call sites, so each inlined copy keeps only its own loads and multiplies.
+    @inline(__always)
+    static func tile(k: Int, a: UnsafePointer<Int8>, lda: Int, rows: Int, b: UnsafePointer<UInt8>, wide: Bool,
                      out: UnsafeMutablePointer<Int32>) {
         let a0 = a
         let a1 = Int8MicrokernelGeneric.row(a, 1, lda: lda, rows: rows)
@@ -43,31 +56,31 @@ enum Int8MicrokernelVNNI {
         var kk = 0
         while kk < kFull {
             let b0 = bp.loadUnaligned(as: SIMD16<Int32>.self)
-            let b1 = bp.loadUnaligned(fromByteOffset: 64, as: SIMD16<Int32>.self)
+            let b1 = wide ? bp.loadUnaligned(fromByteOffset: 64, as: SIMD16<Int32>.self) : b0
             bp += 128
             var w = SIMD16<Int32>(repeating: UnsafeRawPointer(a0 + kk).loadUnaligned(as: Int32.self))
-            c00 = dp(c00, b0, w); c01 = dp(c01, b1, w)
+            c00 = dp(c00, b0, w); if wide { c01 = dp(c01, b1, w) }
             w = SIMD16<Int32>(repeating: UnsafeRawPointer(a1 + kk).loadUnaligned(as: Int32.self))
-            c10 = dp(c10, b0, w); c11 = dp(c11, b1, w)
+            c10 = dp(c10, b0, w); if wide { c11 = dp(c11, b1, w) }
             w = SIMD16<Int32>(repeating: UnsafeRawPointer(a2 + kk).loadUnaligned(as: Int32.self))
-            c20 = dp(c20, b0, w); c21 = dp(c21, b1, w)
+            c20 = dp(c20, b0, w); if wide { c21 = dp(c21, b1, w) }
             w = SIMD16<Int32>(repeating: UnsafeRawPointer(a3 + kk).loadUnaligned(as: Int32.self))
-            c30 = dp(c30, b0, w); c31 = dp(c31, b1, w)
+            c30 = dp(c30, b0, w); if wide { c31 = dp(c31, b1, w) }
             w = SIMD16<Int32>(repeating: UnsafeRawPointer(a4 + kk).loadUnaligned(as: Int32.self))
-            c40 = dp(c40, b0, w); c41 = dp(c41, b1, w)
+            c40 = dp(c40, b0, w); if wide { c41 = dp(c41, b1, w) }
             w = SIMD16<Int32>(repeating: UnsafeRawPointer(a5 + kk).loadUnaligned(as: Int32.self))
-            c50 = dp(c50, b0, w); c51 = dp(c51, b1, w)
+            c50 = dp(c50, b0, w); if wide { c51 = dp(c51, b1, w) }
             kk &+= 4
         }
         if kk < k {
             let b0 = bp.loadUnaligned(as: SIMD16<Int32>.self)
-            let b1 = bp.loadUnaligned(fromByteOffset: 64, as: SIMD16<Int32>.self)
-            var w = weightGroup(a0, kk, k); c00 = dp(c00, b0, w); c01 = dp(c01, b1, w)
-            w = weightGroup(a1, kk, k); c10 = dp(c10, b0, w); c11 = dp(c11, b1, w)
-            w = weightGroup(a2, kk, k); c20 = dp(c20, b0, w); c21 = dp(c21, b1, w)
-            w = weightGroup(a3, kk, k); c30 = dp(c30, b0, w); c31 = dp(c31, b1, w)
-            w = weightGroup(a4, kk, k); c40 = dp(c40, b0, w); c41 = dp(c41, b1, w)
-            w = weightGroup(a5, kk, k); c50 = dp(c50, b0, w); c51 = dp(c51, b1, w)
+            let b1 = wide ? bp.loadUnaligned(fromByteOffset: 64, as: SIMD16<Int32>.self) : b0
+            var w = weightGroup(a0, kk, k); c00 = dp(c00, b0, w); if wide { c01 = dp(c01, b1, w) }
+            w = weightGroup(a1, kk, k); c10 = dp(c10, b0, w); if wide { c11 = dp(c11, b1, w) }
+            w = weightGroup(a2, kk, k); c20 = dp(c20, b0, w); if wide { c21 = dp(c21, b1, w) }
+            w = weightGroup(a3, kk, k); c30 = dp(c30, b0, w); if wide { c31 = dp(c31, b1, w) }
+            w = weightGroup(a4, kk, k); c40 = dp(c40, b0, w); if wide { c41 = dp(c41, b1, w) }
+            w = weightGroup(a5, kk, k); c50 = dp(c50, b0, w); if wide { c51 = dp(c51, b1, w) }
         }
         let o = UnsafeMutableRawPointer(out)
         o.storeBytes(of: c00, as: SIMD16<Int32>.self); o.storeBytes(of: c01, toByteOffset: 64, as: SIMD16<Int32>.self)
@@ -76,6 +89,42 @@ enum Int8MicrokernelVNNI {
         o.storeBytes(of: c30, toByteOffset: 384, as: SIMD16<Int32>.self); o.storeBytes(of: c31, toByteOffset: 448, as: SIMD16<Int32>.self)
         o.storeBytes(of: c40, toByteOffset: 512, as: SIMD16<Int32>.self); o.storeBytes(of: c41, toByteOffset: 576, as: SIMD16<Int32>.self)
         o.storeBytes(of: c50, toByteOffset: 640, as: SIMD16<Int32>.self); o.storeBytes(of: c51, toByteOffset: 704, as: SIMD16<Int32>.self)
+    }
+
+    /// Int8MicrokernelGeneric.interleaveColumns' contract for this tile's 32 columns. Two-table byte permutes
+    /// (VBMI vpermt2b) do the gather and the interleave: two taps' 32 gathered columns into one register (out of
+    /// the 64 bytes at each tap's offset), then 16 columns × 4 taps from two such registers, twice. That is 4
+    /// permutes per 4 taps where interleavePanel widens, shifts and ors 22 times.
+    @inline(__always)
+    static func interleaveColumns(from src: UnsafePointer<UInt8>, offsets: UnsafePointer<Int>, k: Int,
+                                  index: SIMD64<UInt8>, into panel: UnsafeMutablePointer<UInt8>) {
+        var pair = SIMD64<UInt8>(), low = SIMD64<UInt8>(), high = SIMD64<UInt8>()
+        for j in 0..<32 { pair[j] = index[j]; pair[j &+ 32] = index[j] | 64 }
+        for j in 0..<16 {
+            for t in 0..<4 {
+                // Tap t of column j: the first (t even) or second (t odd) tap of pair ab (t < 2) or cd (t ≥ 2).
+                let at = (t & 1) &* 32 &+ (t >> 1) &* 64 &+ j
+                low[4 &* j &+ t] = UInt8(truncatingIfNeeded: at)
+                high[4 &* j &+ t] = UInt8(truncatingIfNeeded: at &+ 16)
+            }
+        }
+        let pairIndex = unsafeBitCast(pair, to: __m512i.self)
+        let lowIndex = unsafeBitCast(low, to: __m512i.self), highIndex = unsafeBitCast(high, to: __m512i.self)
+        let s = UnsafeRawPointer(src), zero = _mm512_setzero_si512()
+        @inline(__always) func bytes(_ o: Int) -> __m512i { o >= 0 ? s.loadUnaligned(fromByteOffset: o, as: __m512i.self) : zero }
+        var d = UnsafeMutableRawPointer(panel)
+        var kk = 0
+        while kk < k {
+            let o1 = kk &+ 1 < k ? offsets[kk &+ 1] : -1
+            let o2 = kk &+ 2 < k ? offsets[kk &+ 2] : -1
+            let o3 = kk &+ 3 < k ? offsets[kk &+ 3] : -1
+            let ab = _mm512_permutex2var_epi8(bytes(offsets[kk]), pairIndex, bytes(o1))
+            let cd = _mm512_permutex2var_epi8(bytes(o2), pairIndex, bytes(o3))
+            d.storeBytes(of: _mm512_permutex2var_epi8(ab, lowIndex, cd), as: __m512i.self)
+            d.storeBytes(of: _mm512_permutex2var_epi8(ab, highIndex, cd), toByteOffset: 64, as: __m512i.self)
+            d += 128
+            kk &+= 4
+        }
     }
 
     @inline(__always)

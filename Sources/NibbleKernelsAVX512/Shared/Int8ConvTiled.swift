@@ -7,7 +7,7 @@ public enum Int8ConvTiled {
     @inline(__always) static func roundUp64(_ x: Int) -> Int { (x &+ 63) & ~63 }
 
     /// Stride 1 reads panels from a zero-point-padded quantized input (see FP32ConvTiled: implicit GEMM
-    /// over the padded grid, pos = oh·wp + ow).
+    /// over the padded grid, pos = oh·wp + ow; panels of output pixels gather their positions from it).
     @inline(__always) static func isImplicit(_ g: ConvGeometry) -> Bool { g.strideH == 1 && g.strideW == 1 }
     @inline(__always) static func paddedHeight(_ g: ConvGeometry) -> Int { g.outH &+ (g.kernelH &- 1) &* g.dilationH }
     @inline(__always) static func paddedWidth(_ g: ConvGeometry) -> Int { g.outW &+ (g.kernelW &- 1) &* g.dilationW }
@@ -71,11 +71,16 @@ public enum Int8ConvTiled {
             Int8Quantization.quantize(input, count: g.inC &* inPlane, scale: inputScale, zeroPoint: inputZeroPoint, into: q)
         }
         let bytes = quantizedInput ?? UnsafePointer(q)
-        // The positions of output pixels `pixels` (padded-grid numbering when implicit); each value is an exact
-        // int32 sum and its own epilogue, so a range computes what the whole pass does for those pixels.
-        let last = pixels.upperBound &- 1
-        let first = implicit ? pixels.lowerBound / g.outW &* wp &+ pixels.lowerBound % g.outW : pixels.lowerBound
-        let positions = implicit ? last / g.outW &* wp &+ last % g.outW &+ 1 : pixels.upperBound
+        // Panel columns are output pixels, or positions on the padded grid (implicit, when a panel's pixels span more
+        // than 64 positions): there each row's last kernelW − 1 positions are computed for nothing, 2 of every 16 on
+        // a 14² map, and a 4² map's 16 pixels take 22 columns. Each value
+        // is an exact int32 sum and its own epilogue, so a range computes what the whole pass does for its pixels.
+        let gathers = implicit && wp != g.outW && gatherSpan(g) <= 64
+        let onGrid = implicit && !gathers
+        @inline(__always) func position(_ p: Int) -> Int { p / g.outW &* wp &+ p % g.outW }
+        let first = onGrid ? position(pixels.lowerBound) : pixels.lowerBound
+        let positions = onGrid ? position(pixels.upperBound &- 1) &+ 1 : pixels.upperBound
+        var index = SIMD64<UInt8>()
         for grp in 0..<g.groups {
             let wG = weights + grp &* ocg &* k
             if implicit {
@@ -85,7 +90,14 @@ public enum Int8ConvTiled {
             var p0 = first
             while p0 < positions {
                 let cols = Swift.min(nr, positions &- p0)
-                if implicit {
+                if gathers {
+                    // Columns past `cols` gather the first pixel again; their sums are not used.
+                    let base = position(p0)
+                    index = SIMD64<UInt8>()
+                    for j in 0..<cols { index[j] = UInt8(truncatingIfNeeded: position(p0 &+ j) &- base) }
+                    Int8Microkernel.interleaveColumns(from: UnsafePointer(q + base), offsets: UnsafePointer(offsets), k: k,
+                                                      index: index, into: panel)
+                } else if implicit {
                     interleavePanel(from: UnsafePointer(q + p0), offsets: UnsafePointer(offsets), k: k, into: panel)
                 } else {
                     packPanel(g, input: bytes + grp &* icg &* inPlane, padValue: zpByte, firstColumn: p0,
@@ -94,7 +106,8 @@ public enum Int8ConvTiled {
                 var m0 = 0
                 while m0 < ocg {
                     let rows = Swift.min(mr, ocg &- m0)
-                    Int8Microkernel.tile(k: k, a: wG + m0 &* k, lda: k, rows: rows, b: UnsafePointer(panel), out: tile)
+                    Int8Microkernel.tile(k: k, a: wG + m0 &* k, lda: k, rows: rows, b: UnsafePointer(panel), columns: cols,
+                                         out: tile)
                     for r in 0..<rows {
                         let o = grp &* ocg &+ m0 &+ r
                         let scale = inputScale * weightScales[o]
@@ -102,7 +115,7 @@ public enum Int8ConvTiled {
                         let outRow = output + o &* n
                         let src = tile + r &* nr
                         Int8Quantization.subtract(inputZeroPoint &* rowSums[o], from: src, count: cols)
-                        if implicit && wp != g.outW {
+                        if onGrid && wp != g.outW {
                             // Scatter the padded-grid positions that are real outputs (ow < outW); with no columns of
                             // padding (1x1 convs) the grid is the output itself, taken below in one call instead of a
                             // row at a time (late rows of 12 or 6 values are mostly scalar tail).
@@ -128,6 +141,13 @@ public enum Int8ConvTiled {
                 p0 &+= nr
             }
         }
+    }
+
+    /// The most padded-grid positions a panel of output pixels spans: its columns plus the skipped positions at each
+    /// row end inside it. A tile gathers columns from 64 bytes (`Int8Microkernel.interleaveColumns`).
+    @inline(__always) static func gatherSpan(_ g: ConvGeometry) -> Int {
+        let nr = Int8Microkernel.tileColumns
+        return nr &+ (g.outW &+ nr &- 2) / g.outW &* (paddedWidth(g) &- g.outW)
     }
 
     /// Whether `runFewPixels` takes a call: at most half a tile of output pixels, whose other columns the GEMM would
