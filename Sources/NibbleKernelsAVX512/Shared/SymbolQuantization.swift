@@ -32,7 +32,7 @@ public enum SymbolQuantization {
             let t = y + magic
             let down = SIMD16<UInt32>(repeating: 0).replacing(with: 1, where: t - magic .> y)
             let bits = unsafeBitCast(t, to: SIMD16<UInt32>.self) &- down
-            UnsafeMutableRawPointer(q + i).storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: bits), as: SIMD16<UInt8>.self)
+            UnsafeMutableRawPointer(q + i).storeBytes(of: byteLanes(bits), as: SIMD16<UInt8>.self)
             i &+= 16
         }
         // Raw loads and stores, as above: `q` may be `x`'s own memory (`QuantizeRows`).
