@@ -270,15 +270,15 @@ public enum Int8ConvTiled {
             let o3 = kk &+ 3 < k ? offsets[kk &+ 3] : -1
             var h = 0
             while h < nr {
-                var v = SIMD16<UInt32>(truncatingIfNeeded: s.loadUnaligned(fromByteOffset: o0 &+ h, as: SIMD16<UInt8>.self))
+                var v = wordLanes(s.loadUnaligned(fromByteOffset: o0 &+ h, as: SIMD16<UInt8>.self))
                 if o1 >= 0 {
-                    v |= SIMD16<UInt32>(truncatingIfNeeded: s.loadUnaligned(fromByteOffset: o1 &+ h, as: SIMD16<UInt8>.self)) &<< 8
+                    v |= wordLanes(s.loadUnaligned(fromByteOffset: o1 &+ h, as: SIMD16<UInt8>.self)) &<< 8
                 }
                 if o2 >= 0 {
-                    v |= SIMD16<UInt32>(truncatingIfNeeded: s.loadUnaligned(fromByteOffset: o2 &+ h, as: SIMD16<UInt8>.self)) &<< 16
+                    v |= wordLanes(s.loadUnaligned(fromByteOffset: o2 &+ h, as: SIMD16<UInt8>.self)) &<< 16
                 }
                 if o3 >= 0 {
-                    v |= SIMD16<UInt32>(truncatingIfNeeded: s.loadUnaligned(fromByteOffset: o3 &+ h, as: SIMD16<UInt8>.self)) &<< 24
+                    v |= wordLanes(s.loadUnaligned(fromByteOffset: o3 &+ h, as: SIMD16<UInt8>.self)) &<< 24
                 }
                 d.storeBytes(of: v, toByteOffset: h &* 4, as: SIMD16<UInt32>.self)
                 h &+= 16
