@@ -63,8 +63,7 @@ enum SmallWeightMicrokernelGeneric {
     @inline(__always)
     static func interleave(_ v0: SIMD16<UInt8>, _ v1: SIMD16<UInt8>, _ v2: SIMD16<UInt8>, _ v3: SIMD16<UInt8>,
                            to d: UnsafeMutableRawPointer) {
-        let v = SIMD16<UInt32>(truncatingIfNeeded: v0) | SIMD16<UInt32>(truncatingIfNeeded: v1) &<< 8
-            | SIMD16<UInt32>(truncatingIfNeeded: v2) &<< 16 | SIMD16<UInt32>(truncatingIfNeeded: v3) &<< 24
+        let v = wordLanes(v0) | wordLanes(v1) &<< 8 | wordLanes(v2) &<< 16 | wordLanes(v3) &<< 24
         d.storeBytes(of: v, as: SIMD16<UInt32>.self)
     }
 

@@ -64,10 +64,10 @@ extension SmallWeightMicrokernelMaddubs {
             let h01 = _mm256_hadd_epi16(dot(p0), dot(p1)), h23 = _mm256_hadd_epi16(dot(p2), dot(p3))
             let h45 = _mm256_hadd_epi16(dot(p4), dot(p5)), h67 = _mm256_hadd_epi16(dot(p6), dot(p7))
             let t = unsafeBitCast(_mm256_hadd_epi16(_mm256_hadd_epi16(h01, h23), _mm256_hadd_epi16(h45, h67)), to: SIMD16<Int16>.self)
-            acc &+= SIMD8<Int32>(truncatingIfNeeded: t.lowHalf)
+            acc &+= int32Lanes(t.lowHalf)
             unitDone()
             if u < units {
-                acc &+= SIMD8<Int32>(truncatingIfNeeded: t.highHalf)
+                acc &+= int32Lanes(t.highHalf)
                 unitDone()
             }
             c &+= 1

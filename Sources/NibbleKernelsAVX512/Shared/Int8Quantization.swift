@@ -81,7 +81,7 @@ public enum Int8Quantization {
         // The clamped value is an integer in 0...255, so 2^23 + v is exact and its low mantissa byte is v (a float →
         // int vector conversion here would be a generic per-lane call).
         let bits = unsafeBitCast(clampedLanes(x, s, z) + SIMD8<Float>(repeating: 8_388_608), to: SIMD8<UInt32>.self)
-        return SIMD8<UInt8>(truncatingIfNeeded: bits)
+        return byteLanes(bits)
     }
 
     /// Float(q) − zp for q = quantize(x) of 8 lanes (exact: both are integers below 2^24), for kernels that compute

@@ -24,10 +24,17 @@
 }
 
 /// The low byte of each lane (one vpmovdb on AVX-512). The stdlib's generic SIMD16<UInt8>(truncatingIfNeeded:) of
-/// 32-bit lanes stayed an out-of-line call: 4 % of a CAT MobileNet's run, from SymbolQuantization.
+/// 32-bit lanes stayed an out-of-line call: 4 % of a CAT MobileNet's run, from SymbolQuantization; the 8-lane one
+/// was called by every int8 input quantization.
 @inline(__always) func byteLanes(_ v: SIMD16<UInt32>) -> SIMD16<UInt8> {
     var r = SIMD16<UInt8>()
     for i in 0..<16 { r[i] = UInt8(truncatingIfNeeded: v[i]) }
+    return r
+}
+
+@inline(__always) func byteLanes(_ v: SIMD8<UInt32>) -> SIMD8<UInt8> {
+    var r = SIMD8<UInt8>()
+    for i in 0..<8 { r[i] = UInt8(truncatingIfNeeded: v[i]) }
     return r
 }
 
