@@ -114,7 +114,7 @@ public enum Int8ConvTiled {
                         let b: Float = bias?[o] ?? 0
                         let outRow = output + o &* n
                         let src = tile + r &* nr
-                        Int8Quantization.subtract(inputZeroPoint &* rowSums[o], from: src, count: cols)
+                        let zpSum = inputZeroPoint &* rowSums[o]
                         if onGrid && wp != g.outW {
                             // Scatter the padded-grid positions that are real outputs (ow < outW); with no columns of
                             // padding (1x1 convs) the grid is the output itself, taken below in one call instead of a
@@ -125,15 +125,16 @@ public enum Int8ConvTiled {
                             while j < cols {
                                 let seg = Swift.min(cols &- j, wp &- ow)
                                 let valid = Swift.min(seg, g.outW &- ow)
-                                Int8Quantization.dequantize(src + j, count: valid, scale: scale, bias: b, outputMin: outputMin,
-                                                            outputMax: outputMax, into: outRow + (oh &* g.outW &+ ow))
+                                Int8Quantization.dequantize(src + j, minus: zpSum, count: valid, scale: scale, bias: b,
+                                                            outputMin: outputMin, outputMax: outputMax,
+                                                            into: outRow + (oh &* g.outW &+ ow))
                                 j &+= seg
                                 ow = 0
                                 oh &+= 1
                             }
                         } else {
-                            Int8Quantization.dequantize(src, count: cols, scale: scale, bias: b, outputMin: outputMin,
-                                                        outputMax: outputMax, into: outRow + p0)
+                            Int8Quantization.dequantize(src, minus: zpSum, count: cols, scale: scale, bias: b,
+                                                        outputMin: outputMin, outputMax: outputMax, into: outRow + p0)
                         }
                     }
                     m0 &+= mr

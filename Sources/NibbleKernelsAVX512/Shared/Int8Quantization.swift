@@ -19,35 +19,27 @@ public enum Int8Quantization {
         return Swift.max(Swift.min(y, outputMax), outputMin)
     }
 
-    /// acc[i] −= c for `count` accumulators (the zero-point term zp·Σw of a row), 8 lanes at a time.
+    /// y[i] = `dequantize`(acc[i] − c) for `count` accumulators (c: the zero-point term zp·Σw of their row), 16
+    /// lanes at a time and the rest as one partial vector, with the scalar form's IEEE operations per lane (multiply,
+    /// then add, then `clampLanes`), so every level writes the same floats. One pass for both: subtracting in place
+    /// first, then converting 8 lanes at a time, had been 12 % of a digits32 MobileNet's run.
     @inline(__always)
-    public static func subtract(_ c: Int32, from acc: UnsafeMutablePointer<Int32>, count: Int) {
-        let cv = SIMD8<Int32>(repeating: c)
-        var i = 0
-        while i &+ 8 <= count {
-            let v = UnsafeRawPointer(acc + i).loadUnaligned(as: SIMD8<Int32>.self)
-            UnsafeMutableRawPointer(acc + i).storeBytes(of: v &- cv, as: SIMD8<Int32>.self)
-            i &+= 8
-        }
-        while i < count { acc[i] &-= c; i &+= 1 }
-    }
-
-    /// `dequantize` of `count` accumulators, 8 lanes at a time with the scalar form's IEEE operations per lane
-    /// (multiply, then add, then `clampLanes`), so every level writes the same floats.
-    @inline(__always)
-    public static func dequantize(_ acc: UnsafePointer<Int32>, count: Int, scale: Float, bias: Float,
+    public static func dequantize(_ acc: UnsafePointer<Int32>, minus c: Int32, count: Int, scale: Float, bias: Float,
                                   outputMin: Float, outputMax: Float, into y: UnsafeMutablePointer<Float>) {
-        let s = SIMD8<Float>(repeating: scale), b = SIMD8<Float>(repeating: bias)
-        let hi = SIMD8<Float>(repeating: outputMax), lo = SIMD8<Float>(repeating: outputMin)
+        let cv = SIMD16<Int32>(repeating: c), s = SIMD16<Float>(repeating: scale), b = SIMD16<Float>(repeating: bias)
+        let hi = SIMD16<Float>(repeating: outputMax), lo = SIMD16<Float>(repeating: outputMin)
         var i = 0
-        while i &+ 8 <= count {
-            let v = floatLanes(UnsafeRawPointer(acc + i).loadUnaligned(as: SIMD8<Int32>.self)) * s + b
-            UnsafeMutableRawPointer(y + i).storeBytes(of: clampLanes(v, lo: lo, hi: hi), as: SIMD8<Float>.self)
-            i &+= 8
+        while i &+ 16 <= count {
+            let a = UnsafeRawPointer(acc + i).loadUnaligned(as: SIMD16<Int32>.self) &- cv
+            UnsafeMutableRawPointer(y + i).storeBytes(of: clampLanes(floatLanes(a) * s + b, lo: lo, hi: hi), as: SIMD16<Float>.self)
+            i &+= 16
         }
-        while i < count {
-            y[i] = dequantize(acc[i], scale: scale, bias: bias, outputMin: outputMin, outputMax: outputMax)
-            i &+= 1
+        let rest = count &- i
+        if rest > 0 {
+            var a = SIMD16<Int32>()
+            for t in 0..<rest { a[t] = acc[i &+ t] }
+            let v = clampLanes(floatLanes(a &- cv) * s + b, lo: lo, hi: hi)
+            for t in 0..<rest { y[i &+ t] = v[t] }
         }
     }
 

@@ -16,6 +16,12 @@
     return r
 }
 
+@inline(__always) func floatLanes(_ v: SIMD16<Int32>) -> SIMD16<Float> {
+    var r = SIMD16<Float>()
+    for i in 0..<16 { r[i] = Float(v[i]) }
+    return r
+}
+
 /// Float lanes of two 8-lane halves as one 16-lane vector (one vcvtdq2ps on AVX-512).
 @inline(__always) func floatLanes(_ low: SIMD8<Int32>, _ high: SIMD8<Int32>) -> SIMD16<Float> {
     var r = SIMD16<Float>()
