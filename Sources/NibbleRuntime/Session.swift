@@ -252,11 +252,8 @@ public final class Session {
             // Per-channel sums in row order, then the mean after the last band (GlobalAveragePoolStep's floats).
             let x = plan.inputs[0], n = band.inRows.count * x.width
             let window = (base + x.windowOffset).assumingMemoryBound(to: Float.self)
-            for c in 0..<plan.channels {
-                var s: Float = b == 0 ? 0 : values[c]
-                for i in 0..<n { s += window[c * n + i] }
-                values[c] = s
-            }
+            if b == 0 { values.update(repeating: 0, count: plan.channels) }
+            FP32Pool.accumulateChannelSums(window, channels: plan.channels, length: n, into: values)
             if b < plan.bands.count - 1 { return }
             let inv = 1 / Float(x.height * x.width)
             for c in 0..<plan.channels { values[c] *= inv }

@@ -152,11 +152,8 @@ struct GlobalAveragePoolStep {
     func run(_ b: Bindings) {
         let x = b.f32(input), y = b.f32(output)
         let inv = 1 / Float(area)
-        for ch in 0..<channels {
-            let src = x + ch * area
-            var s: Float = 0
-            for i in 0..<area { s += src[i] }
-            y[ch] = s * inv
-        }
+        y.update(repeating: 0, count: channels)
+        FP32Pool.accumulateChannelSums(x, channels: channels, length: area, into: y)
+        for ch in 0..<channels { y[ch] *= inv }
     }
 }
