@@ -14,12 +14,12 @@ public enum Int8ConvIndirect {
     typealias Kernel = Int8IndirectMicrokernel
 
     /// Groups of 1 with at least 16 output pixels (fewer do not repay the per-run weight reorder), at least
-    /// `Kernel.minimumPixelsPerChannel` output pixels per output channel, and 1×1 stride-1 convs only where
-    /// `Kernel.takesPointwise`.
+    /// `Kernel.minimumPixelsPerChannel` output pixels per output channel, and stride-1 convs only where
+    /// `Kernel.takesStrideOne`.
     public static func applies(_ g: ConvGeometry) -> Bool {
-        let pointwise = g.kernelH == 1 && g.kernelW == 1 && g.strideH == 1 && g.strideW == 1
+        let strideOne = g.strideH == 1 && g.strideW == 1
         return g.groups == 1 && g.outPixels >= 16 && g.outPixels >= Kernel.minimumPixelsPerChannel &* g.outC
-            && (Kernel.takesPointwise || !pointwise)
+            && (Kernel.takesStrideOne || !strideOne)
     }
 
     @inline(__always) static func roundUp64(_ x: Int) -> Int { (x &+ 63) & ~63 }

@@ -15,9 +15,9 @@ enum Int8MicrokernelIndirect {
     static let tileColumns = 16
     /// The panel's weights are used in place every run on AVX2 too, so any layer with 16 pixels takes this kernel.
     static let minimumPixelsPerChannel = 0
-    /// 1×1 stride-1 convs too: on AVX2 the int16 image still beats the im2col kernel there (Zen 4 at AVX2: 64→256 on
-    /// 56² 0.94 against 1.39 ms).
-    static let takesPointwise = true
+    /// Stride-1 convs too, 1×1 included: on AVX2 the int16 image still beats the im2col kernel there (Zen 4 at AVX2:
+    /// 64→256 on 56² 0.94 against 1.39 ms).
+    static let takesStrideOne = true
 
     /// Byte of a panel step (32 bytes) where channel j's pair starts: channels 0–7 then 8–15.
     @inline(__always) static func panelOffset(channel j: Int) -> Int { 16 &* (j >> 3) &+ 2 &* (j & 7) }

@@ -15,11 +15,13 @@ enum Int8MicrokernelIndirectVNNI {
     /// output channel) to save the im2col copy (K bytes per output pixel): it pays from 4 pixels per channel (Zen 4:
     /// L1, L2 and M1's stem gain; L3–L5, ≤ 196 pixels for ≥ 256 channels, lose — L4 0.81 → 1.56 ms when forced).
     static let minimumPixelsPerChannel = 4
-    /// 1×1 stride-1 convs stay on the im2col kernel, which reads their unpadded input in place as its panel and
-    /// dequantizes with pixels in lanes straight into NCHW rows; here their few reduction steps per tile left the
-    /// channels-in-lanes epilogue and transpose to dominate (Zen 4: 64→256 on 56² 0.68 → 0.46 ms, 8→48 on 48²
-    /// 0.065 → 0.035 ms, MobileNetV2's expansions and projections).
-    static let takesPointwise = false
+    /// Stride-1 convs stay on the im2col kernel, which reads them as an implicit GEMM (no im2col copy) and
+    /// dequantizes with pixels in lanes straight into NCHW rows. 1×1: here their few reduction steps per tile left
+    /// the channels-in-lanes epilogue and transpose to dominate (Zen 4: 64→256 on 56² 0.68 → 0.46 ms, 8→48 on 48²
+    /// 0.065 → 0.035 ms, MobileNetV2's expansions and projections). k×k, since its panels gather output pixels
+    /// instead of padded-grid positions: L2 0.636 → 0.600 ms, digits32 MobileNet 0.185 → 0.177 ms, ResNet 0.169 →
+    /// 0.164; L1 (0.650 against 0.655) and M1 int8 even. Strided convs stay here (M1 int8 12.1 → 13.8 ms on im2col).
+    static let takesStrideOne = false
 
     /// Byte of a panel step (64 bytes) where channel j's quad starts.
     @inline(__always) static func panelOffset(channel j: Int) -> Int { 4 &* j }
