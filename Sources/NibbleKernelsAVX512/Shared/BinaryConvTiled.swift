@@ -10,7 +10,7 @@ public enum BinaryConvTiled {
     /// Byte offsets of the scratch parts: panels (all activation planes), per-column valid-tap count,
     /// padded-tap mask and activation sum, per-(tap, o) weight popcounts (rows of outC + 8, so an 8-channel
     /// vector load at any tile start stays inside), two int32 tiles, each tap's input offset in words, each
-    /// (tap, column)'s input offset in words of a panel that leaves the input, and a packed output word per column
+    /// (tap, column)'s input offset in words (Int32) of a panel that leaves the input, and a packed output word per column
     /// (storePacked).
     @inline(__always)
     static func layout(_ g: ConvGeometry, actBits: Int)
@@ -26,7 +26,7 @@ public enum BinaryConvTiled {
         let part = acc &+ roundUp64(mr &* nr &* 4)
         let tapWords = part &+ roundUp64(mr &* nr &* 4)
         let tapSource = tapWords &+ roundUp64(taps &* 8)
-        let word = tapSource &+ roundUp64(taps &* nr &* 8)
+        let word = tapSource &+ roundUp64(taps &* nr &* 4)
         return (valid, mask, actSum, tapPop, acc, part, tapWords, tapSource, word, word &+ roundUp64(nr &* 8))
     }
 
@@ -109,7 +109,7 @@ public enum BinaryConvTiled {
         let inC = Int32(truncatingIfNeeded: g.inC)
         // Input offset (in words) of each tap from a pixel's first tap, and the window's last row and column.
         let tapWords = (scratch + lay.tapWords).assumingMemoryBound(to: Int.self)
-        let tapSource = (scratch + lay.tapSource).assumingMemoryBound(to: Int.self)
+        let tapSource = (scratch + lay.tapSource).assumingMemoryBound(to: Int32.self)
         for kh in 0..<g.kernelH {
             for kw in 0..<g.kernelW { tapWords[kh &* g.kernelW &+ kw] = (kh &* g.dilationH &* g.inW &+ kw &* g.dilationW) &* words }
         }
@@ -161,7 +161,7 @@ public enum BinaryConvTiled {
                             let iw = iw0 &+ kw &* g.dilationW
                             let t = kh &* g.kernelW &+ kw
                             let inside = c < cols && ih >= 0 && ih < g.inH && iw >= 0 && iw < g.inW
-                            tapSource[t &* nr &+ c] = inside ? (ih &* g.inW &+ iw) &* words : -1
+                            tapSource[t &* nr &+ c] = inside ? Int32(truncatingIfNeeded: (ih &* g.inW &+ iw) &* words) : -1
                             if inside { valid &+= 1 } else if c < cols && t < 64 { mask |= 1 << UInt64(t) }
                         }
                     }
@@ -179,7 +179,7 @@ public enum BinaryConvTiled {
                             while c < nr {
                                 var v = BinaryLanes()
                                 for j in 0..<BinaryLanes.scalarCount {
-                                    let o = from[c &+ j]
+                                    let o = Int(from[c &+ j])
                                     if o >= 0 { v[j] = plane[o &+ u] }
                                 }
                                 UnsafeMutableRawPointer(to + (u &* nr &+ c)).storeBytes(of: v, as: BinaryLanes.self)
