@@ -184,4 +184,23 @@ final class Int8KernelTests: XCTestCase {
         XCTAssertEqual(Int8Quantization.quantize(300, scale: 1, zeroPoint: 0), 255)
         XCTAssertEqual(Int8Quantization.quantize(.nan, scale: 1, zeroPoint: 0), 0)
     }
+
+    /// Σ w per row at lengths around its 64-byte steps and its 128-step folds, all-extreme rows included.
+    func testRowSumsMatchScalarSums() {
+        var rng = SplitMix(seed: 9)
+        for length in [0, 1, 63, 64, 65, 200, 8191, 8192, 8193, 20_000] {
+            for fill in [nil, Int8.min, Int8.max] as [Int8?] {
+                let rows = 3
+                let w: [Int8] = (0..<(rows * length)).map { _ in fill ?? Int8(truncatingIfNeeded: rng.int(-128...127)) }
+                var sums = [Int32](repeating: 7, count: rows)
+                w.withUnsafeBufferPointer { wb in
+                    sums.withUnsafeMutableBufferPointer {
+                        Int8Quantization.rowSums(wb.baseAddress!, rows: rows, length: length, into: $0.baseAddress!)
+                    }
+                }
+                let expected = (0..<rows).map { o in w[(o * length)..<((o + 1) * length)].reduce(Int32(0)) { $0 + Int32($1) } }
+                XCTAssertEqual(sums, expected, "length \(length) fill \(String(describing: fill))")
+            }
+        }
+    }
 }

@@ -92,12 +92,30 @@ public enum Int8Quantization {
     }
 
     /// Σ_k w[o][k] for every row, so Σ (q - zp)·w = Σ q·w - zp·Σ w keeps the inner loop zero-point free.
+    /// 64 bytes at a time as 16 words: each byte biased to w + 128 (xor 0x80), its two byte pairs added into 16-bit
+    /// fields (≤ 510 each, so 128 steps fit before they are folded into 32 bits), Σ w = Σ fields − 128·length. The
+    /// per-byte widening it replaces had been half of an int8 FC's time (G1: the 4 MB of weights read twice).
     @inline(__always)
     public static func rowSums(_ w: UnsafePointer<Int8>, rows: Int, length: Int, into s: UnsafeMutablePointer<Int32>) {
+        let bias = SIMD16<UInt32>(repeating: 0x8080_8080), pairs = SIMD16<UInt32>(repeating: 0x00FF_00FF)
+        let low16 = SIMD16<UInt32>(repeating: 0xFFFF)
         for o in 0..<rows {
-            let r = w + o &* length
-            var acc: Int32 = 0
-            for k in 0..<length { acc &+= Int32(r[k]) }
+            let r = UnsafeRawPointer(w + o &* length)
+            var wide = SIMD16<UInt32>()
+            var k = 0
+            while k &+ 64 <= length {
+                var fields = SIMD16<UInt32>()
+                let end = Swift.min(length & ~63, k &+ 128 &* 64)
+                while k < end {
+                    let x = r.loadUnaligned(fromByteOffset: k, as: SIMD16<UInt32>.self) ^ bias
+                    fields &+= (x & pairs) &+ ((x &>> 8) & pairs)
+                    k &+= 64
+                }
+                wide &+= (fields & low16) &+ (fields &>> 16)
+            }
+            var acc = Int32(truncatingIfNeeded: wide.wrappedSum()) &- Int32(truncatingIfNeeded: 128 &* k)
+            let t = UnsafePointer<Int8>(r.assumingMemoryBound(to: Int8.self))
+            while k < length { acc &+= Int32(t[k]); k &+= 1 }
             s[o] = acc
         }
     }
