@@ -73,14 +73,13 @@ public enum Int8ConvTiled {
         let bytes = quantizedInput ?? UnsafePointer(q)
         // Panel columns are output pixels, or positions on the padded grid (implicit, when a panel's pixels span more
         // than 64 positions): there each row's last kernelW − 1 positions are computed for nothing, 2 of every 16 on
-        // a 14² map, and a 4² map's 16 pixels take 22 columns. Each value
-        // is an exact int32 sum and its own epilogue, so a range computes what the whole pass does for its pixels.
+        // a 14² map, and a 4² map's 16 pixels take 22 columns. Each value is an exact int32 sum and its own epilogue,
+        // so a range computes what the whole pass does for its pixels.
         let gathers = implicit && wp != g.outW && gatherSpan(g) <= 64
         let onGrid = implicit && !gathers
         @inline(__always) func position(_ p: Int) -> Int { p / g.outW &* wp &+ p % g.outW }
         let first = onGrid ? position(pixels.lowerBound) : pixels.lowerBound
         let positions = onGrid ? position(pixels.upperBound &- 1) &+ 1 : pixels.upperBound
-        var index = SIMD64<UInt8>()
         for grp in 0..<g.groups {
             let wG = weights + grp &* ocg &* k
             if implicit {
@@ -93,7 +92,7 @@ public enum Int8ConvTiled {
                 if gathers {
                     // Columns past `cols` gather the first pixel again; their sums are not used.
                     let base = position(p0)
-                    index = SIMD64<UInt8>()
+                    var index = SIMD64<UInt8>()
                     for j in 0..<cols { index[j] = UInt8(truncatingIfNeeded: position(p0 &+ j) &- base) }
                     Int8Microkernel.interleaveColumns(from: UnsafePointer(q + base), offsets: UnsafePointer(offsets), k: k,
                                                       index: index, into: panel)
