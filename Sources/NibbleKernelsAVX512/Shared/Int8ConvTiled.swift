@@ -171,7 +171,6 @@ public enum Int8ConvTiled {
         let rowSums = (scratch + lay.rowSums).assumingMemoryBound(to: Int32.self)
         let rows = (scratch + lay.panel).assumingMemoryBound(to: UInt8.self)   // pixels.count · K ≤ the panel
         let q = (scratch + lay.q).assumingMemoryBound(to: UInt8.self)          // one group's input ≤ its part
-        Int8Quantization.rowSums(weights, rows: g.outC, length: k, into: rowSums)
         let zp = UInt8(truncatingIfNeeded: Swift.max(0, Swift.min(255, inputZeroPoint)))
         for grp in 0..<g.groups {
             let src: UnsafePointer<UInt8>
@@ -200,6 +199,9 @@ public enum Int8ConvTiled {
             var o0 = 0
             while o0 < ocg {
                 let live = Swift.min(4, ocg &- o0), w0 = wG + o0 &* k
+                // Their weight sums just before their dot products, which then find the rows in cache (as
+                // Int8FullyConnectedTiled does).
+                Int8Quantization.rowSums(w0, rows: live, length: k, into: rowSums + (grp &* ocg &+ o0))
                 @inline(__always) func w(_ r: Int) -> UnsafePointer<Int8> { Int8MicrokernelGeneric.row(w0, r, lda: k, rows: live) }
                 for (j, p) in pixels.enumerated() {
                     let sums = Int8Microkernel.dot4(n: k, x: UnsafePointer(rows + j &* k), w0, w(1), w(2), w(3))
