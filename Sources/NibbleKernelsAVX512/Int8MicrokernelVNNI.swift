@@ -32,22 +32,16 @@ enum Int8MicrokernelVNNI {
     static func tile(k: Int, a: UnsafePointer<Int8>, lda: Int, rows: Int, b: UnsafePointer<UInt8>, columns: Int,
                      out: UnsafeMutablePointer<Int32>) {
         if columns <= 16 {
-            tile(OneVector.self, k: k, a: a, lda: lda, rows: rows, b: b, out: out)
+            tile(FirstVector.self, k: k, a: a, lda: lda, rows: rows, b: b, out: out)
         } else {
-            tile(TwoVectors.self, k: k, a: a, lda: lda, rows: rows, b: b, out: out)
+            tile(BothVectors.self, k: k, a: a, lda: lda, rows: rows, b: b, out: out)
         }
     }
 
-    /// A tile's width as a type: each specialization keeps only its own loads and multiplies. (A Bool argument left
-    /// a test before every second-vector vpdpbusd of the out-of-line tile; on Zen 4 they cost no measurable time.)
-    protocol TileWidth { static var wide: Bool { get } }
-    enum OneVector: TileWidth { @inline(__always) static var wide: Bool { false } }
-    enum TwoVectors: TileWidth { @inline(__always) static var wide: Bool { true } }
-
     @inline(__always)
-    static func tile<W: TileWidth>(_: W.Type, k: Int, a: UnsafePointer<Int8>, lda: Int, rows: Int, b: UnsafePointer<UInt8>,
-                                   out: UnsafeMutablePointer<Int32>) {
-        let wide = W.wide
+    static func tile<V: PanelVectors>(_: V.Type, k: Int, a: UnsafePointer<Int8>, lda: Int, rows: Int, b: UnsafePointer<UInt8>,
+                                      out: UnsafeMutablePointer<Int32>) {
+        let wide = V.both
         let a0 = a
         let a1 = Int8MicrokernelGeneric.row(a, 1, lda: lda, rows: rows)
         let a2 = Int8MicrokernelGeneric.row(a, 2, lda: lda, rows: rows)

@@ -430,11 +430,6 @@ enum BinaryTiles {
     enum AddCounts: CountAccumulation { @inline(__always) static func apply(_ a: BinaryLanes, _ c: BinaryLanes) -> BinaryLanes { a &+ c } }
     enum SubtractCounts: CountAccumulation { @inline(__always) static func apply(_ a: BinaryLanes, _ c: BinaryLanes) -> BinaryLanes { a &- c } }
 
-    /// Which of a panel's two pixel vectors a tile counts, as a type so each tile loop compiles without a branch on it.
-    protocol PanelVectors { static var both: Bool { get } }
-    enum BothVectors: PanelVectors { @inline(__always) static var both: Bool { true } }
-    enum FirstVector: PanelVectors { @inline(__always) static var both: Bool { false } }
-
     /// One weight row's popcount sums over the two pixel vectors of a panel.
     struct RowSums {
         var low = BinaryLanes(), high = BinaryLanes()

@@ -100,7 +100,7 @@ public enum Int8Quantization {
         let bias = SIMD16<UInt32>(repeating: 0x8080_8080), pairs = SIMD16<UInt32>(repeating: 0x00FF_00FF)
         let low16 = SIMD16<UInt32>(repeating: 0xFFFF)
         for o in 0..<rows {
-            let r = UnsafeRawPointer(w + o &* length)
+            let row = w + o &* length, r = UnsafeRawPointer(row)
             var wide = SIMD16<UInt32>()
             var k = 0
             while k &+ 64 <= length {
@@ -114,8 +114,7 @@ public enum Int8Quantization {
                 wide &+= (fields & low16) &+ (fields &>> 16)
             }
             var acc = Int32(truncatingIfNeeded: wide.wrappedSum()) &- Int32(truncatingIfNeeded: 128 &* k)
-            let t = UnsafePointer<Int8>(r.assumingMemoryBound(to: Int8.self))
-            while k < length { acc &+= Int32(t[k]); k &+= 1 }
+            while k < length { acc &+= Int32(row[k]); k &+= 1 }
             s[o] = acc
         }
     }
