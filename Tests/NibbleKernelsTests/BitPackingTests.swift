@@ -66,9 +66,12 @@ final class BitPackingTests: XCTestCase {
             for c in [1, 3, 63, 64, 65, 130] {
                 for pixels in [1, 7, 8, 9, 16, 23] {
                     let step: Float = [1, 0.37, rng.float(0.01, 3)][rng.int(0...2)]
-                    // Where x / step rounds between 0 and 1 (the 1-bit packing compares x with a threshold there).
-                    let half = step / 2
-                    let near = [half, half.nextUp, half.nextDown, half.nextUp.nextUp, half.nextDown.nextDown]
+                    // Where x / step rounds between k − 1 and k, k = 1…3 (the 1- and 2-bit packings compare x with
+                    // a threshold there).
+                    let near = [0.5, 1.5, 2.5].flatMap { (k: Float) -> [Float] in
+                        let t = k * step
+                        return [t, t.nextUp, t.nextDown, t.nextUp.nextUp, t.nextDown.nextDown]
+                    }
                     let l = BitPlaneLayout(encoding: enc, bits: bits, channels: c, vectors: pixels)
                     let x = (0..<(c * pixels)).map { _ -> Float in
                         switch rng.int(0...5) {

@@ -11,7 +11,7 @@ public enum BitPacking {
     /// The least float whose 1-bit activation (`quantize`, bits 1) is 1 — x ≥ it exactly when the bit is set, NaN never:
     /// 0 for bipolar, the least x with x / step > 1/2 for unsigned (`step` > 0 and finite).
     public static func oneBitThreshold(step: Float, encoding: BitPlaneEncoding) -> Float {
-        encoding == .bipolar ? 0 : ActivationPacking.leastRoundingToOne(step: step)
+        encoding == .bipolar ? 0 : ActivationPacking.leastRounding(to: 1, step: step)
     }
 
     /// Activation value: bipolar → x ≥ 0 ? +1 : −1 (NaN → −1); unsigned → clamp(round_half_even(x / step), 0, 2^bits − 1)

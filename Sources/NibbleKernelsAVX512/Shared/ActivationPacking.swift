@@ -1,7 +1,9 @@
 // Shared source (symlinked into every kernel module): the vector part of BitPacking.packActivations, compiled once
 // per ISA level so its 8-lane operations are one ymm instruction on AVX2 (the portable module runs two SSE ones).
 // Each block of 8 pixels × 64 channels is quantized into registers (8 pixels are contiguous in NCHW) and its words are
-// assembled there, one and-or per value and plane, with the values of BitPacking.quantize + planeBits.
+// assembled there, one and-or per value and plane, with the values of BitPacking.quantize + planeBits. One- and
+// two-plane unsigned activations compare each value against the least floats that round to each level instead of
+// dividing by the step.
 
 public enum ActivationPacking {
     /// Packs the whole blocks of 8 pixels of `range` (from its start) into BitPlaneLayout order ([plane][pixel][word])
@@ -14,6 +16,9 @@ public enum ActivationPacking {
         let stepV = SIMD8<Float>(repeating: step)
         if bits == 1 { return packOnePlane(x, step: stepV, vectors: nv, wordsPerVector: wpv, channels: channels, bipolar: bipolar,
                                            lo: lo, hi: hi, into: packed, pixels: range) }
+        if bits == 2 && !bipolar && lowest == 0 && highest == 3 && step > 0 && step.isFinite {
+            return packTwoPlanes(x, step: step, vectors: nv, wordsPerVector: wpv, channels: channels, into: packed, pixels: range)
+        }
         return withUnsafeTemporaryAllocation(of: SIMD8<UInt32>.self, capacity: 8) { q in
             var v0 = range.lowerBound
             while v0 &+ 8 <= range.upperBound {
@@ -52,7 +57,7 @@ public enum ActivationPacking {
         // least such float (bipolar: x ≥ 0), a compare per value instead of a division. NaN compares false: 0, as in
         // `quantized`.
         let compares = bipolar || (lo[0] == 0 && hi[0] == 1 && step[0] > 0 && step[0].isFinite)
-        let one = SIMD8<Float>(repeating: bipolar || !compares ? 0 : leastRoundingToOne(step: step[0]))
+        let one = SIMD8<Float>(repeating: bipolar || !compares ? 0 : leastRounding(to: 1, step: step[0]))
         var v0 = range.lowerBound
         while v0 &+ 8 <= range.upperBound {
             for word in 0..<wpv {
@@ -74,13 +79,58 @@ public enum ActivationPacking {
         return v0
     }
 
-    /// The least float x with x / step > 1/2 (Float division), found by bisection over the non-negative floats, whose
-    /// bit patterns order like the floats: the threshold of a 1-bit unsigned activation. `step` > 0.
-    static func leastRoundingToOne(step: Float) -> Float {
+    /// packBlocks for unsigned 2-bit activations (0…3, `step` > 0 and finite): with t_k the least float that rounds
+    /// to k or more, the value is the number of t_1 ≤ t_2 ≤ t_3 that x reaches, so its high bit is x ≥ t_2 and its low
+    /// bit the parity of the three compares (NaN compares false: 0). All four 32-bit halves of the 8 pixels' two words
+    /// stay in registers; through memory (the general path's `q`) each channel was a load-or-store chain per plane, and
+    /// with the division it was a fifth of a w2a2 conv (L1).
+    @inline(__always)
+    static func packTwoPlanes(_ x: UnsafePointer<Float>, step: Float, vectors nv: Int, wordsPerVector wpv: Int, channels: Int,
+                              into packed: UnsafeMutablePointer<UInt64>, pixels range: Range<Int>) -> Int {
+        let t1 = SIMD8<Float>(repeating: leastRounding(to: 1, step: step))
+        let t2 = SIMD8<Float>(repeating: leastRounding(to: 2, step: step))
+        let t3 = SIMD8<Float>(repeating: leastRounding(to: 3, step: step))
+        var v0 = range.lowerBound
+        while v0 &+ 8 <= range.upperBound {
+            for word in 0..<wpv {
+                let c0 = word &<< 6
+                let count = Swift.min(64, channels &- c0)
+                // [plane][half]: plane 0 is the low bit; half 0 holds channels c0…c0+31.
+                var halves = (SIMD8<UInt32>(), SIMD8<UInt32>(), SIMD8<UInt32>(), SIMD8<UInt32>())
+                for half in 0..<2 {
+                    var low = SIMD8<UInt32>(), high = SIMD8<UInt32>()
+                    var c = half &<< 5
+                    let end = Swift.min(count, c &+ 32)
+                    while c < end {
+                        let xv = UnsafeRawPointer(x + ((c0 &+ c) &* nv &+ v0)).loadUnaligned(as: SIMD8<Float>.self)
+                        let bit = SIMD8<UInt32>(repeating: 1 &<< UInt32(truncatingIfNeeded: c & 31))
+                        let second = xv .>= t2
+                        low |= bit.replacing(with: 0, where: .!((xv .>= t1) .^ second .^ (xv .>= t3)))
+                        high |= bit.replacing(with: 0, where: .!second)
+                        c &+= 1
+                    }
+                    if half == 0 { halves.0 = low; halves.2 = high } else { halves.1 = low; halves.3 = high }
+                }
+                let plane0 = packed + ((v0 &* wpv) &+ word), plane1 = packed + (((nv &+ v0) &* wpv) &+ word)
+                for l in 0..<8 {
+                    plane0[l &* wpv] = UInt64(halves.0[l]) | UInt64(halves.1[l]) &<< 32
+                    plane1[l &* wpv] = UInt64(halves.2[l]) | UInt64(halves.3[l]) &<< 32
+                }
+            }
+            v0 &+= 8
+        }
+        return v0
+    }
+
+    /// The least float x with round_half_even(x / step) ≥ k (Float division; k ≥ 1), found by bisection over the
+    /// non-negative floats, whose bit patterns order like the floats (x / step and its rounding grow with x): the
+    /// threshold of level k of an unsigned activation. `step` > 0.
+    static func leastRounding(to k: Int, step: Float) -> Float {
+        let level = Float(k)
         var lo: UInt32 = 0, hi = Float.infinity.bitPattern
         while lo < hi {
             let mid = lo &+ (hi &- lo) / 2
-            if Float(bitPattern: mid) / step > 0.5 { hi = mid } else { lo = mid &+ 1 }
+            if (Float(bitPattern: mid) / step).rounded(.toNearestOrEven) >= level { hi = mid } else { lo = mid &+ 1 }
         }
         return Float(bitPattern: lo)
     }
