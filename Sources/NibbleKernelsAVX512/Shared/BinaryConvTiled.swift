@@ -115,6 +115,7 @@ public enum BinaryConvTiled {
         }
         let lastRow = (g.kernelH &- 1) &* g.dilationH, lastColumn = (g.kernelW &- 1) &* g.dilationW
         let lo = SIMD8<Float>(repeating: outputMin), hi = SIMD8<Float>(repeating: outputMax)
+        let clampsLow = outputMin > -.infinity, clampsHigh = outputMax < .infinity
         let rlo = SIMD8<Float>(repeating: residualMin), rhi = SIMD8<Float>(repeating: residualMax)
         let copyThreshold = SIMD8<Float>(repeating: packedCopyThreshold)
         precondition(packedCopy == nil || nr <= 16, "BinaryConvTiled: a packed copy gathers at most two 8-column blocks")
@@ -196,10 +197,21 @@ public enum BinaryConvTiled {
                     BinaryMicrokernel.tile(k: k, w: weights + m0 &* k, ldw: k, rows: rows, panel: UnsafePointer(panel),
                                            columns: cols, xor: true, out: accT)
                 } else if BinaryMicrokernel.fusesPlanes {
+                    // Floats only and sums that need no fix-up: the tile writes them from its registers.
+                    let floats = output.flatMap { output in
+                        wBipolar || accumulators != nil || residual != nil || packedCopy != nil || packedOutput != nil ? nil
+                            : BinaryTiles.FloatOutput(output: output + (m0 &* n &+ p0), rowStride: n, scales: scales + m0,
+                                                      bias: bias.map { $0 + m0 }, lo: lo, hi: hi, clampsLow: clampsLow,
+                                                      clampsHigh: clampsHigh, columns: cols)
+                    }
                     BinaryTiles.vectorPlanes(k: k, w: weights + m0 &* k, ldw: k, wPlane: wPlane, weightBits: weightBits,
                                              negativeTop: weightEncoding == 2, rows: rows, panel: UnsafePointer(panel),
                                              aPlane: k &* nr, actBits: actBits, shift: wBipolar ? 1 : 0, columns: cols,
-                                             out: accT)
+                                             out: accT, floats: floats)
+                    if floats != nil {
+                        m0 &+= mr
+                        continue
+                    }
                 } else {
                     accT.update(repeating: 0, count: mr &* nr)
                     for i in 0..<actBits {
@@ -241,7 +253,12 @@ public enum BinaryConvTiled {
                 }
                 if let output, accumulators == nil, residual == nil, packedCopy == nil {
                     // Floats only, the usual case, in a loop with no optional outputs to test: in the general loop
-                    // below they were reloaded and tested per vector, 20 % of a 1x1 conv's (L5) w2a2 time.
+                    // below they were reloaded and tested per vector, 20 % of a 1x1 conv's (L5) w2a2 time. An infinite
+                    // bound's half of `clampLanes` changes no lane (NaN included), so it is left out; the last
+                    // columns of a short panel (a 14² map's 4) are one vector stored lane by lane.
+                    @inline(__always) func value(_ a: SIMD8<Int32>, _ sv: SIMD8<Float>, _ bv: SIMD8<Float>) -> SIMD8<Float> {
+                        clampLanes(floatLanes(a) * sv + bv, lo: lo, hi: hi, low: clampsLow, high: clampsHigh)
+                    }
                     for r in 0..<rows {
                         let o = m0 &+ r, row = accT + r &* nr, out = output + (o &* n &+ p0)
                         let scale = scales[o], b: Float = bias?[o] ?? 0
@@ -249,9 +266,14 @@ public enum BinaryConvTiled {
                         var c = 0
                         while nr >= 8 && c &+ 8 <= cols {
                             let a = fixedSums(row, c, validTaps: validTaps, actSum: actSum, xorMode: xorMode, wBipolar: wBipolar, inC: inC)
-                            UnsafeMutableRawPointer(out + c).storeBytes(of: clampLanes(floatLanes(a) * sv + bv, lo: lo, hi: hi),
-                                                                        as: SIMD8<Float>.self)
+                            UnsafeMutableRawPointer(out + c).storeBytes(of: value(a, sv, bv), as: SIMD8<Float>.self)
                             c &+= 8
+                        }
+                        if nr >= 8 && c < cols {   // the tile's rows and column arrays are nr ≥ c + 8 wide
+                            let y = value(fixedSums(row, c, validTaps: validTaps, actSum: actSum, xorMode: xorMode, wBipolar: wBipolar,
+                                                    inC: inC), sv, bv)
+                            for j in 0..<(cols &- c) { out[c &+ j] = y[j] }
+                            c = cols
                         }
                         while c < cols {
                             let a = fixedSum(row, c, validTaps: validTaps, actSum: actSum, xorMode: xorMode, wBipolar: wBipolar, inC: inC)
@@ -358,24 +380,25 @@ enum BinaryTiles {
     /// top weight plane negative when `negativeTop`, two's complement). Pairs go by level i + j from the top, the sums
     /// doubled between levels (Horner), so each pair costs what `vector` costs and no partial tile goes through memory:
     /// with one tile call per pair, storing and re-adding the partial tiles was as much work as a 1×1 conv's 4-word K.
-    /// `columns` as for `vector`.
+    /// `columns` as for `vector`. With `floats` the sums go to those float outputs instead of `out`.
     @inline(__always)
     static func vectorPlanes(k: Int, w: UnsafePointer<UInt64>, ldw: Int, wPlane: Int, weightBits: Int, negativeTop: Bool,
                              rows: Int, panel: UnsafePointer<UInt64>, aPlane: Int, actBits: Int, shift: Int, columns: Int,
-                             out: UnsafeMutablePointer<Int32>) {
+                             out: UnsafeMutablePointer<Int32>, floats: FloatOutput? = nil) {
         if columns <= BinaryLanes.scalarCount {
             vectorPlanes(FirstVector.self, k: k, w: w, ldw: ldw, wPlane: wPlane, weightBits: weightBits, negativeTop: negativeTop,
-                         rows: rows, panel: panel, aPlane: aPlane, actBits: actBits, shift: shift, out: out)
+                         rows: rows, panel: panel, aPlane: aPlane, actBits: actBits, shift: shift, out: out, floats: floats)
         } else {
             vectorPlanes(BothVectors.self, k: k, w: w, ldw: ldw, wPlane: wPlane, weightBits: weightBits, negativeTop: negativeTop,
-                         rows: rows, panel: panel, aPlane: aPlane, actBits: actBits, shift: shift, out: out)
+                         rows: rows, panel: panel, aPlane: aPlane, actBits: actBits, shift: shift, out: out, floats: floats)
         }
     }
 
     @inline(__always)
     static func vectorPlanes<V: PanelVectors>(_: V.Type, k: Int, w: UnsafePointer<UInt64>, ldw: Int, wPlane: Int,
                                               weightBits: Int, negativeTop: Bool, rows: Int, panel: UnsafePointer<UInt64>,
-                                              aPlane: Int, actBits: Int, shift: Int, out: UnsafeMutablePointer<Int32>) {
+                                              aPlane: Int, actBits: Int, shift: Int, out: UnsafeMutablePointer<Int32>,
+                                              floats: FloatOutput?) {
         var s: EightRowSums = (RowSums(), RowSums(), RowSums(), RowSums(), RowSums(), RowSums(), RowSums(), RowSums())
         var level = actBits &+ weightBits &- 2
         while level >= 0 {
@@ -396,7 +419,54 @@ enum BinaryTiles {
             }
             level &-= 1
         }
-        store(s, out)
+        if let floats { store(s, rows: rows, floats) } else { store(s, out) }
+    }
+
+    /// A plain layer's float outputs (no accumulators, residual or packed copy) for sums that need no fix-up
+    /// (unsigned activations, unsigned or two's-complement weights), written from a tile's registers with the plain
+    /// epilogue's operations: y = clamp(Float(sum) · scale + bias). Through the int32 tile and back (a narrowing,
+    /// store, load and conversion per vector) it was ~5 % of a 1x1 conv's w2a2 time (L5).
+    struct FloatOutput {
+        /// The tile's row 0, column 0, rows `rowStride` apart; `scales` and `bias` start at row 0.
+        let output: UnsafeMutablePointer<Float>, rowStride: Int
+        let scales: UnsafePointer<Float>, bias: UnsafePointer<Float>?
+        let lo: SIMD8<Float>, hi: SIMD8<Float>, clampsLow: Bool, clampsHigh: Bool
+        /// Live columns: lanes past them are not stored.
+        let columns: Int
+
+    }
+
+    /// `floats`' rows of a tile's sums (out of the struct: as its methods the rows stayed calls, their sums passed
+    /// through memory).
+    @inline(__always) static func store(_ s: EightRowSums, rows: Int, _ f: FloatOutput) {
+        floatRow(s.0, 0, f)
+        if rows > 1 { floatRow(s.1, 1, f) }
+        if rows > 2 { floatRow(s.2, 2, f) }
+        if rows > 3 { floatRow(s.3, 3, f) }
+        if rows > 4 { floatRow(s.4, 4, f) }
+        if rows > 5 { floatRow(s.5, 5, f) }
+        if rows > 6 { floatRow(s.6, 6, f) }
+        if rows > 7 { floatRow(s.7, 7, f) }
+    }
+
+    @_transparent static func floatRow(_ sums: RowSums, _ r: Int, _ f: FloatOutput) {
+        let sv = SIMD8<Float>(repeating: f.scales[r]), bv = SIMD8<Float>(repeating: f.bias?[r] ?? 0)
+        let y = f.output + r &* f.rowStride
+        storeFloats(sums.low, at: y, from: 0, sv, bv, f)
+        if f.columns > BinaryLanes.scalarCount { storeFloats(sums.high, at: y, from: BinaryLanes.scalarCount, sv, bv, f) }
+    }
+
+    @_transparent static func storeFloats(_ sums: BinaryLanes, at y: UnsafeMutablePointer<Float>, from c: Int,
+                                             _ sv: SIMD8<Float>, _ bv: SIMD8<Float>, _ f: FloatOutput) {
+        var a = SIMD8<Int32>()
+        for j in 0..<(BinaryLanes.scalarCount < 8 ? BinaryLanes.scalarCount : 8) { a[j] = Int32(truncatingIfNeeded: sums[j]) }
+        let v = clampLanes(floatLanes(a) * sv + bv, lo: f.lo, hi: f.hi, low: f.clampsLow, high: f.clampsHigh)
+        let live = f.columns &- c < BinaryLanes.scalarCount ? f.columns &- c : BinaryLanes.scalarCount
+        if live == 8 {
+            UnsafeMutableRawPointer(y + c).storeBytes(of: v, as: SIMD8<Float>.self)
+        } else {
+            for j in 0..<live { y[c &+ j] = v[j] }
+        }
     }
 
     typealias EightRowSums = (RowSums, RowSums, RowSums, RowSums, RowSums, RowSums, RowSums, RowSums)

@@ -14,6 +14,13 @@
     return c.replacing(with: lo, where: lo .>= c)
 }
 
+/// `clampLanes` with a half left out where its bound is infinite (`low`: lo > −∞, `high`: hi < +∞): such a half
+/// changes no lane, NaN included, and most layers have no upper bound (ReLU) or none at all.
+@inline(__always) func clampLanes(_ v: SIMD8<Float>, lo: SIMD8<Float>, hi: SIMD8<Float>, low: Bool, high: Bool) -> SIMD8<Float> {
+    let c = high ? v.replacing(with: hi, where: hi .< v) : v
+    return low ? c.replacing(with: lo, where: lo .>= c) : c
+}
+
 @inline(__always) func clampLanes(_ v: SIMD16<Float>, lo: SIMD16<Float>, hi: SIMD16<Float>) -> SIMD16<Float> {
     let c = v.replacing(with: hi, where: hi .< v)
     return c.replacing(with: lo, where: lo .>= c)
