@@ -106,6 +106,8 @@ private func carrySaveRows<Op: LaneOperation>(_: Op.Type, k: Int, w0: UnsafePoin
 enum BinaryMicrokernel {
     /// Plane pairs run one tile call each (from 4 pairs on LowBitByteConv takes them anyway).
     static let fusesPlanes = false
+    /// No panel runs pixel by pixel (`BinaryTiles.pixelPlanes` writes an 8-row tile).
+    static let pixelColumns = 0
     #if arch(x86_64)
     static let tileRows = 4
     static let panelWidth = 8

@@ -130,15 +130,16 @@ final class BinaryConvTests: XCTestCase {
     }
 
     /// Last panels of every width class: 7, 8, 9 and 15 live pixels after whole panels of 16 (and of 8), where
-    /// the AVX-512 tile writes a plain layer's floats straight from its registers and must stop at the live lanes;
-    /// with 1…9 output channels (partial 8-row tiles), each clamp kind, with and without bias.
+    /// the AVX-512 tile writes a plain layer's floats straight from its registers and must stop at the live lanes,
+    /// and 1 or 2 live pixels with K a multiple of 8 words (512 channels), which AVX-512 runs pixel by pixel; with
+    /// 1…9 output channels (partial 8-row tiles), each clamp kind, with and without bias.
     func testPanelTails() {
         let clamps: [(Float, Float)] = [(-.infinity, .infinity), (0, .infinity), (-0.5, 0.75), (-.infinity, 0.5)]
         var seed: UInt64 = 500
-        for (h, w) in [(1, 23), (3, 8), (5, 5), (1, 31), (2, 20)] {
+        for (h, w) in [(1, 23), (3, 8), (5, 5), (1, 31), (2, 20), (1, 17), (3, 6), (1, 1), (1, 3)] {
             for kernel in [1, 3] {
                 for m in Self.modes {
-                    let g = ConvGeometry(inC: [70, 3][Int(seed % 2)], inH: h, inW: w, outC: Int(seed % 9) + 1, outH: h, outW: w,
+                    let g = ConvGeometry(inC: [70, 3, 512][Int(seed % 3)], inH: h, inW: w, outC: Int(seed % 9) + 1, outH: h, outW: w,
                                          kernelH: kernel, kernelW: kernel, padTop: kernel / 2, padLeft: kernel / 2)
                     check(g, m, seed: seed, bias: seed % 3 != 0, clamp: clamps[Int(seed % 4)])
                     seed += 1

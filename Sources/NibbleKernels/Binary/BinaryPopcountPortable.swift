@@ -9,6 +9,8 @@ typealias BinaryLanes = SIMD2<UInt64>
 enum BinaryMicrokernel {
     /// Plane pairs run one tile call each.
     static let fusesPlanes = false
+    /// No panel runs pixel by pixel (`BinaryTiles.pixelPlanes` writes an 8-row tile).
+    static let pixelColumns = 0
     static let tileRows = 4
     static let panelWidth = 4
     static let name = "scalar 4x4"

@@ -10,12 +10,12 @@ public enum BinaryConvTiled {
     /// Byte offsets of the scratch parts: panels (all activation planes), per-column valid-tap count,
     /// padded-tap mask and activation sum, per-(tap, o) weight popcounts (rows of outC + 8, so an 8-channel
     /// vector load at any tile start stays inside), two int32 tiles, each tap's input offset in words, each
-    /// (tap, column)'s input offset in words (Int32, −1 for padding) of a panel, and a packed output word per column
-    /// (storePacked).
+    /// (tap, column)'s input offset in words (Int32, −1 for padding) of a panel, a packed output word per column
+    /// (storePacked), and the words of a short panel's pixels in a row (`BinaryTiles.pixelWords`).
     @inline(__always)
     static func layout(_ g: ConvGeometry, actBits: Int)
         -> (valid: Int, mask: Int, actSum: Int, tapPop: Int, acc: Int, part: Int, tapWords: Int, tapSource: Int, word: Int,
-            total: Int) {
+            pixelWords: Int, total: Int) {
         let nr = BinaryMicrokernel.panelWidth, mr = BinaryMicrokernel.tileRows
         let taps = g.kernelH &* g.kernelW
         let k = taps &* ((g.inC &+ 63) >> 6)
@@ -27,7 +27,9 @@ public enum BinaryConvTiled {
         let tapWords = part &+ roundUp64(mr &* nr &* 4)
         let tapSource = tapWords &+ roundUp64(taps &* 8)
         let word = tapSource &+ roundUp64(taps &* nr &* 4)
-        return (valid, mask, actSum, tapPop, acc, part, tapWords, tapSource, word, word &+ roundUp64(nr &* 8))
+        let pixelWords = word &+ roundUp64(nr &* 8)
+        return (valid, mask, actSum, tapPop, acc, part, tapWords, tapSource, word, pixelWords,
+                pixelWords &+ roundUp64(BinaryMicrokernel.pixelColumns &* actBits &* k &* 8))
     }
 
     @inline(__always) static func tapPopStride(_ g: ConvGeometry) -> Int { g.outC &+ 8 }
@@ -190,10 +192,25 @@ public enum BinaryConvTiled {
                     actSum[c] = Int32(truncatingIfNeeded: s)
                 }
             }
+            // A panel of a few live pixels runs them one at a time with words along the lanes (`pixelPlanes`).
+            let byPixel = cols <= BinaryMicrokernel.pixelColumns && k % BinaryLanes.scalarCount == 0
+            let pixelWords = (scratch + lay.pixelWords).assumingMemoryBound(to: UInt64.self)
+            if byPixel {
+                BinaryTiles.pixelWords(panel, aPlane: k &* nr, k: k, actBits: actBits, columns: cols, into: pixelWords)
+            }
             var m0 = channels.lowerBound
             while m0 < channels.upperBound {
                 let rows = Swift.min(mr, channels.upperBound &- m0)
-                if xorMode {
+                if byPixel && xorMode {
+                    BinaryTiles.pixelPlanes(BinaryTiles.XorWords.self, k: k, w: weights + m0 &* k, ldw: k, wPlane: 0, weightBits: 1,
+                                            negativeTop: false, rows: rows, actBits: 1, shift: 0, columns: cols,
+                                            pixelWords: pixelWords, out: accT)
+                } else if byPixel {
+                    BinaryTiles.pixelPlanes(BinaryTiles.AndWords.self, k: k, w: weights + m0 &* k, ldw: k, wPlane: wPlane,
+                                            weightBits: weightBits, negativeTop: weightEncoding == 2, rows: rows,
+                                            actBits: actBits, shift: wBipolar ? 1 : 0, columns: cols, pixelWords: pixelWords,
+                                            out: accT)
+                } else if xorMode {
                     BinaryMicrokernel.tile(k: k, w: weights + m0 &* k, ldw: k, rows: rows, panel: UnsafePointer(panel),
                                            columns: cols, xor: true, out: accT)
                 } else if BinaryMicrokernel.fusesPlanes {
@@ -420,6 +437,77 @@ enum BinaryTiles {
             level &-= 1
         }
         if let floats { store(s, rows: rows, floats) } else { store(s, out) }
+    }
+
+    /// A panel's first `columns` pixels with their words in a row: columns[(c · actBits + i) · k + kk] is word kk of
+    /// plane i (at panel + i · aPlane) of pixel c, for `pixelPlanes`.
+    @inline(__always)
+    static func pixelWords(_ panel: UnsafePointer<UInt64>, aPlane: Int, k: Int, actBits: Int, columns: Int,
+                           into words: UnsafeMutablePointer<UInt64>) {
+        let nr = 2 &* BinaryLanes.scalarCount
+        for c in 0..<columns {
+            for i in 0..<actBits {
+                let to = words + (c &* actBits &+ i) &* k, from = panel + (i &* aPlane &+ c)
+                for kk in 0..<k { to[kk] = from[kk &* nr] }
+            }
+        }
+    }
+
+    /// The sums of `vectorPlanes` (`Op` = and) or of `vector` (`Op` = xor, one plane each) for a panel's first
+    /// `columns` pixels alone, the words along the lanes instead of the pixels: each pixel's K words per activation
+    /// plane (`pixelWords`) against each row's K words, eight rows side by side and one horizontal sum per row at the
+    /// end. A map's last pixel or two (a 7² map's 49th) cost what they count instead of a half panel's 8 lanes. `k` is
+    /// a multiple of the lane count (a word vector never straddles rows: with a partial last vector read lane by lane,
+    /// a 14² map's last 4 pixels at k = 36 took longer than their half panel). Sums go to out[r · NR + c] for
+    /// c < columns; rows as `vector`.
+    @inline(__always)
+    static func pixelPlanes<Op: WordOperation>(_: Op.Type, k: Int, w: UnsafePointer<UInt64>, ldw: Int, wPlane: Int,
+                                               weightBits: Int, negativeTop: Bool, rows: Int, actBits: Int, shift: Int,
+                                               columns: Int, pixelWords: UnsafePointer<UInt64>,
+                                               out: UnsafeMutablePointer<Int32>) {
+        let nr = 2 &* BinaryLanes.scalarCount, lanes = BinaryLanes.scalarCount
+        @inline(__always) func row(_ r: Int) -> Int { (r < rows ? r : rows &- 1) &* ldw }
+        let o0 = row(0), o1 = row(1), o2 = row(2), o3 = row(3), o4 = row(4), o5 = row(5), o6 = row(6), o7 = row(7)
+        for c in 0..<columns {
+            let column = pixelWords + c &* actBits &* k
+            var s0 = BinaryLanes(), s1 = BinaryLanes(), s2 = BinaryLanes(), s3 = BinaryLanes()
+            var s4 = BinaryLanes(), s5 = BinaryLanes(), s6 = BinaryLanes(), s7 = BinaryLanes()
+            var level = actBits &+ weightBits &- 2
+            while level >= 0 {
+                for i in 0..<actBits {
+                    let j = level &- i
+                    if j < 0 || j >= weightBits { continue }
+                    let wj = UnsafeRawPointer(w + j &* wPlane), ai = column + i &* k
+                    let negative = negativeTop && j == weightBits &- 1
+                    @inline(__always) func words(_ kk: Int, _ o: Int) -> BinaryLanes {
+                        wj.loadUnaligned(fromByteOffset: (o &+ kk) &* 8, as: BinaryLanes.self)
+                    }
+                    @inline(__always) func add(_ acc: inout BinaryLanes, _ x: BinaryLanes) {
+                        acc = negative ? acc &- popcountLanes(x) : acc &+ popcountLanes(x)
+                    }
+                    var kk = 0
+                    while kk < k {
+                        let a = UnsafeRawPointer(ai + kk).loadUnaligned(as: BinaryLanes.self)
+                        add(&s0, Op.apply(words(kk, o0), a)); add(&s1, Op.apply(words(kk, o1), a))
+                        add(&s2, Op.apply(words(kk, o2), a)); add(&s3, Op.apply(words(kk, o3), a))
+                        add(&s4, Op.apply(words(kk, o4), a)); add(&s5, Op.apply(words(kk, o5), a))
+                        add(&s6, Op.apply(words(kk, o6), a)); add(&s7, Op.apply(words(kk, o7), a))
+                        kk &+= lanes
+                    }
+                }
+                let by = BinaryLanes.Scalar(truncatingIfNeeded: level == 0 ? shift : 1)
+                if by > 0 { s0 &<<= by; s1 &<<= by; s2 &<<= by; s3 &<<= by; s4 &<<= by; s5 &<<= by; s6 &<<= by; s7 &<<= by }
+                level &-= 1
+            }
+            @inline(__always) func total(_ v: BinaryLanes) -> Int32 {
+                var t: UInt64 = 0
+                for l in 0..<lanes { t &+= v[l] }
+                return Int32(truncatingIfNeeded: t)
+            }
+            out[c] = total(s0); out[nr &+ c] = total(s1); out[2 &* nr &+ c] = total(s2); out[3 &* nr &+ c] = total(s3)
+            out[4 &* nr &+ c] = total(s4); out[5 &* nr &+ c] = total(s5); out[6 &* nr &+ c] = total(s6)
+            out[7 &* nr &+ c] = total(s7)
+        }
     }
 
     /// A plain layer's float outputs (no accumulators, residual or packed copy) for sums that need no fix-up
