@@ -65,6 +65,17 @@ final class Int8KernelTests: XCTestCase {
                   seed: 8, bias: true, clamp: (-.infinity, .infinity))
         checkConv(ConvGeometry(inC: 70, inH: 4, inW: 4, outC: 37, outH: 2, outW: 2, kernelH: 3, kernelW: 3,
                                strideH: 2, strideW: 2, padTop: 1, padLeft: 1), seed: 9, bias: true, clamp: (0, 6))
+        // A map's last 1 or 2 pixels past a multiple of 16 as dot products (Int8ConvTiled.dotTail, K = 576): a 7² map
+        // at stride 1 (read from the padded grid; 13 channels: a partial tile), 6 × 3 at stride 2 (from the plain
+        // input), two groups, and dilation 2.
+        checkConv(ConvGeometry(inC: 64, inH: 7, inW: 7, outC: 13, outH: 7, outW: 7, kernelH: 3, kernelW: 3,
+                               padTop: 1, padLeft: 1), seed: 10, bias: true, clamp: (0, .infinity))
+        checkConv(ConvGeometry(inC: 64, inH: 12, inW: 6, outC: 9, outH: 6, outW: 3, kernelH: 3, kernelW: 3,
+                               strideH: 2, strideW: 2, padTop: 1, padLeft: 1), seed: 11, bias: false, clamp: (-.infinity, .infinity))
+        checkConv(ConvGeometry(inC: 128, inH: 7, inW: 7, outC: 14, outH: 7, outW: 7, kernelH: 3, kernelW: 3,
+                               padTop: 1, padLeft: 1, groups: 2), seed: 12, bias: true, clamp: (-0.5, 0.5))
+        checkConv(ConvGeometry(inC: 64, inH: 7, inW: 7, outC: 7, outH: 7, outW: 7, kernelH: 3, kernelW: 3,
+                               padTop: 2, padLeft: 2, dilationH: 2, dilationW: 2), seed: 13, bias: true, clamp: (0, 6))
     }
 
     /// A session's threads each take a range of output pixels, and a CAT window hands the kernel its input already
@@ -77,6 +88,9 @@ final class Int8KernelTests: XCTestCase {
                                       padTop: 0, padLeft: 0, dilationH: 2, dilationW: 2, groups: 19))
         checkPixelRanges(ConvGeometry(inC: 9, inH: 11, inW: 13, outC: 9, outH: 6, outW: 7, kernelH: 3, kernelW: 3,
                                       strideH: 2, strideW: 2, padTop: 1, padLeft: 1, groups: 9))
+        // Ranges of 49 and 18 pixels end in dot-product pixels (Int8ConvTiled.dotTail).
+        checkPixelRanges(ConvGeometry(inC: 64, inH: 7, inW: 7, outC: 13, outH: 7, outW: 7, kernelH: 3, kernelW: 3,
+                                      padTop: 1, padLeft: 1))
     }
 
     /// Depthwise convs (Int8DepthwiseDirect) on maps wider than a vector, with partial last vectors, every stride and

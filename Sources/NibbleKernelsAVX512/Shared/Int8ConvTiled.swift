@@ -12,9 +12,10 @@ public enum Int8ConvTiled {
     @inline(__always) static func paddedHeight(_ g: ConvGeometry) -> Int { g.outH &+ (g.kernelH &- 1) &* g.dilationH }
     @inline(__always) static func paddedWidth(_ g: ConvGeometry) -> Int { g.outW &+ (g.kernelW &- 1) &* g.dilationW }
 
-    /// Byte offsets of the scratch parts: k offsets, row sums, int32 tile, packed panel, then the
-    /// quantized input (plain for im2col, padded for stride 1).
-    @inline(__always) static func layout(_ g: ConvGeometry) -> (rowSums: Int, tile: Int, panel: Int, q: Int, total: Int) {
+    /// Byte offsets of the scratch parts: k offsets, row sums, int32 tile, packed panel, the quantized input (plain
+    /// for im2col, padded for stride 1), then the receptive fields of a map's last pixels (`dotTail`).
+    @inline(__always) static func layout(_ g: ConvGeometry) -> (rowSums: Int, tile: Int, panel: Int, q: Int, tailRows: Int,
+                                                                total: Int) {
         let nr = Int8Microkernel.tileColumns
         let offsets = roundUp64(g.reductionLength &* 8)
         let rs = roundUp64(g.outC &* 4)
@@ -24,8 +25,20 @@ public enum Int8ConvTiled {
         let q = isImplicit(g)
             ? roundUp64(g.inCPerGroup &* paddedHeight(g) &* paddedWidth(g) &+ 2 &* nr)
             : roundUp64(g.inC &* g.inH &* g.inW)
-        let r = offsets, t = r &+ rs, p = t &+ tile, qq = p &+ panel
-        return (r, t, p, qq, qq &+ q)
+        let r = offsets, t = r &+ rs, p = t &+ tile, qq = p &+ panel, tr = qq &+ q
+        return (r, t, p, qq, tr, tr &+ roundUp64(maxDotTail &* g.reductionLength))
+    }
+
+    /// At most this many of a map's last pixels run as dot products (`dotTail`).
+    static let maxDotTail = 2
+
+    /// How many of `count` output pixels, the last ones, run as dot products after each tile instead of in a panel:
+    /// 1 or 2 past a multiple of 16 pixels (the narrowest panel: the VNNI tile's one-zmm variant, the AVX2 tiles),
+    /// where a panel would compute 16 columns for them (a 7² map's 49th pixel). Needs `dot4`'s whole 64-byte steps,
+    /// as `usesFewPixels`.
+    @inline(__always) static func dotTail(_ g: ConvGeometry, pixels count: Int) -> Int {
+        let tail = count % 16
+        return count > 16 && tail <= maxDotTail && g.reductionLength % 64 == 0 && g.reductionLength >= 256 ? tail : 0
     }
 
     public static func scratchByteCount(_ g: ConvGeometry) -> Int { layout(g).total &+ 64 }
@@ -78,13 +91,24 @@ public enum Int8ConvTiled {
         let gathers = implicit && wp != g.outW && gatherSpan(g) <= 64
         let onGrid = implicit && !gathers
         @inline(__always) func position(_ p: Int) -> Int { p / g.outW &* wp &+ p % g.outW }
+        // The last 1 or 2 pixels past a multiple of 16 run as dot products of each tile's rows (still in cache).
+        let tail = onGrid ? 0 : dotTail(g, pixels: pixels.count)
+        let tailRows = (scratch + lay.tailRows).assumingMemoryBound(to: UInt8.self)
         let first = onGrid ? position(pixels.lowerBound) : pixels.lowerBound
-        let positions = onGrid ? position(pixels.upperBound &- 1) &+ 1 : pixels.upperBound
+        let positions = onGrid ? position(pixels.upperBound &- 1) &+ 1 : pixels.upperBound &- tail
         for grp in 0..<g.groups {
             let wG = weights + grp &* ocg &* k
             if implicit {
                 padQuantized(g, input: input + grp &* icg &* inPlane, quantized: quantizedInput.map { $0 + grp &* icg &* inPlane },
                              scale: inputScale, zeroPoint: inputZeroPoint, padValue: zpByte, hp: hp, wp: wp, into: q)
+            }
+            for j in 0..<tail {
+                let p = positions &+ j
+                if implicit {
+                    receptiveField(g, pixel: p, padded: UnsafePointer(q), hp: hp, wp: wp, into: tailRows + j &* k)
+                } else {
+                    receptiveField(g, pixel: p, input: bytes + grp &* icg &* inPlane, zeroPoint: zpByte, into: tailRows + j &* k)
+                }
             }
             var p0 = first
             while p0 < positions {
@@ -136,6 +160,12 @@ public enum Int8ConvTiled {
                                                         outputMin: outputMin, outputMax: outputMax, into: outRow + p0)
                         }
                     }
+                    if tail > 0 && p0 &+ nr >= positions {
+                        dotRows(g, rows: rows, firstRow: grp &* ocg &+ m0, weights: wG + m0 &* k, fields: UnsafePointer(tailRows),
+                                pixels: positions..<(positions &+ tail), inputScale: inputScale, inputZeroPoint: inputZeroPoint,
+                                rowSums: UnsafePointer(rowSums), weightScales: weightScales, bias: bias, output: output,
+                                outputMin: outputMin, outputMax: outputMax)
+                    }
                     m0 &+= mr
                 }
                 p0 &+= nr
@@ -182,37 +212,81 @@ public enum Int8ConvTiled {
                 src = UnsafePointer(q)
             }
             for (j, p) in pixels.enumerated() {
-                let oh = p / g.outW, ow = p &- oh &* g.outW
-                var d = rows + j &* k
-                for ci in 0..<icg {
-                    for kh in 0..<g.kernelH {
-                        let ih = oh &* g.strideH &- g.padTop &+ kh &* g.dilationH
-                        for kw in 0..<g.kernelW {
-                            let iw = ow &* g.strideW &- g.padLeft &+ kw &* g.dilationW
-                            d.pointee = ih >= 0 && ih < g.inH && iw >= 0 && iw < g.inW ? src[(ci &* g.inH &+ ih) &* g.inW &+ iw] : zp
-                            d += 1
-                        }
-                    }
-                }
+                receptiveField(g, pixel: p, input: src, zeroPoint: zp, into: rows + j &* k)
             }
             let wG = weights + grp &* ocg &* k
             var o0 = 0
             while o0 < ocg {
-                let live = Swift.min(4, ocg &- o0), w0 = wG + o0 &* k
+                let live = Swift.min(4, ocg &- o0)
                 // Their weight sums just before their dot products, which then find the rows in cache (as
                 // Int8FullyConnectedTiled does).
-                Int8Quantization.rowSums(w0, rows: live, length: k, into: rowSums + (grp &* ocg &+ o0))
-                @inline(__always) func w(_ r: Int) -> UnsafePointer<Int8> { Int8MicrokernelGeneric.row(w0, r, lda: k, rows: live) }
-                for (j, p) in pixels.enumerated() {
-                    let sums = Int8Microkernel.dot4(n: k, x: UnsafePointer(rows + j &* k), w0, w(1), w(2), w(3))
-                    for r in 0..<live {
-                        let o = grp &* ocg &+ o0 &+ r
-                        output[o &* n &+ p] = Int8Quantization.dequantize(sums[r] &- inputZeroPoint &* rowSums[o],
-                                                                          scale: inputScale * weightScales[o], bias: bias?[o] ?? 0,
-                                                                          outputMin: outputMin, outputMax: outputMax)
-                    }
-                }
+                Int8Quantization.rowSums(wG + o0 &* k, rows: live, length: k, into: rowSums + (grp &* ocg &+ o0))
+                dotRows(g, rows: live, firstRow: grp &* ocg &+ o0, weights: wG + o0 &* k, fields: UnsafePointer(rows),
+                        pixels: pixels, inputScale: inputScale, inputZeroPoint: inputZeroPoint, rowSums: UnsafePointer(rowSums),
+                        weightScales: weightScales, bias: bias, output: output, outputMin: outputMin, outputMax: outputMax)
                 o0 &+= 4
+            }
+        }
+    }
+
+    /// The outputs of weight rows firstRow ..< firstRow + rows (at `weights`, K apart) for `pixels`, whose receptive
+    /// fields lie K apart in `fields`, as `dot4` products: the GEMM's sums and epilogue, so the same bits. Out of line:
+    /// inlined into the GEMM's tile loop it cost L1–L3 ~1 %.
+    @inline(never)
+    static func dotRows(_ g: ConvGeometry, rows: Int, firstRow: Int, weights: UnsafePointer<Int8>, fields: UnsafePointer<UInt8>,
+                        pixels: Range<Int>, inputScale: Float, inputZeroPoint: Int32, rowSums: UnsafePointer<Int32>,
+                        weightScales: UnsafePointer<Float>, bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+                        outputMin: Float, outputMax: Float) {
+        let k = g.reductionLength, n = g.outPixels
+        var r0 = 0
+        while r0 < rows {
+            let live = Swift.min(4, rows &- r0), w0 = weights + r0 &* k
+            @inline(__always) func w(_ r: Int) -> UnsafePointer<Int8> { Int8MicrokernelGeneric.row(w0, r, lda: k, rows: live) }
+            for (j, p) in pixels.enumerated() {
+                let sums = Int8Microkernel.dot4(n: k, x: fields + j &* k, w0, w(1), w(2), w(3))
+                for r in 0..<live {
+                    let o = firstRow &+ r0 &+ r
+                    output[o &* n &+ p] = Int8Quantization.dequantize(sums[r] &- inputZeroPoint &* rowSums[o],
+                                                                      scale: inputScale * weightScales[o], bias: bias?[o] ?? 0,
+                                                                      outputMin: outputMin, outputMax: outputMax)
+                }
+            }
+            r0 &+= 4
+        }
+    }
+
+    /// Output pixel p's receptive field in the weights' (c, kh, kw) order from one group's quantized input, the zero
+    /// point on padding taps.
+    @inline(__always)
+    static func receptiveField(_ g: ConvGeometry, pixel p: Int, input src: UnsafePointer<UInt8>, zeroPoint zp: UInt8,
+                               into row: UnsafeMutablePointer<UInt8>) {
+        let oh = p / g.outW, ow = p &- oh &* g.outW
+        var d = row
+        for ci in 0..<g.inCPerGroup {
+            for kh in 0..<g.kernelH {
+                let ih = oh &* g.strideH &- g.padTop &+ kh &* g.dilationH
+                for kw in 0..<g.kernelW {
+                    let iw = ow &* g.strideW &- g.padLeft &+ kw &* g.dilationW
+                    d.pointee = ih >= 0 && ih < g.inH && iw >= 0 && iw < g.inW ? src[(ci &* g.inH &+ ih) &* g.inW &+ iw] : zp
+                    d += 1
+                }
+            }
+        }
+    }
+
+    /// `receptiveField` of a stride-1 conv from its zero-point-padded grid (`padQuantized`, hp × wp per channel).
+    @inline(__always)
+    static func receptiveField(_ g: ConvGeometry, pixel p: Int, padded: UnsafePointer<UInt8>, hp: Int, wp: Int,
+                               into row: UnsafeMutablePointer<UInt8>) {
+        let oh = p / g.outW, ow = p &- oh &* g.outW
+        var d = row
+        for ci in 0..<g.inCPerGroup {
+            for kh in 0..<g.kernelH {
+                let line = padded + ((ci &* hp &+ oh &+ kh &* g.dilationH) &* wp &+ ow)
+                for kw in 0..<g.kernelW {
+                    d.pointee = line[kw &* g.dilationW]
+                    d += 1
+                }
             }
         }
     }
