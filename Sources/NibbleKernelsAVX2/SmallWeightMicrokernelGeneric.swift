@@ -20,6 +20,21 @@ extension Int32Tile4x16 {
 enum SmallWeightMicrokernelGeneric {
     static let tileRows = 4
     static let tileColumns = 16
+    /// No pixel runs as `column` dot products here: one pixel's scalar products cost more than the tile's 16 columns.
+    static let columnDots = false
+
+    /// TernaryTileVNNI.column's contract in plain integers (not taken while `columnDots` is false).
+    @inline(__always)
+    static func column(quads: Int, a: UnsafePointer<Int8>, lda: Int, x: UnsafePointer<UInt8>,
+                       corrections: UnsafePointer<Int32>) -> SIMD4<Int32> {
+        var s = SIMD4<Int32>()
+        for r in 0..<4 {
+            var t: Int32 = 0
+            for i in 0..<(4 &* quads) { t &+= Int32(a[r &* lda &+ i]) &* Int32(x[i]) }
+            s[r] = t &- corrections[2 &* r &+ 1]
+        }
+        return s
+    }
 
     /// Quads (4 reduction indices) whose vpmaddubsw pair sums an int16 lane can add before it must be widened:
     /// each pair is q·w + q'·w' with q ≤ 255, so |pair| ≤ 510·maxAbsWeight and n pairs stay below 2^15 while

@@ -11,6 +11,13 @@ import _Builtin_intrinsics.intel
 enum SmallWeightMicrokernelMaddubs {
     static let tileRows = 4
     static let tileColumns = 16
+    static let columnDots = SmallWeightMicrokernelGeneric.columnDots
+
+    @inline(__always)
+    static func column(quads: Int, a: UnsafePointer<Int8>, lda: Int, x: UnsafePointer<UInt8>,
+                       corrections: UnsafePointer<Int32>) -> SIMD4<Int32> {
+        SmallWeightMicrokernelGeneric.column(quads: quads, a: a, lda: lda, x: x, corrections: corrections)
+    }
 
     @inline(__always)
     static func quadsPerWiden(maxAbsWeight: Int) -> Int { SmallWeightMicrokernelGeneric.quadsPerWiden(maxAbsWeight: maxAbsWeight) }

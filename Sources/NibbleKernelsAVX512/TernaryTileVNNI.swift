@@ -8,6 +8,33 @@ import _Builtin_intrinsics.intel
 enum TernaryTileVNNI {
     static let tileRows = SmallWeightMicrokernelGeneric.tileRows
     static let tileColumns = SmallWeightMicrokernelGeneric.tileColumns
+    /// A chunk's last 1 or 2 pixels past a multiple of 16 run as `column` dot products (TernaryConvTiled).
+    static let columnDots = true
+
+    /// One pixel's column of `tile` with the quads along the lanes: Σ_{t < 4·quads} a_r[t] · x[t] − corrections[2r + 1]
+    /// for rows a_r = a + r·lda (r < 4), x the pixel's reduction bytes, the last 64-byte step masked. A 7² map's
+    /// 49th pixel then costs its own products instead of a tile's 16 columns.
+    @inline(__always)
+    static func column(quads: Int, a: UnsafePointer<Int8>, lda: Int, x: UnsafePointer<UInt8>,
+                       corrections: UnsafePointer<Int32>) -> SIMD4<Int32> {
+        let a0 = UnsafeRawPointer(a), a1 = a0 + lda, a2 = a0 + 2 &* lda, a3 = a0 + 3 &* lda
+        let z = _mm512_setzero_si512()
+        var c0 = z, c1 = z, c2 = z, c3 = z
+        let bytes = 4 &* quads
+        var i = 0
+        while i < bytes {
+            let rest = bytes &- i
+            let mask: __mmask64 = rest >= 64 ? ~0 : (1 &<< UInt64(truncatingIfNeeded: rest)) &- 1
+            let xv = _mm512_maskz_loadu_epi8(mask, x + i)
+            c0 = _mm512_dpbusd_epi32(c0, xv, _mm512_maskz_loadu_epi8(mask, a0 + i))
+            c1 = _mm512_dpbusd_epi32(c1, xv, _mm512_maskz_loadu_epi8(mask, a1 + i))
+            c2 = _mm512_dpbusd_epi32(c2, xv, _mm512_maskz_loadu_epi8(mask, a2 + i))
+            c3 = _mm512_dpbusd_epi32(c3, xv, _mm512_maskz_loadu_epi8(mask, a3 + i))
+            i &+= 64
+        }
+        return SIMD4(_mm512_reduce_add_epi32(c0) &- corrections[1], _mm512_reduce_add_epi32(c1) &- corrections[3],
+                     _mm512_reduce_add_epi32(c2) &- corrections[5], _mm512_reduce_add_epi32(c3) &- corrections[7])
+    }
 
     /// Σ_{i < quads} Σ_{t < 4} a_r[4i + t] · b[64i + 4j + t] − corrections[2r + 1] for rows a_r = a + r·lda (r < 4),
     /// columns j < 16. Even and odd quads go to separate sums, so 8 vpdpbusd chains cover its latency.

@@ -108,6 +108,19 @@ final class TernaryConvTests: XCTestCase {
         check(conv(24, 8, 4, 6, k: 3, pad: 1), groupSize: 8, edges: 1, firstChunk: 3)
     }
 
+    /// A chunk's last 1 or 2 pixels past a multiple of 16 (VNNI: `TernaryTile.column` dot products): 49 pixels with
+    /// groups of 3 channels (27 indices: unaligned quads shared with the neighbour group), a first chunk of 17 and 18
+    /// pixels, and 648-index groups at the extreme codes (ten 64-byte steps, the last one masked).
+    func testChunkTailPixels() {
+        check(conv(5, 7, 7, 3, k: 3, pad: 1), groupSize: 3, edges: 2, zeroPoint: 200)
+        check(conv(16, 7, 7, 9, k: 3, pad: 1), groupSize: 16, edges: 1, firstChunk: 17)
+        check(conv(16, 6, 6, 5, k: 3, pad: 1), groupSize: 4, edges: 1, firstChunk: 18)
+        for zp: Int32 in [0, 255] {
+            check(conv(72, 7, 7, 6, k: 3, pad: 1), groupSize: 72, edges: 1, nonzero: 100, sign: zp == 0 ? 1 : -1, zeroPoint: zp,
+                  inputs: { _ in 255 })
+        }
+    }
+
     /// Extreme codes: every input 255 with zero point 0 and 255, every weight +1 or −1, groups of 9 and of 72 channels
     /// × 3×3 (648 indices: the int16 pair sums are widened every 64 quads), and of 256 × 1×1 (64 quads: one widen,
     /// the lanes starting at −zp·Σw end at ±32640).

@@ -44,11 +44,12 @@ public enum TernaryConvTiled {
 
     /// Scratch parts (byte offsets): the expanded rows of a block (`lda` bytes each), one row expanded as is
     /// (unaligned groups are copied from it), α per block quad of rows × group × 4 and the two correction words of
-    /// TernaryMicrokernel.tile per block quad × group × 4 × 2, the panel, and for
-    /// the vector im2col (`usesPaddedInput`) each reduction index's input offset and the zero-point-padded input.
+    /// TernaryMicrokernel.tile per block quad × group × 4 × 2, the panel, for
+    /// the vector im2col (`usesPaddedInput`) each reduction index's input offset and the zero-point-padded input, and
+    /// the reduction bytes of a chunk's column-dot pixels (`columnTail`).
     struct Layout {
         let lda: Int, blockRows: Int, groups: Int, groupLength: Int, chunkPixels: Int
-        let row: Int, alphas: Int, corrections: Int, panel: Int, offsets: Int, padded: Int, total: Int
+        let row: Int, alphas: Int, corrections: Int, panel: Int, offsets: Int, padded: Int, tailPixels: Int, total: Int
 
         init(_ g: ConvGeometry, groupSize: Int) {
             let rowLength = g.reductionLength
@@ -64,7 +65,8 @@ public enum TernaryConvTiled {
             panel = corrections &+ roundUp(blockRows &* groups &* 8, 64)
             offsets = panel &+ roundUp(roundUp(rowLength, 4) &* chunkPixels, 64)
             padded = offsets &+ (usesPaddedInput(g) ? roundUp(rowLength &* 4, 64) : 0)
-            total = padded &+ (usesPaddedInput(g) ? roundUp(g.inC &* paddedHeight(g) &* paddedWidth(g) &+ 2 &* paddedSlack, 64) : 0)
+            tailPixels = padded &+ (usesPaddedInput(g) ? roundUp(g.inC &* paddedHeight(g) &* paddedWidth(g) &+ 2 &* paddedSlack, 64) : 0)
+            total = tailPixels &+ (TernaryTile.columnDots ? roundUp(maxColumnTail &* roundUp(rowLength, 4), 64) : 0)
         }
     }
 
@@ -189,6 +191,16 @@ public enum TernaryConvTiled {
     /// output[o, pixelStart + t] += inputScale · Σ_groups α[o, g] · Σ_{k ∈ g} T[o, k] · (q − zp) for every output
     /// channel o of one edge (`words`: its packed +1/−1 masks; `alpha`: [outC, groups]) and t < count, over the
     /// panel buildPanel left in `scratch`.
+    /// At most this many pixels of a chunk run as column dot products (`columnTail`).
+    static let maxColumnTail = 2
+
+    /// How many of a chunk's `count` pixels, the last ones, run as `TernaryTile.column` dot products instead of a
+    /// tile: 1 or 2 past a multiple of 16, on the tiles that have them (VNNI).
+    @inline(__always) static func columnTail(count: Int) -> Int {
+        let tail = count % tileColumns
+        return TernaryTile.columnDots && count > tileColumns && tail <= maxColumnTail ? tail : 0
+    }
+
     public static func accumulateEdge(_ g: ConvGeometry, groupSize: Int, scratch: UnsafeMutableRawPointer, count: Int,
                                       pixelStart: Int, words: UnsafePointer<UInt64>, alpha: UnsafePointer<Float>,
                                       zeroPoint: Int32, inputScale: Float, output: UnsafeMutablePointer<Float>) {
@@ -209,14 +221,25 @@ public enum TernaryConvTiled {
         let widen = TernaryMicrokernel.quadsPerWiden(maxAbsWeight: 1)
         // A uint8 zero point keeps each lane's corrected sum Σ (q − zp)·w as small as the uncorrected one.
         let lanesStartCorrected = zeroPoint >= 0 && zeroPoint <= 255
+        // The last 1 or 2 pixels: their reduction bytes out of the last tile's columns, once per chunk.
+        let tail = columnTail(count: count), tiled = count &- tail
+        let tailBytes = (scratch + lay.tailPixels).assumingMemoryBound(to: UInt8.self), kq = roundUp(rowLength, 4)
+        for c in 0..<tail {
+            let from = panel + (tiled / tileColumns &* tileBytes &+ 4 &* c), to = tailBytes + c &* kq
+            for q in 0..<(kq >> 2) {
+                (to + 4 &* q).withMemoryRebound(to: UInt32.self, capacity: 1) {
+                    $0.pointee = UnsafeRawPointer(from + 64 &* q).loadUnaligned(as: UInt32.self)
+                }
+            }
+        }
         var m0 = 0
         while m0 < rows {
             let blockRows = Swift.min(lay.blockRows, roundUp(rows &- m0, tileRows))
             expandBlock(words: words, rows: rows, rowLength: rowLength, groupLength: groupLength, first: m0, count: blockRows,
                         alpha: alpha, zeroPoint: zeroPoint, lay: lay, scratch: scratch)
             var t0 = 0
-            while t0 < count {
-                let cols = Swift.min(tileColumns, count &- t0)
+            while t0 < tiled {
+                let cols = Swift.min(tileColumns, tiled &- t0)
                 let b = panel + t0 / tileColumns &* tileBytes
                 var r0 = 0
                 while r0 < blockRows {
@@ -247,6 +270,29 @@ public enum TernaryConvTiled {
                     r0 &+= tileRows
                 }
                 t0 &+= tileColumns
+            }
+            for c in 0..<tail {
+                var r0 = 0
+                while r0 < blockRows {
+                    let a = UnsafePointer(weights + r0 &* lda)
+                    var s = SIMD4<Float>()
+                    var seg = 0
+                    for gi in 0..<groups {
+                        let start = gi &* groupLength, end = Swift.min(rowLength, start &+ groupLength)
+                        let q0 = start >> 2, quads = ((end &+ 3) >> 2) &- q0
+                        let at = (r0 &* groups &+ gi &* tileRows)
+                        let x = UnsafePointer(tailBytes + (c &* kq &+ 4 &* q0))
+                        let t = TernaryTile.column(quads: quads, a: a + 4 &* seg, lda: lda, x: x, corrections: corrections + 2 &* at)
+                        seg &+= quads
+                        // The tile path's per-lane operations: sum += α · Float(Σ (q − zp)·T), groups in order.
+                        let al = alphas + at
+                        let ft = SIMD4<Float>(Float(t[0]), Float(t[1]), Float(t[2]), Float(t[3]))
+                        s += SIMD4<Float>(al[0], al[1], al[2], al[3]) * ft
+                    }
+                    let o = m0 &+ r0, y = s * inputScale
+                    for r in 0..<Swift.min(tileRows, rows &- o) { output[(o &+ r) &* g.outPixels &+ pixelStart &+ tiled &+ c] += y[r] }
+                    r0 &+= tileRows
+                }
             }
             m0 &+= blockRows
         }
