@@ -521,7 +521,6 @@ enum BinaryTiles {
         let lo: SIMD8<Float>, hi: SIMD8<Float>, clampsLow: Bool, clampsHigh: Bool
         /// Live columns: lanes past them are not stored.
         let columns: Int
-
     }
 
     /// `floats`' rows of a tile's sums (out of the struct: as its methods the rows stayed calls, their sums passed

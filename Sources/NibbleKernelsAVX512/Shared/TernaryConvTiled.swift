@@ -188,9 +188,6 @@ public enum TernaryConvTiled {
         }
     }
 
-    /// output[o, pixelStart + t] += inputScale · Σ_groups α[o, g] · Σ_{k ∈ g} T[o, k] · (q − zp) for every output
-    /// channel o of one edge (`words`: its packed +1/−1 masks; `alpha`: [outC, groups]) and t < count, over the
-    /// panel buildPanel left in `scratch`.
     /// At most this many pixels of a chunk run as column dot products (`columnTail`).
     static let maxColumnTail = 2
 
@@ -201,6 +198,9 @@ public enum TernaryConvTiled {
         return TernaryTile.columnDots && count > tileColumns && tail <= maxColumnTail ? tail : 0
     }
 
+    /// output[o, pixelStart + t] += inputScale · Σ_groups α[o, g] · Σ_{k ∈ g} T[o, k] · (q − zp) for every output
+    /// channel o of one edge (`words`: its packed +1/−1 masks; `alpha`: [outC, groups]) and t < count, over the
+    /// panel buildPanel left in `scratch`.
     public static func accumulateEdge(_ g: ConvGeometry, groupSize: Int, scratch: UnsafeMutableRawPointer, count: Int,
                                       pixelStart: Int, words: UnsafePointer<UInt64>, alpha: UnsafePointer<Float>,
                                       zeroPoint: Int32, inputScale: Float, output: UnsafeMutablePointer<Float>) {
@@ -227,9 +227,8 @@ public enum TernaryConvTiled {
         for c in 0..<tail {
             let from = panel + (tiled / tileColumns &* tileBytes &+ 4 &* c), to = tailBytes + c &* kq
             for q in 0..<(kq >> 2) {
-                (to + 4 &* q).withMemoryRebound(to: UInt32.self, capacity: 1) {
-                    $0.pointee = UnsafeRawPointer(from + 64 &* q).loadUnaligned(as: UInt32.self)
-                }
+                UnsafeMutableRawPointer(to + 4 &* q).storeBytes(of: UnsafeRawPointer(from + 64 &* q).loadUnaligned(as: UInt32.self),
+                                                                as: UInt32.self)
             }
         }
         var m0 = 0
