@@ -8,6 +8,8 @@ typealias Int8Microkernel = Int8MicrokernelMaddwd
 /// Ternary × uint8 tiles: vpmaddubsw is exact for |w| ≤ 64 (SmallWeightMicrokernelMaddubs).
 typealias TernaryMicrokernel = SmallWeightMicrokernelMaddubs
 typealias TernaryTile = SmallWeightMicrokernelMaddubs
+/// Mask bits to 0/−1 bytes for the few-pixel ternary dot products: vpshufb + vpand + vpcmpeqb.
+typealias TernaryByteMasks = ShuffleByteMasks
 /// Int8ConvIndirect's tile: int16 image, vpmaddwd.
 typealias Int8IndirectMicrokernel = Int8MicrokernelIndirect
 #else

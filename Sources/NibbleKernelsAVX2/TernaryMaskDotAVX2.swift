@@ -1,7 +1,6 @@
 // AVX2 (this module and NibbleKernelsAVX512 compile this file): the few-pixel ternary dot products of
 // TernaryConvDirect, 8 output channels × 32 indices per step, read straight from the packed masks. Per channel:
-// vpbroadcastd 4 mask bytes, vpshufb spreads byte b over lanes 8b…8b+7, vpand + vpcmpeqb against each lane's bit
-// give 0/−1 bytes P and M, and M − P is the −1/0/+1 weight w; vpmaddubsw(q, w) − vpmaddubsw(zp, w) is
+// the 4 mask bytes become 0/−1 bytes P and M (`TernaryByteMasks`: vpshufb + vpand + vpcmpeqb, or one vpmovm2b), and M − P is the −1/0/+1 weight w; vpmaddubsw(q, w) − vpmaddubsw(zp, w) is
 // w·(q − zp) summed over byte pairs. Three vphaddw levels then reduce the 8 channels' vectors to one: lane j of the
 // low half is channel j's sum over the chunk's first 16 indices, of the high half over the next 16.
 // No overflow: a pair is |w₀(q₀ − zp) + w₁(q₁ − zp)| ≤ 2·255 = 510 and a 16-index unit ≤ 16·255 = 4080 < 2^15, so
@@ -9,6 +8,18 @@
 // wraps like the reference's Int32 sum in any case). Same contract as SmallWeightMicrokernelGeneric.maskDot8.
 #if arch(x86_64)
 import _Builtin_intrinsics.intel
+
+/// Byte j of `lanes(m)` is −1 where bit j of m is set, else 0: vpshufb spreads byte b of m over lanes 8b…8b+7, then
+/// vpand + vpcmpeqb against each lane's bit (AVX2; the AVX-512 module moves the mask in one vpmovm2b instead,
+/// `TernaryByteMasks`).
+enum ShuffleByteMasks {
+    @inline(__always) static func lanes(_ m: UInt32) -> __m256i {
+        let spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                      2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3)
+        let bits = _mm256_set1_epi64x(Int64(bitPattern: 0x8040_2010_0804_0201))
+        return _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(Int32(bitPattern: m)), spread), bits), bits)
+    }
+}
 
 extension SmallWeightMicrokernelMaddubs {
     @inline(__always)
@@ -27,13 +38,8 @@ extension SmallWeightMicrokernelMaddubs {
     static func maskDot8(plus: UnsafePointer<UInt32>, minus: UnsafePointer<UInt32>, halfWordsPerRow: Int, rows: Int, first: Int,
                          rowLength: Int, x: UnsafePointer<UInt8>, zeroPoint: Int32, alphaT: UnsafePointer<Float>,
                          unitsPerGroup: Int, correct: Bool) -> SIMD8<Float> {
-        let spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
-                                      2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3)
-        let bits = _mm256_set1_epi64x(Int64(bitPattern: 0x8040_2010_0804_0201))
         let zp = _mm256_set1_epi8(Int8(truncatingIfNeeded: zeroPoint))
-        @inline(__always) func lanes(_ m: UInt32) -> __m256i {
-            _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(Int32(bitPattern: m)), spread), bits), bits)
-        }
+        @inline(__always) func lanes(_ m: UInt32) -> __m256i { TernaryByteMasks.lanes(m) }
         @inline(__always) func row(_ j: Int) -> Int { Swift.min(first &+ j, rows &- 1) }
         let p0 = plus + row(0) &* halfWordsPerRow, p1 = plus + row(1) &* halfWordsPerRow
         let p2 = plus + row(2) &* halfWordsPerRow, p3 = plus + row(3) &* halfWordsPerRow

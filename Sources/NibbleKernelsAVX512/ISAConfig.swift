@@ -8,6 +8,8 @@ typealias Int8Microkernel = Int8MicrokernelVNNI
 /// tile on vpdpbusd.
 typealias TernaryMicrokernel = SmallWeightMicrokernelMaddubs
 typealias TernaryTile = TernaryTileVNNI
+/// Mask bits to 0/−1 bytes for the few-pixel ternary dot products: one vpmovm2b (`MoveByteMasks`).
+typealias TernaryByteMasks = MoveByteMasks
 /// Int8ConvIndirect's tile: byte image, vpdpbusd.
 typealias Int8IndirectMicrokernel = Int8MicrokernelIndirectVNNI
 #else

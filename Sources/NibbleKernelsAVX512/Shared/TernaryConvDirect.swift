@@ -76,9 +76,13 @@ enum TernaryConvDirect {
         var o0 = 0
         while o0 < rows {
             let live = Swift.min(8, rows &- o0)
-            for j in 0..<8 {
-                let a = alpha + Swift.min(o0 &+ j, rows &- 1) &* groups
-                for gi in 0..<groups { alphaT[gi &* 8 &+ j] = a[gi] }
+            // α transposed a group (one 8-channel vector) at a time: channel by channel, LLVM wrote each channel's
+            // groups with scatters, 9 % of G1.
+            @inline(__always) func a(_ j: Int) -> UnsafePointer<Float> { alpha + Swift.min(o0 &+ j, rows &- 1) &* groups }
+            let a0 = a(0), a1 = a(1), a2 = a(2), a3 = a(3), a4 = a(4), a5 = a(5), a6 = a(6), a7 = a(7)
+            for gi in 0..<groups {
+                UnsafeMutableRawPointer(alphaT + gi &* 8).storeBytes(of: SIMD8(a0[gi], a1[gi], a2[gi], a3[gi], a4[gi], a5[gi], a6[gi], a7[gi]),
+                                                                    as: SIMD8<Float>.self)
             }
             for t in 0..<count {
                 let x = UnsafePointer(scratch.assumingMemoryBound(to: UInt8.self) + t &* stride)
