@@ -118,8 +118,9 @@ public enum BinaryConvTiled {
         let lastRow = (g.kernelH &- 1) &* g.dilationH, lastColumn = (g.kernelW &- 1) &* g.dilationW
         let lo = SIMD8<Float>(repeating: outputMin), hi = SIMD8<Float>(repeating: outputMax)
         let clampsLow = outputMin > -.infinity, clampsHigh = outputMax < .infinity
-        let rlo = SIMD8<Float>(repeating: residualMin), rhi = SIMD8<Float>(repeating: residualMax)
-        let copyThreshold = SIMD8<Float>(repeating: packedCopyThreshold)
+        // The output the tile writes itself (`BinaryTiles.FloatOutput`): floats only, sums with no fix-up.
+        let plainFloats = wBipolar || xorMode || accumulators != nil || residual != nil || packedCopy != nil || packedOutput != nil
+            ? nil : output
         precondition(packedCopy == nil || nr <= 16, "BinaryConvTiled: a packed copy gathers at most two 8-column blocks")
         let word = (scratch + lay.word).assumingMemoryBound(to: UInt64.self)
         var p0 = pixels.lowerBound
@@ -215,11 +216,9 @@ public enum BinaryConvTiled {
                                            columns: cols, xor: true, out: accT)
                 } else if BinaryMicrokernel.fusesPlanes {
                     // Floats only and sums that need no fix-up: the tile writes them from its registers.
-                    let floats = output.flatMap { output in
-                        wBipolar || accumulators != nil || residual != nil || packedCopy != nil || packedOutput != nil ? nil
-                            : BinaryTiles.FloatOutput(output: output + (m0 &* n &+ p0), rowStride: n, scales: scales + m0,
-                                                      bias: bias.map { $0 + m0 }, lo: lo, hi: hi, clampsLow: clampsLow,
-                                                      clampsHigh: clampsHigh, columns: cols)
+                    let floats = plainFloats.map {
+                        BinaryTiles.FloatOutput(output: $0 + (m0 &* n &+ p0), rowStride: n, scales: scales + m0,
+                                                bias: bias.map { $0 + m0 }, outputMin: outputMin, outputMax: outputMax, columns: cols)
                     }
                     BinaryTiles.vectorPlanes(k: k, w: weights + m0 &* k, ldw: k, wPlane: wPlane, weightBits: weightBits,
                                              negativeTop: weightEncoding == 2, rows: rows, panel: UnsafePointer(panel),
@@ -302,51 +301,11 @@ public enum BinaryConvTiled {
                     continue
                 }
                 if packedCopy != nil && m0 & 63 == 0 { word.update(repeating: 0, count: nr) }
-                // The packed copy's bits of the tile's first two 8-column blocks (panels are at most 16 wide) gather in
-                // registers over its rows; through `word` each row was a load-or-store on the same slot (a store-
-                // forwarding chain that cost more than the packing pass it saves).
-                var bits0 = SIMD8<UInt64>(), bits1 = SIMD8<UInt64>()
-                for r in 0..<rows {
-                    let o = m0 &+ r, row = accT + r &* nr, idx = o &* n &+ p0
-                    let scale = scales[o], b: Float = bias?[o] ?? 0
-                    let sv = SIMD8<Float>(repeating: scale), bv = SIMD8<Float>(repeating: b)
-                    // The integer fix-up and Int8Quantization.dequantize in one pass over the row, 8 lanes at a time.
-                    var c = 0
-                    while nr >= 8 && c &+ 8 <= cols {   // compiles away for panels under 8 columns (portable)
-                        let a = fixedSums(row, c, validTaps: validTaps, actSum: actSum, xorMode: xorMode, wBipolar: wBipolar, inC: inC)
-                        if let accumulators { UnsafeMutableRawPointer(accumulators + (idx &+ c)).storeBytes(of: a, as: SIMD8<Int32>.self) }
-                        if let output {
-                            var y = clampLanes(floatLanes(a) * sv + bv, lo: lo, hi: hi)
-                            if let residual {
-                                y = clampLanesLowFirst(y + UnsafeRawPointer(residual + (idx &+ c)).loadUnaligned(as: SIMD8<Float>.self),
-                                                       lo: rlo, hi: rhi)
-                            }
-                            UnsafeMutableRawPointer(output + (idx &+ c)).storeBytes(of: y, as: SIMD8<Float>.self)
-                            if packedCopy != nil {
-                                // The channel's bit in 32-bit lanes (a float-compare mask blends them), then its half.
-                                let bit = SIMD8<UInt32>(repeating: 1 &<< UInt32(truncatingIfNeeded: o & 31))
-                                    .replacing(with: 0, where: .!(y .>= copyThreshold))
-                                let v = SIMD8<UInt64>(truncatingIfNeeded: bit) &<< UInt64(truncatingIfNeeded: o & 32)
-                                if c == 0 { bits0 |= v } else { bits1 |= v }
-                            }
-                        }
-                        c &+= 8
-                    }
-                    while c < cols {
-                        let a = fixedSum(row, c, validTaps: validTaps, actSum: actSum, xorMode: xorMode, wBipolar: wBipolar, inC: inC)
-                        accumulators?[idx &+ c] = a
-                        let y = Int8Quantization.dequantize(a, scale: scale, bias: b, outputMin: outputMin, outputMax: outputMax)
-                        let final = residual.map { Swift.min(Swift.max(y + $0[idx &+ c], residualMin), residualMax) } ?? y
-                        output?[idx &+ c] = final
-                        if packedCopy != nil && final >= packedCopyThreshold { word[c] |= 1 &<< UInt64(truncatingIfNeeded: o & 63) }
-                        c &+= 1
-                    }
-                }
-                if nr >= 8 && packedCopy != nil && cols >= 8 {
-                    let at = UnsafeMutableRawPointer(word)
-                    at.storeBytes(of: at.load(as: SIMD8<UInt64>.self) | bits0, as: SIMD8<UInt64>.self)
-                    if cols >= 16 { at.storeBytes(of: at.load(fromByteOffset: 64, as: SIMD8<UInt64>.self) | bits1, toByteOffset: 64, as: SIMD8<UInt64>.self) }
-                }
+                epilogue(accT, rows: rows, firstRow: m0, firstColumn: p0, columns: cols, outPixels: n, scales: scales, bias: bias,
+                         validTaps: validTaps, actSum: actSum, xorMode: xorMode, wBipolar: wBipolar, inC: inC,
+                         accumulators: accumulators, output: output, outputMin: outputMin, outputMax: outputMax, residual: residual,
+                         residualMin: residualMin, residualMax: residualMax, packedCopy: packedCopy != nil,
+                         packedCopyThreshold: packedCopyThreshold, word: word)
                 if let packedCopy, endsWord {
                     let wpv = (g.outC &+ 63) >> 6
                     storeWords(word, cols: cols, into: packedCopy + (p0 &* wpv &+ m0 >> 6), stride: wpv)
@@ -354,6 +313,68 @@ public enum BinaryConvTiled {
                 m0 &+= mr
             }
             p0 &+= nr
+        }
+    }
+
+    /// The general epilogue of a tile's rows (accumulators, residual, packed copy; `run`'s plain loops take the rest):
+    /// the integer fix-up, `Int8Quantization.dequantize`'s operations, the residual Add with its clamp, and the packed
+    /// copy's bits into `word`. Out of line: inside `run` its clamp vectors and bit accumulators went to the stack
+    /// whenever the function around it grew (M1 w1a1 3.9 → 4.4 ms after a change elsewhere in `run`).
+    @inline(never)
+    static func epilogue(_ accT: UnsafeMutablePointer<Int32>, rows: Int, firstRow m0: Int, firstColumn p0: Int, columns cols: Int,
+                         outPixels n: Int, scales: UnsafePointer<Float>, bias: UnsafePointer<Float>?, validTaps: UnsafePointer<Int32>,
+                         actSum: UnsafePointer<Int32>, xorMode: Bool, wBipolar: Bool, inC: Int32,
+                         accumulators: UnsafeMutablePointer<Int32>?, output: UnsafeMutablePointer<Float>?, outputMin: Float,
+                         outputMax: Float, residual: UnsafePointer<Float>?, residualMin: Float, residualMax: Float,
+                         packedCopy: Bool, packedCopyThreshold: Float, word: UnsafeMutablePointer<UInt64>) {
+        let nr = BinaryMicrokernel.panelWidth
+        let lo = SIMD8<Float>(repeating: outputMin), hi = SIMD8<Float>(repeating: outputMax)
+        let rlo = SIMD8<Float>(repeating: residualMin), rhi = SIMD8<Float>(repeating: residualMax)
+        let copyThreshold = SIMD8<Float>(repeating: packedCopyThreshold)
+        // The packed copy's bits of the tile's first two 8-column blocks (panels are at most 16 wide) gather in
+        // registers over its rows; through `word` each row was a load-or-store on the same slot (a store-
+        // forwarding chain that cost more than the packing pass it saves).
+        var bits0 = SIMD8<UInt64>(), bits1 = SIMD8<UInt64>()
+        for r in 0..<rows {
+            let o = m0 &+ r, row = accT + r &* nr, idx = o &* n &+ p0
+            let scale = scales[o], b: Float = bias?[o] ?? 0
+            let sv = SIMD8<Float>(repeating: scale), bv = SIMD8<Float>(repeating: b)
+            // The integer fix-up and Int8Quantization.dequantize in one pass over the row, 8 lanes at a time.
+            var c = 0
+            while nr >= 8 && c &+ 8 <= cols {   // compiles away for panels under 8 columns (portable)
+                let a = fixedSums(row, c, validTaps: validTaps, actSum: actSum, xorMode: xorMode, wBipolar: wBipolar, inC: inC)
+                if let accumulators { UnsafeMutableRawPointer(accumulators + (idx &+ c)).storeBytes(of: a, as: SIMD8<Int32>.self) }
+                if let output {
+                    var y = clampLanes(floatLanes(a) * sv + bv, lo: lo, hi: hi)
+                    if let residual {
+                        y = clampLanesLowFirst(y + UnsafeRawPointer(residual + (idx &+ c)).loadUnaligned(as: SIMD8<Float>.self),
+                                               lo: rlo, hi: rhi)
+                    }
+                    UnsafeMutableRawPointer(output + (idx &+ c)).storeBytes(of: y, as: SIMD8<Float>.self)
+                    if packedCopy {
+                        // The channel's bit in 32-bit lanes (a float-compare mask blends them), then its half.
+                        let bit = SIMD8<UInt32>(repeating: 1 &<< UInt32(truncatingIfNeeded: o & 31))
+                            .replacing(with: 0, where: .!(y .>= copyThreshold))
+                        let v = SIMD8<UInt64>(truncatingIfNeeded: bit) &<< UInt64(truncatingIfNeeded: o & 32)
+                        if c == 0 { bits0 |= v } else { bits1 |= v }
+                    }
+                }
+                c &+= 8
+            }
+            while c < cols {
+                let a = fixedSum(row, c, validTaps: validTaps, actSum: actSum, xorMode: xorMode, wBipolar: wBipolar, inC: inC)
+                accumulators?[idx &+ c] = a
+                let y = Int8Quantization.dequantize(a, scale: scale, bias: b, outputMin: outputMin, outputMax: outputMax)
+                let final = residual.map { Swift.min(Swift.max(y + $0[idx &+ c], residualMin), residualMax) } ?? y
+                output?[idx &+ c] = final
+                if packedCopy && final >= packedCopyThreshold { word[c] |= 1 &<< UInt64(truncatingIfNeeded: o & 63) }
+                c &+= 1
+            }
+        }
+        if nr >= 8 && packedCopy && cols >= 8 {
+            let at = UnsafeMutableRawPointer(word)
+            at.storeBytes(of: at.load(as: SIMD8<UInt64>.self) | bits0, as: SIMD8<UInt64>.self)
+            if cols >= 16 { at.storeBytes(of: at.load(fromByteOffset: 64, as: SIMD8<UInt64>.self) | bits1, toByteOffset: 64, as: SIMD8<UInt64>.self) }
         }
     }
 }
@@ -459,8 +480,8 @@ enum BinaryTiles {
     /// end. A map's last pixel or two (a 7² map's 49th) cost what they count instead of a half panel's 8 lanes. `k` is
     /// a multiple of the lane count (a word vector never straddles rows: with a partial last vector read lane by lane,
     /// a 14² map's last 4 pixels at k = 36 took longer than their half panel). Sums go to out[r · NR + c] for
-    /// c < columns; rows as `vector`.
-    @inline(__always)
+    /// c < columns; rows as `vector`. Out of line, so its eight sums do not crowd `run`'s epilogue registers.
+    @inline(never)
     static func pixelPlanes<Op: WordOperation>(_: Op.Type, k: Int, w: UnsafePointer<UInt64>, ldw: Int, wPlane: Int,
                                                weightBits: Int, negativeTop: Bool, rows: Int, actBits: Int, shift: Int,
                                                columns: Int, pixelWords: UnsafePointer<UInt64>,
@@ -518,7 +539,9 @@ enum BinaryTiles {
         /// The tile's row 0, column 0, rows `rowStride` apart; `scales` and `bias` start at row 0.
         let output: UnsafeMutablePointer<Float>, rowStride: Int
         let scales: UnsafePointer<Float>, bias: UnsafePointer<Float>?
-        let lo: SIMD8<Float>, hi: SIMD8<Float>, clampsLow: Bool, clampsHigh: Bool
+        /// Scalars, not vectors: in `run` two more vectors live across its tile loop made the general epilogue spill
+        /// its packed-copy bits (M1 w1a1 3.9 → 4.4 ms).
+        let outputMin: Float, outputMax: Float
         /// Live columns: lanes past them are not stored.
         let columns: Int
     }
@@ -526,29 +549,35 @@ enum BinaryTiles {
     /// `floats`' rows of a tile's sums (out of the struct: as its methods the rows stayed calls, their sums passed
     /// through memory).
     @inline(__always) static func store(_ s: EightRowSums, rows: Int, _ f: FloatOutput) {
-        floatRow(s.0, 0, f)
-        if rows > 1 { floatRow(s.1, 1, f) }
-        if rows > 2 { floatRow(s.2, 2, f) }
-        if rows > 3 { floatRow(s.3, 3, f) }
-        if rows > 4 { floatRow(s.4, 4, f) }
-        if rows > 5 { floatRow(s.5, 5, f) }
-        if rows > 6 { floatRow(s.6, 6, f) }
-        if rows > 7 { floatRow(s.7, 7, f) }
+        let lo = SIMD8<Float>(repeating: f.outputMin), hi = SIMD8<Float>(repeating: f.outputMax)
+        let low = f.outputMin > -.infinity, high = f.outputMax < .infinity
+        floatRow(s.0, 0, f, lo, hi, low, high)
+        if rows > 1 { floatRow(s.1, 1, f, lo, hi, low, high) }
+        if rows > 2 { floatRow(s.2, 2, f, lo, hi, low, high) }
+        if rows > 3 { floatRow(s.3, 3, f, lo, hi, low, high) }
+        if rows > 4 { floatRow(s.4, 4, f, lo, hi, low, high) }
+        if rows > 5 { floatRow(s.5, 5, f, lo, hi, low, high) }
+        if rows > 6 { floatRow(s.6, 6, f, lo, hi, low, high) }
+        if rows > 7 { floatRow(s.7, 7, f, lo, hi, low, high) }
     }
 
-    @_transparent static func floatRow(_ sums: RowSums, _ r: Int, _ f: FloatOutput) {
+    @_transparent static func floatRow(_ sums: RowSums, _ r: Int, _ f: FloatOutput, _ lo: SIMD8<Float>, _ hi: SIMD8<Float>,
+                                       _ low: Bool, _ high: Bool) {
         let sv = SIMD8<Float>(repeating: f.scales[r]), bv = SIMD8<Float>(repeating: f.bias?[r] ?? 0)
         let y = f.output + r &* f.rowStride
-        storeFloats(sums.low, at: y, from: 0, sv, bv, f)
-        if f.columns > BinaryLanes.scalarCount { storeFloats(sums.high, at: y, from: BinaryLanes.scalarCount, sv, bv, f) }
+        storeFloats(sums.low, at: y, from: 0, sv, bv, lo, hi, low, high, columns: f.columns)
+        if f.columns > BinaryLanes.scalarCount {
+            storeFloats(sums.high, at: y, from: BinaryLanes.scalarCount, sv, bv, lo, hi, low, high, columns: f.columns)
+        }
     }
 
     @_transparent static func storeFloats(_ sums: BinaryLanes, at y: UnsafeMutablePointer<Float>, from c: Int,
-                                             _ sv: SIMD8<Float>, _ bv: SIMD8<Float>, _ f: FloatOutput) {
+                                          _ sv: SIMD8<Float>, _ bv: SIMD8<Float>, _ lo: SIMD8<Float>, _ hi: SIMD8<Float>,
+                                          _ low: Bool, _ high: Bool, columns: Int) {
         var a = SIMD8<Int32>()
         for j in 0..<(BinaryLanes.scalarCount < 8 ? BinaryLanes.scalarCount : 8) { a[j] = Int32(truncatingIfNeeded: sums[j]) }
-        let v = clampLanes(floatLanes(a) * sv + bv, lo: f.lo, hi: f.hi, low: f.clampsLow, high: f.clampsHigh)
-        let live = f.columns &- c < BinaryLanes.scalarCount ? f.columns &- c : BinaryLanes.scalarCount
+        let v = clampLanes(floatLanes(a) * sv + bv, lo: lo, hi: hi, low: low, high: high)
+        let live = columns &- c < BinaryLanes.scalarCount ? columns &- c : BinaryLanes.scalarCount
         if live == 8 {
             UnsafeMutableRawPointer(y + c).storeBytes(of: v, as: SIMD8<Float>.self)
         } else {
