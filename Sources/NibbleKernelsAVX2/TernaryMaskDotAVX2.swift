@@ -1,6 +1,7 @@
 // AVX2 (this module and NibbleKernelsAVX512 compile this file): the few-pixel ternary dot products of
 // TernaryConvDirect, 8 output channels × 32 indices per step, read straight from the packed masks. Per channel:
-// the 4 mask bytes become 0/−1 bytes P and M (`TernaryByteMasks`: vpshufb + vpand + vpcmpeqb, or one vpmovm2b), and M − P is the −1/0/+1 weight w; vpmaddubsw(q, w) − vpmaddubsw(zp, w) is
+// the 4 mask bytes become 0/−1 bytes P and M (`TernaryByteMasks`: vpshufb + vpand + vpcmpeqb, or one vpmovm2b),
+// and M − P is the −1/0/+1 weight w; vpmaddubsw(q, w) − vpmaddubsw(zp, w) is
 // w·(q − zp) summed over byte pairs. Three vphaddw levels then reduce the 8 channels' vectors to one: lane j of the
 // low half is channel j's sum over the chunk's first 16 indices, of the high half over the next 16.
 // No overflow: a pair is |w₀(q₀ − zp) + w₁(q₁ − zp)| ≤ 2·255 = 510 and a 16-index unit ≤ 16·255 = 4080 < 2^15, so

@@ -1,6 +1,6 @@
 // AVX-512 only (this module alone compiles this file): ShuffleByteMasks' bytes from a mask register. kmovd + vpmovm2b
-// (AVX512BW + VL) replace vpbroadcastd + vpshufb + vpand + vpcmpeqb: two of the few-pixel ternary dot product's
-// fourteen vector operations per channel and 32 weights, per mask (TernaryMaskDotAVX2).
+// (AVX512BW + VL) replace vpbroadcastd + vpshufb + vpand + vpcmpeqb, two vector operations fewer per mask in the
+// few-pixel ternary dot products (TernaryMaskDotAVX2, ~14 per channel and 32 weights).
 #if arch(x86_64)
 import _Builtin_intrinsics.intel
 
