@@ -100,6 +100,16 @@ public enum TernaryConvTiled {
             }
             t0 &+= tileColumns
         }
+        // The column-dot pixels' reduction bytes out of the last tile's columns, once per chunk for every edge.
+        let tail = columnTail(count: count), tiled = count &- tail, kq = roundUp(g.reductionLength, 4)
+        let tailBytes = (scratch + lay.tailPixels).assumingMemoryBound(to: UInt8.self)
+        for c in 0..<tail {
+            let from = panel + (tiled / tileColumns &* tileBytes &+ 4 &* c), to = tailBytes + c &* kq
+            for q in 0..<(kq >> 2) {
+                UnsafeMutableRawPointer(to + 4 &* q).storeBytes(of: UnsafeRawPointer(from + 64 &* q).loadUnaligned(as: UInt32.self),
+                                                                as: UInt32.self)
+            }
+        }
     }
 
     /// The vector im2col needs unit column stride (a tile's pixels in one output row read consecutive input bytes)
@@ -221,16 +231,9 @@ public enum TernaryConvTiled {
         let widen = TernaryMicrokernel.quadsPerWiden(maxAbsWeight: 1)
         // A uint8 zero point keeps each lane's corrected sum Σ (q − zp)·w as small as the uncorrected one.
         let lanesStartCorrected = zeroPoint >= 0 && zeroPoint <= 255
-        // The last 1 or 2 pixels: their reduction bytes out of the last tile's columns, once per chunk.
+        // The last 1 or 2 pixels run as column dot products over the reduction bytes buildPanel copied out.
         let tail = columnTail(count: count), tiled = count &- tail
         let tailBytes = (scratch + lay.tailPixels).assumingMemoryBound(to: UInt8.self), kq = roundUp(rowLength, 4)
-        for c in 0..<tail {
-            let from = panel + (tiled / tileColumns &* tileBytes &+ 4 &* c), to = tailBytes + c &* kq
-            for q in 0..<(kq >> 2) {
-                UnsafeMutableRawPointer(to + 4 &* q).storeBytes(of: UnsafeRawPointer(from + 64 &* q).loadUnaligned(as: UInt32.self),
-                                                                as: UInt32.self)
-            }
-        }
         var m0 = 0
         while m0 < rows {
             let blockRows = Swift.min(lay.blockRows, roundUp(rows &- m0, tileRows))
