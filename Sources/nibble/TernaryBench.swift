@@ -2,7 +2,7 @@ import NibbleKernels
 
 /// `nibble bench kernels --kernels ternary`: one FGQ ternary residual edge (TWN threshold 0.7·mean|w|, scale
 /// groups of 16 input channels) on packed two-mask planes — 2 bits per weight in memory, a quarter of int8 —
-/// timed as a session runs it: uint8 input quantization, the tiled kernel (TernaryConv), bias and clamp.
+/// timed as a session runs it: uint8 input quantization, the tiled kernel (TernaryConv) with bias and clamp fused.
 enum TernaryBench {
     static let kernels = ["ternary"]
     static let groupSize = 16
@@ -21,16 +21,18 @@ enum TernaryBench {
         return Timing.measure(seconds: seconds) {
             QuantizeRows.uint8(input, count: input.count, scale: 2.0 / 255, zeroPoint: 128, into: &q)
             output.withUnsafeMutableBufferPointer { y in
-                y.update(repeating: 0)
-                var start = 0
-                while start < g.outPixels {
-                    let count = min(TernaryConv.chunkPixels(g), g.outPixels - start)
-                    TernaryConv.buildPanel(g, groupSize: groupSize, input: q, zeroPoint: 128, pixelStart: start, count: count, scratch: scratch)
-                    TernaryConv.accumulateEdge(g, groupSize: groupSize, scratch: scratch, count: count, pixelStart: start, planes: planes,
-                                               alpha: alpha, zeroPoint: 128, inputScale: 2.0 / 255, output: y.baseAddress!)
-                    start += count
+                bias.withUnsafeBufferPointer { b in
+                    TernaryConv.prepareInput(g, groupSize: groupSize, input: q, zeroPoint: 128, scratch: scratch)
+                    var start = 0
+                    while start < g.outPixels {
+                        let count = min(TernaryConv.chunkPixels(g), g.outPixels - start)
+                        TernaryConv.buildPanel(g, groupSize: groupSize, input: q, zeroPoint: 128, pixelStart: start, count: count, scratch: scratch)
+                        TernaryConv.accumulateEdge(g, groupSize: groupSize, scratch: scratch, count: count, pixelStart: start, planes: planes,
+                                                   alpha: alpha, zeroPoint: 128, inputScale: 2.0 / 255,
+                                                   output: TernaryEdgeOutput(y.baseAddress!, first: true, last: true, bias: b.baseAddress))
+                        start += count
+                    }
                 }
-                TernaryConvReference.epilogue(y.baseAddress!, outC: g.outC, pixels: g.outPixels, bias: bias, outputMin: -.infinity, outputMax: .infinity)
             }
         }
     }

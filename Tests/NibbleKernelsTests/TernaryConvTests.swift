@@ -9,10 +9,13 @@ final class TernaryConvTests: XCTestCase {
         mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
     }
 
-    /// Runs `edges` edges of random ternary planes (density `nonzero`) on random uint8 input with both kernels.
-    /// `firstChunk` pixels go in a chunk of their own, so the following tiles start inside an output row.
+    /// Runs `edges` edges of random ternary planes (density `nonzero`) on random uint8 input with both kernels, the
+    /// last edge adding a random bias and clamping to outputMin...outputMax (TernaryEdgeOutput; the output starts as
+    /// NaN, so the first edge must store). `firstChunk` pixels go in a chunk of their own, so the following tiles
+    /// start inside an output row.
     func check(_ g: ConvGeometry, groupSize: Int, edges: Int, nonzero: Int = 50, sign: Int8? = nil, zeroPoint: Int32 = 7,
-               inputs: ((inout Rng) -> UInt8)? = nil, firstChunk: Int? = nil, line: UInt = #line) {
+               inputs: ((inout Rng) -> UInt8)? = nil, firstChunk: Int? = nil, outputMin: Float = -.infinity,
+               outputMax: Float = .infinity, line: UInt = #line) {
         var rng = Rng(state: UInt64(g.inC * 131 + g.outC * 17 + g.kernelH * 7 + g.inW * 1009 + g.strideW * 3 + groupSize + edges))
         let rowLength = g.reductionLength
         let groups = (g.inC + groupSize - 1) / groupSize
@@ -25,6 +28,7 @@ final class TernaryConvTests: XCTestCase {
             planes.append(words)
             alphas.append((0..<(g.outC * groups)).map { _ in Float(rng.below(1000) + 1) / 997 })
         }
+        let bias = (0..<g.outC).map { _ in Float(rng.below(2001)) / 500 - 2 }
         let inputScale: Float = 0.0371
         var expected = [Float](repeating: 0, count: g.outC * g.outPixels)
         var row = [Int8](repeating: 0, count: rowLength)
@@ -35,18 +39,27 @@ final class TernaryConvTests: XCTestCase {
                                                    alpha: alphas[e].withUnsafeBufferPointer { $0.baseAddress! + o * groups }, groupSize: groupSize, output: &expected)
             }
         }
+        TernaryConvReference.epilogue(&expected, outC: g.outC, pixels: g.outPixels, bias: bias, outputMin: outputMin, outputMax: outputMax)
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: TernaryConv.scratchByteCount(g, groupSize: groupSize), alignment: 64)
         defer { scratch.deallocate() }
         for isa in KernelISA.supported {
-            var out = [Float](repeating: 0, count: expected.count)
+            var out = [Float](repeating: .nan, count: expected.count)
+            TernaryConv.prepareInput(g, groupSize: groupSize, input: q, zeroPoint: zeroPoint, scratch: scratch, isa: isa)
             var start = 0
             while start < g.outPixels {
                 let count = min(start == 0 ? firstChunk ?? TernaryConv.chunkPixels(g) : TernaryConv.chunkPixels(g), g.outPixels - start)
                 TernaryConv.buildPanel(g, groupSize: groupSize, input: q, zeroPoint: zeroPoint, pixelStart: start, count: count,
                                        scratch: scratch, isa: isa)
                 for e in 0..<edges {
-                    TernaryConv.accumulateEdge(g, groupSize: groupSize, scratch: scratch, count: count, pixelStart: start, planes: planes[e],
-                                               alpha: alphas[e], zeroPoint: zeroPoint, inputScale: inputScale, output: &out, isa: isa)
+                    out.withUnsafeMutableBufferPointer { y in
+                        bias.withUnsafeBufferPointer { b in
+                            let output = TernaryEdgeOutput(y.baseAddress!, first: e == 0, last: e == edges - 1, bias: b.baseAddress,
+                                                           outputMin: outputMin, outputMax: outputMax)
+                            TernaryConv.accumulateEdge(g, groupSize: groupSize, scratch: scratch, count: count, pixelStart: start,
+                                                       planes: planes[e], alpha: alphas[e], zeroPoint: zeroPoint, inputScale: inputScale,
+                                                       output: output, isa: isa)
+                        }
+                    }
                 }
                 start += count
             }
@@ -118,6 +131,17 @@ final class TernaryConvTests: XCTestCase {
         for zp: Int32 in [0, 255] {
             check(conv(72, 7, 7, 6, k: 3, pad: 1), groupSize: 72, edges: 1, nonzero: 100, sign: zp == 0 ? 1 : -1, zeroPoint: zp,
                   inputs: { _ in 255 })
+        }
+    }
+
+    /// The last edge's fused bias and clamp on every output path: full and partial tiles across chunks, a chunk's
+    /// column-dot tail pixels, and the direct few-pixel path, clamped on both sides and on one.
+    func testFusedBiasAndClamp() {
+        for (lo, hi): (Float, Float) in [(-1.5, 2.25), (0, .infinity), (-.infinity, 0.5)] {
+            check(conv(24, 20, 23, 19, k: 3, pad: 1), groupSize: 16, edges: 2, outputMin: lo, outputMax: hi)
+            check(conv(16, 7, 7, 9, k: 3, pad: 1), groupSize: 16, edges: 3, firstChunk: 17, outputMin: lo, outputMax: hi)
+            check(conv(256, 14, 14, 13, k: 1), groupSize: 16, edges: 1, outputMin: lo, outputMax: hi)
+            check(conv(77, 1, 2, 13, k: 1), groupSize: 16, edges: 2, outputMin: lo, outputMax: hi)
         }
     }
 

@@ -242,7 +242,7 @@ public func armTernaryConv(_ index: Int32, _ shape: UnsafeMutablePointer<Int32>,
     let words = TernaryPlanes.wordCount(rows: g.outC, rowLength: rowLength)
     let values = buffer(g.outC * rowLength, Int8(0)), planes = buffer(edges * words, UInt64(0))
     let alpha = buffer(edges * g.outC * groups, Float(0))
-    let ref = buffer(n, Float(0)), out = buffer(n, Float(0))
+    let ref = buffer(n, Float(0)), out = buffer(n, Float.nan)
     let scratch = UnsafeMutableRawPointer(buffer(TernaryConv.scratchByteCount(g, groupSize: groupSize), UInt8(0xA5)))
     for e in 0..<edges {
         for j in 0..<(g.outC * rowLength) { values[j] = Int8(truncatingIfNeeded: rng.int(0, 2) - 1) }
@@ -254,13 +254,15 @@ public func armTernaryConv(_ index: Int32, _ shape: UnsafeMutablePointer<Int32>,
                                                alpha: alpha + e * g.outC * groups + o * groups, groupSize: groupSize, output: ref)
         }
     }
+    TernaryConv.prepareInput(g, groupSize: groupSize, input: q, zeroPoint: zp, scratch: scratch, isa: .portable)
     var start = 0
     while start < g.outPixels {
         let c = Swift.min(TernaryConv.chunkPixels(g), g.outPixels - start)
         TernaryConv.buildPanel(g, groupSize: groupSize, input: q, zeroPoint: zp, pixelStart: start, count: c, scratch: scratch, isa: .portable)
         for e in 0..<edges {
             TernaryConv.accumulateEdge(g, groupSize: groupSize, scratch: scratch, count: c, pixelStart: start, planes: planes + e * words,
-                                       alpha: alpha + e * g.outC * groups, zeroPoint: zp, inputScale: 0.0371, output: out, isa: .portable)
+                                       alpha: alpha + e * g.outC * groups, zeroPoint: zp, inputScale: 0.0371,
+                                       output: TernaryEdgeOutput(out, first: e == 0, last: false), isa: .portable)
         }
         start += c
     }

@@ -59,11 +59,11 @@ enum TernaryConvDirect {
         }
     }
 
-    /// output[o, pixelStart + t] += inputScale · Σ_groups α[o, g] · Σ_{k ∈ g} T[o, k] · (q − zp) for every output
-    /// channel and t < count, over the rows buildRows left in `scratch`.
+    /// output[o, pixelStart + t] ← inputScale · Σ_groups α[o, g] · Σ_{k ∈ g} T[o, k] · (q − zp) (TernaryEdgeOutput)
+    /// for every output channel and t < count, over the rows buildRows left in `scratch`.
     static func accumulateEdge(_ g: ConvGeometry, groupSize: Int, scratch: UnsafeMutableRawPointer, count: Int, pixelStart: Int,
                                words: UnsafePointer<UInt64>, alpha: UnsafePointer<Float>, zeroPoint: Int32, inputScale: Float,
-                               output: UnsafeMutablePointer<Float>) {
+                               output: TernaryEdgeOutput) {
         let rows = g.outC, rowLength = g.reductionLength
         let wordsPerRow = (rowLength &+ 63) >> 6
         let groups = (g.inC &+ groupSize &- 1) / groupSize
@@ -89,8 +89,8 @@ enum TernaryConvDirect {
                 let s = TernaryMicrokernel.maskDot8(plus: plus, minus: minus, halfWordsPerRow: 2 &* wordsPerRow, rows: rows,
                                                     first: o0, rowLength: rowLength, x: x, zeroPoint: zeroPoint,
                                                     alphaT: UnsafePointer(alphaT), unitsPerGroup: unitsPerGroup) * inputScale
-                let y = output + (o0 &* g.outPixels &+ pixelStart &+ t)
-                for j in 0..<live { y[j &* g.outPixels] += s[j] }
+                let y = o0 &* g.outPixels &+ pixelStart &+ t
+                for j in 0..<live { output.write(s[j], at: y &+ j &* g.outPixels, channel: o0 &+ j) }
             }
             o0 &+= 8
         }

@@ -75,6 +75,15 @@ public enum TernaryConvTiled {
         TernaryConvDirect.applies(g, groupSize: groupSize) ? TernaryConvDirect.scratchByteCount(g, groupSize: groupSize) : Layout(g, groupSize: groupSize).total
     }
 
+    /// Once per run, before the first chunk's buildPanel: what every chunk's panel is built from, the zero-point-padded
+    /// input of the vector im2col (`usesPaddedInput`). Padded in every chunk, it had been 7 % of L1 (four chunks).
+    public static func prepareInput(_ g: ConvGeometry, groupSize: Int, input q: UnsafePointer<UInt8>, zeroPoint: Int32,
+                                    scratch: UnsafeMutableRawPointer) {
+        guard !TernaryConvDirect.applies(g, groupSize: groupSize) && usesPaddedInput(g) else { return }
+        let zp = UInt8(truncatingIfNeeded: Swift.max(0, Swift.min(255, zeroPoint)))
+        padInput(g, input: q, zeroPoint: zp, lay: Layout(g, groupSize: groupSize), scratch: scratch)
+    }
+
     /// Packs the im2col panel of output pixels pixelStart ..< pixelStart + count (count ≤ chunkPixels) into the
     /// scratch's panel part: one Int8ConvTiled panel of K × 16 bytes per tile, the zero point on padding taps.
     public static func buildPanel(_ g: ConvGeometry, groupSize: Int, input q: UnsafePointer<UInt8>, zeroPoint: Int32,
@@ -88,7 +97,6 @@ public enum TernaryConvTiled {
         let tileBytes = roundUp(g.reductionLength, 4) &* tileColumns
         let zp = UInt8(truncatingIfNeeded: Swift.max(0, Swift.min(255, zeroPoint)))
         let padded = usesPaddedInput(g)
-        if padded { padInput(g, input: q, zeroPoint: zp, lay: lay, scratch: scratch) }
         var t0 = 0
         while t0 < count {
             let cols = Swift.min(tileColumns, count &- t0), tile = panel + t0 / tileColumns &* tileBytes
@@ -208,12 +216,12 @@ public enum TernaryConvTiled {
         return TernaryTile.columnDots && count > tileColumns && tail <= maxColumnTail ? tail : 0
     }
 
-    /// output[o, pixelStart + t] += inputScale · Σ_groups α[o, g] · Σ_{k ∈ g} T[o, k] · (q − zp) for every output
-    /// channel o of one edge (`words`: its packed +1/−1 masks; `alpha`: [outC, groups]) and t < count, over the
-    /// panel buildPanel left in `scratch`.
+    /// output[o, pixelStart + t] ← inputScale · Σ_groups α[o, g] · Σ_{k ∈ g} T[o, k] · (q − zp) (stored, added, or
+    /// added and finished: TernaryEdgeOutput) for every output channel o of one edge (`words`: its packed +1/−1 masks;
+    /// `alpha`: [outC, groups]) and t < count, over the panel buildPanel left in `scratch`.
     public static func accumulateEdge(_ g: ConvGeometry, groupSize: Int, scratch: UnsafeMutableRawPointer, count: Int,
                                       pixelStart: Int, words: UnsafePointer<UInt64>, alpha: UnsafePointer<Float>,
-                                      zeroPoint: Int32, inputScale: Float, output: UnsafeMutablePointer<Float>) {
+                                      zeroPoint: Int32, inputScale: Float, output: TernaryEdgeOutput) {
         if TernaryConvDirect.applies(g, groupSize: groupSize) {
             TernaryConvDirect.accumulateEdge(g, groupSize: groupSize, scratch: scratch, count: count, pixelStart: pixelStart, words: words,
                                              alpha: alpha, zeroPoint: zeroPoint, inputScale: inputScale, output: output)
@@ -264,11 +272,11 @@ public enum TernaryConvTiled {
                         s3 += SIMD16(repeating: al[3]) * floatLanes(t.r3a, t.r3b)
                     }
                     let o = m0 &+ r0, live = rows &- o
-                    let y = output + (o &* g.outPixels &+ pixelStart &+ t0)
-                    addRow(s0 * inputScale, to: y, count: cols)
-                    if live > 1 { addRow(s1 * inputScale, to: y + g.outPixels, count: cols) }
-                    if live > 2 { addRow(s2 * inputScale, to: y + 2 &* g.outPixels, count: cols) }
-                    if live > 3 { addRow(s3 * inputScale, to: y + 3 &* g.outPixels, count: cols) }
+                    let y = o &* g.outPixels &+ pixelStart &+ t0
+                    output.write(s0 * inputScale, at: y, count: cols, channel: o)
+                    if live > 1 { output.write(s1 * inputScale, at: y &+ g.outPixels, count: cols, channel: o &+ 1) }
+                    if live > 2 { output.write(s2 * inputScale, at: y &+ 2 &* g.outPixels, count: cols, channel: o &+ 2) }
+                    if live > 3 { output.write(s3 * inputScale, at: y &+ 3 &* g.outPixels, count: cols, channel: o &+ 3) }
                     r0 &+= tileRows
                 }
                 t0 &+= tileColumns
@@ -292,7 +300,9 @@ public enum TernaryConvTiled {
                         s += SIMD4<Float>(al[0], al[1], al[2], al[3]) * ft
                     }
                     let o = m0 &+ r0, y = s * inputScale
-                    for r in 0..<Swift.min(tileRows, rows &- o) { output[(o &+ r) &* g.outPixels &+ pixelStart &+ tiled &+ c] += y[r] }
+                    for r in 0..<Swift.min(tileRows, rows &- o) {
+                        output.write(y[r], at: (o &+ r) &* g.outPixels &+ pixelStart &+ tiled &+ c, channel: o &+ r)
+                    }
                     r0 &+= tileRows
                 }
             }
@@ -375,16 +385,5 @@ public enum TernaryConvTiled {
             w &+= 1
         }
         return (all, low)
-    }
-
-    /// y[t] += (a ++ b)[t] for t < count (≤ 16).
-    @inline(__always)
-    static func addRow(_ a: SIMD16<Float>, to y: UnsafeMutablePointer<Float>, count: Int) {
-        if count == 16 {
-            let p = UnsafeMutableRawPointer(y)
-            p.storeBytes(of: p.loadUnaligned(as: SIMD16<Float>.self) + a, as: SIMD16<Float>.self)
-        } else {
-            for t in 0..<count { y[t] += a[t] }
-        }
     }
 }

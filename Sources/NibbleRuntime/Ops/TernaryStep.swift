@@ -154,8 +154,6 @@ struct TernaryStep {
     func run(_ b: Bindings) {
         let g = geometry
         let y = b.f32(output)
-        let count = g.outC &* g.outPixels
-        y.update(repeating: 0, count: count)
         let q = b.scratch.assumingMemoryBound(to: UInt8.self)
         QuantizeRows.uint8(b.f32(input), count: g.inC &* g.inH &* g.inW, scale: p.inputScale,
                              zeroPoint: p.inputZeroPoint, into: q)
@@ -163,8 +161,10 @@ struct TernaryStep {
             for i in 0..<(g.inC &* g.inH &* g.inW) { q[i] = Swift.min(q[i], maxCode) }
         }
         let enabled = Swift.min(Int(b.enabledEdges[layer]), edges.count)
-        if usesTiledKernel {
+        if usesTiledKernel && enabled > 0 {
+            // The first edge stores, the last adds bias and clamps (TernaryEdgeOutput): no zeroing, no epilogue pass.
             let scratch = b.scratch + rowOffset
+            TernaryConv.prepareInput(g, groupSize: groupSize, input: q, zeroPoint: p.inputZeroPoint, scratch: scratch)
             let chunk = TernaryConv.chunkPixels(g)
             var start = 0
             while start < g.outPixels {
@@ -172,17 +172,18 @@ struct TernaryStep {
                 TernaryConv.buildPanel(g, groupSize: groupSize, input: q, zeroPoint: p.inputZeroPoint, pixelStart: start, count: count,
                                        scratch: scratch)
                 for e in 0..<enabled {
+                    let out = TernaryEdgeOutput(y, first: e == 0, last: e == enabled &- 1, bias: b.optionalF32(p.bias),
+                                                outputMin: p.outputMin, outputMax: p.outputMax)
                     TernaryConv.accumulateEdge(g, groupSize: groupSize, scratch: scratch, count: count, pixelStart: start,
                                                planes: b.raw(edges[e].plane).assumingMemoryBound(to: UInt64.self),
                                                alpha: b.f32(edges[e].scales), zeroPoint: p.inputZeroPoint, inputScale: p.inputScale,
-                                               output: y)
+                                               output: out)
                 }
                 start &+= count
             }
-            TernaryConvReference.epilogue(y, outC: g.outC, pixels: g.outPixels, bias: b.optionalF32(p.bias),
-                                          outputMin: p.outputMin, outputMax: p.outputMax)
             return
         }
+        y.update(repeating: 0, count: g.outC &* g.outPixels)
         let groups = (g.inCPerGroup + groupSize - 1) / groupSize
         let unpacked = (b.scratch + rowOffset).assumingMemoryBound(to: Int8.self)
         for e in 0..<enabled {
