@@ -55,6 +55,7 @@ public final class Model: @unchecked Sendable {
         }
         var levels: [[Int]] = []
         for (n, step) in steps.enumerated() {
+            if case .fullyConnected(let f) = step { steps[n] = .fullyConnected(f.countingRowSums(file)) }
             if case .ternary(let t) = step {
                 try t.validateWeights(file, node: graph.nodes[n])
                 levels.append(t.edges.map { $0.level })

@@ -169,15 +169,22 @@ final class Int8KernelTests: XCTestCase {
                                         output: expected.pointer, outputMin: clamp.0, outputMax: clamp.1)
         let scratch = AlignedBuffer<UInt8>(
             count: Int8FullyConnected.scratchByteCount(inFeatures: inF, outFeatures: outF, batch: batch), fill: 0)
+        // Counted by the kernel, and counted once beforehand as a loaded model passes them.
+        let rowSums = Int8FullyConnected.rowSums(weights: w.pointer, inFeatures: inF, outFeatures: outF)
         for isa in KernelISA.supported {
-            let out = AlignedBuffer<Float>(count: n, fill: .nan)
-            Int8FullyConnected.run(inFeatures: inF, outFeatures: outF, batch: batch, input: x.pointer,
-                                   inputScale: inputScale, inputZeroPoint: zp, weights: w.pointer,
-                                   weightScales: scales.pointer, bias: useBias ? b.pointer : nil, output: out.pointer,
-                                   scratch: scratch.raw, outputMin: clamp.0, outputMax: clamp.1, isa: isa)
-            var mismatches = 0
-            for i in 0..<n where out.pointer[i] != expected.pointer[i] { mismatches += 1 }
-            XCTAssertEqual(mismatches, 0, "\(isa.name) \(inF)->\(outF) x\(batch)")
+            for precounted in [false, true] {
+                let out = AlignedBuffer<Float>(count: n, fill: .nan)
+                rowSums.withUnsafeBufferPointer { sums in
+                    Int8FullyConnected.run(inFeatures: inF, outFeatures: outF, batch: batch, input: x.pointer,
+                                           inputScale: inputScale, inputZeroPoint: zp, weights: w.pointer,
+                                           weightScales: scales.pointer, bias: useBias ? b.pointer : nil, output: out.pointer,
+                                           scratch: scratch.raw, outputMin: clamp.0, outputMax: clamp.1,
+                                           rowSums: precounted ? sums.baseAddress : nil, isa: isa)
+                }
+                var mismatches = 0
+                for i in 0..<n where out.pointer[i] != expected.pointer[i] { mismatches += 1 }
+                XCTAssertEqual(mismatches, 0, "\(isa.name) \(inF)->\(outF) x\(batch) row sums \(precounted ? "given" : "counted")")
+            }
         }
     }
 

@@ -125,6 +125,36 @@ final class SessionThreadsTests: XCTestCase {
         try checkThreadCounts(model, "int8 convs")
     }
 
+    /// An int8 fully connected step, whose weight sums the model counts once at load, gives the reference kernel's
+    /// bits at 1 and 3 threads (each task starts inside the sums), with a nonzero input zero point so the sums count.
+    func testInt8FullyConnectedMatchesReference() throws {
+        let inF = 300, outF = 37, zp: Int32 = 120, inputScale: Float = 0.02
+        var h = GraphHarness()
+        let x = h.input("x", [1, inF])
+        let weights = (0..<(outF * inF)).map { Int8(($0 * 37) % 255 - 127) }
+        let w = h.add(TensorDesc(name: "w", dtype: .int8, shape: [outF, inF], role: .constant), weights.map { UInt8(bitPattern: $0) })
+        let bias = (0..<outF).map { Float($0 % 5) / 10 - 0.2 }, scales = (0..<outF).map { Float($0 % 7 + 1) / 900 }
+        let y = h.node(.fullyConnected, [x, w, h.constant("b", [outF], bias), h.constant("s", [outF], scales)], [1, outF],
+                       [Attribute(.inputScale, floats: [inputScale]), Attribute(.inputZeroPoint, ints: [Int64(zp)])])
+        h.graph.nodes[h.graph.nodes.count - 1].precision = .int8
+        let model = try h.model(outputs: [y])
+        XCTAssertEqual(model.kernelNames.first?.hasPrefix("int8 fully connected"), true, "\(model.kernelNames)")
+        for seed: UInt64 in [1, 2] {
+            let input = Self.inputs(model, seed: seed)[0]
+            var expected = [Float](repeating: 0, count: outF)
+            Int8FullyConnectedReference.run(inFeatures: inF, outFeatures: outF, batch: 1, input: input, inputScale: inputScale,
+                                            inputZeroPoint: zp, weights: weights, weightScales: scales, bias: bias,
+                                            output: &expected, outputMin: -.infinity, outputMax: .infinity)
+            let bytes = expected.withUnsafeBytes { Array($0) }
+            for threads in [1, 3] {
+                let session = try Session(model: model, threads: threads)
+                try input.withUnsafeBufferPointer { try session.setInput(0, floats: $0) }
+                session.run()
+                XCTAssertEqual(Array(session.output(0)), bytes, "seed \(seed), \(threads) threads")
+            }
+        }
+    }
+
     /// Elementwise steps large enough to be split (>= 16 Ki values, a count not a multiple of 16 × tasks), same-shape
     /// and broadcast.
     func testLargeElementwiseSteps() throws {

@@ -8,6 +8,8 @@ struct FullyConnectedStep {
     let input: Int, weights: Int, output: Int
     let precision: Precision
     let p: WeightedOpParameters
+    /// int8: each output's weight sum, counted once at load (`Model`, `countingRowSums`) instead of on every run.
+    var rowSums: [Int32] = []
 
     static func make(_ c: NodeChecker) throws(NibbleError) -> (FullyConnectedStep, scratchBytes: Int) {
         let int8 = c.node.precision == .int8
@@ -29,6 +31,15 @@ struct FullyConnectedStep {
         return (step, scratch)
     }
 
+    /// The step with its int8 weight sums counted from `file`'s weights (fp32: unchanged).
+    func countingRowSums(_ file: ModelFile) -> FullyConnectedStep {
+        guard precision == .int8, let w = file.constantBytes(weights).baseAddress else { return self }
+        var step = self
+        step.rowSums = Int8FullyConnected.rowSums(weights: w.assumingMemoryBound(to: Int8.self), inFeatures: inFeatures,
+                                                  outFeatures: outFeatures)
+        return step
+    }
+
     var kernelName: String {
         precision == .int8 ? "int8 fully connected (\(KernelISA.current.name))" : "fp32 fully connected (\(KernelISA.current.name))"
     }
@@ -45,11 +56,14 @@ struct FullyConnectedStep {
         let first = r.lowerBound
         let bias = b.optionalF32(p.bias).map { $0 + first }
         if precision == .int8 {
-            Int8FullyConnected.run(inFeatures: inFeatures, outFeatures: r.count, batch: 1, input: b.f32(input),
-                                   inputScale: p.inputScale, inputZeroPoint: p.inputZeroPoint,
-                                   weights: b.raw(weights).assumingMemoryBound(to: Int8.self) + first * inFeatures,
-                                   weightScales: b.f32(p.weightScales) + first, bias: bias, output: b.f32(output) + first,
-                                   scratch: scratch, outputMin: p.outputMin, outputMax: p.outputMax)
+            rowSums.withUnsafeBufferPointer { sums in
+                Int8FullyConnected.run(inFeatures: inFeatures, outFeatures: r.count, batch: 1, input: b.f32(input),
+                                       inputScale: p.inputScale, inputZeroPoint: p.inputZeroPoint,
+                                       weights: b.raw(weights).assumingMemoryBound(to: Int8.self) + first * inFeatures,
+                                       weightScales: b.f32(p.weightScales) + first, bias: bias, output: b.f32(output) + first,
+                                       scratch: scratch, outputMin: p.outputMin, outputMax: p.outputMax,
+                                       rowSums: sums.count == outFeatures ? sums.baseAddress.map { $0 + first } : nil)
+            }
         } else {
             FP32FullyConnected.run(inFeatures: inFeatures, outFeatures: r.count, batch: 1, input: b.f32(input),
                                    weights: b.f32(weights) + first * inFeatures, bias: bias, output: b.f32(output) + first,
