@@ -17,6 +17,8 @@ typealias Int8Microkernel = Int8MicrokernelGeneric
 typealias TernaryMicrokernel = SmallWeightMicrokernelGeneric
 typealias TernaryTile = SmallWeightMicrokernelGeneric
 #endif
+/// The few-pixel ternary dot products (TernaryConvDirect): `TernaryMicrokernel.maskDot8`.
+typealias TernaryMaskDot = EightRowMaskDot
 
 /// Identifies this build of the shared kernels.
 public enum ModuleISA { public static let name = "avx2" }

@@ -10,12 +10,15 @@ typealias TernaryMicrokernel = SmallWeightMicrokernelMaddubs
 typealias TernaryTile = TernaryTileVNNI
 /// Mask bits to 0/−1 bytes for the few-pixel ternary dot products: one vpmovm2b (`MoveByteMasks`).
 typealias TernaryByteMasks = MoveByteMasks
+/// The few-pixel ternary dot products: 16 channels × 64 indices, vpdpbusd.
+typealias TernaryMaskDot = TernaryMaskDotVNNI
 /// Int8ConvIndirect's tile: byte image, vpdpbusd.
 typealias Int8IndirectMicrokernel = Int8MicrokernelIndirectVNNI
 #else
 typealias Int8Microkernel = Int8MicrokernelGeneric
 typealias TernaryMicrokernel = SmallWeightMicrokernelGeneric
 typealias TernaryTile = SmallWeightMicrokernelGeneric
+typealias TernaryMaskDot = EightRowMaskDot
 #endif
 
 /// Identifies this build of the shared kernels.

@@ -169,6 +169,7 @@ final class TernaryConvTests: XCTestCase {
             check(conv(33, 1, batch, 17, k: 1), groupSize: 16, edges: 1, nonzero: 5)
             check(conv(4096, 1, batch, 11, k: 1), groupSize: 16, edges: 1, zeroPoint: 200) // G1-like rows
             check(conv(70, 1, batch, 8, k: 1), groupSize: 5, edges: 1)                      // group of 5: the GEMM
+            check(conv(560, 1, batch, 37, k: 1), groupSize: 16, edges: 2, zeroPoint: 0)     // 16-channel blocks, 35 groups
         }
         check(conv(32, 3, 3, 7, k: 3), groupSize: 16, edges: 2)                             // one pixel, 3×3
         check(conv(16, 1, 3, 5, k: 3, pad: 1), groupSize: 16, edges: 1, zeroPoint: 255)     // 3 pixels, padded

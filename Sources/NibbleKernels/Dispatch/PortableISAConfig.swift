@@ -6,6 +6,8 @@ typealias Int8Microkernel = Int8MicrokernelGeneric
 typealias TernaryMicrokernel = SmallWeightMicrokernelGeneric
 /// The ternary GEMM tile (TernaryConvTiled); the x86 modules may choose another than TernaryMicrokernel's.
 typealias TernaryTile = SmallWeightMicrokernelGeneric
+/// The few-pixel ternary dot products (TernaryConvDirect): `TernaryMicrokernel.maskDot8`.
+typealias TernaryMaskDot = EightRowMaskDot
 
 #if arch(arm64)
 /// Every ARMv8 core has fused multiply-add: addingProduct lowers to `fmla` (checked by scripts/test-arm).

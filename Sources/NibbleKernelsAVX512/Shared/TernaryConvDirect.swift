@@ -1,9 +1,10 @@
 // Shared source (symlinked into every kernel module): FGQ ternary × uint8 for few output pixels — fully connected
 // layers and convs with a handful of output pixels — straight from the packed +1/−1 masks (TernaryPlanes), with no
 // expanded weights: the int8 GEMM of TernaryConvTiled fills 1 of its 16 pixel lanes there and expands every weight
-// per run. Each pixel's reduction vector (im2col row, mask order) is copied to scratch once; then per block of 8
-// output channels `TernaryMicrokernel.maskDot8` turns 32 mask bits at a time into −1/0/+1 bytes and sums
-// w·(q − zp) exactly per 16-index unit, and adds α·Float(sum) per group in group order — TernaryConvReference's
+// per run. Each pixel's reduction vector (im2col row, mask order) is copied to scratch once; then per block of
+// `TernaryMaskDot.rows` output channels (8: `TernaryMicrokernel.maskDot8`, 32 mask bits at a time; 16 on AVX-512:
+// TernaryMaskDotVNNI, 64 at a time) the masks become −1/0/+1 bytes, w·(q − zp) is summed exactly per 16-index
+// unit, and α·Float(sum) is added per group in group order — TernaryConvReference's
 // float operations, so results are bit-identical. Groups must be whole units (group length a multiple of 16: FGQ's
 // 16 channels and any multiple, of any kernel); other group lengths take the GEMM.
 
@@ -22,9 +23,10 @@ enum TernaryConvDirect {
     @inline(__always)
     static func rowBytes(_ g: ConvGeometry) -> Int { (g.reductionLength &+ 63) & ~63 }
 
-    /// The pixels' rows, then one block's α transposed (8 channels per group, so a group's scales are one vector).
+    /// The pixels' rows, then one block's α transposed (a block's channels per group, so a group's scales are one
+    /// vector).
     static func scratchByteCount(_ g: ConvGeometry, groupSize: Int) -> Int {
-        g.outPixels &* rowBytes(g) &+ ((g.inC &+ groupSize &- 1) / groupSize) &* 32
+        g.outPixels &* rowBytes(g) &+ ((g.inC &+ groupSize &- 1) / groupSize) &* 4 &* TernaryMaskDot.rows
     }
 
     /// Row t of the scratch: pixel pixelStart + t's inputs at reduction index k = (c·kH + kh)·kW + kw, the zero point
@@ -73,26 +75,47 @@ enum TernaryConvDirect {
         let minus = UnsafeRawPointer(words + rows &* wordsPerRow).assumingMemoryBound(to: UInt32.self)
         let stride = rowBytes(g)
         let alphaT = (scratch + g.outPixels &* stride).assumingMemoryBound(to: Float.self)
+        let width = TernaryMaskDot.rows
         var o0 = 0
         while o0 < rows {
-            let live = Swift.min(8, rows &- o0)
-            // α transposed a group (one 8-channel vector) at a time: channel by channel, LLVM wrote each channel's
-            // groups with scatters, 9 % of G1.
-            @inline(__always) func a(_ j: Int) -> UnsafePointer<Float> { alpha + Swift.min(o0 &+ j, rows &- 1) &* groups }
-            let a0 = a(0), a1 = a(1), a2 = a(2), a3 = a(3), a4 = a(4), a5 = a(5), a6 = a(6), a7 = a(7)
-            for gi in 0..<groups {
-                UnsafeMutableRawPointer(alphaT + gi &* 8).storeBytes(of: SIMD8(a0[gi], a1[gi], a2[gi], a3[gi], a4[gi], a5[gi], a6[gi], a7[gi]),
-                                                                    as: SIMD8<Float>.self)
-            }
+            let live = Swift.min(width, rows &- o0)
+            TernaryMaskDot.transposeScales(alpha, rows: rows, first: o0, groups: groups, into: alphaT)
             for t in 0..<count {
                 let x = UnsafePointer(scratch.assumingMemoryBound(to: UInt8.self) + t &* stride)
-                let s = TernaryMicrokernel.maskDot8(plus: plus, minus: minus, halfWordsPerRow: 2 &* wordsPerRow, rows: rows,
-                                                    first: o0, rowLength: rowLength, x: x, zeroPoint: zeroPoint,
-                                                    alphaT: UnsafePointer(alphaT), unitsPerGroup: unitsPerGroup) * inputScale
+                let s = TernaryMaskDot.dot(plus: plus, minus: minus, halfWordsPerRow: 2 &* wordsPerRow, rows: rows, first: o0,
+                                           rowLength: rowLength, x: x, zeroPoint: zeroPoint, alphaT: UnsafePointer(alphaT),
+                                           unitsPerGroup: unitsPerGroup) * inputScale
                 let y = o0 &* g.outPixels &+ pixelStart &+ t
                 for j in 0..<live { output.write(s[j], at: y &+ j &* g.outPixels, channel: o0 &+ j) }
             }
-            o0 &+= 8
+            o0 &+= width
         }
+    }
+}
+
+/// The 8-channel mask dot products (`TernaryMicrokernel.maskDot8`) as a `TernaryMaskDot`: lanes 8–15 are 0.
+enum EightRowMaskDot {
+    static let rows = 8
+
+    /// αT[8·gi + j] = α[min(first + j, rows − 1), gi]: one 8-channel vector per group. Channel by channel, LLVM wrote
+    /// each channel's groups with scatters, 9 % of G1.
+    @inline(__always)
+    static func transposeScales(_ alpha: UnsafePointer<Float>, rows: Int, first: Int, groups: Int, into alphaT: UnsafeMutablePointer<Float>) {
+        @inline(__always) func a(_ j: Int) -> UnsafePointer<Float> { alpha + Swift.min(first &+ j, rows &- 1) &* groups }
+        let a0 = a(0), a1 = a(1), a2 = a(2), a3 = a(3), a4 = a(4), a5 = a(5), a6 = a(6), a7 = a(7)
+        for gi in 0..<groups {
+            UnsafeMutableRawPointer(alphaT + gi &* 8)
+                .storeBytes(of: SIMD8(a0[gi], a1[gi], a2[gi], a3[gi], a4[gi], a5[gi], a6[gi], a7[gi]), as: SIMD8<Float>.self)
+        }
+    }
+
+    @inline(__always)
+    static func dot(plus: UnsafePointer<UInt32>, minus: UnsafePointer<UInt32>, halfWordsPerRow: Int, rows: Int, first: Int,
+                    rowLength: Int, x: UnsafePointer<UInt8>, zeroPoint: Int32, alphaT: UnsafePointer<Float>,
+                    unitsPerGroup: Int) -> SIMD16<Float> {
+        SIMD16(lowHalf: TernaryMicrokernel.maskDot8(plus: plus, minus: minus, halfWordsPerRow: halfWordsPerRow, rows: rows, first: first,
+                                                    rowLength: rowLength, x: x, zeroPoint: zeroPoint, alphaT: alphaT,
+                                                    unitsPerGroup: unitsPerGroup),
+               highHalf: SIMD8<Float>())
     }
 }
