@@ -54,7 +54,7 @@ public enum Int8ConvIndirect {
                            weights: UnsafePointer<Int8>, weightScales: UnsafePointer<Float>,
                            bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
                            scratch: UnsafeMutableRawPointer, outputMin: Float, outputMax: Float,
-                           pixels: Range<Int>, quantizedInput: UnsafePointer<UInt8>?) {
+                           pixels: Range<Int>, quantizedInput: UnsafePointer<UInt8>?, rowSums precomputed: UnsafePointer<Int32>? = nil) {
         if pixels.isEmpty { return }
         let lay = layout(g)
         let count = segments(g).count, ns = steps(g), pixelBytes = g.inC &* MemoryLayout<Kernel.Value>.size
@@ -63,8 +63,9 @@ public enum Int8ConvIndirect {
         if g.dilationW == 1 {
             for kh in 0..<g.kernelH { offsets[kh] = offsets[kh &* g.kernelW] }   // each row's first tap
         }
-        let rowSums = (scratch + lay.rowSums).assumingMemoryBound(to: Int32.self)
-        Int8Quantization.rowSums(weights, rows: g.outC, length: g.reductionLength, into: rowSums)
+        let counted = (scratch + lay.rowSums).assumingMemoryBound(to: Int32.self)
+        if precomputed == nil { Int8Quantization.rowSums(weights, rows: g.outC, length: g.reductionLength, into: counted) }
+        let rowSums = precomputed ?? UnsafePointer(counted)
         quantizeImage(g, input: input, quantized: quantizedInput, scale: inputScale, zeroPoint: inputZeroPoint, pixels: pixels,
                       row: (scratch + lay.row).assumingMemoryBound(to: UInt8.self),
                       into: (scratch + lay.image).assumingMemoryBound(to: Kernel.Value.self))

@@ -55,7 +55,9 @@ public final class Model: @unchecked Sendable {
         }
         var levels: [[Int]] = []
         for (n, step) in steps.enumerated() {
+            // int8 weight sums, counted once here rather than on every run.
             if case .fullyConnected(let f) = step { steps[n] = .fullyConnected(f.countingRowSums(file)) }
+            if case .conv(let c) = step { steps[n] = .conv(c.countingRowSums(file)) }
             if case .ternary(let t) = step {
                 try t.validateWeights(file, node: graph.nodes[n])
                 levels.append(t.edges.map { $0.level })

@@ -22,14 +22,21 @@ final class Int8KernelTests: XCTestCase {
                               bias: useBias ? bias.pointer : nil, output: expected.pointer,
                               outputMin: clamp.0, outputMax: clamp.1)
         let scratch = AlignedBuffer<UInt8>(count: Int8Conv.scratchByteCount(g), fill: 0xA5)
+        // Counted by the kernel, and counted once beforehand as a loaded model passes them.
+        let rowSums = Int8Conv.rowSums(g, weights: weights.pointer)
         for isa in KernelISA.supported {
-            let out = AlignedBuffer<Float>(count: n, fill: .nan)
-            Int8Conv.run(g, input: input.pointer, inputScale: inputScale, inputZeroPoint: zp,
-                         weights: weights.pointer, weightScales: scales.pointer, bias: useBias ? bias.pointer : nil,
-                         output: out.pointer, scratch: scratch.raw, outputMin: clamp.0, outputMax: clamp.1, isa: isa)
-            var mismatches = 0
-            for i in 0..<n where out.pointer[i] != expected.pointer[i] { mismatches += 1 }
-            XCTAssertEqual(mismatches, 0, "\(isa.name) \(g)", file: file, line: line)
+            for precounted in [false, true] {
+                let out = AlignedBuffer<Float>(count: n, fill: .nan)
+                rowSums.withUnsafeBufferPointer { sums in
+                    Int8Conv.run(g, input: input.pointer, inputScale: inputScale, inputZeroPoint: zp,
+                                 weights: weights.pointer, weightScales: scales.pointer, bias: useBias ? bias.pointer : nil,
+                                 output: out.pointer, scratch: scratch.raw, outputMin: clamp.0, outputMax: clamp.1,
+                                 rowSums: precounted ? sums.baseAddress : nil, isa: isa)
+                }
+                var mismatches = 0
+                for i in 0..<n where out.pointer[i] != expected.pointer[i] { mismatches += 1 }
+                XCTAssertEqual(mismatches, 0, "\(isa.name) \(g) row sums \(precounted ? "given" : "counted")", file: file, line: line)
+            }
         }
     }
 

@@ -33,15 +33,23 @@ public enum Int8Conv {
         return n
     }
 
+    /// Each output channel's weight sum over its K = inC/groups · kH · kW weights: what `run` takes as `rowSums`.
+    public static func rowSums(_ g: ConvGeometry, weights: UnsafePointer<Int8>) -> [Int32] {
+        Int8FullyConnected.rowSums(weights: weights, inFeatures: g.reductionLength, outFeatures: g.outC)
+    }
+
     /// y[o] = clamp(Σ (q - zp)·w[o] · inputScale · weightScales[o] + bias[o]),
     /// q = clamp(round(x / inputScale) + inputZeroPoint, 0, 255). `quantizedInput`, when given, is that q already
-    /// (a CAT window decoded straight to bytes): read instead of `input`, which is then not read.
+    /// (a CAT window decoded straight to bytes): read instead of `input`, which is then not read. `rowSums`: each
+    /// output channel's weight sum (`rowSums(_:weights:)`), counted once by the caller (a model at load); without
+    /// them each run counts them again (depthwise convs use none).
     public static func run(_ g: ConvGeometry, input: UnsafePointer<Float>, inputScale: Float, inputZeroPoint: Int32,
                            weights: UnsafePointer<Int8>, weightScales: UnsafePointer<Float>,
                            bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
                            scratch: UnsafeMutableRawPointer, outputMin: Float = -.infinity,
                            outputMax: Float = .infinity, outputPixels: Range<Int>? = nil,
-                           quantizedInput: UnsafePointer<UInt8>? = nil, isa: KernelISA = KernelISA.current) {
+                           quantizedInput: UnsafePointer<UInt8>? = nil, rowSums: UnsafePointer<Int32>? = nil,
+                           isa: KernelISA = KernelISA.current) {
         let pixels = outputPixels ?? 0..<g.outPixels
         precondition(pixels.lowerBound >= 0 && pixels.upperBound <= g.outPixels, "Int8Conv: output pixels \(pixels) outside 0..<\(g.outPixels)")
         switch isa {
@@ -60,22 +68,22 @@ public enum Int8Conv {
             NibbleKernelsAVX512.Int8ConvIndirect.run(g.forAVX512, input: input, inputScale: inputScale,
                 inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,
                 output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax, pixels: pixels,
-                quantizedInput: quantizedInput)
+                quantizedInput: quantizedInput, rowSums: rowSums)
         case .avx512:
             NibbleKernelsAVX512.Int8ConvTiled.run(g.forAVX512, input: input, inputScale: inputScale,
                 inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,
                 output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax, pixels: pixels,
-                quantizedInput: quantizedInput)
+                quantizedInput: quantizedInput, rowSums: rowSums)
         case .avx2 where NibbleKernelsAVX2.Int8ConvIndirect.applies(g.forAVX2):
             NibbleKernelsAVX2.Int8ConvIndirect.run(g.forAVX2, input: input, inputScale: inputScale,
                 inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,
                 output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax, pixels: pixels,
-                quantizedInput: quantizedInput)
+                quantizedInput: quantizedInput, rowSums: rowSums)
         case .avx2:
             NibbleKernelsAVX2.Int8ConvTiled.run(g.forAVX2, input: input, inputScale: inputScale,
                 inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,
                 output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax, pixels: pixels,
-                quantizedInput: quantizedInput)
+                quantizedInput: quantizedInput, rowSums: rowSums)
         #else
         case .avx512, .avx2:
             fallthrough  // no x86 ISA modules in this build: run the portable kernels
@@ -92,7 +100,7 @@ public enum Int8Conv {
             Int8ConvTiled.run(g, input: input, inputScale: inputScale,
                 inputZeroPoint: inputZeroPoint, weights: weights, weightScales: weightScales, bias: bias,
                 output: output, scratch: scratch, outputMin: outputMin, outputMax: outputMax, pixels: pixels,
-                quantizedInput: quantizedInput)
+                quantizedInput: quantizedInput, rowSums: rowSums)
         case .reference:
             // All pixels into a temporary, then the requested ones (the reference is never timed).
             let n = g.outPixels

@@ -47,17 +47,19 @@ public enum Int8ConvTiled {
                            weights: UnsafePointer<Int8>, weightScales: UnsafePointer<Float>,
                            bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
                            scratch: UnsafeMutableRawPointer, outputMin: Float, outputMax: Float,
-                           pixels: Range<Int>, quantizedInput: UnsafePointer<UInt8>? = nil) {
+                           pixels: Range<Int>, quantizedInput: UnsafePointer<UInt8>? = nil,
+                           rowSums precomputed: UnsafePointer<Int32>? = nil) {
         if pixels.isEmpty { return }
         if usesFewPixels(g, pixels: pixels.count) {
             runFewPixels(g, input: input, inputScale: inputScale, inputZeroPoint: inputZeroPoint, weights: weights,
                          weightScales: weightScales, bias: bias, output: output, scratch: scratch, outputMin: outputMin,
-                         outputMax: outputMax, pixels: pixels, quantizedInput: quantizedInput)
+                         outputMax: outputMax, pixels: pixels, quantizedInput: quantizedInput, rowSums: precomputed)
             return
         }
         let lay = layout(g)
         let offsets = scratch.assumingMemoryBound(to: Int.self)
-        let rowSums = (scratch + lay.rowSums).assumingMemoryBound(to: Int32.self)
+        let counted = (scratch + lay.rowSums).assumingMemoryBound(to: Int32.self)
+        let rowSums = precomputed ?? UnsafePointer(counted)
         let tile = (scratch + lay.tile).assumingMemoryBound(to: Int32.self)
         let panel = (scratch + lay.panel).assumingMemoryBound(to: UInt8.self)
         let q = (scratch + lay.q).assumingMemoryBound(to: UInt8.self)
@@ -68,7 +70,7 @@ public enum Int8ConvTiled {
         let mr = Int8Microkernel.tileRows, nr = Int8Microkernel.tileColumns
         let implicit = isImplicit(g)
         let hp = paddedHeight(g), wp = paddedWidth(g)
-        Int8Quantization.rowSums(weights, rows: g.outC, length: k, into: rowSums)
+        if precomputed == nil { Int8Quantization.rowSums(weights, rows: g.outC, length: k, into: counted) }
         let zpByte = UInt8(truncatingIfNeeded: Swift.max(0, Swift.min(255, inputZeroPoint)))
         if implicit {
             var kIndex = 0
@@ -163,7 +165,7 @@ public enum Int8ConvTiled {
                     if tail > 0 && p0 &+ nr >= positions {
                         dotRows(g, rows: rows, firstRow: grp &* ocg &+ m0, weights: wG + m0 &* k, fields: UnsafePointer(tailRows),
                                 pixels: positions..<(positions &+ tail), inputScale: inputScale, inputZeroPoint: inputZeroPoint,
-                                rowSums: UnsafePointer(rowSums), weightScales: weightScales, bias: bias, output: output,
+                                rowSums: rowSums, weightScales: weightScales, bias: bias, output: output,
                                 outputMin: outputMin, outputMax: outputMax)
                     }
                     m0 &+= mr
@@ -195,10 +197,12 @@ public enum Int8ConvTiled {
     static func runFewPixels(_ g: ConvGeometry, input: UnsafePointer<Float>, inputScale: Float, inputZeroPoint: Int32,
                              weights: UnsafePointer<Int8>, weightScales: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                              output: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer, outputMin: Float,
-                             outputMax: Float, pixels: Range<Int>, quantizedInput: UnsafePointer<UInt8>?) {
+                             outputMax: Float, pixels: Range<Int>, quantizedInput: UnsafePointer<UInt8>?,
+                             rowSums precomputed: UnsafePointer<Int32>?) {
         let lay = layout(g), k = g.reductionLength, n = g.outPixels, ocg = g.outCPerGroup, icg = g.inCPerGroup
         let inPlane = g.inH &* g.inW
-        let rowSums = (scratch + lay.rowSums).assumingMemoryBound(to: Int32.self)
+        let counted = (scratch + lay.rowSums).assumingMemoryBound(to: Int32.self)
+        let rowSums = precomputed ?? UnsafePointer(counted)
         let rows = (scratch + lay.panel).assumingMemoryBound(to: UInt8.self)   // pixels.count · K ≤ the panel
         let q = (scratch + lay.q).assumingMemoryBound(to: UInt8.self)          // one group's input ≤ its part
         let zp = UInt8(truncatingIfNeeded: Swift.max(0, Swift.min(255, inputZeroPoint)))
@@ -220,9 +224,9 @@ public enum Int8ConvTiled {
                 let live = Swift.min(4, ocg &- o0)
                 // Their weight sums just before their dot products, which then find the rows in cache (as
                 // Int8FullyConnectedTiled does).
-                Int8Quantization.rowSums(wG + o0 &* k, rows: live, length: k, into: rowSums + (grp &* ocg &+ o0))
+                if precomputed == nil { Int8Quantization.rowSums(wG + o0 &* k, rows: live, length: k, into: counted + (grp &* ocg &+ o0)) }
                 dotRows(g, rows: live, firstRow: grp &* ocg &+ o0, weights: wG + o0 &* k, fields: UnsafePointer(rows),
-                        pixels: pixels, inputScale: inputScale, inputZeroPoint: inputZeroPoint, rowSums: UnsafePointer(rowSums),
+                        pixels: pixels, inputScale: inputScale, inputZeroPoint: inputZeroPoint, rowSums: rowSums,
                         weightScales: weightScales, bias: bias, output: output, outputMin: outputMin, outputMax: outputMax)
                 o0 &+= 4
             }

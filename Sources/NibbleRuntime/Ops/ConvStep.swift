@@ -11,6 +11,8 @@ struct ConvStep {
     /// int8 only: the input tensor holds bytes already quantized with `p.inputScale`/`p.inputZeroPoint` (a row-band
     /// window a CAT input was decoded into, see `BandPlan`), not floats.
     var quantizedInput = false
+    /// int8: each output channel's weight sum, counted once at load (`Model`, `countingRowSums`) instead of on every run.
+    var rowSums: [Int32] = []
 
     static func make(_ c: NodeChecker) throws(NibbleError) -> (ConvStep, scratchBytes: Int) {
         let int8 = c.node.precision == .int8
@@ -70,6 +72,20 @@ struct ConvStep {
                              padTop: pads[0], padLeft: pads[1], dilationH: dil[0], dilationW: dil[1], groups: group)
     }
 
+    /// The step with its int8 weight sums counted from `file`'s weights (fp32: unchanged).
+    func countingRowSums(_ file: ModelFile) -> ConvStep {
+        guard precision == .int8, let w = file.constantBytes(weights).baseAddress else { return self }
+        var step = self
+        step.rowSums = Int8Conv.rowSums(geometry, weights: w.assumingMemoryBound(to: Int8.self))
+        return step
+    }
+
+    /// The counted weight sums from output channel `first` on, or nil (each run counts them).
+    @inline(__always)
+    func withRowSums(from first: Int, _ body: (UnsafePointer<Int32>?) -> Void) {
+        rowSums.withUnsafeBufferPointer { body(rowSums.count == geometry.outC ? $0.baseAddress.map { $0 + first } : nil) }
+    }
+
     var kernelName: String {
         precision == .int8 ? "int8 conv (\(KernelISA.current.name))" : (geometry.groups == geometry.inC && geometry.groups > 1 ? "fp32 depthwise conv (\(KernelISA.current.name))" : "fp32 conv (\(KernelISA.current.name))")
     }
@@ -92,10 +108,12 @@ struct ConvStep {
         let g = geometry
         if precision == .int8 && tasks > 1 && g.groups == 1 && g.outC <= 64 && g.outPixels >= 64 * tasks {
             let pixels = TaskSplit.range(g.outPixels, task: task, of: tasks, multiple: 16)
-            Int8Conv.run(g, input: b.f32(input), inputScale: p.inputScale, inputZeroPoint: p.inputZeroPoint,
-                         weights: b.raw(weights).assumingMemoryBound(to: Int8.self), weightScales: b.f32(p.weightScales),
-                         bias: b.optionalF32(p.bias), output: b.f32(output), scratch: scratch, outputMin: p.outputMin,
-                         outputMax: p.outputMax, outputPixels: pixels, quantizedInput: bytes(b, from: 0))
+            withRowSums(from: 0) { sums in
+                Int8Conv.run(g, input: b.f32(self.input), inputScale: p.inputScale, inputZeroPoint: p.inputZeroPoint,
+                             weights: b.raw(weights).assumingMemoryBound(to: Int8.self), weightScales: b.f32(p.weightScales),
+                             bias: b.optionalF32(p.bias), output: b.f32(self.output), scratch: scratch, outputMin: p.outputMin,
+                             outputMax: p.outputMax, outputPixels: pixels, quantizedInput: bytes(b, from: 0), rowSums: sums)
+            }
             return
         }
         // Tile rows: 6 for the fp32 microkernel, 4 for the int8 tiles on AVX2 and portable builds.
@@ -105,10 +123,13 @@ struct ConvStep {
         let bias = b.optionalF32(p.bias).map { $0 + s.firstOutput }
         let weightOffset = s.firstOutput * g.reductionLength
         if precision == .int8 {
-            Int8Conv.run(s.geometry, input: input, inputScale: p.inputScale, inputZeroPoint: p.inputZeroPoint,
-                         weights: b.raw(weights).assumingMemoryBound(to: Int8.self) + weightOffset,
-                         weightScales: b.f32(p.weightScales) + s.firstOutput, bias: bias, output: output, scratch: scratch,
-                         outputMin: p.outputMin, outputMax: p.outputMax, quantizedInput: bytes(b, from: s.firstInput * g.inH * g.inW))
+            withRowSums(from: s.firstOutput) { sums in
+                Int8Conv.run(s.geometry, input: input, inputScale: p.inputScale, inputZeroPoint: p.inputZeroPoint,
+                             weights: b.raw(weights).assumingMemoryBound(to: Int8.self) + weightOffset,
+                             weightScales: b.f32(p.weightScales) + s.firstOutput, bias: bias, output: output, scratch: scratch,
+                             outputMin: p.outputMin, outputMax: p.outputMax, quantizedInput: bytes(b, from: s.firstInput * g.inH * g.inW),
+                             rowSums: sums)
+            }
         } else {
             FP32Conv.run(s.geometry, input: input, weights: b.f32(weights) + weightOffset, bias: bias, output: output,
                          scratch: scratch.assumingMemoryBound(to: Float.self), outputMin: p.outputMin, outputMax: p.outputMax)
