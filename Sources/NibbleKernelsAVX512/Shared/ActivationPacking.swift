@@ -81,29 +81,30 @@ public enum ActivationPacking {
 
     /// packBlocks for unsigned 2-bit activations (0…3, `step` > 0 and finite): with t_k the least float that rounds
     /// to k or more, the value is the number of t_1 ≤ t_2 ≤ t_3 that x reaches, so its high bit is x ≥ t_2 and its low
-    /// bit the parity of the three compares (NaN compares false: 0). All four 32-bit halves of the 8 pixels' two words
+    /// bit the parity of the three compares (NaN compares false: 0). All four 32-bit halves of the pixels' two words
     /// stay in registers; through memory (the general path's `q`) each channel was a load-or-store chain per plane, and
-    /// with the division it was a fifth of a w2a2 conv (L1).
+    /// with the division it was a fifth of a w2a2 conv (L1). One native vector of pixels at a time (`FVec`): 16 on
+    /// AVX-512 took L1's packing from 0.035 to 0.028 ms, while 16 on AVX2 (two ymm each) took it from 0.030 to 0.052.
     @inline(__always)
     static func packTwoPlanes(_ x: UnsafePointer<Float>, step: Float, vectors nv: Int, wordsPerVector wpv: Int, channels: Int,
                               into packed: UnsafeMutablePointer<UInt64>, pixels range: Range<Int>) -> Int {
-        let t1 = SIMD8<Float>(repeating: leastRounding(to: 1, step: step))
-        let t2 = SIMD8<Float>(repeating: leastRounding(to: 2, step: step))
-        let t3 = SIMD8<Float>(repeating: leastRounding(to: 3, step: step))
+        let t1 = FVec(repeating: leastRounding(to: 1, step: step))
+        let t2 = FVec(repeating: leastRounding(to: 2, step: step))
+        let t3 = FVec(repeating: leastRounding(to: 3, step: step))
         var v0 = range.lowerBound
-        while v0 &+ 8 <= range.upperBound {
+        while v0 &+ FVec.scalarCount <= range.upperBound {
             for word in 0..<wpv {
                 let c0 = word &<< 6
                 let count = Swift.min(64, channels &- c0)
                 // [plane][half]: plane 0 is the low bit; half 0 holds channels c0…c0+31.
-                var halves = (SIMD8<UInt32>(), SIMD8<UInt32>(), SIMD8<UInt32>(), SIMD8<UInt32>())
+                var halves = (FVec.MaskStorage(), FVec.MaskStorage(), FVec.MaskStorage(), FVec.MaskStorage())
                 for half in 0..<2 {
-                    var low = SIMD8<UInt32>(), high = SIMD8<UInt32>()
+                    var low = FVec.MaskStorage(), high = FVec.MaskStorage()
                     var c = half &<< 5
                     let end = Swift.min(count, c &+ 32)
                     while c < end {
-                        let xv = UnsafeRawPointer(x + ((c0 &+ c) &* nv &+ v0)).loadUnaligned(as: SIMD8<Float>.self)
-                        let bit = SIMD8<UInt32>(repeating: 1 &<< UInt32(truncatingIfNeeded: c & 31))
+                        let xv = UnsafeRawPointer(x + ((c0 &+ c) &* nv &+ v0)).loadUnaligned(as: FVec.self)
+                        let bit = FVec.MaskStorage(repeating: Int32(bitPattern: 1 &<< UInt32(truncatingIfNeeded: c & 31)))
                         let second = xv .>= t2
                         low |= bit.replacing(with: 0, where: .!((xv .>= t1) .^ second .^ (xv .>= t3)))
                         high |= bit.replacing(with: 0, where: .!second)
@@ -112,12 +113,12 @@ public enum ActivationPacking {
                     if half == 0 { halves.0 = low; halves.2 = high } else { halves.1 = low; halves.3 = high }
                 }
                 let plane0 = packed + ((v0 &* wpv) &+ word), plane1 = packed + (((nv &+ v0) &* wpv) &+ word)
-                for l in 0..<8 {
-                    plane0[l &* wpv] = UInt64(halves.0[l]) | UInt64(halves.1[l]) &<< 32
-                    plane1[l &* wpv] = UInt64(halves.2[l]) | UInt64(halves.3[l]) &<< 32
+                for l in 0..<FVec.scalarCount {
+                    plane0[l &* wpv] = UInt64(UInt32(bitPattern: halves.0[l])) | UInt64(UInt32(bitPattern: halves.1[l])) &<< 32
+                    plane1[l &* wpv] = UInt64(UInt32(bitPattern: halves.2[l])) | UInt64(UInt32(bitPattern: halves.3[l])) &<< 32
                 }
             }
-            v0 &+= 8
+            v0 &+= FVec.scalarCount
         }
         return v0
     }
