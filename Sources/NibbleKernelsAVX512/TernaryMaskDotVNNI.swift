@@ -130,8 +130,8 @@ enum TernaryMaskDotVNNI {
             let xv = UnsafeRawPointer(x).loadUnaligned(fromByteOffset: offset, as: __m512i.self)
             // Row j's 64 quad sums Σ w·(q − zp).
             @inline(__always) func quads(_ r: Int) -> __m512i {
-                let kp = p.loadUnaligned(fromByteOffset: r &+ offset >> 3, as: UInt64.self)
-                let km = m.loadUnaligned(fromByteOffset: r &+ offset >> 3, as: UInt64.self)
+                let kp = p.loadUnaligned(fromByteOffset: r &+ (offset >> 3), as: UInt64.self)
+                let km = m.loadUnaligned(fromByteOffset: r &+ (offset >> 3), as: UInt64.self)
                 let w = _mm512_mask_mov_epi8(_mm512_maskz_mov_epi8(kp, one), km, minusOne)
                 let d = _mm512_dpbusd_epi32(zero, xv, w)
                 return correct ? _mm512_sub_epi32(d, _mm512_dpbusd_epi32(zero, zp, w)) : d

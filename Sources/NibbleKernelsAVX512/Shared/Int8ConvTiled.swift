@@ -199,7 +199,7 @@ public enum Int8ConvTiled {
                              output: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer, outputMin: Float,
                              outputMax: Float, pixels: Range<Int>, quantizedInput: UnsafePointer<UInt8>?,
                              rowSums precomputed: UnsafePointer<Int32>?) {
-        let lay = layout(g), k = g.reductionLength, n = g.outPixels, ocg = g.outCPerGroup, icg = g.inCPerGroup
+        let lay = layout(g), k = g.reductionLength, ocg = g.outCPerGroup, icg = g.inCPerGroup
         let inPlane = g.inH &* g.inW
         let counted = (scratch + lay.rowSums).assumingMemoryBound(to: Int32.self)
         let rowSums = precomputed ?? UnsafePointer(counted)
