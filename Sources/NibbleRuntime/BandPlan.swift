@@ -58,6 +58,17 @@ struct BandPlan {
         for j in folded.indices { folded[j].storeRaw(coded: k) }
     }
 
+    /// Its int8 conv variants, and its folded consumers', take the weight sums `steps` counted at load for the whole
+    /// node (`ConvStep.countingRowSums`): a band changes the conv's heights and pads, not its weights.
+    mutating func takeRowSums(_ steps: [Step]) {
+        if case .conv(let whole) = steps[node], !whole.rowSums.isEmpty {
+            for v in variants.indices {
+                if case .conv(var c) = variants[v] { c.rowSums = whole.rowSums; variants[v] = .conv(c) }
+            }
+        }
+        for j in folded.indices { folded[j].takeRowSums(steps) }
+    }
+
     /// The codec its bands are stored with: the last folded consumer's output's, or its own output's.
     var storeCodec: TensorCodec? { folded.first?.storeCodec ?? outputCodec }
     /// The band buffer (or the window it writes over, elementwise), and the uncoded output or the output slot.

@@ -40,6 +40,10 @@ public struct CodecPlacement: Sendable {
     let encodes: [[CodecAction]]
     /// Per node: how it runs row band by row band, or nil (whole-tensor decode and encode around it).
     private(set) var bands: [BandPlan?]
+    /// Every band plan's int8 conv variants take the weight sums counted at load (`BandPlan.takeRowSums`).
+    mutating func takeRowSums(_ steps: [Step]) {
+        for n in bands.indices { bands[n]?.takeRowSums(steps) }
+    }
     /// The largest per-task kernel scratch of the band variants that split into tasks (`Model.taskScratchBytes`
     /// covers it).
     let bandTaskScratchBytes: Int

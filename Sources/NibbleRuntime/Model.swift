@@ -67,8 +67,10 @@ public final class Model: @unchecked Sendable {
                 levels.append([])
             }
         }
-        let placement = try Model.placeCodecs(graph, .cat, scratchBytes: scratch)
-        let transformPlacement = try Model.placeCodecs(graph, .transform, scratchBytes: scratch)
+        var placement = try Model.placeCodecs(graph, .cat, scratchBytes: scratch)
+        var transformPlacement = try Model.placeCodecs(graph, .transform, scratchBytes: scratch)
+        placement?.takeRowSums(steps)
+        transformPlacement?.takeRowSums(steps)
         self.file = file
         self.steps = steps
         let plan = ArenaPlan(graph: graph, scratchBytes: scratch)

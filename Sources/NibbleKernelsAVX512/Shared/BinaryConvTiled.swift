@@ -128,12 +128,14 @@ public enum BinaryConvTiled {
             let cols = Swift.min(nr, pixels.upperBound &- p0)
             var oh = p0 / g.outW, ow = p0 &- oh &* g.outW
             let rowIH = oh &* g.strideH &- g.padTop, rowIW = ow &* g.strideW &- g.padLeft
-            if cols == nr && ow &+ nr <= g.outW && rowIH >= 0 && rowIH &+ lastRow < g.inH && rowIW >= 0
-                && rowIW &+ (nr &- 1) &* g.strideW &+ lastColumn < g.inW {
+            let interior = cols == nr && ow &+ nr <= g.outW && rowIH >= 0 && rowIH &+ lastRow < g.inH && rowIW >= 0
+                && rowIW &+ (nr &- 1) &* g.strideW &+ lastColumn < g.inW
+            let step = g.strideW &* words
+            if interior {
                 // The panel is part of one output row and all its taps lie inside: its columns read input pixels
                 // strideW apart from each tap's offset, with no per-column bounds checks (the per-column gather had
                 // been a quarter of L1 w1a1 on Zen 4).
-                let start = (rowIH &* g.inW &+ rowIW) &* words, step = g.strideW &* words
+                let start = (rowIH &* g.inW &+ rowIW) &* words
                 for t in 0..<taps {
                     let first = start &+ tapWords[t]
                     for c in 0..<nr { tapSource[t &* nr &+ c] = Int32(truncatingIfNeeded: first &+ c &* step) }
@@ -163,18 +165,35 @@ public enum BinaryConvTiled {
             }
             // The panel from the (tap, column) offsets, a pixel vector at a time, padded taps as zero words. Built
             // lane by lane: left to itself, LLVM vectorized a column's copy over its words and wrote them with
-            // vpscatterqq (L1 w2a2 0.54 → 0.50 ms without).
+            // vpscatterqq (L1 w2a2 0.54 → 0.50 ms without). An interior panel has no padded taps to test for, and with
+            // one word per pixel at stride 1 (64 input channels) each tap's row is nr consecutive words, copied as
+            // vectors (L1 w2a2 0.479 → 0.469 ms, w1a1 0.196 → 0.190). Edge panels built by output-row segments, with
+            // the padding as a zeroed panel, were slower (L2/L3 w1a1 +3 %: the zeroing, and fewer registers in `run`).
             for i in 0..<actBits {
                 let plane = activations + i &* actPlane, dst = panel + i &* k &* nr
                 for t in 0..<taps {
                     let from = tapSource + t &* nr, to = dst + t &* words &* nr
+                    if interior && step == 1 {
+                        let src = UnsafeRawPointer(plane + Int(from[0]))
+                        var c = 0
+                        while c < nr {
+                            UnsafeMutableRawPointer(to + c).storeBytes(of: src.loadUnaligned(fromByteOffset: 8 &* c, as: BinaryLanes.self),
+                                                                       as: BinaryLanes.self)
+                            c &+= BinaryLanes.scalarCount
+                        }
+                        continue
+                    }
                     for u in 0..<words {
                         var c = 0
                         while c < nr {
                             var v = BinaryLanes()
-                            for j in 0..<BinaryLanes.scalarCount {
-                                let o = Int(from[c &+ j])
-                                if o >= 0 { v[j] = plane[o &+ u] }
+                            if interior {
+                                for j in 0..<BinaryLanes.scalarCount { v[j] = plane[Int(from[c &+ j]) &+ u] }
+                            } else {
+                                for j in 0..<BinaryLanes.scalarCount {
+                                    let o = Int(from[c &+ j])
+                                    if o >= 0 { v[j] = plane[o &+ u] }
+                                }
                             }
                             UnsafeMutableRawPointer(to + (u &* nr &+ c)).storeBytes(of: v, as: BinaryLanes.self)
                             c &+= BinaryLanes.scalarCount

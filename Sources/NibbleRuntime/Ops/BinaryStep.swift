@@ -91,6 +91,14 @@ struct BinaryStep {
         if let q = symbols {
             let r = TaskSplit.range(count, task: task, of: tasks, multiple: 16)
             let s = bind.raw(q.isA ? a : b).assumingMemoryBound(to: UInt8.self), other = bind.f32(q.isA ? b : a), out = bind.f32(output)
+            if operation == .add {
+                // A residual Add's skip (the common case): one loop without the operation switch, which vectorizes
+                // (x + y = y + x exactly, so the operand order does not matter).
+                let zp = Int32(truncatingIfNeeded: q.zeroPoint), step = q.step
+                for i in r { out[i] = Float(Int32(s[i]) &- zp) * step + other[i] }
+                clamp(out, r)
+                return
+            }
             for i in r {
                 let v = Float(Int(s[i]) - q.zeroPoint) * q.step
                 out[i] = q.isA ? BinaryStep.apply(operation, v, other[i]) : BinaryStep.apply(operation, other[i], v)
