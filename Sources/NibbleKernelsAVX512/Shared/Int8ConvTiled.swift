@@ -313,25 +313,46 @@ public enum Int8ConvTiled {
         }
         let sLo = Swift.min(Swift.max(g.padLeft, 0), wp)
         let sHi = Swift.max(sLo, Swift.min(wp, g.padLeft &+ inW))
+        // Rows are written in order, each pad as one 16-byte store where it is that short: the bytes it writes past
+        // the pad are written again later (the row's values, the next row) or fall in the slack. A CAT band's conv
+        // pads a few rows of 8–64 bytes per channel, and the memset/memmove calls per row had been a tenth of it.
+        let pads = SIMD16<UInt8>(repeating: padValue)
+        @inline(__always) func pad(_ d: UnsafeMutablePointer<UInt8>, _ count: Int) {
+            if count > 16 { d.update(repeating: padValue, count: count) } else if count > 0 {
+                UnsafeMutableRawPointer(d).storeBytes(of: pads, as: SIMD16<UInt8>.self)
+            }
+        }
         for ci in 0..<g.inCPerGroup {
             for r in 0..<hp {
                 let d = dst + (ci &* hp &+ r) &* wp
                 let ih = r &- g.padTop
                 if ih < 0 || ih >= inH {
-                    d.update(repeating: padValue, count: wp)
+                    pad(d, wp)
                 } else {
-                    d.update(repeating: padValue, count: sLo)
+                    pad(d, sLo)
                     let at = ci &* inH &* inW &+ ih &* inW &+ sLo &- g.padLeft
                     if let quantized {
-                        (d + sLo).update(from: quantized + at, count: sHi &- sLo)
+                        copyBytes(quantized + at, to: d + sLo, count: sHi &- sLo)
                     } else {
                         Int8Quantization.quantize(input + at, count: sHi &- sLo, scale: scale, zeroPoint: zeroPoint, into: d + sLo)
                     }
-                    (d + sHi).update(repeating: padValue, count: wp &- sHi)
+                    pad(d + sHi, wp &- sHi)
                 }
             }
         }
         (dst + g.inCPerGroup &* hp &* wp).update(repeating: padValue, count: 2 &* Int8Microkernel.tileColumns)
+    }
+
+    /// `count` bytes, 16 and then 8 at a time, inline: a row of a band is 8–64 bytes, and `update(from:count:)` is a
+    /// memmove call.
+    @inline(__always)
+    static func copyBytes(_ src: UnsafePointer<UInt8>, to dst: UnsafeMutablePointer<UInt8>, count: Int) {
+        if count > 256 { dst.update(from: src, count: count); return }
+        let s = UnsafeRawPointer(src), d = UnsafeMutableRawPointer(dst)
+        var i = 0
+        while i &+ 16 <= count { (d + i).storeBytes(of: s.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self), as: SIMD16<UInt8>.self); i &+= 16 }
+        if i &+ 8 <= count { (d + i).storeBytes(of: s.loadUnaligned(fromByteOffset: i, as: UInt64.self), as: UInt64.self); i &+= 8 }
+        while i < count { dst[i] = src[i]; i &+= 1 }
     }
 
     /// Four taps' rows of 16 bytes become 16 lanes of 4 interleaved bytes (the vpdpbusd operand) by
