@@ -142,26 +142,8 @@ public enum BinaryConvTiled {
                 }
                 for c in 0..<nr { validTaps[c] = Int32(truncatingIfNeeded: taps); padMask[c] = 0 }
             } else {
-                // Each column's taps, −1 where the tap is padding or the column is past `cols`.
-                for c in 0..<nr {
-                    var valid: Int32 = 0
-                    var mask: UInt64 = 0
-                    let ih0 = oh &* g.strideH &- g.padTop, iw0 = ow &* g.strideW &- g.padLeft
-                    for kh in 0..<g.kernelH {
-                        let ih = ih0 &+ kh &* g.dilationH
-                        for kw in 0..<g.kernelW {
-                            let iw = iw0 &+ kw &* g.dilationW
-                            let t = kh &* g.kernelW &+ kw
-                            let inside = c < cols && ih >= 0 && ih < g.inH && iw >= 0 && iw < g.inW
-                            tapSource[t &* nr &+ c] = inside ? Int32(truncatingIfNeeded: (ih &* g.inW &+ iw) &* words) : -1
-                            if inside { valid &+= 1 } else if c < cols && t < 64 { mask |= 1 << UInt64(t) }
-                        }
-                    }
-                    validTaps[c] = valid
-                    padMask[c] = mask
-                    ow &+= 1
-                    if ow == g.outW { ow = 0; oh &+= 1 }
-                }
+                tapSources(g, words: words, firstPixel: p0, columns: cols, into: tapSource,
+                           validTaps: xorMode ? validTaps : nil, padMask: xorMode ? padMask : nil)
             }
             // The panel from the (tap, column) offsets, a pixel vector at a time, padded taps as zero words. Built
             // lane by lane: left to itself, LLVM vectorized a column's copy over its words and wrote them with
@@ -339,6 +321,58 @@ public enum BinaryConvTiled {
     /// the integer fix-up, `Int8Quantization.dequantize`'s operations, the residual Add with its clamp, and the packed
     /// copy's bits into `word`. Out of line: inside `run` its clamp vectors and bit accumulators went to the stack
     /// whenever the function around it grew (M1 w1a1 3.9 → 4.4 ms after a change elsewhere in `run`).
+    /// tapSource[t·NR + c] = the word offset of tap t of column c's pixel, or −1 where the tap is padding or
+    /// c ≥ `columns`, four columns at a time; for xor mode also each column's taps inside the input (`validTaps`) and
+    /// its padded taps as a mask (`padMask`: their pop(0 ^ w) comes out again). Tap by tap and column by column with
+    /// its bounds tests, this had been a third of `run` on L1 w2a2; out of line, so `run`'s registers stay its own
+    /// (inside it, w1a1 L5 lost 10 %).
+    @inline(never)
+    static func tapSources(_ g: ConvGeometry, words: Int, firstPixel p0: Int, columns cols: Int,
+                           into tapSource: UnsafeMutablePointer<Int32>, validTaps: UnsafeMutablePointer<Int32>?,
+                           padMask: UnsafeMutablePointer<UInt64>?) {
+        let nr = BinaryMicrokernel.panelWidth
+        var oh = p0 / g.outW, ow = p0 &- oh &* g.outW
+        let inH = SIMD4<Int32>(repeating: Int32(truncatingIfNeeded: g.inH))
+        let inW = SIMD4<Int32>(repeating: Int32(truncatingIfNeeded: g.inW))
+        let w = Int32(truncatingIfNeeded: words)
+        var c = 0
+        while c < nr {
+            var ih0 = SIMD4<Int32>(), iw0 = SIMD4<Int32>()
+            var valid = SIMD4<Int32>(), masks = SIMD4<UInt64>()
+            let live = SIMD4<Int32>(0, 1, 2, 3) .< SIMD4<Int32>(repeating: Int32(truncatingIfNeeded: cols &- c))
+            for l in 0..<4 {
+                // A column past `cols` gets a row no tap reaches.
+                ih0[l] = c &+ l < cols ? Int32(truncatingIfNeeded: oh &* g.strideH &- g.padTop) : Int32.min / 2
+                iw0[l] = Int32(truncatingIfNeeded: ow &* g.strideW &- g.padLeft)
+                ow &+= 1
+                if ow == g.outW { ow = 0; oh &+= 1 }
+            }
+            for kh in 0..<g.kernelH {
+                let ih = ih0 &+ Int32(truncatingIfNeeded: kh &* g.dilationH)
+                let rowInside = (ih .>= 0) .& (ih .< inH)
+                for kw in 0..<g.kernelW {
+                    let iw = iw0 &+ Int32(truncatingIfNeeded: kw &* g.dilationW)
+                    let inside = rowInside .& (iw .>= 0) .& (iw .< inW)
+                    let source = SIMD4<Int32>(repeating: -1).replacing(with: (ih &* inW &+ iw) &* w, where: inside)
+                    let t = kh &* g.kernelW &+ kw
+                    UnsafeMutableRawPointer(tapSource + (t &* nr &+ c)).storeBytes(of: source, as: SIMD4<Int32>.self)
+                    if validTaps != nil {
+                        valid &+= SIMD4<Int32>().replacing(with: 1, where: inside)
+                        let padded = live .& .!inside
+                        if t < 64 {
+                            for l in 0..<4 where padded[l] { masks[l] |= 1 << UInt64(t) }
+                        }
+                    }
+                }
+            }
+            if let validTaps, let padMask {
+                UnsafeMutableRawPointer(validTaps + c).storeBytes(of: valid, as: SIMD4<Int32>.self)
+                for l in 0..<4 { padMask[c &+ l] = masks[l] }
+            }
+            c &+= 4
+        }
+    }
+
     @inline(never)
     static func epilogue(_ accT: UnsafeMutablePointer<Int32>, rows: Int, firstRow m0: Int, firstColumn p0: Int, columns cols: Int,
                          outPixels n: Int, scales: UnsafePointer<Float>, bias: UnsafePointer<Float>?, validTaps: UnsafePointer<Int32>,
