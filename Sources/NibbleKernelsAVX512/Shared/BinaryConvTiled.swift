@@ -126,7 +126,7 @@ public enum BinaryConvTiled {
         var p0 = pixels.lowerBound
         while p0 < pixels.upperBound {
             let cols = Swift.min(nr, pixels.upperBound &- p0)
-            var oh = p0 / g.outW, ow = p0 &- oh &* g.outW
+            let oh = p0 / g.outW, ow = p0 &- oh &* g.outW
             let rowIH = oh &* g.strideH &- g.padTop, rowIW = ow &* g.strideW &- g.padLeft
             let interior = cols == nr && ow &+ nr <= g.outW && rowIH >= 0 && rowIH &+ lastRow < g.inH && rowIW >= 0
                 && rowIW &+ (nr &- 1) &* g.strideW &+ lastColumn < g.inW
