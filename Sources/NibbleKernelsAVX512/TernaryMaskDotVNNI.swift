@@ -151,7 +151,7 @@ enum TernaryMaskDotVNNI {
                 acc &+= unsafeBitCast(v, to: SIMD16<Int32>.self)
                 u &+= 1
                 if u == end {
-                    let sum = unsafeBitCast(_mm512_cvtepi32_ps(unsafeBitCast(acc, to: __m512i.self)), to: SIMD16<Float>.self)
+                    let sum: SIMD16<Float> = _mm512_cvtepi32_ps(unsafeBitCast(acc, to: __m512i.self))
                     s += UnsafeRawPointer(alphaT).loadUnaligned(fromByteOffset: 64 &* gi, as: SIMD16<Float>.self) * sum
                     acc = SIMD16<Int32>(); gi &+= 1; end = Swift.min(end &+ unitsPerGroup, units)
                 }

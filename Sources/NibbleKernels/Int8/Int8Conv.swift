@@ -33,6 +33,9 @@ public enum Int8Conv {
         return n
     }
 
+    /// Whether `run` reads `rowSums` for this geometry: depthwise convs (`Int8DepthwiseDirect`, at every level) use none.
+    public static func usesRowSums(_ g: ConvGeometry) -> Bool { !Int8DepthwiseDirect.applies(g) }
+
     /// Each output channel's weight sum over its K = inC/groups · kH · kW weights: what `run` takes as `rowSums`.
     public static func rowSums(_ g: ConvGeometry, weights: UnsafePointer<Int8>) -> [Int32] {
         Int8FullyConnected.rowSums(weights: weights, inFeatures: g.reductionLength, outFeatures: g.outC)

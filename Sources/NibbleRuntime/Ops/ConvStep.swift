@@ -72,9 +72,9 @@ struct ConvStep {
                              padTop: pads[0], padLeft: pads[1], dilationH: dil[0], dilationW: dil[1], groups: group)
     }
 
-    /// The step with its int8 weight sums counted from `file`'s weights (fp32: unchanged).
+    /// The step with its int8 weight sums counted from `file`'s weights (fp32 and depthwise: unchanged).
     func countingRowSums(_ file: ModelFile) -> ConvStep {
-        guard precision == .int8, let w = file.constantBytes(weights).baseAddress else { return self }
+        guard precision == .int8, Int8Conv.usesRowSums(geometry), let w = file.constantBytes(weights).baseAddress else { return self }
         var step = self
         step.rowSums = Int8Conv.rowSums(geometry, weights: w.assumingMemoryBound(to: Int8.self))
         return step
