@@ -317,10 +317,6 @@ public enum BinaryConvTiled {
         }
     }
 
-    /// The general epilogue of a tile's rows (accumulators, residual, packed copy; `run`'s plain loops take the rest):
-    /// the integer fix-up, `Int8Quantization.dequantize`'s operations, the residual Add with its clamp, and the packed
-    /// copy's bits into `word`. Out of line: inside `run` its clamp vectors and bit accumulators went to the stack
-    /// whenever the function around it grew (M1 w1a1 3.9 → 4.4 ms after a change elsewhere in `run`).
     /// tapSource[t·NR + c] = the word offset of tap t of column c's pixel, or −1 where the tap is padding or
     /// c ≥ `columns`, four columns at a time; for xor mode also each column's taps inside the input (`validTaps`) and
     /// its padded taps as a mask (`padMask`: their pop(0 ^ w) comes out again). Tap by tap and column by column with
@@ -373,6 +369,10 @@ public enum BinaryConvTiled {
         }
     }
 
+    /// The general epilogue of a tile's rows (accumulators, residual, packed copy; `run`'s plain loops take the rest):
+    /// the integer fix-up, `Int8Quantization.dequantize`'s operations, the residual Add with its clamp, and the packed
+    /// copy's bits into `word`. Out of line: inside `run` its clamp vectors and bit accumulators went to the stack
+    /// whenever the function around it grew (M1 w1a1 3.9 → 4.4 ms after a change elsewhere in `run`).
     @inline(never)
     static func epilogue(_ accT: UnsafeMutablePointer<Int32>, rows: Int, firstRow m0: Int, firstColumn p0: Int, columns cols: Int,
                          outPixels n: Int, scales: UnsafePointer<Float>, bias: UnsafePointer<Float>?, validTaps: UnsafePointer<Int32>,
