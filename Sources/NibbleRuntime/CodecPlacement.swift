@@ -40,10 +40,6 @@ public struct CodecPlacement: Sendable {
     let encodes: [[CodecAction]]
     /// Per node: how it runs row band by row band, or nil (whole-tensor decode and encode around it).
     private(set) var bands: [BandPlan?]
-    /// Every band plan's int8 conv variants take the weight sums counted at load (`BandPlan.takeRowSums`).
-    mutating func takeRowSums(_ steps: [Step]) {
-        for n in bands.indices { bands[n]?.takeRowSums(steps) }
-    }
     /// The largest per-task kernel scratch of the band variants that split into tasks (`Model.taskScratchBytes`
     /// covers it).
     let bandTaskScratchBytes: Int
@@ -60,6 +56,10 @@ public struct CodecPlacement: Sendable {
     }
     /// Whether node n runs inside the band step of the node that produces its input (`BandPlan.folded`).
     public func isFolded(_ n: Int) -> Bool { runsFolded[n] }
+    /// Every band plan's int8 conv variants take the weight sums counted at load (`BandPlan.takeRowSums`).
+    mutating func takeRowSums(_ steps: [Step]) {
+        for n in bands.indices { bands[n]?.takeRowSums(steps) }
+    }
     /// Bytes the packed slots and buffers take; scratch (kernels, and the codec's tile symbols) follows.
     public let tensorBytes: Int
     public let scratchOffset: Int

@@ -332,7 +332,7 @@ public enum Int8ConvTiled {
                     pad(d, sLo)
                     let at = ci &* inH &* inW &+ ih &* inW &+ sLo &- g.padLeft
                     if let quantized {
-                        copyBytes(quantized + at, to: d + sLo, count: sHi &- sLo)
+                        InlineCopy.bytes(quantized + at, to: d + sLo, count: sHi &- sLo)
                     } else {
                         Int8Quantization.quantize(input + at, count: sHi &- sLo, scale: scale, zeroPoint: zeroPoint, into: d + sLo)
                     }
@@ -341,18 +341,6 @@ public enum Int8ConvTiled {
             }
         }
         (dst + g.inCPerGroup &* hp &* wp).update(repeating: padValue, count: 2 &* Int8Microkernel.tileColumns)
-    }
-
-    /// `count` bytes, 16 and then 8 at a time, inline: a row of a band is 8–64 bytes, and `update(from:count:)` is a
-    /// memmove call.
-    @inline(__always)
-    static func copyBytes(_ src: UnsafePointer<UInt8>, to dst: UnsafeMutablePointer<UInt8>, count: Int) {
-        if count > 256 { dst.update(from: src, count: count); return }
-        let s = UnsafeRawPointer(src), d = UnsafeMutableRawPointer(dst)
-        var i = 0
-        while i &+ 16 <= count { (d + i).storeBytes(of: s.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self), as: SIMD16<UInt8>.self); i &+= 16 }
-        if i &+ 8 <= count { (d + i).storeBytes(of: s.loadUnaligned(fromByteOffset: i, as: UInt64.self), as: UInt64.self); i &+= 8 }
-        while i < count { dst[i] = src[i]; i &+= 1 }
     }
 
     /// Four taps' rows of 16 bytes become 16 lanes of 4 interleaved bytes (the vpdpbusd operand) by

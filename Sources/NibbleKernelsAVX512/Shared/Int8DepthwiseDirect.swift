@@ -118,7 +118,7 @@ public enum Int8DepthwiseDirect {
             for oh in rows {
                 let owEnd = oh == rows.upperBound ? pixels.upperBound &- oh &* outW : outW
                 let ow = oh == rows.lowerBound ? pixels.lowerBound &- oh &* outW : 0
-                copy(grid + ((oh &- rows.lowerBound) &* wp &+ ow), to: out + (oh &* outW &+ ow), count: owEnd &- ow)
+                InlineCopy.bytes(grid + ((oh &- rows.lowerBound) &* wp &+ ow), to: out + (oh &* outW &+ ow), count: 4 &* (owEnd &- ow))
             }
             return
         }
@@ -138,18 +138,6 @@ public enum Int8DepthwiseDirect {
                 ow &+= lanes
             }
         }
-    }
-
-    /// `count` floats, a vector at a time: these rows are 3 to 112 values, and `update(from:count:)` was a memmove
-    /// call per row (7 % of a CAT MobileNet run, whose line buffer hands the kernel one output row at a time).
-    @inline(__always)
-    static func copy(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int) {
-        var i = 0
-        while i &+ lanes <= count {
-            UnsafeMutableRawPointer(dst + i).storeBytes(of: UnsafeRawPointer(src + i).loadUnaligned(as: FVec.self), as: FVec.self)
-            i &+= lanes
-        }
-        while i < count { dst[i] = src[i]; i &+= 1 }
     }
 
     /// Plane rows `rows` (padded rows) of channel `ch`: plane[(r − rows.lowerBound)·rowLength + (c mod strideW)·phaseLength
