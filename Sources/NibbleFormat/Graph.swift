@@ -90,6 +90,7 @@ public enum OpType: UInt16, Sendable, CaseIterable {
     case concat = 17
     case transpose = 18
     case matMul = 19
+    case slice = 20
 
     public var name: String {
         switch self {
@@ -112,6 +113,7 @@ public enum OpType: UInt16, Sendable, CaseIterable {
         case .concat: return "Concat"
         case .transpose: return "Transpose"
         case .matMul: return "MatMul"
+        case .slice: return "Slice"
         }
     }
 }
@@ -143,6 +145,8 @@ public enum AttributeKey: UInt16, Sendable {
     case sparseFormat = 23        // ints [f]: 0 CSR, 1 N:M (FORMAT.md §4.6)
     case sparseNM = 24            // ints [N, M]: N:M sparsity, 1 ≤ N < M ≤ 4
     case outputGrid = 25          // floats [step, zero point, bits]: the source model's activation quantization of the output
+    case starts = 26              // ints, one per dimension: Slice's first index
+    case steps = 27               // ints, one per dimension: Slice's step (non-zero, may be negative)
 
     public var name: String {
         switch self {
@@ -171,6 +175,8 @@ public enum AttributeKey: UInt16, Sendable {
         case .sparseFormat: return "sparse_format"
         case .sparseNM: return "sparse_nm"
         case .outputGrid: return "output_grid"
+        case .starts: return "starts"
+        case .steps: return "steps"
         }
     }
 }

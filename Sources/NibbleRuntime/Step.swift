@@ -18,7 +18,8 @@ enum Step {
     case softmax(SoftmaxStep)
     case reshape(ReshapeStep)
     case concat(ConcatStep)
-    case transpose(TransposeStep)
+    /// Transpose and Slice.
+    case stridedCopy(StridedCopyStep)
     case matMul(MatMulStep)
 
     /// Validates node `index` of `graph` (attributes, dtypes, shapes against the op's own shape rule)
@@ -50,7 +51,8 @@ enum Step {
         case .softmax: return (.softmax(try SoftmaxStep.make(c)), 0)
         case .reshape: return (.reshape(try ReshapeStep.make(c)), 0)
         case .concat: return (.concat(try ConcatStep.make(c)), 0)
-        case .transpose: return (.transpose(try TransposeStep.make(c)), 0)
+        case .transpose: return (.stridedCopy(try StridedCopyStep.transpose(c)), 0)
+        case .slice: return (.stridedCopy(try StridedCopyStep.slice(c)), 0)
         case .matMul: return (.matMul(try MatMulStep.make(c)), 0)
         }
     }
@@ -70,7 +72,7 @@ enum Step {
         case .softmax(let s): s.run(b)
         case .reshape(let s): s.run(b)
         case .concat(let s): s.run(b)
-        case .transpose(let s): s.run(b)
+        case .stridedCopy(let s): s.run(b)
         case .matMul(let s): s.run(b)
         }
     }
@@ -130,7 +132,7 @@ enum Step {
         case .softmax: return "fp32 softmax"
         case .reshape: return "copy"
         case .concat: return "copy"
-        case .transpose: return "fp32 transpose"
+        case .stridedCopy(let s): return s.isSlice ? "copy" : "fp32 transpose"
         case .matMul: return "fp32 matmul (reference)"
         }
     }

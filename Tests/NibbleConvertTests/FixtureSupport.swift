@@ -25,6 +25,15 @@ enum Fixtures {
     }
 }
 
+extension XCTestCase {
+    /// The model `b` builds, converted with the default recipe: its graph and a runner for it.
+    func convert(_ b: ONNXBuilder) throws -> (Graph, NibRunner) {
+        let (nib, _) = try Converter.convert(onnxBytes: try b.bytes())
+        let runner = try NibRunner(nib)
+        return (runner.model.graph, runner)
+    }
+}
+
 /// Runs a `.nib` with the Nibble runtime, one sample at a time (the runtime's batch is 1).
 final class NibRunner {
     let model: Model

@@ -6,12 +6,6 @@ import XCTest
 /// Importer cases the fixtures do not cover, on small models built in memory; numeric checks run the
 /// converted model with the runtime against values computed here.
 final class SyntheticModelTests: XCTestCase {
-    func convert(_ b: ONNXBuilder) throws -> (Graph, NibRunner) {
-        let (nib, _) = try Converter.convert(onnxBytes: try b.bytes())
-        let runner = try NibRunner(nib)
-        return (runner.model.graph, runner)
-    }
-
     func testStandaloneBatchNormBecomesMulAdd() throws {
         var b = ONNXBuilder()
         b.input("x", ["N", 2, 1, 2])

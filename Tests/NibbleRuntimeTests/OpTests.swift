@@ -179,6 +179,26 @@ final class OpTests: XCTestCase {
         XCTAssertEqual(try h.run(outputs: [r], [1, 2, 3, 4, 5, 6]), [1, 4, 1, 4, 2, 5, 2, 5, 3, 6, 3, 6])
     }
 
+    /// Slice as a strided view: an offset and per-dimension steps, negative ones included; starts, steps or counts
+    /// that would read outside the input are refused at load, naming the dimension.
+    func testSliceAndItsBounds() throws {
+        var h = GraphHarness()
+        let x = h.input("x", [1, 3, 4])
+        let y = h.node(.slice, [x], [1, 2, 2], [Attribute(.starts, ints: [0, 2, 1]), Attribute(.steps, ints: [1, -1, 2])])
+        // Rows 2, 1 of [[0…3], [4…7], [8…11]], columns 1, 3.
+        XCTAssertEqual(try h.run(outputs: [y], (0..<12).map(Float.init)), [9, 11, 5, 7])
+        for (starts, steps, dimension) in [([0, 3, 0], [1, 1, 1], 1), ([0, 0, 0], [1, 0, 1], 1), ([0, 0, 1], [1, 1, 3], 2),
+                                           ([0, 1, 0], [1, -2, 1], 1), ([0, 0, -1], [1, 1, 1], 2)] {
+            var bad = GraphHarness()
+            let bx = bad.input("x", [1, 3, 4])
+            let by = bad.node(.slice, [bx], [1, 2, 2], [Attribute(.starts, ints: starts.map(Int64.init)),
+                                                        Attribute(.steps, ints: steps.map(Int64.init))])
+            XCTAssertThrowsError(try bad.model(outputs: [by]), "\(starts) \(steps)") { e in
+                XCTAssertTrue("\(e)".contains("dimension \(dimension):"), "\(starts) \(steps): \(e)")
+            }
+        }
+    }
+
     func testArenaReusesMemoryAlongAChain() throws {
         var h = GraphHarness()
         var t = h.input("x", [1, 1024])

@@ -171,44 +171,26 @@ enum ConstantFolder {
         return data.picking(picks, shape: outShape)
     }
 
+    /// Slice's starts, ends, axes and steps: attributes before opset 10, inputs 1–4 (known at convert time) from it on.
+    static func sliceArguments(_ node: NodeView, _ inputs: [HostTensor?], opset: Int) throws
+        -> (starts: [Int64], ends: [Int64], axes: [Int64]?, steps: [Int64]?) {
+        if opset < 10 {
+            return ((try node.ints("starts") ?? []).map { Int64($0) }, (try node.ints("ends") ?? []).map { Int64($0) },
+                    try node.ints("axes").map { $0.map { Int64($0) } }, nil)
+        }
+        func ints(_ k: Int, _ what: String) throws -> [Int64]? {
+            guard k < inputs.count, let t = inputs[k] else { return nil }
+            guard let v = t.ints else { throw node.unsupported("\(what) must be integers") }
+            return v
+        }
+        guard let s = try ints(1, "starts"), let e = try ints(2, "ends") else { throw node.malformed("missing starts/ends") }
+        return (s, e, try ints(3, "axes"), try ints(4, "steps"))
+    }
+
     static func slice(_ node: NodeView, _ inputs: [HostTensor?], opset: Int) throws -> HostTensor {
         guard let data = inputs.first ?? nil else { throw node.malformed("missing data input") }
         let r = data.shape.count
-        var starts: [Int64], ends: [Int64], axes: [Int64]?, steps: [Int64]?
-        if opset < 10 {
-            starts = (try node.ints("starts") ?? []).map { Int64($0) }
-            ends = (try node.ints("ends") ?? []).map { Int64($0) }
-            axes = try node.ints("axes").map { $0.map { Int64($0) } }
-            steps = nil
-        } else {
-            func ints(_ k: Int, _ what: String) throws -> [Int64]? {
-                guard k < inputs.count, let t = inputs[k] else { return nil }
-                guard let v = t.ints else { throw node.unsupported("\(what) must be integers") }
-                return v
-            }
-            guard let s = try ints(1, "starts"), let e = try ints(2, "ends") else { throw node.malformed("missing starts/ends") }
-            starts = s; ends = e
-            axes = try ints(3, "axes"); steps = try ints(4, "steps")
-        }
-        let ax = axes ?? (0..<starts.count).map { Int64($0) }
-        let st = steps ?? [Int64](repeating: 1, count: starts.count)
-        if ends.count != starts.count || ax.count != starts.count || st.count != starts.count {
-            throw node.malformed("starts \(starts), ends \(ends), axes \(ax), steps \(st) differ in length")
-        }
-        var begin = [Int](repeating: 0, count: r), step = [Int](repeating: 1, count: r), count = data.shape
-        var seen = Set<Int>()
-        for k in 0..<starts.count {
-            let a = try ShapeRules.axis(Int(clamping: ax[k]), rank: r, node, "axes entry")
-            if !seen.insert(a).inserted { throw node.malformed("axes \(ax) repeat axis \(a)") }
-            let d = Int64(data.shape[a]), s = st[k]
-            if s == 0 { throw node.malformed("step 0 on axis \(a)") }
-            var b = starts[k] < 0 ? starts[k] &+ d : starts[k]
-            var e = ends[k] < 0 ? ends[k] &+ d : ends[k]
-            if s > 0 { b = min(max(b, 0), d); e = min(max(e, 0), d) } else { b = min(max(b, 0), d - 1); e = min(max(e, -1), d - 1) }
-            if s == Int64.min { throw node.malformed("step \(s) on axis \(a) is out of range") }
-            let n = s > 0 ? (e > b ? (e - b - 1) / s + 1 : 0) : (b > e ? (b - e - 1) / (-s) + 1 : 0)
-            begin[a] = Int(b); step[a] = Int(clamping: s); count[a] = Int(n)
-        }
+        let (begin, step, count) = try ShapeRules.slice(data.shape, try sliceArguments(node, inputs, opset: opset), node)
         let total = try HostTensor.elementCount(count, node.where_())
         let inStrides = HostTensor.strides(data.shape)
         var picks = [Int](repeating: 0, count: total)

@@ -16,8 +16,9 @@ public enum ONNXImporter {
     public static let supportedOperators = [
         "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "ConstantOfShape", "Conv",
         "Div", "Dropout", "Flatten", "Gather (constant data)", "Gemm", "GlobalAveragePool", "HardSigmoid", "HardSwish",
-        "Identity", "MatMul", "MaxPool", "Mul", "Pad (zero, into Conv)", "Relu", "Reshape", "Shape", "Sigmoid", "Slice (constant data)", "Softmax",
-        "Squeeze", "Sub", "Transpose", "Unsqueeze", "QuantizeLinear", "DequantizeLinear",
+        "Identity", "MatMul", "MaxPool", "Mul", "Pad (zero, into Conv)", "ReduceMean (spatial axes)", "Relu", "Reshape",
+        "Shape", "Sigmoid", "Slice", "Softmax", "Split", "Squeeze", "Sub", "Transpose", "Unsqueeze", "QuantizeLinear",
+        "DequantizeLinear",
     ]
 
     public static func importModel(onnxBytes: [UInt8]) throws -> ImportedModel {
@@ -170,6 +171,9 @@ public enum ONNXImporter {
         case "Reshape", "Flatten", "Squeeze", "Unsqueeze": try lowerReshape(n, b)
         case "Concat": try lowerConcat(n, b)
         case "Transpose": try lowerTranspose(n, b)
+        case "Slice": try lowerSlice(n, b)
+        case "Split": try lowerSplit(n, b)
+        case "ReduceMean": try lowerReduceMean(n, b)
         case "Identity", "Dropout", "Cast": try lowerIdentity(n, b)
         case "Shape": try lowerShape(n, b)
         case "QuantizeLinear": try lowerQuantizeLinear(n, b)

@@ -124,4 +124,31 @@ enum ShapeRules {
         let small = total / 2
         return upper ? (small, total - small) : (total - small, small)
     }
+
+    /// ONNX Slice on `shape` (numpy-style clamping of negative and out-of-range bounds): each dimension's first index,
+    /// step and count (dimensions not in `axes`: 0, 1, all).
+    static func slice(_ shape: [Int], _ a: (starts: [Int64], ends: [Int64], axes: [Int64]?, steps: [Int64]?), _ node: NodeView) throws
+        -> (begin: [Int], step: [Int], count: [Int]) {
+        let r = shape.count
+        let ax = a.axes ?? (0..<a.starts.count).map { Int64($0) }
+        let st = a.steps ?? [Int64](repeating: 1, count: a.starts.count)
+        if a.ends.count != a.starts.count || ax.count != a.starts.count || st.count != a.starts.count {
+            throw node.malformed("starts \(a.starts), ends \(a.ends), axes \(ax), steps \(st) differ in length")
+        }
+        var begin = [Int](repeating: 0, count: r), step = [Int](repeating: 1, count: r), count = shape
+        var seen = Set<Int>()
+        for k in 0..<a.starts.count {
+            let d = try axis(Int(clamping: ax[k]), rank: r, node, "axes entry")
+            if !seen.insert(d).inserted { throw node.malformed("axes \(ax) repeat axis \(d)") }
+            let n = Int64(shape[d]), s = st[k]
+            if s == 0 { throw node.malformed("step 0 on axis \(d)") }
+            if s == Int64.min { throw node.malformed("step \(s) on axis \(d) is out of range") }
+            var b = a.starts[k] < 0 ? a.starts[k] &+ n : a.starts[k]
+            var e = a.ends[k] < 0 ? a.ends[k] &+ n : a.ends[k]
+            if s > 0 { b = min(max(b, 0), n); e = min(max(e, 0), n) } else { b = min(max(b, 0), n - 1); e = min(max(e, -1), n - 1) }
+            let c = s > 0 ? (e > b ? (e - b - 1) / s + 1 : 0) : (b > e ? (b - e - 1) / (-s) + 1 : 0)
+            begin[d] = Int(b); step[d] = Int(clamping: s); count[d] = Int(c)
+        }
+        return (begin, step, count)
+    }
 }

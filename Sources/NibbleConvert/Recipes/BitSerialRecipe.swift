@@ -91,7 +91,7 @@ enum BitSerialRecipe {
         switch producer.op {
         case .relu, .sigmoid, .hardSigmoid: return true
         case .clip, .conv, .fullyConnected: return minAtLeastZero()
-        case .maxPool, .averagePool, .globalAveragePool, .reshape, .transpose:
+        case .maxPool, .averagePool, .globalAveragePool, .reshape, .transpose, .slice:
             return minAtLeastZero() || isNonNegative(g, tensor: producer.inputs[0], depth: depth + 1)
         case .concat, .add, .mul:
             return minAtLeastZero() || producer.inputs.allSatisfy { isNonNegative(g, tensor: $0, depth: depth + 1) }

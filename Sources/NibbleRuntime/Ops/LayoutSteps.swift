@@ -1,4 +1,5 @@
 import NibbleFormat
+import NibbleKernels
 
 /// Reshape (also Flatten, Squeeze, Unsqueeze): same elements, new shape; a copy into the output.
 struct ReshapeStep {
@@ -62,31 +63,66 @@ struct ConcatStep {
     }
 }
 
-/// Transpose by `perm` (float32): output coordinate i reads input coordinate perm⁻¹.
-struct TransposeStep {
+/// A strided view of the input copied out (float32): output coordinate i reads input element
+/// `offset` + Σ_d i[d]·strides[d]. Transpose (the input's strides permuted) and Slice (an offset, and each stride
+/// times its step) are both such views.
+struct StridedCopyStep {
     let input: Int, output: Int
     let outShape: [Int]
-    /// Input stride of each output dimension.
+    /// Input stride of each output dimension (negative for a Slice's negative step).
     let strides: [Int]
+    let offset: Int
     let count: Int
+    let isSlice: Bool
 
-    static func make(_ c: NodeChecker) throws(NibbleError) -> TransposeStep {
+    /// Element strides of a row-major `shape`.
+    static func rowMajorStrides(_ shape: [Int]) -> [Int] {
+        var strides = [Int](repeating: 1, count: shape.count)
+        for d in stride(from: shape.count - 2, through: 0, by: -1) { strides[d] = strides[d + 1] * shape[d + 1] }
+        return strides
+    }
+
+    /// Transpose by `perm`: output dimension d is input dimension perm[d].
+    static func transpose(_ c: NodeChecker) throws(NibbleError) -> StridedCopyStep {
         try c.requireInputs(1...1)
         let x = try c.input(0)
         try c.require(x, dtype: .float32, "input")
         let s = c.tensor(x).shape
         let perm = try c.ints(.perm, count: s.count, default: Array((0..<s.count).reversed()))
         if perm.sorted() != Array(0..<s.count) { throw c.fail("perm \(perm) is not a permutation of 0..<\(s.count)") }
-        var inStrides = [Int](repeating: 1, count: s.count)
-        for d in stride(from: s.count - 2, through: 0, by: -1) { inStrides[d] = inStrides[d + 1] * s[d + 1] }
+        let inStrides = rowMajorStrides(s)
         let outShape = perm.map { s[$0] }
         try c.requireShape(c.output, outShape, "output")
-        return TransposeStep(input: x, output: c.output, outShape: outShape, strides: perm.map { inStrides[$0] },
-                             count: c.tensor(x).elementCount)
+        return StridedCopyStep(input: x, output: c.output, outShape: outShape, strides: perm.map { inStrides[$0] }, offset: 0,
+                               count: c.tensor(x).elementCount, isSlice: false)
+    }
+
+    /// Slice: output index i of dimension d reads input index starts[d] + i·steps[d]; the output tensor's shape gives
+    /// the counts. Every index read must lie inside the input (checked here, with overflow-safe arithmetic).
+    static func slice(_ c: NodeChecker) throws(NibbleError) -> StridedCopyStep {
+        try c.requireInputs(1...1)
+        let x = try c.input(0)
+        try c.require(x, dtype: .float32, "input")
+        try c.require(c.output, dtype: .float32, "output")
+        let s = c.tensor(x).shape, outShape = c.tensor(c.output).shape
+        if outShape.count != s.count { throw c.fail("output rank \(outShape.count) differs from the input's \(s.count)") }
+        let starts = try c.ints(.starts, count: s.count, default: nil)
+        let steps = try c.ints(.steps, count: s.count, default: nil)
+        for d in 0..<s.count {
+            let (span, overflow) = (outShape[d] - 1).multipliedReportingOverflow(by: steps[d])
+            let last = starts[d].addingReportingOverflow(span)
+            if steps[d] == 0 || starts[d] < 0 || starts[d] >= s[d] || overflow || last.overflow || last.partialValue < 0 || last.partialValue >= s[d] {
+                throw c.fail("dimension \(d): \(outShape[d]) values from index \(starts[d]) by step \(steps[d]) do not fit the input's \(s[d])")
+            }
+        }
+        let inStrides = rowMajorStrides(s)
+        let offset = (0..<s.count).reduce(0) { $0 + starts[$1] * inStrides[$1] }
+        return StridedCopyStep(input: x, output: c.output, outShape: outShape, strides: (0..<s.count).map { inStrides[$0] * steps[$0] },
+                               offset: offset, count: c.tensor(c.output).elementCount, isSlice: true)
     }
 
     func run(_ b: Bindings) {
-        let x = b.f32(input), y = b.f32(output)
+        let x = b.f32(input) + offset, y = b.f32(output)
         let rank = outShape.count
         if rank == 0 { y[0] = x[0]; return }
         let inner = outShape[rank - 1], innerStride = strides[rank - 1]
@@ -126,7 +162,7 @@ struct SoftmaxStep {
                 var m = -Float.infinity
                 for k in 0..<extent { m = max(m, x[base + k * inner]) }
                 var sum: Float = 0
-                for k in 0..<extent { let e = expf(x[base + k * inner] - m); y[base + k * inner] = e; sum += e }
+                for k in 0..<extent { let e = Exponential.exp(x[base + k * inner] - m); y[base + k * inner] = e; sum += e }
                 let inv = 1 / sum
                 for k in 0..<extent { y[base + k * inner] *= inv }
             }

@@ -1,4 +1,5 @@
 import NibbleFormat
+import NibbleKernels
 
 /// Elementwise activations: Relu, Clip, Sigmoid, HardSigmoid (ONNX: max(0, min(1, αx+β))),
 /// HardSwish (x·HardSigmoid(x) with α=1/6, β=1/2; MobileNetV3).
@@ -40,7 +41,7 @@ struct UnaryStep {
         switch function {
         case .relu: for i in r { y[i] = max(x[i], 0) }
         case .clip: for i in r { y[i] = min(max(x[i], low), high) }
-        case .sigmoid: for i in r { y[i] = 1 / (1 + expf(-x[i])) }
+        case .sigmoid: SigmoidRows.run(x + r.lowerBound, count: r.count, into: y + r.lowerBound)
         case .hardSigmoid: for i in r { y[i] = max(0, min(1, alpha * x[i] + beta)) }
         case .hardSwish: for i in r { y[i] = x[i] * max(0, min(1, x[i] / 6 + 0.5)) }
         }
