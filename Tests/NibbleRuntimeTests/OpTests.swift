@@ -179,6 +179,35 @@ final class OpTests: XCTestCase {
         XCTAssertEqual(try h.run(outputs: [r], [1, 2, 3, 4, 5, 6]), [1, 4, 1, 4, 2, 5, 2, 5, 3, 6, 3, 6])
     }
 
+    /// Broadcast Add/Sub/Mul/Div against a by-definition loop, with the constant operand on either side: per-channel
+    /// (a squeeze-and-excitation scale), a row, a column, a middle dimension, mixed, and the output's own shape.
+    func testBroadcastingMatchesTheDefinition() throws {
+        let outShape = [1, 3, 4, 5]
+        for constShape in [[1, 3, 1, 1], [3, 1, 1], [5], [1, 1, 4, 1], [3, 4, 1], [1, 3, 1, 5], [1, 1, 4, 5]] {
+            for (op, f) in [(OpType.add, { (x: Float, y: Float) in x + y }), (.sub, { $0 - $1 }), (.mul, { $0 * $1 }), (.div, { $0 / $1 })] {
+                for constFirst in [false, true] {
+                    var h = GraphHarness()
+                    let x = h.input("x", outShape)
+                    let n = constShape.reduce(1, *)
+                    let values = (0..<n).map { Float($0 % 7) * 0.75 + 0.5 }
+                    let c = h.constant("c", constShape, values)
+                    let y = h.node(op, constFirst ? [c, x] : [x, c], outShape)
+                    let input = (0..<60).map { Float($0) * 0.25 - 3 }
+                    let out = try h.run(outputs: [y], input)
+                    // Element (c, i, j) of the output reads the constant at its right-aligned, broadcast coordinates.
+                    let padded = [Int](repeating: 1, count: 4 - constShape.count) + constShape
+                    for e in 0..<60 {
+                        let coord = [0, e / 20, e / 5 % 4, e % 5]
+                        var k = 0
+                        for d in 0..<4 { k = k * padded[d] + (padded[d] == 1 ? 0 : coord[d]) }
+                        let expected = constFirst ? f(values[k], input[e]) : f(input[e], values[k])
+                        XCTAssertEqual(out[e].bitPattern, expected.bitPattern, "\(op) \(constShape) const first \(constFirst) at \(e)")
+                    }
+                }
+            }
+        }
+    }
+
     /// Slice as a strided view: an offset and per-dimension steps, negative ones included; starts, steps or counts
     /// that would read outside the input are refused at load, naming the dimension.
     func testSliceAndItsBounds() throws {

@@ -2,8 +2,10 @@ import NibbleFormat
 
 /// Add, Sub, Mul, Div with numpy broadcasting (ONNX "multidirectional broadcasting"), then an optional clamp to
 /// [output_min, output_max] (a Relu/Clip the converter fused, as after a ResNet block's residual add).
-/// The common cases run as flat loops: equal shapes, a scalar operand, and a per-channel operand
-/// ([C,1,1] against [1,C,H,W]); the rest walks the output with broadcast strides.
+/// The common cases run as flat loops: equal shapes and a scalar operand; the rest walks the output with broadcast
+/// strides, over dimensions coalesced where both operands allow it, so a per-channel operand ([1,C,1,1] against
+/// [1,C,H,W], a squeeze-and-excitation scale) runs C rows of H·W values, each a loop over one contiguous operand and
+/// one value.
 struct BinaryStep {
     enum Operation { case add, sub, mul, div }
     enum Pattern { case same, scalarA, scalarB, general }
@@ -12,7 +14,9 @@ struct BinaryStep {
     let a: Int, b: Int, output: Int
     let count: Int
     let pattern: Pattern
-    /// Output shape and per-operand element strides (0 where broadcast), right-aligned to the output rank.
+    /// Output shape and per-operand element strides (0 where broadcast), right-aligned to the output rank, with
+    /// dimensions of 1 dropped and neighbours merged where both operands step through them as one
+    /// (`coalesced`); the output is row-major over it all the same.
     let shape: [Int], aStrides: [Int], bStrides: [Int]
     /// The fused clamp; ±infinity (and `clamps` false) without one.
     let low: Float, high: Float
@@ -69,8 +73,23 @@ struct BinaryStep {
         }
         let low = try c.float(.outputMin, default: -.infinity), high = try c.float(.outputMax, default: .infinity)
         if low > high { throw c.fail("output_min \(low) > output_max \(high)") }
+        let walk = coalesced(shape, strides(pa), strides(pb))
         return BinaryStep(operation: op, a: a, b: b, output: c.output, count: count, pattern: pattern,
-                          shape: shape, aStrides: strides(pa), bStrides: strides(pb), low: low, high: high)
+                          shape: walk.shape, aStrides: walk.a, bStrides: walk.b, low: low, high: high)
+    }
+
+    /// `shape` without its dimensions of 1, and each dimension merged into the one before where both operands'
+    /// strides continue across them (stride before = stride · extent, broadcast 0 = 0); at least one dimension.
+    static func coalesced(_ shape: [Int], _ a: [Int], _ b: [Int]) -> (shape: [Int], a: [Int], b: [Int]) {
+        var s: [Int] = [], sa: [Int] = [], sb: [Int] = []
+        for d in shape.indices where shape[d] > 1 {
+            if let last = s.indices.last, sa[last] == a[d] * shape[d], sb[last] == b[d] * shape[d] {
+                s[last] *= shape[d]; sa[last] = a[d]; sb[last] = b[d]
+            } else {
+                s.append(shape[d]); sa.append(a[d]); sb.append(b[d])
+            }
+        }
+        return s.isEmpty ? ([1], [0], [0]) : (s, sa, sb)
     }
 
     @inline(__always)
@@ -150,9 +169,31 @@ struct BinaryStep {
                     offB += coord * bStrides[d]
                     d -= 1
                 }
-                let dst = out + o * inner
-                for i in 0..<inner { dst[i] = BinaryStep.apply(operation, x[offA + i * sa], y[offB + i * sb]) }
+                switch operation {
+                case .add: BinaryStep.row(out + o * inner, x + offA, sa, y + offB, sb, inner) { $0 + $1 }
+                case .sub: BinaryStep.row(out + o * inner, x + offA, sa, y + offB, sb, inner) { $0 - $1 }
+                case .mul: BinaryStep.row(out + o * inner, x + offA, sa, y + offB, sb, inner) { $0 * $1 }
+                case .div: BinaryStep.row(out + o * inner, x + offA, sa, y + offB, sb, inner) { $0 / $1 }
+                }
             }
         }}}
+    }
+
+    /// d[i] = f(x[i·sa], y[i·sb]) for i < n, with the operation and the usual strides (a contiguous operand and a
+    /// broadcast one, both contiguous) as loops of their own, which vectorize.
+    @inline(__always)
+    static func row(_ d: UnsafeMutablePointer<Float>, _ x: UnsafeMutablePointer<Float>, _ sa: Int, _ y: UnsafeMutablePointer<Float>,
+                    _ sb: Int, _ n: Int, _ f: (Float, Float) -> Float) {
+        if sa == 1 && sb == 0 {
+            let v = y[0]
+            for i in 0..<n { d[i] = f(x[i], v) }
+        } else if sa == 0 && sb == 1 {
+            let v = x[0]
+            for i in 0..<n { d[i] = f(v, y[i]) }
+        } else if sa == 1 && sb == 1 {
+            for i in 0..<n { d[i] = f(x[i], y[i]) }
+        } else {
+            for i in 0..<n { d[i] = f(x[i &* sa], y[i &* sb]) }
+        }
     }
 }

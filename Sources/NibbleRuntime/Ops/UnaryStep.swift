@@ -41,9 +41,9 @@ struct UnaryStep {
         switch function {
         case .relu: for i in r { y[i] = max(x[i], 0) }
         case .clip: for i in r { y[i] = min(max(x[i], low), high) }
-        case .sigmoid: SigmoidRows.run(x + r.lowerBound, count: r.count, into: y + r.lowerBound)
-        case .hardSigmoid: for i in r { y[i] = max(0, min(1, alpha * x[i] + beta)) }
-        case .hardSwish: for i in r { y[i] = x[i] * max(0, min(1, x[i] / 6 + 0.5)) }
+        case .sigmoid: ActivationRows.sigmoid(x + r.lowerBound, count: r.count, into: y + r.lowerBound)
+        case .hardSigmoid: ActivationRows.hardSigmoid(x + r.lowerBound, count: r.count, alpha: alpha, beta: beta, into: y + r.lowerBound)
+        case .hardSwish: ActivationRows.hardSwish(x + r.lowerBound, count: r.count, into: y + r.lowerBound)
         }
     }
 }

@@ -1,0 +1,1 @@
+../../NibbleKernelsAVX512/Shared/HardActivations.swift
