@@ -29,6 +29,19 @@ final class SlicingImportTests: XCTestCase {
         for c in 1...2 { for h in 0..<3 { for w in [4, 2, 0] { expected.append(Float(100 * c + 10 * h + w)) } } }
         XCTAssertEqual(try run.run(x), expected)
 
+        // A step past Int32 on a dimension that keeps one index (the runtime reads steps as 32-bit values).
+        var huge = ONNXBuilder()
+        huge.input("x", ["N", 4, 3, 5])
+        huge.initializer("starts", [1], ints: [1]); huge.initializer("ends", [1], ints: [2])
+        huge.initializer("axes", [1], ints: [2]); huge.initializer("steps", [1], ints: [Int64.max])
+        huge.node("Relu", ["x"], ["r"])
+        huge.node("Slice", ["r", "starts", "ends", "axes", "steps"], ["y"])
+        huge.outputs = ["y"]
+        let (_, runHuge) = try convert(huge)
+        expected = []
+        for c in 0..<4 { for w in 0..<5 { expected.append(Float(100 * c + 10 + w)) } }
+        XCTAssertEqual(try runHuge.run(x), expected)
+
         var old = ONNXBuilder()
         old.opset = 9
         old.input("x", ["N", 4, 3, 5])

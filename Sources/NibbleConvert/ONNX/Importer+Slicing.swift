@@ -1,8 +1,7 @@
 import NibbleFormat
 
 /// Slice and Split of run-time tensors (→ Slice nodes: a strided view, FORMAT.md §4.2), and ReduceMean over the
-/// spatial axes (→ GlobalAveragePool): ShuffleNet's channel split, MNASNet's and EfficientNet-style heads as
-/// PyTorch exports them.
+/// spatial axes (→ GlobalAveragePool): ShuffleNetV2's channel split and MNASNet's head as PyTorch exports them.
 extension ONNXImporter {
     static func lowerSlice(_ n: NodeView, _ b: GraphBuilder) throws {
         try n.requireArity(inputs: b.opset < 10 ? 1...1 : 3...5, consumed: b.consumed)
@@ -49,7 +48,8 @@ extension ONNXImporter {
         }
     }
 
-    /// One Slice node reading `window` of `x` into `output` (an alias when the window is all of x).
+    /// One Slice node reading `window` of `x` into `output` (an alias when the window is all of x). A dimension that
+    /// keeps one index stores step 1: its step is never applied, and an exporter's huge one would not load.
     static func addSlice(_ n: NodeView, _ b: GraphBuilder, _ x: Int, _ window: (begin: [Int], step: [Int], count: [Int]),
                          output: String, name: String? = nil) throws {
         if window.count == b.tensors[x].shape && window.step.allSatisfy({ $0 == 1 }) {
@@ -58,7 +58,7 @@ extension ONNXImporter {
         }
         let y = try b.addNode(n, name: name, op: .slice, inputs: [x], output: output, shape: window.count,
                               attributes: [Attribute(.starts, ints: window.begin.map { Int64($0) }),
-                                           Attribute(.steps, ints: window.step.map { Int64($0) })])
+                                           Attribute(.steps, ints: zip(window.step, window.count).map { Int64($1 == 1 ? 1 : $0) })])
         b.bind(output, .tensor(y))
     }
 

@@ -1,7 +1,7 @@
 // Shared source (symlinked into every kernel module): exp and the logistic sigmoid without libm (the core links no C
 // math library, so it also builds embedded). `exp` is the scalar definition and reference twin; `expLanes` does the
 // same IEEE operations per lane, branch-free, so every level gives the same floats. The runtime's scalar Sigmoid loop
-// it replaces ran at ~6 ns per value: a third of a PyTorch EfficientNet-B0's time (its SiLUs are Sigmoid · x).
+// it replaces ran at ~6 ns per value: three fifths of a PyTorch EfficientNet-B0's time (its SiLUs are Sigmoid · x).
 
 public enum Exponential {
     /// exp(x): range reduction x = n·ln2 + r with n = x·log2(e) rounded half to even and |r| ≤ ln2/2 (Cody–Waite:
