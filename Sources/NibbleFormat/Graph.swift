@@ -91,6 +91,8 @@ public enum OpType: UInt16, Sendable, CaseIterable {
     case transpose = 18
     case matMul = 19
     case slice = 20
+    case leakyRelu = 21
+    case tanh = 22
 
     public var name: String {
         switch self {
@@ -114,6 +116,8 @@ public enum OpType: UInt16, Sendable, CaseIterable {
         case .transpose: return "Transpose"
         case .matMul: return "MatMul"
         case .slice: return "Slice"
+        case .leakyRelu: return "LeakyRelu"
+        case .tanh: return "Tanh"
         }
     }
 }

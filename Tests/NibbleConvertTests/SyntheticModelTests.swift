@@ -165,6 +165,21 @@ final class SyntheticModelTests: XCTestCase {
         }
     }
 
+    /// LeakyRelu (its alpha, and ONNX's default 0.01) and Tanh as PyTorch and Keras export them.
+    func testLeakyReluAndTanh() throws {
+        var b = ONNXBuilder()
+        b.input("x", ["N", 4])
+        b.node("LeakyRelu", ["x"], ["l"], ["alpha": .float(0.25)])
+        b.node("LeakyRelu", ["l"], ["d"])
+        b.node("Tanh", ["d"], ["y"])
+        b.outputs = ["y"]
+        let (g, run) = try convert(b)
+        XCTAssertEqual(g.nodes.map { $0.op }, [.leakyRelu, .leakyRelu, .tanh])
+        let y = try run.run([-2, -0.5, 0.5, 3])
+        let expected = [-2 * 0.25 * 0.01, -0.5 * 0.25 * 0.01, 0.5, 3].map { Float(Foundation.tanh($0)) }
+        for (got, want) in zip(y, expected) { XCTAssertEqual(got, want, accuracy: 1e-6) }
+    }
+
     func testDynamicMatMulAndIdentity() throws {
         var b = ONNXBuilder()
         b.input("x", ["N", 2, 2])

@@ -77,12 +77,32 @@ final class OpTests: XCTestCase {
             (.hardSigmoid, [Attribute(.alpha, floats: [0.2]), Attribute(.beta, floats: [0.5])], { (v: Float) in max(0, min(1, 0.2 * v + 0.5)) }),
             (.clip, [Attribute(.outputMin, floats: [0]), Attribute(.outputMax, floats: [6])], { (v: Float) in min(max(v, 0), 6) }),
             (.relu, [], { (v: Float) in max(v, 0) }),
+            (.leakyRelu, [Attribute(.alpha, floats: [0.2])], { (v: Float) in v < 0 ? 0.2 * v : v }),
+            (.leakyRelu, [], { (v: Float) in v < 0 ? 0.01 * v : v }),
+            (.tanh, [], { (v: Float) in Float(Foundation.tanh(Double(v))) }),
         ] {
             var h = GraphHarness()
             let x = h.input("x", [1, 6])
             let y = h.node(op, [x], [1, 6], attrs)
             let got = try h.run(outputs: [y], xs)
             for i in 0..<6 { XCTAssertEqual(got[i], f(xs[i]), accuracy: 1e-6, "\(op.name)(\(xs[i]))") }
+        }
+    }
+
+    /// Tanh within 2.5e-7 relative of float64 tanh across its range (the Padé form below 1, the exp form above), odd,
+    /// ±1 far out, NaN kept.
+    func testTanhAcrossItsRange() throws {
+        var xs: [Float] = stride(from: Float(-12), through: 12, by: 0.0037).map { $0 }
+        xs += [0, -0.0, 1e-30, -1e-30, 1, -1, Float(1).nextDown, Float(1).nextUp, 50, -50, .infinity, -.infinity, .nan]
+        var h = GraphHarness()
+        let x = h.input("x", [1, xs.count])
+        let y = h.node(.tanh, [x], [1, xs.count])
+        let got = try h.run(outputs: [y], xs)
+        for (v, t) in zip(xs, got) {
+            if v.isNaN { XCTAssertTrue(t.isNaN); continue }
+            let reference = Foundation.tanh(Double(v))
+            XCTAssertLessThanOrEqual(abs(Double(t) - reference), 2.5e-7 * abs(reference), "tanh(\(v)) = \(t)")
+            XCTAssertEqual(t.sign, v.sign, "tanh(\(v)) keeps the sign")
         }
     }
 

@@ -41,6 +41,10 @@ extension ONNXImporter {
         case "Relu": op = .relu
         case "Sigmoid": op = .sigmoid
         case "HardSwish": op = .hardSwish
+        case "Tanh": op = .tanh
+        case "LeakyRelu":
+            op = .leakyRelu
+            attrs = [Attribute(.alpha, floats: [try n.float("alpha", default: 0.01)])]
         default:
             op = .hardSigmoid
             attrs = [Attribute(.alpha, floats: [try n.float("alpha", default: 0.2)]),

@@ -16,8 +16,8 @@ public enum ONNXImporter {
     public static let supportedOperators = [
         "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "ConstantOfShape", "Conv",
         "Div", "Dropout", "Flatten", "Gather (constant data)", "Gemm", "GlobalAveragePool", "HardSigmoid", "HardSwish",
-        "Identity", "MatMul", "MaxPool", "Mul", "Pad (zero, into Conv)", "ReduceMean (spatial axes)", "Relu", "Reshape",
-        "Shape", "Sigmoid", "Slice", "Softmax", "Split", "Squeeze", "Sub", "Transpose", "Unsqueeze", "QuantizeLinear",
+        "Identity", "LeakyRelu", "MatMul", "MaxPool", "Mul", "Pad (zero, into Conv)", "ReduceMean (spatial axes)", "Relu", "Reshape",
+        "Shape", "Sigmoid", "Slice", "Softmax", "Split", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze", "QuantizeLinear",
         "DequantizeLinear",
     ]
 
@@ -165,7 +165,7 @@ public enum ONNXImporter {
         case "Gemm": try lowerGemm(n, b)
         case "MatMul": try lowerMatMul(n, b)
         case "Add", "Sub", "Mul", "Div": try lowerBinary(n, b)
-        case "Relu", "Sigmoid", "HardSwish", "HardSigmoid": try lowerActivation(n, b)
+        case "Relu", "Sigmoid", "HardSwish", "HardSigmoid", "LeakyRelu", "Tanh": try lowerActivation(n, b)
         case "Clip": try lowerClip(n, b)
         case "Softmax": try lowerSoftmax(n, b)
         case "Reshape", "Flatten", "Squeeze", "Unsqueeze": try lowerReshape(n, b)
