@@ -51,18 +51,7 @@ public enum Exponential {
     /// y[i] = 1 / (1 + exp(−x[i])) for i < count, a vector at a time (the last one partial). `y` may be `x`.
     @inline(__always)
     public static func sigmoid(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>) {
-        let lanes = FVec.scalarCount, one = FVec(repeating: 1)
-        var i = 0
-        while i &+ lanes <= count {
-            let v = UnsafeRawPointer(x + i).loadUnaligned(as: FVec.self)
-            UnsafeMutableRawPointer(y + i).storeBytes(of: one / (one + expLanes(-v)), as: FVec.self)
-            i &+= lanes
-        }
-        if i < count {
-            var v = FVec()
-            for t in 0..<(count &- i) { v[t] = x[i &+ t] }
-            let s = one / (one + expLanes(-v))
-            for t in 0..<(count &- i) { y[i &+ t] = s[t] }
-        }
+        let one = FVec(repeating: 1)
+        LaneRows.map(x, count: count, into: y) { one / (one + expLanes(-$0)) }
     }
 }

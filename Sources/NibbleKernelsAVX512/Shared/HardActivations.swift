@@ -23,30 +23,13 @@ public enum HardActivations {
     @inline(__always)
     public static func hardSigmoid(_ x: UnsafePointer<Float>, count: Int, alpha: Float, beta: Float, into y: UnsafeMutablePointer<Float>) {
         let a = FVec(repeating: alpha), b = FVec(repeating: beta)
-        rows(x, count: count, into: y) { unitClamp(a * $0 + b) }
+        LaneRows.map(x, count: count, into: y) { unitClamp(a * $0 + b) }
     }
 
     /// y[i] = hardSwish(x[i]) for i < count (`y` may be `x`).
     @inline(__always)
     public static func hardSwish(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>) {
         let six = FVec(repeating: 6), half = FVec(repeating: 0.5)
-        rows(x, count: count, into: y) { $0 * unitClamp($0 / six + half) }
-    }
-
-    /// y = f(x) a vector at a time, the last one partial.
-    @inline(__always)
-    static func rows(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, _ f: (FVec) -> FVec) {
-        let lanes = FVec.scalarCount
-        var i = 0
-        while i &+ lanes <= count {
-            UnsafeMutableRawPointer(y + i).storeBytes(of: f(UnsafeRawPointer(x + i).loadUnaligned(as: FVec.self)), as: FVec.self)
-            i &+= lanes
-        }
-        if i < count {
-            var v = FVec()
-            for t in 0..<(count &- i) { v[t] = x[i &+ t] }
-            let r = f(v)
-            for t in 0..<(count &- i) { y[i &+ t] = r[t] }
-        }
+        LaneRows.map(x, count: count, into: y) { $0 * unitClamp($0 / six + half) }
     }
 }

@@ -1,0 +1,1 @@
+../../NibbleKernelsAVX512/Shared/LaneRows.swift
