@@ -57,6 +57,23 @@ final class FP32ConvTests: XCTestCase {
                            strideH: 2, strideW: 2, padTop: 2, padLeft: 2, groups: 3), seed: 8, bias: false, clamp: (0, 6))
     }
 
+    func testDepthwiseChannelBlocks() {
+        // Maps at most half a vector wide run with channels along the lanes (FP32DepthwiseBlocked): a partial last
+        // block (37 = 2·16 + 5 channels), stride 2 from 14×14, dilation 2, uneven padding, two channels, a 1×1 map.
+        check(ConvGeometry(inC: 37, inH: 7, inW: 7, outC: 37, outH: 7, outW: 7, kernelH: 5, kernelW: 5,
+                           padTop: 2, padLeft: 2, groups: 37), seed: 20, bias: true, clamp: (0, 6))
+        check(ConvGeometry(inC: 19, inH: 14, inW: 14, outC: 19, outH: 7, outW: 7, kernelH: 5, kernelW: 5,
+                           strideH: 2, strideW: 2, padTop: 1, padLeft: 2, groups: 19), seed: 21, bias: false,
+              clamp: (-.infinity, .infinity))
+        check(ConvGeometry(inC: 16, inH: 8, inW: 6, outC: 16, outH: 8, outW: 4, kernelH: 3, kernelW: 3,
+                           padTop: 2, padLeft: 1, dilationH: 2, dilationW: 2, groups: 16), seed: 22, bias: true,
+              clamp: (-0.5, 0.75))
+        check(ConvGeometry(inC: 2, inH: 3, inW: 3, outC: 2, outH: 3, outW: 3, kernelH: 3, kernelW: 3,
+                           padTop: 1, padLeft: 1, groups: 2), seed: 23, bias: true, clamp: (0, .infinity))
+        check(ConvGeometry(inC: 24, inH: 1, inW: 1, outC: 24, outH: 1, outW: 1, kernelH: 3, kernelW: 3,
+                           padTop: 1, padLeft: 1, groups: 24), seed: 24, bias: true, clamp: (-.infinity, .infinity))
+    }
+
     func testGroupedAndDepthwiseMultiplier() {
         // groups 3, and a depthwise multiplier of 2 (groups == inC, outC = 2·inC) take the grouped GEMM path.
         check(ConvGeometry(inC: 9, inH: 8, inW: 7, outC: 12, outH: 8, outW: 7, kernelH: 3, kernelW: 3,

@@ -17,12 +17,18 @@ public enum FP32DepthwiseDirect {
 
     /// The padded plane (stride 2: both halves), slack, and the taps' offsets at the end.
     public static func scratchFloatCount(_ g: ConvGeometry) -> Int {
-        paddedHeight(g) &* (paddedWidth(g) &+ 1) &+ 64 &+ g.kernelH &* g.kernelW
+        if FP32DepthwiseBlocked.applies(g) { return FP32DepthwiseBlocked.scratchFloatCount(g) }
+        return paddedHeight(g) &* (paddedWidth(g) &+ 1) &+ 64 &+ g.kernelH &* g.kernelW
     }
 
     public static func run(_ g: ConvGeometry, input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
                            bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
                            scratch: UnsafeMutablePointer<Float>, outputMin: Float, outputMax: Float) {
+        if FP32DepthwiseBlocked.applies(g) {
+            FP32DepthwiseBlocked.run(g, input: input, weights: weights, bias: bias, output: output, scratch: scratch,
+                                     outputMin: outputMin, outputMax: outputMax)
+            return
+        }
         let hp = paddedHeight(g), wp = paddedWidth(g)
         let inH = g.inH, inW = g.inW, outH = g.outH, outW = g.outW
         let kH = g.kernelH, kW = g.kernelW, sh = g.strideH, sw = g.strideW, dh = g.dilationH, dw = g.dilationW
@@ -50,7 +56,7 @@ public enum FP32DepthwiseDirect {
                 let ih = r &- g.padTop
                 let dst = scratch + r &* rowStride
                 if ih < 0 || ih >= inH {
-                    dst.update(repeating: 0, count: rowStride)
+                    zeroRounded(dst, count: rowStride)
                 } else if split {
                     let row = src + ih &* inW
                     @inline(__always) func pair(_ t: Int) {
@@ -69,13 +75,14 @@ public enum FP32DepthwiseDirect {
                     }
                     while t < half { pair(t); t &+= 1 }
                 } else {
-                    // Columns [sLo, sHi) come from the input row, the rest is padding.
-                    dst.update(repeating: 0, count: sLo)
-                    (dst + sLo).update(from: src + (ih &* inW &+ sLo &- g.padLeft), count: sHi &- sLo)
-                    (dst + sHi).update(repeating: 0, count: wp &- sHi)
+                    // Columns [sLo, sHi) come from the input row, the rest is padding; the zeros are stored first and
+                    // the copy overwrites what they stored past sLo.
+                    zeroRounded(dst, count: sLo)
+                    InlineCopy.bytes(src + (ih &* inW &+ sLo &- g.padLeft), to: dst + sLo, count: 4 &* (sHi &- sLo))
+                    zeroRounded(dst + sHi, count: wp &- sHi)
                 }
             }
-            (scratch + hp &* rowStride).update(repeating: 0, count: vw)
+            zeroRounded(scratch + hp &* rowStride, count: vw)
             let w = weights + ch &* kH &* kW
             let b: Float = bias?[ch] ?? 0
             let out = output + ch &* outH &* outW
@@ -90,10 +97,17 @@ public enum FP32DepthwiseDirect {
                     UnsafeMutableRawPointer(out + (oh &* outW &+ ow)).storeBytes(of: y, as: FVec.self)
                 }
                 if outW >= vw {
-                    // A row's vectors two at a time (two independent chains); the last one shifted left to end at
-                    // outW, recomputing a few outputs, instead of a scalar tail.
+                    // A row's vectors four, then two at a time (independent chains hide the multiply-add latency); the
+                    // last one shifted left to end at outW, recomputing a few outputs, instead of a scalar tail.
                     for oh in 0..<outH {
                         var ow = 0
+                        while ow &+ 4 &* vw <= outW {
+                            let y = taps.quad(source(oh, ow), source(oh, ow &+ vw), source(oh, ow &+ 2 &* vw),
+                                              source(oh, ow &+ 3 &* vw))
+                            store(y.0, oh, ow); store(y.1, oh, ow &+ vw)
+                            store(y.2, oh, ow &+ 2 &* vw); store(y.3, oh, ow &+ 3 &* vw)
+                            ow &+= 4 &* vw
+                        }
                         while ow &+ 2 &* vw <= outW {
                             let (y0, y1) = taps.pair(source(oh, ow), source(oh, ow &+ vw))
                             store(y0, oh, ow); store(y1, oh, ow &+ vw)
@@ -116,6 +130,11 @@ public enum FP32DepthwiseDirect {
                         }
                     }
                     var oh = 0
+                    while oh &+ 4 <= outH {
+                        let y = taps.quad(source(oh, 0), source(oh &+ 1, 0), source(oh &+ 2, 0), source(oh &+ 3, 0))
+                        storeRow(y.0, oh); storeRow(y.1, oh &+ 1); storeRow(y.2, oh &+ 2); storeRow(y.3, oh &+ 3)
+                        oh &+= 4
+                    }
                     while oh &+ 2 <= outH {
                         let (y0, y1) = taps.pair(source(oh, 0), source(oh &+ 1, 0))
                         storeRow(y0, oh); storeRow(y1, oh &+ 1)
@@ -141,6 +160,16 @@ public enum FP32DepthwiseDirect {
         }
     }
 
+    /// Zeros over [dst, dst + count) in whole vectors: up to one vector less a float is written past the end, which
+    /// the caller either overwrites afterwards (the next row, the row's copy) or has as slack.
+    @inline(__always) static func zeroRounded(_ dst: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i < count {
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: FVec(), as: FVec.self)
+            i &+= FVec.scalarCount
+        }
+    }
+
     /// Where padded column c + 2·ow lives for output ow: c/2 in the even half or half + (c-1)/2 in the
     /// odd half (stride 2); just c for stride 1.
     @inline(__always) static func column(_ c: Int, split: Bool, half: Int) -> Int {
@@ -160,6 +189,21 @@ struct OrderedTaps {
         var acc = bias
         for t in 0..<count { acc = madd(acc, FVec(repeating: weights[t]), UnsafeRawPointer(p + offset(t)).loadUnaligned(as: FVec.self)) }
         return FP32DepthwiseDirect.clamp(acc, lo, hi)
+    }
+
+    /// Four vectors' chains side by side: one multiply-add each per tap covers the instruction's latency.
+    @inline(__always) func quad(_ p0: UnsafePointer<Float>, _ p1: UnsafePointer<Float>, _ p2: UnsafePointer<Float>,
+                                _ p3: UnsafePointer<Float>) -> (FVec, FVec, FVec, FVec) {
+        var a0 = bias, a1 = bias, a2 = bias, a3 = bias
+        for t in 0..<count {
+            let wv = FVec(repeating: weights[t]), o = offset(t)
+            a0 = madd(a0, wv, UnsafeRawPointer(p0 + o).loadUnaligned(as: FVec.self))
+            a1 = madd(a1, wv, UnsafeRawPointer(p1 + o).loadUnaligned(as: FVec.self))
+            a2 = madd(a2, wv, UnsafeRawPointer(p2 + o).loadUnaligned(as: FVec.self))
+            a3 = madd(a3, wv, UnsafeRawPointer(p3 + o).loadUnaligned(as: FVec.self))
+        }
+        return (FP32DepthwiseDirect.clamp(a0, lo, hi), FP32DepthwiseDirect.clamp(a1, lo, hi),
+                FP32DepthwiseDirect.clamp(a2, lo, hi), FP32DepthwiseDirect.clamp(a3, lo, hi))
     }
 
     /// Two vectors' chains side by side, so neither waits on its own latency alone.

@@ -1,0 +1,1 @@
+../../NibbleKernelsAVX512/Shared/FP32DepthwiseBlocked.swift
