@@ -57,6 +57,29 @@ final class FP32ConvTests: XCTestCase {
                            strideH: 2, strideW: 2, padTop: 2, padLeft: 2, groups: 3), seed: 8, bias: false, clamp: (0, 6))
     }
 
+    func testStridesReadFromPhasePlanes() {
+        // Every stride runs as implicit GEMM over s×s phase planes of the padded input: stride 3 with dilation 2, a
+        // patch embedding (kernel = stride = 4), a 1×1 stride 2 (phases never read), unequal strides, and stride 2
+        // where the map's last rows and columns are not reached.
+        check(ConvGeometry(inC: 5, inH: 17, inW: 19, outC: 11, outH: 5, outW: 6, kernelH: 3, kernelW: 3,
+                           strideH: 3, strideW: 3, padTop: 1, padLeft: 1, dilationH: 2, dilationW: 2),
+              seed: 30, bias: true, clamp: (-.infinity, .infinity))
+        check(ConvGeometry(inC: 3, inH: 32, inW: 32, outC: 20, outH: 8, outW: 8, kernelH: 4, kernelW: 4,
+                           strideH: 4, strideW: 4), seed: 31, bias: true, clamp: (-.infinity, .infinity))
+        check(ConvGeometry(inC: 24, inH: 14, inW: 14, outC: 40, outH: 7, outW: 7, kernelH: 1, kernelW: 1,
+                           strideH: 2, strideW: 2), seed: 32, bias: false, clamp: (0, .infinity))
+        check(ConvGeometry(inC: 7, inH: 12, inW: 21, outC: 9, outH: 10, outW: 7, kernelH: 3, kernelW: 3,
+                           strideH: 1, strideW: 3, padTop: 0, padLeft: 1), seed: 33, bias: true, clamp: (-0.5, 0.5))
+        check(ConvGeometry(inC: 6, inH: 10, inW: 11, outC: 13, outH: 4, outW: 4, kernelH: 3, kernelW: 3,
+                           strideH: 2, strideW: 2), seed: 34, bias: true, clamp: (-.infinity, .infinity))
+        // Wide stride-2 rows, whose two column phases are split 16 inputs at a time, with odd and even padding.
+        check(ConvGeometry(inC: 3, inH: 9, inW: 70, outC: 8, outH: 5, outW: 35, kernelH: 3, kernelW: 3,
+                           strideH: 2, strideW: 2, padTop: 1, padLeft: 1), seed: 35, bias: true, clamp: (0, 6))
+        check(ConvGeometry(inC: 2, inH: 8, inW: 61, outC: 5, outH: 3, outW: 29, kernelH: 4, kernelW: 5,
+                           strideH: 2, strideW: 2, padTop: 0, padLeft: 2), seed: 36, bias: false,
+              clamp: (-.infinity, .infinity))
+    }
+
     func testDepthwiseChannelBlocks() {
         // Maps at most half a vector wide run with channels along the lanes (FP32DepthwiseBlocked): a partial last
         // block (37 = 2·16 + 5 channels), stride 2 from 14×14, dilation 2, uneven padding, two channels, a 1×1 map.

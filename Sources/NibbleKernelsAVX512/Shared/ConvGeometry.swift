@@ -35,4 +35,22 @@ public struct ConvGeometry: Sendable, Equatable {
     @inline(__always) public var isDepthwise: Bool { groups > 1 && groups == inC && groups == outC }
     /// Multiply-accumulates of one run, for GFLOP/s figures (2 flops each).
     public var macCount: Int { outC &* outPixels &* reductionLength }
+
+    /// The real outputs among `count` implicit-GEMM positions from `first`, numbered pos = oh·gridWidth + ow over a
+    /// padded width (positions with ow ≥ outW are computed and dropped): body(j, pixel, n) for each run of n outputs
+    /// at position first + j, output pixel oh·outW + ow.
+    @inline(__always)
+    func forEachOutputRun(first: Int, count: Int, gridWidth: Int, _ body: (_ j: Int, _ pixel: Int, _ n: Int) -> Void) {
+        var j = 0
+        var oh = first / gridWidth
+        var ow = first &- oh &* gridWidth
+        while j < count {
+            let seg = Swift.min(count &- j, gridWidth &- ow)
+            let valid = Swift.min(seg, outW &- ow)
+            if valid > 0 { body(j, oh &* outW &+ ow, valid) }
+            j &+= seg
+            ow = 0
+            oh &+= 1
+        }
+    }
 }

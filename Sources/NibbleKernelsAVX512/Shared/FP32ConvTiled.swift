@@ -1,10 +1,13 @@
 // Shared source (symlinked into every kernel module): a 6 x (2·FVec) register-blocked GEMM
 // C[outC x N] = W[outC x K] · B[K x N] with W used in place (OIHW rows). FVec is one native vector of
 // the module (zmm / ymm / xmm), so the same text gives the AVX-512, AVX2 and SSE2 builds.
-// B is never materialized for stride-1 convolutions ("implicit GEMM"): the input is copied once into a
-// zero-padded buffer and output positions are numbered over the padded width, so for a fixed tap
-// (ci, kh, kw) consecutive positions read consecutive floats; the microkernel reads B through a
-// per-k offset table. Other strides use im2col panels (same microkernel, offsets k·NR).
+// B is never materialized ("implicit GEMM"): the input is copied once into a zero-padded buffer and output
+// positions are numbered over its width, so for a fixed tap (ci, kh, kw) consecutive positions read consecutive
+// floats; each tile's panel is copied from it through a per-k offset table. Stride s is undone by storing the padded
+// input as s×s phase planes (plane (a, b): padded rows a, a+s, … and columns b, b+s, …): output (oh, ow) at tap
+// row r = kh·dH, column c = kw·dW reads plane (r mod s, c mod s) at (oh + r/s, ow + c/s), so strided convs read
+// consecutive floats too (at stride 1 the one plane is the padded input). Phases no tap reads (a 1×1 stride-2
+// conv reads only (0, 0)) are not stored.
 
 /// Dense and grouped fp32 convolution by a register-blocked GEMM.
 public enum FP32ConvTiled {
@@ -13,8 +16,6 @@ public enum FP32ConvTiled {
     /// Columns per tile: two native vectors.
     @inline(__always) public static var tileColumns: Int { 2 &* FVec.scalarCount }
 
-    /// Stride 1 reads B straight from the padded input.
-    @inline(__always) static func isImplicit(_ g: ConvGeometry) -> Bool { g.strideH == 1 && g.strideW == 1 }
     @inline(__always) static func paddedHeight(_ g: ConvGeometry) -> Int {
         (g.outH &- 1) &* g.strideH &+ (g.kernelH &- 1) &* g.dilationH &+ 1
     }
@@ -30,19 +31,39 @@ public enum FP32ConvTiled {
     /// stays in L2 while each 6-row W slice (in L1) sweeps all its tiles.
     public static let columnBlock = 256
 
-    @inline(__always) static func positionCount(_ g: ConvGeometry) -> Int {
-        isImplicit(g) ? (g.outH &- 1) &* paddedWidth(g) &+ g.outW : g.outPixels
+    /// Rows and columns of each phase plane.
+    @inline(__always) static func phaseHeight(_ g: ConvGeometry) -> Int { (paddedHeight(g) &+ g.strideH &- 1) / g.strideH }
+    @inline(__always) static func phaseWidth(_ g: ConvGeometry) -> Int { (paddedWidth(g) &+ g.strideW &- 1) / g.strideW }
+
+    /// Phase rows (or columns) that some tap reads — {t·dilation mod stride} — are stored; `phaseSlot(a)` is a's
+    /// place among them, `phaseSlot(stride)` their count.
+    @inline(__always) static func phaseSlot(_ a: Int, stride: Int, kernel: Int, dilation: Int) -> Int {
+        var slot = 0
+        for phase in 0..<a where isPhaseRead(phase, stride: stride, kernel: kernel, dilation: dilation) { slot &+= 1 }
+        return slot
+    }
+    @inline(__always) static func isPhaseRead(_ a: Int, stride: Int, kernel: Int, dilation: Int) -> Bool {
+        for t in 0..<kernel where (t &* dilation) % stride == a { return true }
+        return false
+    }
+    /// Stored phase planes per input channel.
+    @inline(__always) static func phasePlanes(_ g: ConvGeometry) -> Int {
+        phaseSlot(g.strideH, stride: g.strideH, kernel: g.kernelH, dilation: g.dilationH)
+            &* phaseSlot(g.strideW, stride: g.strideW, kernel: g.kernelW, dilation: g.dilationW)
     }
 
+    /// Positions numbered over the phase width: pos = oh·wq + ow (ow ≥ outW are computed and dropped).
+    @inline(__always) static func positionCount(_ g: ConvGeometry) -> Int { (g.outH &- 1) &* phaseWidth(g) &+ g.outW }
+
     /// Float offsets of the scratch parts: k offsets (Int, 2 floats each), C block (tiles x outC/groups x NR),
-    /// packed panels (tiles x K x NR), padded input (stride 1 only).
+    /// packed panels (tiles x K x NR), the padded input's phase planes.
     @inline(__always) static func layout(_ g: ConvGeometry) -> (c: Int, panel: Int, padded: Int, total: Int) {
         let nr = tileColumns
         let blockCols = (Swift.min(columnBlock, positionCount(g)) &+ nr &- 1) / nr &* nr
         let offsets = ((g.reductionLength &* 2) &+ 15) & ~15
         let c = (g.outCPerGroup &* blockCols &+ 15) & ~15
         let panel = (g.reductionLength &* blockCols &+ 15) & ~15
-        let padded = isImplicit(g) ? g.inCPerGroup &* paddedHeight(g) &* paddedWidth(g) &+ 2 &* nr : 0
+        let padded = g.inCPerGroup &* phasePlanes(g) &* phaseHeight(g) &* phaseWidth(g) &+ 2 &* nr
         return (offsets, offsets &+ c, offsets &+ c &+ panel, offsets &+ c &+ panel &+ padded)
     }
 
@@ -69,38 +90,38 @@ public enum FP32ConvTiled {
         let ocg = g.outCPerGroup, icg = g.inCPerGroup
         let nr = tileColumns, mr = tileRows, kcMax = reductionBlock
         let inPlane = g.inH &* g.inW
-        let implicit = isImplicit(g)
-        let hp = paddedHeight(g), wp = paddedWidth(g)
-        if implicit {
-            // Float offset of tap k = (ci, kh, kw) inside the padded input.
-            var kIndex = 0
-            for ci in 0..<icg {
-                for kh in 0..<g.kernelH {
-                    for kw in 0..<g.kernelW {
-                        offsets[kIndex] = (ci &* hp &+ kh &* g.dilationH) &* wp &+ kw &* g.dilationW
-                        kIndex &+= 1
-                    }
+        let sh = g.strideH, sw = g.strideW
+        let hq = phaseHeight(g), wq = phaseWidth(g)
+        let rowPhases = phaseSlot(sh, stride: sh, kernel: g.kernelH, dilation: g.dilationH)
+        let columnPhases = phaseSlot(sw, stride: sw, kernel: g.kernelW, dilation: g.dilationW)
+        // Float offset of tap k = (ci, kh, kw) inside the phase planes.
+        var kIndex = 0
+        for ci in 0..<icg {
+            for kh in 0..<g.kernelH {
+                let r = kh &* g.dilationH
+                let rowSlot = phaseSlot(r % sh, stride: sh, kernel: g.kernelH, dilation: g.dilationH)
+                for kw in 0..<g.kernelW {
+                    let c = kw &* g.dilationW
+                    let columnSlot = phaseSlot(c % sw, stride: sw, kernel: g.kernelW, dilation: g.dilationW)
+                    let plane = (ci &* rowPhases &+ rowSlot) &* columnPhases &+ columnSlot
+                    offsets[kIndex] = (plane &* hq &+ r / sh) &* wq &+ c / sw
+                    kIndex &+= 1
                 }
             }
         }
-        // Positions: padded-grid numbering (pos = oh·wp + ow) or plain output columns.
         let positions = positionCount(g)
         for grp in 0..<g.groups {
             let wG = weights + grp &* ocg &* k
             let inG = input + grp &* icg &* inPlane
-            if implicit { padInput(g, input: inG, hp: hp, wp: wp, into: padded) }
+            padInput(g, input: inG, hq: hq, wq: wq, into: padded)
             var n0 = 0
             while n0 < positions {
                 let nc = Swift.min(columnBlock, positions &- n0)
                 let tiles = (nc &+ nr &- 1) / nr
                 for t in 0..<tiles {
                     let p0 = n0 &+ t &* nr
-                    let dst = panel + t &* k &* nr
-                    if implicit {
-                        copyPanel(from: UnsafePointer(padded + p0), offsets: UnsafePointer(offsets), k: k, into: dst)
-                    } else {
-                        packPanel(g, input: inG, firstColumn: p0, columns: Swift.min(nr, positions &- p0), panel: dst)
-                    }
+                    copyPanel(from: UnsafePointer(padded + p0), offsets: UnsafePointer(offsets), k: k,
+                              into: panel + t &* k &* nr)
                 }
                 var k0 = 0
                 while k0 < k {
@@ -127,29 +148,12 @@ public enum FP32ConvTiled {
                 for t in 0..<tiles {
                     let p0 = n0 &+ t &* nr
                     let cols = Swift.min(nr, positions &- p0)
-                    for r in 0..<ocg {
-                        let o = grp &* ocg &+ r
-                        let b: Float = bias?[o] ?? 0
-                        let src = UnsafePointer(cBuf) + (t &* ocg &+ r) &* nr
-                        let outRow = output + o &* n
-                        if implicit {
-                            // Scatter the padded-grid positions that are real outputs (ow < outW).
-                            var j = 0
-                            var oh = p0 / wp
-                            var ow = p0 &- oh &* wp
-                            while j < cols {
-                                let seg = Swift.min(cols &- j, wp &- ow)
-                                let valid = Swift.min(seg, g.outW &- ow)
-                                if valid > 0 {
-                                    epilogue(src + j, outRow + (oh &* g.outW &+ ow), count: valid, bias: b,
-                                             lo: outputMin, hi: outputMax)
-                                }
-                                j &+= seg
-                                ow = 0
-                                oh &+= 1
-                            }
-                        } else {
-                            epilogue(src, outRow + p0, count: cols, bias: b, lo: outputMin, hi: outputMax)
+                    // The tile's runs of real outputs, each for every channel row (the runs found once per tile).
+                    g.forEachOutputRun(first: p0, count: cols, gridWidth: wq) { j, pixel, count in
+                        for r in 0..<ocg {
+                            let o = grp &* ocg &+ r
+                            epilogue(UnsafePointer(cBuf) + ((t &* ocg &+ r) &* nr &+ j), output + (o &* n &+ pixel),
+                                     count: count, bias: bias?[o] ?? 0, lo: outputMin, hi: outputMax)
                         }
                     }
                 }
@@ -177,82 +181,82 @@ public enum FP32ConvTiled {
     @inline(__always)
     static func epilogue(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count: Int, bias: Float,
                          lo: Float, hi: Float) {
-        for j in 0..<count { dst[j] = Swift.max(Swift.min(src[j] + bias, hi), lo) }
+        let vw = FVec.scalarCount
+        let b = FVec(repeating: bias), lov = FVec(repeating: lo), hiv = FVec(repeating: hi)
+        var j = 0
+        while j &+ vw <= count {
+            let v = UnsafeRawPointer(src + j).loadUnaligned(as: FVec.self) + b
+            UnsafeMutableRawPointer(dst + j).storeBytes(of: clampLanes(v, lo: lov, hi: hiv), as: FVec.self)
+            j &+= vw
+        }
+        while j < count { dst[j] = Swift.max(Swift.min(src[j] + bias, hi), lo); j &+= 1 }
     }
 
-    /// padded[ci][r][s] = input[ci][r - padTop][s - padLeft], 0 outside; 2·NR zero floats of slack
-    /// after it because the last tile reads up to NR positions past the last real output.
-    static func padInput(_ g: ConvGeometry, input: UnsafePointer<Float>, hp: Int, wp: Int,
+    /// Phase plane (a, b) of channel ci, row i, column j = padded[ci][i·sH + a][j·sW + b], where
+    /// padded[ci][r][c] = input[ci][r − padTop][c − padLeft] and 0 outside, for the phases some tap reads, in
+    /// (ci, a, b) order; 2·NR zero floats of slack after the planes because the last tile reads up to NR positions
+    /// past the last real output.
+    static func padInput(_ g: ConvGeometry, input: UnsafePointer<Float>, hq: Int, wq: Int,
                          into dst: UnsafeMutablePointer<Float>) {
-        let inH = g.inH, inW = g.inW
-        // Columns [sLo, sHi) of a padded row come from the input.
-        let sLo = Swift.min(Swift.max(g.padLeft, 0), wp)
-        let sHi = Swift.max(sLo, Swift.min(wp, g.padLeft &+ inW))
-        for ci in 0..<g.inCPerGroup {
-            let plane = input + ci &* inH &* inW
-            for r in 0..<hp {
-                let d = dst + (ci &* hp &+ r) &* wp
-                let ih = r &- g.padTop
-                if ih < 0 || ih >= inH {
-                    d.update(repeating: 0, count: wp)
-                } else {
-                    d.update(repeating: 0, count: sLo)
-                    (d + sLo).update(from: plane + (ih &* inW &+ sLo &- g.padLeft), count: sHi &- sLo)
-                    (d + sHi).update(repeating: 0, count: wp &- sHi)
-                }
-            }
+        let inH = g.inH, inW = g.inW, sh = g.strideH, sw = g.strideW
+        let columnPhases = phaseSlot(sw, stride: sw, kernel: g.kernelW, dilation: g.dilationW)
+        let planeSize = hq &* wq
+        // Columns [jLo(b), jHi(b)) of column phase b come from the input: 0 ≤ j·sW + b − padLeft < inW.
+        @inline(__always) func columns(_ b: Int) -> (Int, Int) {
+            let first = b &- g.padLeft
+            let jLo = Swift.min(wq, first >= 0 ? 0 : (sw &- 1 &- first) / sw)
+            return (jLo, Swift.max(jLo, Swift.min(wq, inW &- first <= 0 ? 0 : (inW &- 1 &- first) / sw &+ 1)))
         }
-        (dst + g.inCPerGroup &* hp &* wp).update(repeating: 0, count: 2 &* tileColumns)
-    }
-
-    /// im2col of output columns [firstColumn, firstColumn+columns) into panel[k * NR + j];
-    /// columns past `columns` are zero so the microkernel always runs full width.
-    static func packPanel(_ g: ConvGeometry, input: UnsafePointer<Float>, firstColumn: Int, columns: Int,
-                          panel: UnsafeMutablePointer<Float>) {
-        let nr = tileColumns
-        let inH = g.inH, inW = g.inW, outW = g.outW
-        let sh = g.strideH, sw = g.strideW, dh = g.dilationH, dw = g.dilationW
-        let kH = g.kernelH, kW = g.kernelW
-        let firstOH = firstColumn / outW
-        let firstOW = firstColumn &- firstOH &* outW
-        var kIndex = 0
+        var rowPlanes = dst  // the first plane of the current (ci, a)
         for ci in 0..<g.inCPerGroup {
             let plane = input + ci &* inH &* inW
-            for kh in 0..<kH {
-                for kw in 0..<kW {
-                    let dst = panel + kIndex &* nr
-                    kIndex &+= 1
-                    var j = 0
-                    var oh = firstOH
-                    var ow = firstOW
-                    while j < columns {
-                        let seg = Swift.min(columns &- j, outW &- ow)
-                        let ih = oh &* sh &- g.padTop &+ kh &* dh
-                        let d = dst + j
-                        if ih < 0 || ih >= inH {
-                            for t in 0..<seg { d[t] = 0 }
-                        } else {
-                            let row = plane + ih &* inW
-                            let iw0 = ow &* sw &- g.padLeft &+ kw &* dw
-                            // Valid t: 0 <= iw0 + t*sw < inW.
-                            var tLo = iw0 >= 0 ? 0 : (sw &- 1 &- iw0) / sw
-                            if tLo > seg { tLo = seg }
-                            var tHi = iw0 > inW &- 1 ? 0 : (inW &- 1 &- iw0) / sw &+ 1
-                            if tHi > seg { tHi = seg }
-                            if tHi < tLo { tHi = tLo }
-                            var t = 0
-                            while t < tLo { d[t] = 0; t &+= 1 }
-                            while t < tHi { d[t] = row[iw0 &+ t &* sw]; t &+= 1 }
-                            while t < seg { d[t] = 0; t &+= 1 }
-                        }
-                        j &+= seg
-                        ow = 0
-                        oh &+= 1
+            for a in 0..<sh where isPhaseRead(a, stride: sh, kernel: g.kernelH, dilation: g.dilationH) {
+                for i in 0..<hq {
+                    let ih = i &* sh &+ a &- g.padTop
+                    let rowStart = rowPlanes + i &* wq
+                    if ih < 0 || ih >= inH {
+                        for slot in 0..<columnPhases { (rowStart + slot &* planeSize).update(repeating: 0, count: wq) }
+                        continue
                     }
-                    while j < nr { dst[j] = 0; j &+= 1 }
+                    let inputRow = plane + ih &* inW
+                    var slot = 0
+                    // Columns [splitStart, splitEnd) of both phases of a stride-2 row come from one pass: 16 inputs,
+                    // even lanes to phase 0, odd lanes to phase 1 (as FP32DepthwiseDirect splits its rows).
+                    var splitStart = 0, splitEnd = 0
+                    if sw == 2 && columnPhases == 2 {
+                        let (lo0, hi0) = columns(0), (lo1, hi1) = columns(1)
+                        splitStart = Swift.max(lo0, lo1)
+                        splitEnd = splitStart
+                        let even = UnsafeMutableRawPointer(rowStart), odd = UnsafeMutableRawPointer(rowStart + planeSize)
+                        while splitEnd &+ 8 <= Swift.min(hi0, hi1) {
+                            let at = inputRow + (2 &* splitEnd &- g.padLeft)
+                            let v = UnsafeRawPointer(at).loadUnaligned(as: SIMD16<Float>.self)
+                            even.storeBytes(of: v.evenHalf, toByteOffset: 4 &* splitEnd, as: SIMD8<Float>.self)
+                            odd.storeBytes(of: v.oddHalf, toByteOffset: 4 &* splitEnd, as: SIMD8<Float>.self)
+                            splitEnd &+= 8
+                        }
+                    }
+                    for b in 0..<sw where isPhaseRead(b, stride: sw, kernel: g.kernelW, dilation: g.dilationW) {
+                        let d = rowStart + slot &* planeSize
+                        slot &+= 1
+                        let (jLo, jHi) = columns(b)
+                        let base = b &- g.padLeft  // input column of phase column j is base + j·sW
+                        d.update(repeating: 0, count: jLo)
+                        if sw == 1 {
+                            (d + jLo).update(from: inputRow + (base &+ jLo), count: jHi &- jLo)
+                        } else {
+                            var j = jLo
+                            while j < Swift.min(jHi, splitStart) { d[j] = inputRow[base &+ j &* sw]; j &+= 1 }
+                            j = Swift.max(j, splitEnd)
+                            while j < jHi { d[j] = inputRow[base &+ j &* sw]; j &+= 1 }
+                        }
+                        (d + jHi).update(repeating: 0, count: wq &- jHi)
+                    }
                 }
+                rowPlanes += columnPhases &* planeSize
             }
         }
+        rowPlanes.update(repeating: 0, count: 2 &* tileColumns)
     }
 
     /// 6 rows x 2 vectors of C accumulate in registers while k steps of the packed panel stream.

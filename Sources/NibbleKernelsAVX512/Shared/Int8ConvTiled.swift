@@ -144,18 +144,9 @@ public enum Int8ConvTiled {
                             // Scatter the padded-grid positions that are real outputs (ow < outW); with no columns of
                             // padding (1x1 convs) the grid is the output itself, taken below in one call instead of a
                             // row at a time (late rows of 12 or 6 values are mostly scalar tail).
-                            var j = 0
-                            var oh = p0 / wp
-                            var ow = p0 &- oh &* wp
-                            while j < cols {
-                                let seg = Swift.min(cols &- j, wp &- ow)
-                                let valid = Swift.min(seg, g.outW &- ow)
-                                Int8Quantization.dequantize(src + j, minus: zpSum, count: valid, scale: scale, bias: b,
-                                                            outputMin: outputMin, outputMax: outputMax,
-                                                            into: outRow + (oh &* g.outW &+ ow))
-                                j &+= seg
-                                ow = 0
-                                oh &+= 1
+                            g.forEachOutputRun(first: p0, count: cols, gridWidth: wp) { j, pixel, count in
+                                Int8Quantization.dequantize(src + j, minus: zpSum, count: count, scale: scale, bias: b,
+                                                            outputMin: outputMin, outputMax: outputMax, into: outRow + pixel)
                             }
                         } else {
                             Int8Quantization.dequantize(src, minus: zpSum, count: cols, scale: scale, bias: b,
