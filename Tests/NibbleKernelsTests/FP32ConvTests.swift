@@ -80,6 +80,17 @@ final class FP32ConvTests: XCTestCase {
               clamp: (-.infinity, .infinity))
     }
 
+    func testUnpaddedConvsReadTheInputInPlace() {
+        // Stride 1 without padding reads panels from the input itself: a 1×1 whose last tile is partial (63
+        // positions), a valid 3×3 that leaves the input's last rows unread (outH 5 of 7), a 5×5 over a wide map.
+        check(ConvGeometry(inC: 21, inH: 7, inW: 9, outC: 10, outH: 7, outW: 9, kernelH: 1, kernelW: 1),
+              seed: 40, bias: true, clamp: (-.infinity, .infinity))
+        check(ConvGeometry(inC: 6, inH: 9, inW: 11, outC: 7, outH: 5, outW: 9, kernelH: 3, kernelW: 3),
+              seed: 41, bias: true, clamp: (0, .infinity))
+        check(ConvGeometry(inC: 3, inH: 8, inW: 40, outC: 5, outH: 4, outW: 36, kernelH: 5, kernelW: 5),
+              seed: 42, bias: false, clamp: (-1, 1))
+    }
+
     func testDepthwiseChannelBlocks() {
         // Maps at most half a vector wide run with channels along the lanes (FP32DepthwiseBlocked): a partial last
         // block (37 = 2·16 + 5 channels), stride 2 from 14×14, dilation 2, uneven padding, two channels, a 1×1 map.
