@@ -2,8 +2,8 @@
 // MobileNet's 7×7 … 3×3 stages at 16 lanes): a row per vector leaves most lanes idle (7 of 16 at 7×7) and each
 // channel pays its own padding and chain set-up. Here a vector holds one position of a block of channels instead,
 // as ONNX Runtime's NCHWc kernels and XNNPACK's channel-tiled depthwise do: the block's input is transposed once
-// into a zero-padded [row][column][lane] grid, every tap is one full-width multiply-add, and the outputs are
-// transposed back.
+// into a zero-padded [row][column][lane] grid, every tap is one full-width multiply-add, and each output vector is
+// stored lane by lane into its channels' planes.
 
 /// Depthwise fp32 convolution with channels along the lanes, for maps at most half a vector wide.
 enum FP32DepthwiseBlocked {
@@ -11,10 +11,12 @@ enum FP32DepthwiseBlocked {
     /// row path took 0.057 ms for 288 channels (3×3), this one 0.076–0.092 (the transposes), at 7×7 0.071 against 0.051.
     @inline(__always) static func applies(_ g: ConvGeometry) -> Bool { g.outW &* 2 <= FVec.scalarCount }
 
-    /// Scratch floats: the padded grid, each tap's weight vector, the bias vector and the output block.
+    /// Scratch floats: the padded grid, each tap's weight vector, the bias vector, then each output position's and
+    /// each tap's offset in the grid (Int32), and one vector on its way to the output.
     static func scratchFloatCount(_ g: ConvGeometry) -> Int {
         let hp = FP32DepthwiseDirect.paddedHeight(g), wp = FP32DepthwiseDirect.paddedWidth(g)
-        return (hp &* wp &+ g.kernelH &* g.kernelW &+ 1 &+ g.outH &* g.outW) &* FVec.scalarCount
+        let taps = g.kernelH &* g.kernelW
+        return (hp &* wp &+ taps &+ 2) &* FVec.scalarCount &+ g.outH &* g.outW &+ taps
     }
 
     static func run(_ g: ConvGeometry, input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
@@ -28,7 +30,22 @@ enum FP32DepthwiseBlocked {
         let grid = scratch
         let tapWeights = grid + hp &* wp &* vw
         let biasVector = tapWeights + taps &* vw
-        let block = biasVector + vw
+        // Byte offsets in the grid: output position q's first tap, and tap t from it.
+        let origins = UnsafeMutableRawPointer(biasVector + vw).assumingMemoryBound(to: Int32.self)
+        let tapOffsets = origins + outPlane
+        let lanesOut = UnsafeMutableRawPointer(tapOffsets + taps).assumingMemoryBound(to: Float.self)
+        for oh in 0..<outH {
+            for ow in 0..<outW {
+                let cell = oh &* g.strideH &* wp &+ ow &* g.strideW
+                origins[oh &* outW &+ ow] = Int32(truncatingIfNeeded: cell &* vw &* 4)
+            }
+        }
+        for kh in 0..<kH {
+            for kw in 0..<kW {
+                let cell = kh &* g.dilationH &* wp &+ kw &* g.dilationW
+                tapOffsets[kh &* kW &+ kw] = Int32(truncatingIfNeeded: cell &* vw &* 4)
+            }
+        }
         let lo = FVec(repeating: outputMin), hi = FVec(repeating: outputMax)
         // Input rows and columns that land inside the grid (the rest of it is padding).
         let ihLo = Swift.max(0, -g.padTop), ihHi = Swift.min(inH, hp &- g.padTop)
@@ -65,46 +82,40 @@ enum FP32DepthwiseBlocked {
             @inline(__always) func tapWeight(_ t: Int) -> FVec {
                 UnsafeRawPointer(tapWeights + t &* vw).loadUnaligned(as: FVec.self)
             }
-            @inline(__always) func gridVector(_ r: Int, _ c: Int) -> FVec {
-                UnsafeRawPointer(grid + (r &* wp &+ c) &* vw).loadUnaligned(as: FVec.self)
+            @inline(__always) func tap(_ origin: Int, _ t: Int) -> FVec {
+                UnsafeRawPointer(grid).loadUnaligned(fromByteOffset: origin &+ Int(tapOffsets[t]), as: FVec.self)
             }
-            @inline(__always) func clamp(_ v: FVec) -> FVec { FP32DepthwiseDirect.clamp(v, lo, hi) }
-            @inline(__always) func put(_ v: FVec, _ p: Int) {
-                UnsafeMutableRawPointer(block + p &* vw).storeBytes(of: clamp(v), as: FVec.self)
-            }
-            /// The grid row and column of output position q's first tap.
-            @inline(__always) func origin(_ q: Int) -> (Int, Int) {
-                let oh = q / outW
-                return (oh &* g.strideH, (q &- oh &* outW) &* g.strideW)
+            /// Lane l of y is channel c0 + l at output position q: stored lane by lane (a [position][lane] block
+            /// transposed afterwards had become vgather loops, a fifth of the kernel).
+            /// The vector goes through memory first: lanes taken from the register after the clamp's blends became
+            /// mask shifts per lane, half of the kernel.
+            @inline(__always) func store(_ y: FVec, _ q: Int) {
+                UnsafeMutableRawPointer(lanesOut).storeBytes(of: FP32DepthwiseDirect.clamp(y, lo, hi), as: FVec.self)
+                let at = output + (c0 &* outPlane &+ q)
+                if lanes == vw {
+                    for l in 0..<vw { at[l &* outPlane] = lanesOut[l] }
+                } else {
+                    for l in 0..<lanes { at[l &* outPlane] = lanesOut[l] }
+                }
             }
             // Each output is the bias, then acc + w·x tap after tap in (kh, kw) order — the reference's operations,
             // padding taps adding w·0 — four positions side by side so the multiply-add latency is covered.
             var p = 0
             while p < outPlane {
-                let n = Swift.min(4, outPlane &- p)
-                var r = (0, 0, 0, 0), c = (0, 0, 0, 0)
+                // Positions past the plane repeat its last one: computed and stored again, the same value.
                 let p1 = Swift.min(p &+ 1, outPlane &- 1), p2 = Swift.min(p &+ 2, outPlane &- 1)
                 let p3 = Swift.min(p &+ 3, outPlane &- 1)
-                (r.0, c.0) = origin(p); (r.1, c.1) = origin(p1); (r.2, c.2) = origin(p2); (r.3, c.3) = origin(p3)
+                let o0 = Int(origins[p]), o1 = Int(origins[p1]), o2 = Int(origins[p2]), o3 = Int(origins[p3])
                 var a0 = b, a1 = b, a2 = b, a3 = b
-                for kh in 0..<kH {
-                    let dr = kh &* g.dilationH
-                    for kw in 0..<kW {
-                        let dc = kw &* g.dilationW
-                        let w = tapWeight(kh &* kW &+ kw)
-                        a0 = madd(a0, w, gridVector(r.0 &+ dr, c.0 &+ dc))
-                        a1 = madd(a1, w, gridVector(r.1 &+ dr, c.1 &+ dc))
-                        a2 = madd(a2, w, gridVector(r.2 &+ dr, c.2 &+ dc))
-                        a3 = madd(a3, w, gridVector(r.3 &+ dr, c.3 &+ dc))
-                    }
+                for t in 0..<taps {
+                    let w = tapWeight(t)
+                    a0 = madd(a0, w, tap(o0, t))
+                    a1 = madd(a1, w, tap(o1, t))
+                    a2 = madd(a2, w, tap(o2, t))
+                    a3 = madd(a3, w, tap(o3, t))
                 }
-                // Positions past the plane repeat its last one: computed, stored in place of it, the same value.
-                put(a3, p3); put(a2, p2); put(a1, p1); put(a0, p)
-                p &+= n
-            }
-            for l in 0..<lanes {
-                let plane = output + (c0 &+ l) &* outPlane
-                for q in 0..<outPlane { plane[q] = block[q &* vw &+ l] }
+                store(a0, p); store(a1, p1); store(a2, p2); store(a3, p3)
+                p &+= 4
             }
             c0 &+= vw
         }
