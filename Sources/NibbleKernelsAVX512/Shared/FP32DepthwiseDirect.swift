@@ -64,16 +64,27 @@ public enum FP32DepthwiseDirect {
                         dst[t] = (iwE >= 0 && iwE < inW) ? row[iwE] : 0
                         dst[half &+ t] = (iwO >= 0 && iwO < inW) ? row[iwO] : 0
                     }
-                    // Columns whose sixteen inputs all lie in the row split with one shuffle for each half.
-                    var t = 0
-                    while t < half && 2 &* t < g.padLeft { pair(t); t &+= 1 }
-                    while t &+ 8 <= half && 2 &* t &- g.padLeft &+ 16 <= inW {
-                        let v = UnsafeRawPointer(row + (2 &* t &- g.padLeft)).loadUnaligned(as: SIMD16<Float>.self)
+                    @inline(__always) func split(_ v: SIMD16<Float>, at t: Int) {
                         UnsafeMutableRawPointer(dst + t).storeBytes(of: v.evenHalf, as: SIMD8<Float>.self)
                         UnsafeMutableRawPointer(dst + (half &+ t)).storeBytes(of: v.oddHalf, as: SIMD8<Float>.self)
+                    }
+                    // The last 8 columns from their 16 inputs, zero past the row's ends (the column-by-column tail
+                    // had become masked vgathers, a sixth of a stride-2 conv); earlier columns may overlap them.
+                    let tailStart = half >= 8 ? half &- 8 : half
+                    if half >= 8 {
+                        var v = SIMD16<Float>()
+                        let first = 2 &* tailStart &- g.padLeft
+                        for i in 0..<16 where first &+ i >= 0 && first &+ i < inW { v[i] = row[first &+ i] }
+                        split(v, at: tailStart)
+                    }
+                    // Columns whose sixteen inputs all lie in the row split with one shuffle for each half.
+                    var t = 0
+                    while t < tailStart && 2 &* t < g.padLeft { pair(t); t &+= 1 }
+                    while t &+ 8 <= half && 2 &* t &- g.padLeft &+ 16 <= inW {
+                        split(UnsafeRawPointer(row + (2 &* t &- g.padLeft)).loadUnaligned(as: SIMD16<Float>.self), at: t)
                         t &+= 8
                     }
-                    while t < half { pair(t); t &+= 1 }
+                    while t < tailStart { pair(t); t &+= 1 }
                 } else {
                     // Columns [sLo, sHi) come from the input row, the rest is padding; the zeros are stored first and
                     // the copy overwrites what they stored past sLo.
