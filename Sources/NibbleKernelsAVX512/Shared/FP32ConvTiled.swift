@@ -1,8 +1,8 @@
 // Shared source (symlinked into every kernel module): a 6 x (2·FVec) register-blocked GEMM
 // C[outC x N] = W[outC x K] · B[K x N] with W used in place (OIHW rows). FVec is one native vector of
 // the module (zmm / ymm / xmm), so the same text gives the AVX-512, AVX2 and SSE2 builds.
-// B is never materialized ("implicit GEMM"): the input is copied once into a zero-padded buffer and output
-// positions are numbered over its width, so for a fixed tap (ci, kh, kw) consecutive positions read consecutive
+// B is never materialized ("implicit GEMM"): the input is copied once into a zero-padded buffer (or, at stride 1
+// without padding, read where it is) and output positions are numbered over its width, so for a fixed tap (ci, kh, kw) consecutive positions read consecutive
 // floats; each tile's panel is copied from it through a per-k offset table. Stride s is undone by storing the padded
 // input as s×s phase planes (plane (a, b): padded rows a, a+s, … and columns b, b+s, …): output (oh, ow) at tap
 // row r = kh·dH, column c = kw·dW reads plane (r mod s, c mod s) at (oh + r/s, ow + c/s), so strided convs read

@@ -7,9 +7,13 @@
 
 /// Depthwise fp32 convolution with channels along the lanes, for maps at most half a vector wide.
 enum FP32DepthwiseBlocked {
-    /// Rows of at most half a vector. Wider ones fill enough lanes along the row (`FP32DepthwiseDirect`): at 14×14 the
-    /// row path took 0.057 ms for 288 channels (3×3), this one 0.076–0.092 (the transposes), at 7×7 0.071 against 0.051.
-    @inline(__always) static func applies(_ g: ConvGeometry) -> Bool { g.outW &* 2 <= FVec.scalarCount }
+    /// Rows of at most half a vector. Wider ones fill enough lanes along the row (`FP32DepthwiseDirect`): at 14×14
+    /// the row path stayed faster (576 channels 3×3: 0.108 ms, this one 0.150: the transposes), at 7×7 this one wins
+    /// (960 channels: 0.069 against 0.086). Grid offsets are Int32 bytes, so the grid stays well below 2 GiB.
+    @inline(__always) static func applies(_ g: ConvGeometry) -> Bool {
+        g.outW &* 2 <= FVec.scalarCount
+            && FP32DepthwiseDirect.paddedHeight(g) &* FP32DepthwiseDirect.paddedWidth(g) < 1 << 24
+    }
 
     /// Scratch floats: the padded grid, each tap's weight vector, the bias vector, then each output position's and
     /// each tap's offset in the grid (Int32), and one vector on its way to the output.
