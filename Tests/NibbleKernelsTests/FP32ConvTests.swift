@@ -108,6 +108,30 @@ final class FP32ConvTests: XCTestCase {
                            padTop: 1, padLeft: 1, groups: 24), seed: 24, bias: true, clamp: (-.infinity, .infinity))
     }
 
+    func testDepthwiseClampKeepsTheReferencesSignOfZero() {
+        // Zero inputs, biases of −0 and negative weights make every sum −0: the reference's
+        // Swift.max(Swift.min(−0, 6), +0) is +0, and every kernel must store those bits (row kernel and channel blocks).
+        for (h, w) in [(5, 40), (7, 7)] {
+            let g = ConvGeometry(inC: 19, inH: h, inW: w, outC: 19, outH: h, outW: w, kernelH: 3, kernelW: 3,
+                                 padTop: 1, padLeft: 1, groups: 19)
+            let input = AlignedBuffer<Float>(count: g.inC * h * w, fill: 0)
+            let weights = AlignedBuffer<Float>(count: g.outC * 9, fill: -0.5)
+            let bias = AlignedBuffer<Float>(count: g.outC, fill: -0.0)
+            let n = g.outC * h * w
+            let expected = AlignedBuffer<Float>(count: n, fill: .nan)
+            FP32ConvReference.run(g, input: input.pointer, weights: weights.pointer, bias: bias.pointer,
+                                  output: expected.pointer, outputMin: 0, outputMax: 6)
+            let scratch = AlignedBuffer<Float>(count: FP32Conv.scratchFloatCount(g), fill: .nan)
+            for isa in KernelISA.supported {
+                let out = AlignedBuffer<Float>(count: n, fill: .nan)
+                FP32Conv.run(g, input: input.pointer, weights: weights.pointer, bias: bias.pointer, output: out.pointer,
+                             scratch: scratch.pointer, outputMin: 0, outputMax: 6, isa: isa)
+                let differing = (0..<n).filter { out.pointer[$0].bitPattern != expected.pointer[$0].bitPattern }.count
+                XCTAssertEqual(differing, 0, "\(isa.name) \(h)×\(w)")
+            }
+        }
+    }
+
     func testGroupedAndDepthwiseMultiplier() {
         // groups 3, and a depthwise multiplier of 2 (groups == inC, outC = 2·inC) take the grouped GEMM path.
         check(ConvGeometry(inC: 9, inH: 8, inW: 7, outC: 12, outH: 8, outW: 7, kernelH: 3, kernelW: 3,

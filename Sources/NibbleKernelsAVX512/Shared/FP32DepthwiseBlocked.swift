@@ -59,7 +59,7 @@ enum FP32DepthwiseBlocked {
             let lanes = Swift.min(vw, g.outC &- c0)
             // Zeros for the padding and for lanes past the last channel, then the block's inputs a grid vector at a
             // time (lane l from channel c0 + l): written lane by lane, LLVM made the loop a scatter, slower than this.
-            FP32DepthwiseDirect.zeroRounded(grid, count: hp &* wp &* vw)
+            InlineCopy.zeroVectors(grid, count: hp &* wp &* vw)
             let first = input + c0 &* inPlane
             var ih = ihLo
             while ih < ihHi {
@@ -94,7 +94,7 @@ enum FP32DepthwiseBlocked {
             /// The vector goes through memory first: lanes taken from the register after the clamp's blends became
             /// mask shifts per lane, half of the kernel.
             @inline(__always) func store(_ y: FVec, _ q: Int) {
-                UnsafeMutableRawPointer(lanesOut).storeBytes(of: FP32DepthwiseDirect.clamp(y, lo, hi), as: FVec.self)
+                UnsafeMutableRawPointer(lanesOut).storeBytes(of: clampLanes(y, lo: lo, hi: hi), as: FVec.self)
                 let at = output + (c0 &* outPlane &+ q)
                 if lanes == vw {
                     for l in 0..<vw { at[l &* outPlane] = lanesOut[l] }

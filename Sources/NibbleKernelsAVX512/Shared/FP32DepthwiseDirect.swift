@@ -11,10 +11,6 @@ public enum FP32DepthwiseDirect {
         (g.outW &- 1) &* g.strideW &+ (g.kernelW &- 1) &* g.dilationW &+ 1
     }
 
-    @inline(__always) static func clamp(_ v: FVec, _ lo: FVec, _ hi: FVec) -> FVec {
-        v.replacing(with: hi, where: v .> hi).replacing(with: lo, where: v .< lo)
-    }
-
     /// The padded plane (stride 2: both halves), slack, and the taps' offsets at the end.
     public static func scratchFloatCount(_ g: ConvGeometry) -> Int {
         if FP32DepthwiseBlocked.applies(g) { return FP32DepthwiseBlocked.scratchFloatCount(g) }
@@ -56,7 +52,7 @@ public enum FP32DepthwiseDirect {
                 let ih = r &- g.padTop
                 let dst = scratch + r &* rowStride
                 if ih < 0 || ih >= inH {
-                    zeroRounded(dst, count: rowStride)
+                    InlineCopy.zeroVectors(dst, count: rowStride)
                 } else if split {
                     let row = src + ih &* inW
                     @inline(__always) func pair(_ t: Int) {
@@ -88,12 +84,12 @@ public enum FP32DepthwiseDirect {
                 } else {
                     // Columns [sLo, sHi) come from the input row, the rest is padding; the zeros are stored first and
                     // the copy overwrites what they stored past sLo.
-                    zeroRounded(dst, count: sLo)
+                    InlineCopy.zeroVectors(dst, count: sLo)
                     InlineCopy.bytes(src + (ih &* inW &+ sLo &- g.padLeft), to: dst + sLo, count: 4 &* (sHi &- sLo))
-                    zeroRounded(dst + sHi, count: wp &- sHi)
+                    InlineCopy.zeroVectors(dst + sHi, count: wp &- sHi)
                 }
             }
-            zeroRounded(scratch + hp &* rowStride, count: vw)
+            InlineCopy.zeroVectors(scratch + hp &* rowStride, count: vw)
             let w = weights + ch &* kH &* kW
             let b: Float = bias?[ch] ?? 0
             let out = output + ch &* outH &* outW
@@ -171,16 +167,6 @@ public enum FP32DepthwiseDirect {
         }
     }
 
-    /// Zeros over [dst, dst + count) in whole vectors: up to one vector less a float is written past the end, which
-    /// the caller either overwrites afterwards (the next row, the row's copy) or has as slack.
-    @inline(__always) static func zeroRounded(_ dst: UnsafeMutablePointer<Float>, count: Int) {
-        var i = 0
-        while i < count {
-            UnsafeMutableRawPointer(dst + i).storeBytes(of: FVec(), as: FVec.self)
-            i &+= FVec.scalarCount
-        }
-    }
-
     /// Where padded column c + 2·ow lives for output ow: c/2 in the even half or half + (c-1)/2 in the
     /// odd half (stride 2); just c for stride 1.
     @inline(__always) static func column(_ c: Int, split: Bool, half: Int) -> Int {
@@ -199,7 +185,7 @@ struct OrderedTaps {
     @inline(__always) func callAsFunction(_ p: UnsafePointer<Float>) -> FVec {
         var acc = bias
         for t in 0..<count { acc = madd(acc, FVec(repeating: weights[t]), UnsafeRawPointer(p + offset(t)).loadUnaligned(as: FVec.self)) }
-        return FP32DepthwiseDirect.clamp(acc, lo, hi)
+        return clampLanes(acc, lo: lo, hi: hi)
     }
 
     /// Four vectors' chains side by side: one multiply-add each per tap covers the instruction's latency.
@@ -213,8 +199,8 @@ struct OrderedTaps {
             a2 = madd(a2, wv, UnsafeRawPointer(p2 + o).loadUnaligned(as: FVec.self))
             a3 = madd(a3, wv, UnsafeRawPointer(p3 + o).loadUnaligned(as: FVec.self))
         }
-        return (FP32DepthwiseDirect.clamp(a0, lo, hi), FP32DepthwiseDirect.clamp(a1, lo, hi),
-                FP32DepthwiseDirect.clamp(a2, lo, hi), FP32DepthwiseDirect.clamp(a3, lo, hi))
+        return (clampLanes(a0, lo: lo, hi: hi), clampLanes(a1, lo: lo, hi: hi),
+                clampLanes(a2, lo: lo, hi: hi), clampLanes(a3, lo: lo, hi: hi))
     }
 
     /// Two vectors' chains side by side, so neither waits on its own latency alone.
@@ -225,6 +211,6 @@ struct OrderedTaps {
             a = madd(a, wv, UnsafeRawPointer(p + o).loadUnaligned(as: FVec.self))
             c = madd(c, wv, UnsafeRawPointer(q + o).loadUnaligned(as: FVec.self))
         }
-        return (FP32DepthwiseDirect.clamp(a, lo, hi), FP32DepthwiseDirect.clamp(c, lo, hi))
+        return (clampLanes(a, lo: lo, hi: hi), clampLanes(c, lo: lo, hi: hi))
     }
 }

@@ -14,4 +14,16 @@ enum InlineCopy {
         if i &+ 8 <= count { (dst + i).storeBytes(of: src.loadUnaligned(fromByteOffset: i, as: UInt64.self), as: UInt64.self); i &+= 8 }
         while i < count { (dst + i).storeBytes(of: src.load(fromByteOffset: i, as: UInt8.self), as: UInt8.self); i &+= 1 }
     }
+
+    /// Zeros over [dst, dst + count) in whole native vectors: up to one vector less a float lands past the end, which
+    /// the caller overwrites afterwards (the next row, the row's copy) or has as slack. A short memset call cost half of
+    /// a 7×7 depthwise channel.
+    @inline(__always)
+    static func zeroVectors(_ dst: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i < count {
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: FVec(), as: FVec.self)
+            i &+= FVec.scalarCount
+        }
+    }
 }
