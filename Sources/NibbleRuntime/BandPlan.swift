@@ -88,11 +88,12 @@ struct BandPlan {
     /// exists whole, coded or raw (a ResNet block's pre-add conv output, an inverted residual's depthwise output
     /// before its 1×1 projection, a conv's separate activation).
     ///
-    /// A *line-buffered* consumer (`lineRows > 0`) reads more rows than a band gives: an int8 conv with a taller
-    /// kernel or a stride (an inverted residual's depthwise conv after its 1×1 expansion). It keeps its own bands;
-    /// this node's bands are one row each, and before each consumer band it runs the ones that give the rows its
-    /// window lacks (rows it shares with the band before move up), each row quantized on the consumer's input grid
-    /// (what its int8 kernel would do) straight into the window: the window is the line buffer, as in fused-layer
+    /// A *line-buffered* consumer (`lineRows > 0`) reads more rows than a band gives: a conv or pool with a taller
+    /// kernel or a stride (an inverted residual's depthwise conv after its 1×1 expansion, a stem's max pool). It keeps
+    /// its own bands; this node's bands are one row each, and before each consumer band it runs the ones that give
+    /// the rows its window lacks (rows it shares with the band before move up), each row straight into the window —
+    /// on the consumer's input grid for an int8 conv (what its kernel would do), else as floats (through this
+    /// output's CAT grid when it has one): the window is the line buffer, as in fused-layer
     /// CNN accelerators (Alwani et al., "Fused-Layer CNN Accelerators", MICRO 2016). Such a consumer may have a
     /// folded consumer of its own (the depthwise conv's 1×1 projection).
     var folded: [BandPlan]
@@ -101,8 +102,8 @@ struct BandPlan {
     /// Rows of the line buffer (the consumer's window) of a line-buffered consumer, else 0.
     var lineRows = 0
     /// The CAT codec of this node's output when it has one: the rows are quantized with it before they go into the
-    /// line buffer through the consumer's `byteMap`, the same bytes as encoding and decoding them, so a session gives the
-    /// same outputs with or without the line buffer.
+    /// line buffer, through the consumer's `byteMap` (an int8 conv) or dequantized (floats), the same values as
+    /// encoding and decoding them, so a session gives the same outputs with or without the line buffer.
     var lineCodec: TensorCodec? = nil
 
     /// Output tiles (the most tiles a band can usefully span).
@@ -255,7 +256,7 @@ struct BandPlan {
             } else if codedIndex[out] < 0, lineBuffered == false,
                       var q = make(graph: graph, node: consumer, codedIndex: codedIndex, codecs: codecs, tilesPerBand: tilesPerBand, consumer: next,
                                      lineBuffered: true),
-                      q.inputs.count == 1, q.inputs[0].tensor == out, case .conv(let first) = q.variants[0], first.precision == .int8,
+                      q.inputs.count == 1, q.inputs[0].tensor == out, !q.reducesRows, BandPlan.readsLineBuffer(q.variants[0]),
                       q.bands.contains(where: { $0.inRows != $0.outRows }),  // a taller kernel or a stride: it reads other rows
                       BandPlan.readsInOrder(q.bands) {
                 // One-row bands here: each row goes into the window as it is made.
@@ -264,9 +265,12 @@ struct BandPlan {
                     return make(graph: graph, node: n, codedIndex: codedIndex, codecs: codecs, tilesPerBand: 1, consumer: consumer,
                                 next: next, lineBuffered: lineBuffered, lineCodec: lineCodec, tileRows: 1)
                 }
-                // A byte window, filled row by row: the rows on t's CAT grid mapped to the conv's (as a decoded
-                // window would be), or, with t uncoded, quantized on the conv's grid directly.
-                BandPlan.readBytes(&q.inputs[0], &q.variants, lineCodec, first)
+                // An int8 conv's is a byte window, filled row by row: the rows on t's CAT grid mapped to the conv's
+                // (as a decoded window would be), or, with t uncoded, quantized on the conv's grid directly. Any
+                // other consumer's (an fp32 conv or pool) holds floats: t's rows through its CAT grid, or as they are.
+                if case .conv(let first) = q.variants[0], first.precision == .int8 {
+                    BandPlan.readBytes(&q.inputs[0], &q.variants, lineCodec, first)
+                }
                 folded = [q]
                 lineRows = q.windowRows
             } else {
@@ -301,6 +305,19 @@ struct BandPlan {
             input.byteMapIsIdentity = true
         }
         for v in variants.indices { if case .conv(var c) = variants[v] { c.quantizedInput = true; variants[v] = .conv(c) } }
+    }
+
+    /// Consumers a line buffer feeds: int8 convs (a byte window) and max or average pools (floats). Its producer runs
+    /// one-row bands, which cost an fp32 conv producer little before a pool (ResNet-18's stem, 112 columns a row,
+    /// 7.6 → 3.6 ms with its pool, saving an encode and a decode of the 64×112² map) but much before an fp32 conv:
+    /// ResNet-18's 3×3 pairs, line-buffered, went from 6.9 to 7.4 ms at 56² and from 6.2 to 12.2 ms at 7², where
+    /// each band's conv runs a 7-column panel against all of its weights.
+    static func readsLineBuffer(_ step: Step) -> Bool {
+        switch step {
+        case .conv(let c): return c.precision == .int8
+        case .pool: return true
+        default: return false
+        }
     }
 
     /// Applies `change` to the plan `depth` folds down from `plan` (0: `plan` itself).

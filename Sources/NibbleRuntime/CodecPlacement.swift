@@ -209,9 +209,9 @@ public struct CodecPlacement: Sendable {
     }
 
     /// Per node n, the node folded into n's row bands, or -1 (`BandPlan.folded`): the only reader of n's single
-    /// output t — an elementwise node or a conv — which is not a graph output, whose other inputs all exist before n
-    /// (so it can run on each of n's bands), and both run by bands when t is not coded, the consumer reading and
-    /// writing exactly the rows of n's bands (elementwise; a 1×1 stride-1 conv), or line-buffered (an int8 conv
+    /// output t — an elementwise node, a conv or a pool — which is not a graph output, whose other inputs all exist
+    /// before n (so it can run on each of n's bands), and both run by bands when t is not coded, the consumer reading
+    /// and writing exactly the rows of n's bands (elementwise; a 1×1 stride-1 conv), or line-buffered (a conv or pool
     /// reading more rows, `BandPlan.folded`). t then never exists whole: the codec's slot for it (and its
     /// quantization) is dropped, and the consumer's output slot is live from n. A folded consumer's own output is
     /// folded again only when it is line-buffered, into one that reads its rows (the chain expansion → depthwise →
@@ -233,7 +233,7 @@ public struct CodecPlacement: Sendable {
             let p = consumers.firstIndex(of: n) ?? -1
             guard node.outputs.count == 1, p < 0 || lineBuffered[p] else { continue }
             let t = node.outputs[0], root = p >= 0 ? p : n
-            guard readers[t].count == 1, let m = readers[t].first, m > n, writesInPlace(graph.nodes[m].op) || graph.nodes[m].op == .conv,
+            guard readers[t].count == 1, let m = readers[t].first, m > n, writesInPlace(graph.nodes[m].op) || readsWindows(graph.nodes[m].op),
                   !graph.outputs.contains(t),
                   graph.nodes[m].inputs.allSatisfy({
                       // Coded inputs broadcast along rows would be decoded whole before m, which no longer runs alone.
@@ -252,7 +252,8 @@ public struct CodecPlacement: Sendable {
                       plan.lineRows == 0 || (lineBuffers && (codedIndex[t] < 0 || lineCodec != nil)) else { continue }
                 lineBuffered[n] = plan.lineRows > 0
                 // m folded into n could not line-buffer its own reader: when it could, that removes the bigger map
-                // (an inverted residual's expansion, not its input).
+                // (an inverted residual's expansion, not its input). Not for a pool reader: the map before a pool
+                // is no bigger than the one m's fold removes, and folding m saves an encode and a decode too.
                 if plan.lineRows == 0, graph.nodes[m].outputs.count == 1, case let u = graph.nodes[m].outputs[0], readers[u].count == 1,
                    let r = readers[u].first, r > m, graph.nodes[r].op == .conv, !graph.outputs.contains(u) {
                     var withoutU = codedIndex
@@ -463,6 +464,12 @@ public struct CodecPlacement: Sendable {
         case .relu, .clip, .sigmoid, .hardSigmoid, .hardSwish, .add, .sub, .mul, .div: return true
         default: return false
         }
+    }
+
+    /// Ops that read windows of rows (a kernel height, a stride): they can read their input through a line buffer
+    /// (`BandPlan.lineRows`), or on the producer's own bands when those rows match.
+    static func readsWindows(_ op: OpType) -> Bool {
+        op == .conv || op == .maxPool || op == .averagePool
     }
 
     /// The coded-tensor index of `tensor`, or nil when it stays raw.

@@ -282,18 +282,22 @@ public final class Session {
     }
 
     /// `plan` with a line-buffered consumer (`BandPlan.lineRows`): per consumer band, the rows its window shares with
-    /// the band before move up, and this node's one-row bands make the others, each row quantized on the consumer's
-    /// input grid into the window; the consumer's band then goes on as any band (`finishBand`).
+    /// the band before move up, and this node's one-row bands make the others, each row going into the window as the
+    /// consumer reads it (bytes on an int8 conv's input grid, else floats); the consumer's band then goes on as any
+    /// band (`finishBand`).
     private func runLineBuffered(_ plan: BandPlan, base: UnsafeMutableRawPointer, symbols: UnsafeMutablePointer<UInt8>) {
         let d = plan.folded[0], x = d.inputs[0]
-        guard case .conv(let conv) = d.variants[0] else { return }
         let window = base + x.windowOffset
         let values = (base + plan.bandOffset).assumingMemoryBound(to: Float.self)
         let w = plan.width, codec = plan.lineCodec, channels = plan.channels
+        let holdsBytes = x.byteMap != nil
         // The row's C·W floats become C·W bytes in place, at the front of the band buffer: one quantize call per row,
         // not per channel (a forward pass reads each float before a byte lands on it).
         let bytes = UnsafeMutableRawPointer(values).assumingMemoryBound(to: UInt8.self)
         let map = x.byteMapIsIdentity ? [] : x.byteMap ?? []
+        // An int8 conv reading an uncoded map quantizes it on its own grid.
+        var grid: ConvStep? = nil
+        if holdsBytes, codec == nil, case .conv(let conv) = d.variants[0] { grid = conv }
         var previous: Range<Int>? = nil, made: Range<Int>? = nil  // the consumer's and this node's last window rows
         map.withUnsafeBufferPointer { m in
             let mapped = codec == nil || m.isEmpty ? nil : m.baseAddress  // an empty array may still have a base address
@@ -301,21 +305,37 @@ public final class Session {
                 let rows = band.inRows, n = rows.count
                 var first = rows.lowerBound
                 if let previous, previous.upperBound > rows.lowerBound {
-                    moveKeptRows(window, rows: rows, previous: previous, channels: channels, rowBytes: w)
+                    moveKeptRows(window, rows: rows, previous: previous, channels: channels, rowBytes: holdsBytes ? w : 4 * w)
                     first = previous.upperBound
                 }
                 for r in first..<rows.upperBound {
                     computeBand(plan, r, previous: made, base: base, symbols: symbols)
                     made = plan.bands[r].inRows
-                    if let codec {
-                        codec.quantizer.quantize(UnsafeBufferPointer(start: values, count: channels * w),
-                                                 into: UnsafeMutableBufferPointer(start: bytes, count: channels * w))
+                    let at = r - rows.lowerBound
+                    if holdsBytes {
+                        if let codec {
+                            codec.quantizer.quantize(UnsafeBufferPointer(start: values, count: channels * w),
+                                                     into: UnsafeMutableBufferPointer(start: bytes, count: channels * w))
+                        } else if let grid {
+                            QuantizeRows.uint8(values, count: channels * w, scale: grid.p.inputScale, zeroPoint: grid.p.inputZeroPoint, into: bytes)
+                        }
+                        if let m = mapped { ByteTableLookup.map(bytes, count: channels * w, table: m, into: bytes) }
+                        for c in 0..<channels {
+                            (window + (c * n + at) * w).copyMemory(from: bytes + c * w, byteCount: w)
+                        }
                     } else {
-                        QuantizeRows.uint8(values, count: channels * w, scale: conv.p.inputScale, zeroPoint: conv.p.inputZeroPoint, into: bytes)
-                    }
-                    if let m = mapped { ByteTableLookup.map(bytes, count: channels * w, table: m, into: bytes) }
-                    for c in 0..<channels {
-                        (window + (c * n + r - rows.lowerBound) * w).copyMemory(from: bytes + c * w, byteCount: w)
+                        let floats = window.assumingMemoryBound(to: Float.self)
+                        if let codec {
+                            // What decoding the row's tiles would give: the floats of its CAT symbols.
+                            codec.quantizer.quantize(UnsafeBufferPointer(start: values, count: channels * w),
+                                                     into: UnsafeMutableBufferPointer(start: bytes, count: channels * w))
+                            for c in 0..<channels {
+                                codec.quantizer.dequantize(UnsafeBufferPointer(start: bytes + c * w, count: w),
+                                                           into: UnsafeMutableBufferPointer(start: floats + (c * n + at) * w, count: w))
+                            }
+                        } else {
+                            for c in 0..<channels { (floats + (c * n + at) * w).update(from: values + c * w, count: w) }
+                        }
                     }
                 }
                 previous = rows

@@ -12,13 +12,8 @@ extension CodecSessionTests {
     /// c3 into c4 (a 1×1 conv on c3's two bands); a and g are folded consumers, so their outputs do not fold again.
     func testFoldsOnlyWhereEveryOtherInputExistsAndRowsMatch() throws {
         var h = GraphHarness()
-        var state: UInt64 = 9
-        func values(_ n: Int, _ scale: Float) -> [Float] {
-            (0..<n).map { _ in
-                state = state &* 6364136223846793005 &+ 1442695040888963407
-                return Float(Int(state >> 40) % 2001 - 1000) / 1000 * scale
-            }
-        }
+        var rng = SeededValues(state: 9)
+        func values(_ n: Int, _ scale: Float) -> [Float] { rng.next(n, scale) }
         let s = [1, 8, 12, 10]
         let pad1 = [Attribute(.pads, ints: [1, 1, 1, 1])]
         let x = h.input("x", [1, 4, 12, 10])

@@ -53,3 +53,15 @@ struct GraphHarness {
         return Array(session.output(0).bindMemory(to: Float.self))
     }
 }
+
+/// Test weights: a seeded linear congruential generator's values in [−scale, scale], in steps of scale/1000.
+struct SeededValues {
+    var state: UInt64
+
+    mutating func next(_ n: Int, _ scale: Float) -> [Float] {
+        (0..<n).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int(state >> 40) % 2001 - 1000) / 1000 * scale
+        }
+    }
+}

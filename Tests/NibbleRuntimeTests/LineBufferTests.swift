@@ -4,7 +4,8 @@ import NibbleFormat
 import XCTest
 
 /// Line-buffered consumers (`BandPlan.lineRows`): an inverted residual's expansion → depthwise → projection runs in
-/// the expansion's step, its depthwise conv reading the expansion's rows from a ring of a few byte rows.
+/// the expansion's step, its depthwise conv reading the expansion's rows from a ring of a few byte rows; a conv's
+/// pool reads its rows from a ring of float rows.
 extension CodecSessionTests {
     /// x[1,16,H,32] → e = int8 Conv1x1 (16→48, ReLU6 clamp) → d = int8 depthwise Conv3x3 pad 1 (stride s) → p = int8
     /// Conv1x1 (48→16) [→ a = p + x when s = 1] → y = GlobalAveragePool. The expansion map e is the largest; with a
@@ -38,6 +39,18 @@ extension CodecSessionTests {
         return (h, x, e, d, p, a, y)
     }
 
+    /// Each `coded` map's values over runs of `h`'s model without codec tables on `inputs`, as a calibration sees them.
+    static func samples(_ h: GraphHarness, outputs: [Int], coded: [Int], inputs: [[Float]]) throws -> [[Float]] {
+        let plain = try h.model(outputs: outputs)
+        let raw = try Session(model: plain)
+        var samples = [[Float]](repeating: [], count: coded.count)
+        for x in inputs {
+            try x.withUnsafeBufferPointer { try raw.setInput(0, floats: $0) }
+            raw.run { n in for (k, t) in coded.enumerated() where plain.graph.nodes[n].outputs.contains(t) { samples[k] += raw.tensorFloats(t)! } }
+        }
+        return samples
+    }
+
     static func residualInput(_ seed: UInt64, height: Int) -> [Float] {
         var st = seed
         return (0..<(16 * height * 32)).map { _ in
@@ -52,13 +65,7 @@ extension CodecSessionTests {
             var h = net.0
             let (e, d, p, a, y) = (net.e, net.d, net.p, net.a, net.y)
             let coded = s == 1 ? [e, d, p, a] : [e, d, p]
-            let plain = try h.model(outputs: [y])
-            let raw = try Session(model: plain)
-            var samples = [[Float]](repeating: [], count: coded.count)
-            for seed in 1...3 as ClosedRange<UInt64> {
-                try Self.residualInput(seed, height: height).withUnsafeBufferPointer { try raw.setInput(0, floats: $0) }
-                raw.run { n in for (k, t) in coded.enumerated() where plain.graph.nodes[n].outputs.contains(t) { samples[k] += raw.tensorFloats(t)! } }
-            }
+            let samples = try Self.samples(h, outputs: [y], coded: coded, inputs: (1...3).map { Self.residualInput(UInt64($0), height: height) })
             // With a table for e (quantized on its grid on the way into the ring) and without (on d's own grid).
             for (bits, eCoded) in [(8, true), (4, true), (4, false)] {
                 h.graph.codecTables = try coded.indices.filter { eCoded || coded[$0] != e }.map {
@@ -123,13 +130,7 @@ extension CodecSessionTests {
         let a = h.node(.add, [c2, j], [1, 16, 40, 32])
         let y = h.node(.globalAveragePool, [a], [1, 16, 1, 1])
         let coded = [c1, j, c2, a]
-        let plain = try h.model(outputs: [y])
-        let raw = try Session(model: plain)
-        var samples = [[Float]](repeating: [], count: coded.count)
-        for seed in 1...2 as ClosedRange<UInt64> {
-            try Self.residualInput(seed, height: 40).withUnsafeBufferPointer { try raw.setInput(0, floats: $0) }
-            raw.run { n in for (k, t) in coded.enumerated() where plain.graph.nodes[n].outputs.contains(t) { samples[k] += raw.tensorFloats(t)! } }
-        }
+        let samples = try Self.samples(h, outputs: [y], coded: coded, inputs: (1...2).map { Self.residualInput(UInt64($0), height: 40) })
         h.graph.codecTables = try coded.indices.map {
             var entry = try Self.entry(tensor: coded[$0], bits: 4, values: samples[$0], signed: false)
             entry.expectedBytes = samples[$0].count / 2 * 4 / 8
@@ -146,6 +147,94 @@ extension CodecSessionTests {
             XCTAssertEqual(try run(cat, xs).map(\.bitPattern), try emulate(pl, try Session(model: m), xs).output.map(\.bitPattern), "seed \(seed)")
         }
         XCTAssertEqual(cat.codecFailures, 0)
+    }
+
+    /// x[1,8,H,30] → c = fp32 Conv3x3 pad 1 (8→16, ReLU) → m = MaxPool3x3 stride 2 pad 1 (or AveragePool2x2 stride 2)
+    /// → k = fp32 Conv1x1 → y = GlobalAveragePool: a stem's conv and pool. The pool reads c through a line buffer
+    /// of float rows (through c's CAT grid when c has a table), so c is never held, and k runs on the pool's bands;
+    /// an fp32 conv reading c (`poolIsConv`) would not.
+    private func convThenPool(max: Bool, height: Int, poolIsConv: Bool = false) -> (GraphHarness, c: Int, m: Int, k: Int, y: Int) {
+        var h = GraphHarness()
+        var rng = SeededValues(state: 29)
+        func values(_ n: Int, _ scale: Float) -> [Float] { rng.next(n, scale) }
+        let x = h.input("x", [1, 8, height, 30])
+        let w1 = h.constant("w1", [16, 8, 3, 3], values(16 * 72, 0.3)), b1 = h.constant("b1", [16], values(16, 0.2))
+        let c = h.node(.conv, [x, w1, b1], [1, 16, height, 30], [Attribute(.pads, ints: [1, 1, 1, 1]), Attribute(.outputMin, floats: [0])])
+        let oh = max ? (height - 1) / 2 + 1 : height / 2
+        let m: Int
+        if poolIsConv {
+            let w = h.constant("wm", [16, 16, 3, 3], values(16 * 144, 0.2))
+            m = h.node(.conv, [c, w], [1, 16, oh, 15], [Attribute(.pads, ints: [1, 1, 1, 1]), Attribute(.strides, ints: [2, 2])])
+        } else if max {
+            m = h.node(.maxPool, [c], [1, 16, oh, 15], [Attribute(.kernelShape, ints: [3, 3]), Attribute(.strides, ints: [2, 2]),
+                                                        Attribute(.pads, ints: [1, 1, 1, 1])])
+        } else {
+            m = h.node(.averagePool, [c], [1, 16, oh, 15], [Attribute(.kernelShape, ints: [2, 2]), Attribute(.strides, ints: [2, 2])])
+        }
+        let w2 = h.constant("w2", [16, 16, 1, 1], values(256, 0.5))
+        let k = h.node(.conv, [m, w2], [1, 16, oh, 15])
+        let y = h.node(.globalAveragePool, [k], [1, 16, 1, 1])
+        return (h, c, m, k, y)
+    }
+
+    func testPoolsReadTheirProducerThroughAFloatLineBuffer() throws {
+        for (isMax, height) in [(true, 41), (false, 40)] {
+            let net = convThenPool(max: isMax, height: height)
+            var h = net.0
+            let coded = [net.c, net.m, net.k]
+            let samples = try Self.samples(h, outputs: [net.y], coded: coded, inputs: (1...3).map { Self.poolInput(UInt64($0), height: height) })
+            for (bits, cCoded) in [(8, true), (4, true), (4, false)] {
+                h.graph.codecTables = try coded.indices.filter { cCoded || coded[$0] != net.c }.map {
+                    var entry = try Self.entry(tensor: coded[$0], bits: bits, values: samples[$0], signed: samples[$0].contains { $0 < 0 })
+                    entry.expectedBytes = samples[$0].count / 3 * bits / 8
+                    return entry
+                }
+                let m = try h.model(outputs: [net.y])
+                let pl = try XCTUnwrap(m.codecPlacement)
+                let label = "\(isMax ? "max" : "average") pool height \(height) bits \(bits) c coded \(cCoded)"
+                let conv = try XCTUnwrap(pl.bands[0], label)
+                XCTAssertGreaterThan(conv.lineRows, 0, label)
+                XCTAssertEqual(conv.bands.count, height, "one-row bands: \(label)")
+                let pool = try XCTUnwrap(conv.folded.first, label)
+                XCTAssertEqual(pool.node, 1, label)
+                XCTAssertNil(pool.inputs[0].byteMap, "a float window: \(label)")
+                XCTAssertEqual(pl.lineCodec(of: net.c) != nil, cCoded, label)
+                XCTAssertNil(pl.codedIndex(of: net.c), "no slot for the conv's output: \(label)")
+                XCTAssertEqual(pool.folded.first?.node, 2, "the 1×1 conv runs on the pool's bands: \(label)")
+                XCTAssertNil(pl.codedIndex(of: net.m), label)
+                XCTAssertNotNil(pl.codedIndex(of: net.k), label)
+                XCTAssertEqual(Array(pl.runsFolded.prefix(3)), [false, true, true], label)
+                for seed in [41, 42] as [UInt64] {
+                    try assertCatSessionsMatchTheEmulation(m, input: Self.poolInput(seed, height: height), "\(label) seed \(seed)")
+                }
+            }
+        }
+    }
+
+    /// An fp32 conv reading more rows gets no line buffer: its producer's one-row bands would run the conv a row at
+    /// a time against all of its weights (`BandPlan.readsLineBuffer`).
+    func testFP32ConvsReadTheirInputWithoutALineBuffer() throws {
+        let net = convThenPool(max: true, height: 41, poolIsConv: true)
+        var h = net.0
+        let coded = [net.c, net.m, net.k]
+        let samples = try Self.samples(h, outputs: [net.y], coded: coded, inputs: [Self.poolInput(1, height: 41)])
+        h.graph.codecTables = try coded.indices.map {
+            var entry = try Self.entry(tensor: coded[$0], bits: 4, values: samples[$0], signed: samples[$0].contains { $0 < 0 })
+            entry.expectedBytes = samples[$0].count * 4 / 8
+            return entry
+        }
+        let pl = try XCTUnwrap(try h.model(outputs: [net.y]).codecPlacement)
+        XCTAssertEqual(pl.bands[0]?.lineRows ?? 0, 0)
+        XCTAssertNotNil(pl.codedIndex(of: net.c), "the conv's output is held coded")
+        XCTAssertFalse(pl.runsFolded[1])
+    }
+
+    static func poolInput(_ seed: UInt64, height: Int) -> [Float] {
+        var st = seed
+        return (0..<(8 * height * 30)).map { _ in
+            st = st &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int(st >> 40) % 4001 - 2000) / 1000
+        }
     }
 
     /// A line buffer fed row by row holds a consumer's windows only when they never move back.
