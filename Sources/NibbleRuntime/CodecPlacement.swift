@@ -86,8 +86,8 @@ public struct CodecPlacement: Sendable {
     ///
     /// Line buffers (`BandPlan.lineRows`) hold a few rows instead of a whole coded map, but with their windows and
     /// band buffers they can cost more than a map that compresses well (a ResNet's post-ReLU maps at under a bit
-    /// per value): each is kept when the expected peak does not grow with it. Either way a session computes the
-    /// same outputs (`BandPlan.lineCodec`).
+    /// per value): each is kept when the expected peak does not grow with it — a pool's (float rows) only when the
+    /// peak drops. Either way a session computes the same outputs (`BandPlan.lineCodec`).
     ///
     /// Last, maps away from the peak are stored as RAW tiles where that keeps the peak (`storingRawTiles`);
     /// `rawTiles: false` entropy-codes every map.
@@ -113,7 +113,7 @@ public struct CodecPlacement: Sendable {
         // Line buffers one at a time, the whole chain as `lined` has it (the consumer's own fold runs in the producer's
         // step there, so its other inputs must exist before the producer, and the chain's last node folds nothing),
         // each kept when the expected peak does not grow: where the peak is not their step they still save an encode
-        // and a decode.
+        // and a decode (an int8 conv's; a pool's only where it lowers the peak, below).
         var consumers = plain
         var best = plan(plain)
         for n in graph.nodes.indices where lined[n] >= 0 && lined[n] != plain[n] && !lined.contains(n) {
@@ -124,7 +124,12 @@ public struct CodecPlacement: Sendable {
                 k = lined[k]
             }
             let p = plan(trial)
-            if p.expectedActivationBytes <= best.expectedActivationBytes {
+            // A line buffer of floats (a pool's) must lower the peak: its producer's one-row bands can cost more
+            // than the encode and decode it saves, most where the map was held as RAW tiles (DenseNet-121's
+            // transition convs, fp32: 2.3 → 2.8 ms each at 56², 2.4 → 3.7 ms at 14²; its stem 4.4 → 4.2 ms).
+            let floats = p.bands[n].map { $0.lineRows > 0 && $0.folded.first?.inputs.first?.byteMap == nil } ?? false
+            if p.expectedActivationBytes < best.expectedActivationBytes
+                || (p.expectedActivationBytes == best.expectedActivationBytes && !floats) {
                 consumers = trial
                 best = p
             }

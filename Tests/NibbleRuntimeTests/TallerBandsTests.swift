@@ -9,16 +9,14 @@ import XCTest
 /// the same output bits.
 extension CodecSessionTests {
     /// The one-tile placement of `m`'s CAT tables: what `CodecPlacement` starts from.
-    func oneTilePlacement(_ m: Model, tallerBands: Bool = false, folding: Bool = true, lineBuffers: Bool? = nil,
-                          rawTiles: Bool = true) throws -> CodecPlacement {
+    func oneTilePlacement(_ m: Model, tallerBands: Bool = false, folding: Bool = true, rawTiles: Bool = true) throws -> CodecPlacement {
         let g = m.graph
         let codecs = try g.codecTables.filter { $0.transform == nil }.map { e in
             (tensor: e.tensor, codec: try Model.mapCodec(e, g.tensors[e.tensor]), expectedBytes: e.expectedBytes)
         }
         var scratch = 0
         for n in g.nodes.indices { scratch = max(scratch, try Step.make(graph: g, index: n).1) }
-        return CodecPlacement(graph: g, codecs: codecs, kernelScratchBytes: scratch, tallerBands: tallerBands, folding: folding,
-                              lineBuffers: lineBuffers, rawTiles: rawTiles)
+        return CodecPlacement(graph: g, codecs: codecs, kernelScratchBytes: scratch, tallerBands: tallerBands, folding: folding, rawTiles: rawTiles)
     }
 
     /// `m`'s CAT sessions at 1 and 2 threads compute the emulation's bits on `x` with no codec failure; `check` sees
