@@ -169,8 +169,10 @@ public enum CodecFitter {
     }
 
     /// Returns `nib` with a codec section fitted on `data`, and what was chosen and measured.
+    /// `progress` hears each step of the `auto` search (many model runs per step on large nets).
     public static func fit(nib: [UInt8], data: CalibrationData, bits choice: CodecBitsChoice,
-                           transform: CodecTransformChoice = .none) throws -> (nib: [UInt8], report: CodecReport) {
+                           transform: CodecTransformChoice = .none,
+                           progress: (String) -> Void = { _ in }) throws -> (nib: [UInt8], report: CodecReport) {
         if case .fixed(let b) = choice, !(2...8).contains(b) {
             throw ConvertError.invalidInput("codec bits \(b) outside 2...8")
         }
@@ -196,7 +198,7 @@ public enum CodecFitter {
         let gridOnly: [MapQuantizer?] = modelGrids.map { $0.map { .cat($0) } }
         let hasModelGrids = modelGrids.contains { $0 != nil }
         let gridFitError = hasModelGrids ? runner.outputError(samples: samples.search, quantizers: gridOnly) : 0
-        let cat = try fitPlan(runner, samples, choice, baseline: gridFitError) { k, bits in
+        let cat = try fitPlan(runner, samples, choice, baseline: gridFitError, progress: progress) { k, bits in
             if let grid = grids[k], bits >= grid.bits { return .cat(grid) }
             return .cat(try quantizer(values[k], bits: bits, signed: signed[k], graph.tensors[coded[k]].name))
         }
@@ -213,7 +215,8 @@ public enum CodecFitter {
             let kind = transform == .dct ? ChannelTransformEntry.dctKind : ChannelTransformEntry.pcaKind
             // A map on the model's own grid stays CAT: it is exact there, a transform would leave the grid.
             let fitted = try fitTransforms(runner, samples.fit, kind: kind).enumerated().map { modelGrids[$0.offset] == nil ? $0.element : nil }
-            let plan = try fitPlan(runner, samples, choice, frozen: fitted.map { $0 == nil }, baseline: gridFitError) { k, bits in
+            progress("\(transform == .dct ? "DCT" : "PCA") transforms fitted on \(fitted.filter { $0 != nil }.count) maps; their coefficients' bits next")
+            let plan = try fitPlan(runner, samples, choice, frozen: fitted.map { $0 == nil }, baseline: gridFitError, progress: progress) { k, bits in
                 guard let f = fitted[k] else { return cat.quantizers[k] }
                 let q = try quantizer(f.coefficients, bits: bits, signed: true, graph.tensors[coded[k]].name)
                 return .transform(f.transform, q, images: f.images, pixels: f.pixels)
@@ -253,7 +256,8 @@ public enum CodecFitter {
     /// searched), fits a Huffman table per tensor on the fitting samples' stored symbols, and measures
     /// compressed sizes, symbol entropy and errors on the measurement samples.
     static func fitPlan(_ runner: QuantizedRunner, _ samples: Samples, _ choice: CodecBitsChoice, frozen: [Bool]? = nil,
-                        baseline: Double = 0, quantizer: (Int, Int) throws -> MapQuantizer) throws -> Plan {
+                        baseline: Double = 0, progress: (String) -> Void = { _ in },
+                        quantizer: (Int, Int) throws -> MapQuantizer) throws -> Plan {
         let graph = runner.model.graph
         let coded = runner.coded
         var bits: [Int]
@@ -264,7 +268,7 @@ public enum CodecFitter {
         case .auto(let budget):
             let all = try coded.indices.map { k in try (2...8).map { try quantizer(k, $0) } }  // [tensor][bits − 2]
             (bits, searchSteps) = runner.searchBits(quantizers: all, samples: samples.search, budget: budget + baseline, frozen: frozen,
-                                                    peak: frozen == nil ? peakModel(graph, coded) : nil)
+                                                    peak: frozen == nil ? peakModel(graph, coded) : nil, progress: progress)
         }
         let quantizers = try coded.indices.map { try quantizer($0, bits[$0]) }
 

@@ -203,16 +203,16 @@ public struct ConversionReport: Sendable, CustomStringConvertible {
     }
 
     func formatRatio(_ r: Double) -> String { formatFixed(r, 2) }
+}
 
-    /// `v` with `digits` decimals, without Foundation.
-    func formatFixed(_ v: Double, _ digits: Int) -> String {
-        if !v.isFinite { return "\(v)" }
-        var scale = 1.0
-        for _ in 0..<digits { scale *= 10 }
-        let n = Int((abs(v) * scale).rounded())
-        let whole = n / Int(scale), frac = n % Int(scale)
-        var f = String(frac)
-        while f.count < digits { f = "0" + f }
-        return (v < 0 && n > 0 ? "-" : "") + "\(whole)" + (digits > 0 ? "." + f : "")
-    }
+/// `v` with `digits` decimals, without Foundation.
+func formatFixed(_ v: Double, _ digits: Int) -> String {
+    if !v.isFinite { return "\(v)" }
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let n = Int((abs(v) * scale).rounded())
+    let whole = n / Int(scale), frac = n % Int(scale)
+    var f = String(frac)
+    while f.count < digits { f = "0" + f }
+    return (v < 0 && n > 0 ? "-" : "") + "\(whole)" + (digits > 0 ? "." + f : "")
 }

@@ -124,12 +124,14 @@ final class QuantizedRunner {
     /// peak plus 1/20 of its own bytes (so maps away from the peak still count, after the ones at it).
     /// Returns the bits and the accepted steps.
     func searchBits(quantizers: [[MapQuantizer]], samples: [Int], budget: Double, frozen: [Bool]? = nil,
-                    peak: (([Int]) -> Int)? = nil) -> (bits: [Int], steps: Int) {
+                    peak: (([Int]) -> Int)? = nil, progress: (String) -> Void = { _ in }) -> (bits: [Int], steps: Int) {
         let graph = model.graph
         var bits = [Int](repeating: 8, count: coded.count)
         func chosen(_ b: [Int]) -> [MapQuantizer?] { b.indices.map { quantizers[$0][b[$0] - 2] } }
         var error = outputError(samples: samples, quantizers: chosen(bits))
         var steps = 0
+        let searched = coded.indices.filter { !(frozen?[$0] ?? false) }.count
+        progress("auto bits: \(searched) maps from 8 bits down, each step trying every map one bit lower on \(samples.count) samples (budget \(formatFixed(budget, 4)))")
         while true {
             var best: (k: Int, error: Double, score: Double)? = nil
             let current = peak?(bits)
@@ -148,6 +150,7 @@ final class QuantizedRunner {
             bits[b.k] -= 1
             error = b.error
             steps += 1
+            progress("auto bits, step \(steps): '\(graph.tensors[coded[b.k]].name)' \(bits[b.k] + 1) → \(bits[b.k]) bits, output error \(formatFixed(error, 4)); \(bits.reduce(0, +)) bits over \(coded.count) maps")
         }
         return (bits, steps)
     }

@@ -154,7 +154,8 @@ struct ConvertCommand: ParsableCommand {
                                                      outputs: try parseOutputs())
             if let codecChoice, let data {
                 progress("fitting codec tables (bits \(codecChoice), transform \(transformChoice.rawValue))…")
-                (nib, codecReport) = try CodecFitter.fit(nib: nib, data: data, bits: codecChoice, transform: transformChoice)
+                (nib, codecReport) = try CodecFitter.fit(nib: nib, data: data, bits: codecChoice, transform: transformChoice,
+                                                         progress: { progress("  " + $0) })
             }
         } catch let e as ConvertError {
             throw CLIError("\(input): \(e)")

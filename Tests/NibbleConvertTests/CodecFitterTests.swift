@@ -204,8 +204,11 @@ final class CodecFitterTests: XCTestCase {
         // 16 samples (12 searched, 4 held out) keep the debug-build test short.
         let calib = try CalibrationData(NPYArray(shape: [16, 1, 8, 8], floats: Array(d.calib.values[0..<(16 * 64)])))
         let budget = 0.05
-        let (nib, report) = try CodecFitter.fit(nib: d.nib, data: calib, bits: .auto(budget: budget))
+        var lines: [String] = []
+        let (nib, report) = try CodecFitter.fit(nib: d.nib, data: calib, bits: .auto(budget: budget), progress: { lines.append($0) })
         XCTAssertEqual(report.fitSamples, 12)
+        XCTAssertEqual(lines.filter { $0.hasPrefix("auto bits, step ") }.count, report.searchSteps, "one progress line per step: \(lines)")
+        XCTAssertTrue(lines.first?.hasPrefix("auto bits: ") == true, "\(lines)")
         XCTAssertTrue(report.layers.allSatisfy { (2...8).contains($0.bits) })
         XCTAssertTrue(report.layers.contains { $0.bits < 8 }, "\(report.layers.map(\.bits))")
         XCTAssertLessThanOrEqual(report.fitError, budget)
