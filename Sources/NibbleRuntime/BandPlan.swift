@@ -88,8 +88,9 @@ struct BandPlan {
     /// exists whole, coded or raw (a ResNet block's pre-add conv output, an inverted residual's depthwise output
     /// before its 1×1 projection, a conv's separate activation).
     ///
-    /// A *line-buffered* consumer (`lineRows > 0`) reads more rows than a band gives: a conv or pool with a taller
-    /// kernel or a stride (an inverted residual's depthwise conv after its 1×1 expansion, a stem's max pool). It keeps
+    /// A *line-buffered* consumer (`lineRows > 0`) reads more rows than a band gives: an int8 conv or a pool with a
+    /// taller kernel or a stride (`readsLineBuffer`: an inverted residual's depthwise conv after its 1×1 expansion, a
+    /// stem's max pool). It keeps
     /// its own bands; this node's bands are one row each, and before each consumer band it runs the ones that give
     /// the rows its window lacks (rows it shares with the band before move up), each row straight into the window —
     /// on the consumer's input grid for an int8 conv (what its kernel would do), else as floats (through this

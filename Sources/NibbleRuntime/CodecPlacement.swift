@@ -126,7 +126,7 @@ public struct CodecPlacement: Sendable {
             let p = plan(trial)
             // A line buffer of floats (a pool's) must lower the peak: its producer's one-row bands can cost more
             // than the encode and decode it saves, most where the map was held as RAW tiles (DenseNet-121's
-            // transition convs, fp32: 2.3 → 2.8 ms each at 56², 2.4 → 3.7 ms at 14²; its stem 4.4 → 4.2 ms).
+            // transitions, fp32 1×1 conv and pool: 2.6 → 2.8 ms at 56², 2.7 → 3.7 ms at 14², at the same peak).
             let floats = p.bands[n].map { $0.lineRows > 0 && $0.folded.first?.inputs.first?.byteMap == nil } ?? false
             if p.expectedActivationBytes < best.expectedActivationBytes
                 || (p.expectedActivationBytes == best.expectedActivationBytes && !floats) {
@@ -216,8 +216,8 @@ public struct CodecPlacement: Sendable {
     /// Per node n, the node folded into n's row bands, or -1 (`BandPlan.folded`): the only reader of n's single
     /// output t — an elementwise node, a conv or a pool — which is not a graph output, whose other inputs all exist
     /// before n (so it can run on each of n's bands), and both run by bands when t is not coded, the consumer reading
-    /// and writing exactly the rows of n's bands (elementwise; a 1×1 stride-1 conv), or line-buffered (a conv or pool
-    /// reading more rows, `BandPlan.folded`). t then never exists whole: the codec's slot for it (and its
+    /// and writing exactly the rows of n's bands (elementwise; a 1×1 stride-1 conv), or line-buffered (an int8 conv
+    /// or a pool reading more rows, `BandPlan.folded`). t then never exists whole: the codec's slot for it (and its
     /// quantization) is dropped, and the consumer's output slot is live from n. A folded consumer's own output is
     /// folded again only when it is line-buffered, into one that reads its rows (the chain expansion → depthwise →
     /// projection of an inverted residual runs in the expansion's step).

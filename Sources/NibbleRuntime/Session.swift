@@ -312,29 +312,28 @@ public final class Session {
                     computeBand(plan, r, previous: made, base: base, symbols: symbols)
                     made = plan.bands[r].inRows
                     let at = r - rows.lowerBound
+                    if let codec {
+                        codec.quantizer.quantize(UnsafeBufferPointer(start: values, count: channels * w),
+                                                 into: UnsafeMutableBufferPointer(start: bytes, count: channels * w))
+                    } else if let grid {
+                        QuantizeRows.uint8(values, count: channels * w, scale: grid.p.inputScale, zeroPoint: grid.p.inputZeroPoint, into: bytes)
+                    }
                     if holdsBytes {
-                        if let codec {
-                            codec.quantizer.quantize(UnsafeBufferPointer(start: values, count: channels * w),
-                                                     into: UnsafeMutableBufferPointer(start: bytes, count: channels * w))
-                        } else if let grid {
-                            QuantizeRows.uint8(values, count: channels * w, scale: grid.p.inputScale, zeroPoint: grid.p.inputZeroPoint, into: bytes)
-                        }
                         if let m = mapped { ByteTableLookup.map(bytes, count: channels * w, table: m, into: bytes) }
                         for c in 0..<channels {
                             (window + (c * n + at) * w).copyMemory(from: bytes + c * w, byteCount: w)
                         }
                     } else {
+                        // Floats: what decoding the row's tiles would give (its CAT symbols dequantized), or the row.
                         let floats = window.assumingMemoryBound(to: Float.self)
-                        if let codec {
-                            // What decoding the row's tiles would give: the floats of its CAT symbols.
-                            codec.quantizer.quantize(UnsafeBufferPointer(start: values, count: channels * w),
-                                                     into: UnsafeMutableBufferPointer(start: bytes, count: channels * w))
-                            for c in 0..<channels {
+                        for c in 0..<channels {
+                            let dst = floats + (c * n + at) * w
+                            if let codec {
                                 codec.quantizer.dequantize(UnsafeBufferPointer(start: bytes + c * w, count: w),
-                                                           into: UnsafeMutableBufferPointer(start: floats + (c * n + at) * w, count: w))
+                                                           into: UnsafeMutableBufferPointer(start: dst, count: w))
+                            } else {
+                                dst.update(from: values + c * w, count: w)
                             }
-                        } else {
-                            for c in 0..<channels { (floats + (c * n + at) * w).update(from: values + c * w, count: w) }
                         }
                     }
                 }
