@@ -88,9 +88,9 @@ struct BandPlan {
     /// exists whole, coded or raw (a ResNet block's pre-add conv output, an inverted residual's depthwise output
     /// before its 1×1 projection, a conv's separate activation).
     ///
-    /// A *line-buffered* consumer (`lineRows > 0`) reads more rows than a band gives: an int8 conv or a pool with a
-    /// taller kernel or a stride (`readsLineBuffer`: an inverted residual's depthwise conv after its 1×1 expansion, a
-    /// stem's max pool). It keeps
+    /// A *line-buffered* consumer (`lineRows > 0`) reads more rows than a band gives: an int8 conv, a pool or an fp32
+    /// depthwise conv with a taller kernel or a stride (`readsLineBuffer`: an inverted residual's depthwise conv after
+    /// its 1×1 expansion, a stem's max pool). It keeps
     /// its own bands; this node's bands are one row each, and before each consumer band it runs the ones that give
     /// the rows its window lacks (rows it shares with the band before move up), each row straight into the window —
     /// on the consumer's input grid for an int8 conv (what its kernel would do), else as floats (through this
@@ -258,6 +258,7 @@ struct BandPlan {
                       var q = make(graph: graph, node: consumer, codedIndex: codedIndex, codecs: codecs, tilesPerBand: tilesPerBand, consumer: next,
                                      lineBuffered: true),
                       q.inputs.count == 1, q.inputs[0].tensor == out, !q.reducesRows, BandPlan.readsLineBuffer(q.variants[0]),
+                      node.op == .conv || BandPlan.isInt8Conv(q.variants[0]),  // floats: a conv producer (`readsLineBuffer`)
                       q.bands.contains(where: { $0.inRows != $0.outRows }),  // a taller kernel or a stride: it reads other rows
                       BandPlan.readsInOrder(q.bands) {
                 // One-row bands here: each row goes into the window as it is made.
@@ -308,17 +309,26 @@ struct BandPlan {
         for v in variants.indices { if case .conv(var c) = variants[v] { c.quantizedInput = true; variants[v] = .conv(c) } }
     }
 
-    /// Consumers a line buffer feeds: int8 convs (a byte window) and max or average pools (floats). Its producer runs
-    /// one-row bands, which cost an fp32 conv producer little before a pool (ResNet-18's stem, 112 columns a row,
-    /// 7.6 → 3.6 ms with its pool, saving an encode and a decode of the 64×112² map) but much before an fp32 conv:
-    /// ResNet-18's 3×3 pairs, line-buffered, went from 6.9 to 7.4 ms at 56² and from 6.2 to 12.2 ms at 7², where
-    /// each band's conv runs a 7-column panel against all of its weights.
+    /// Consumers a line buffer feeds: int8 convs (a byte window), max or average pools and fp32 depthwise convs
+    /// (floats). Its producer runs one-row bands, which cost an fp32 conv producer little before a pool or a depthwise
+    /// conv (ResNet-18's stem, 112 columns a row, 7.6 → 3.6 ms with its pool, saving an encode and a decode of the
+    /// 64×112² map; MobileNetV2's expansions) but much before a dense fp32 conv: ResNet-18's 3×3 pairs,
+    /// line-buffered, went from 6.9 to 7.4 ms at 56² and from 6.2 to 12.2 ms at 7², where each band's conv runs a
+    /// 7-column panel against all of its weights. A float line buffer also needs a conv producer: an elementwise
+    /// one's one-row bands decode each multi-row tile of its coded inputs once per row (EfficientNet-B0's Swish
+    /// multiply before its depthwise convs, line-buffered: 54.4 → 63.2 ms).
     static func readsLineBuffer(_ step: Step) -> Bool {
         switch step {
-        case .conv(let c): return c.precision == .int8
+        case .conv(let c): return c.precision == .int8 || (c.precision == .float32 && c.geometry.isDepthwise)
         case .pool: return true
         default: return false
         }
+    }
+
+    /// The consumer reads a byte window (`readBytes`).
+    static func isInt8Conv(_ step: Step) -> Bool {
+        if case .conv(let c) = step { return c.precision == .int8 }
+        return false
     }
 
     /// Applies `change` to the plan `depth` folds down from `plan` (0: `plan` itself).

@@ -86,8 +86,8 @@ public struct CodecPlacement: Sendable {
     ///
     /// Line buffers (`BandPlan.lineRows`) hold a few rows instead of a whole coded map, but with their windows and
     /// band buffers they can cost more than a map that compresses well (a ResNet's post-ReLU maps at under a bit
-    /// per value): each is kept when the expected peak does not grow with it — a pool's (float rows) only when the
-    /// peak drops. Either way a session computes the same outputs (`BandPlan.lineCodec`).
+    /// per value): each is kept when the expected peak does not grow with it — one of float rows (a pool's, an fp32
+    /// depthwise conv's) only when the peak drops. Either way a session computes the same outputs (`BandPlan.lineCodec`).
     ///
     /// Last, maps away from the peak are stored as RAW tiles where that keeps the peak (`storingRawTiles`);
     /// `rawTiles: false` entropy-codes every map.
@@ -124,7 +124,7 @@ public struct CodecPlacement: Sendable {
                 k = lined[k]
             }
             let p = plan(trial)
-            // A line buffer of floats (a pool's) must lower the peak: its producer's one-row bands can cost more
+            // A line buffer of floats (a pool's, an fp32 depthwise conv's) must lower the peak: its producer's one-row bands can cost more
             // than the encode and decode it saves, most where the map was held as RAW tiles (DenseNet-121's
             // transitions, fp32 1×1 conv and pool: 2.6 → 2.8 ms at 56², 2.7 → 3.7 ms at 14², at the same peak).
             let floats = p.bands[n].map { $0.lineRows > 0 && $0.folded.first?.inputs.first?.byteMap == nil } ?? false
@@ -216,8 +216,8 @@ public struct CodecPlacement: Sendable {
     /// Per node n, the node folded into n's row bands, or -1 (`BandPlan.folded`): the only reader of n's single
     /// output t — an elementwise node, a conv or a pool — which is not a graph output, whose other inputs all exist
     /// before n (so it can run on each of n's bands), and both run by bands when t is not coded, the consumer reading
-    /// and writing exactly the rows of n's bands (elementwise; a 1×1 stride-1 conv), or line-buffered (an int8 conv
-    /// or a pool reading more rows, `BandPlan.folded`). t then never exists whole: the codec's slot for it (and its
+    /// and writing exactly the rows of n's bands (elementwise; a 1×1 stride-1 conv), or line-buffered (an int8 conv,
+    /// a pool or an fp32 depthwise conv reading more rows, `BandPlan.readsLineBuffer`). t then never exists whole: the codec's slot for it (and its
     /// quantization) is dropped, and the consumer's output slot is live from n. A folded consumer's own output is
     /// folded again only when it is line-buffered, into one that reads its rows (the chain expansion → depthwise →
     /// projection of an inverted residual runs in the expansion's step).

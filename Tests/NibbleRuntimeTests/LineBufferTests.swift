@@ -5,7 +5,7 @@ import XCTest
 
 /// Line-buffered consumers (`BandPlan.lineRows`): an inverted residual's expansion → depthwise → projection runs in
 /// the expansion's step, its depthwise conv reading the expansion's rows from a ring of a few byte rows; a conv's
-/// pool reads its rows from a ring of float rows.
+/// pool (or an fp32 depthwise conv) reads its rows from a ring of float rows.
 extension CodecSessionTests {
     /// x[1,16,H,32] → e = int8 Conv1x1 (16→48, ReLU6 clamp) → d = int8 depthwise Conv3x3 pad 1 (stride s) → p = int8
     /// Conv1x1 (48→16) [→ a = p + x when s = 1] → y = GlobalAveragePool. The expansion map e is the largest; with a
@@ -149,26 +149,33 @@ extension CodecSessionTests {
         XCTAssertEqual(cat.codecFailures, 0)
     }
 
-    /// x[1,8,H,30] → c = fp32 Conv3x3 pad 1 (8→16, ReLU) → m = MaxPool3x3 stride 2 pad 1 (or AveragePool2x2 stride 2)
-    /// → k = fp32 Conv1x1 → y = GlobalAveragePool: a stem's conv and pool. The pool reads c through a line buffer
-    /// of float rows (through c's CAT grid when c has a table), so c is never held, and k runs on the pool's bands;
-    /// an fp32 conv reading c (`poolIsConv`) would not.
-    private func convThenPool(max: Bool, height: Int, poolIsConv: Bool = false) -> (GraphHarness, c: Int, m: Int, k: Int, y: Int) {
+    /// What reads the conv's output in `convThenWindows`.
+    enum WindowReader { case maxPool, averagePool, depthwise, conv }
+
+    /// x[1,8,H,30] → c = fp32 Conv3x3 pad 1 (8→16, ReLU) → m = `reader`: MaxPool3x3 stride 2 pad 1, AveragePool2x2
+    /// stride 2, an fp32 depthwise Conv3x3 stride 2 pad 1, or an fp32 Conv3x3 stride 2 pad 1 → k = fp32 Conv1x1 → y =
+    /// GlobalAveragePool: a stem's conv and pool, or an inverted residual's expansion and depthwise conv. The pools
+    /// and the depthwise conv read c through a line buffer of float rows (through c's CAT grid when c has a table),
+    /// so c is never held, and k runs on their bands; a dense fp32 conv reading c would not.
+    private func convThenWindows(_ reader: WindowReader, height: Int) -> (GraphHarness, c: Int, m: Int, k: Int, y: Int) {
         var h = GraphHarness()
         var rng = SeededValues(state: 29)
         func values(_ n: Int, _ scale: Float) -> [Float] { rng.next(n, scale) }
         let x = h.input("x", [1, 8, height, 30])
         let w1 = h.constant("w1", [16, 8, 3, 3], values(16 * 72, 0.3)), b1 = h.constant("b1", [16], values(16, 0.2))
         let c = h.node(.conv, [x, w1, b1], [1, 16, height, 30], [Attribute(.pads, ints: [1, 1, 1, 1]), Attribute(.outputMin, floats: [0])])
-        let oh = max ? (height - 1) / 2 + 1 : height / 2
+        let oh = reader == .averagePool ? height / 2 : (height - 1) / 2 + 1
+        let s2: [Attribute] = [Attribute(.strides, ints: [2, 2]), Attribute(.pads, ints: [1, 1, 1, 1])]
         let m: Int
-        if poolIsConv {
-            let w = h.constant("wm", [16, 16, 3, 3], values(16 * 144, 0.2))
-            m = h.node(.conv, [c, w], [1, 16, oh, 15], [Attribute(.pads, ints: [1, 1, 1, 1]), Attribute(.strides, ints: [2, 2])])
-        } else if max {
-            m = h.node(.maxPool, [c], [1, 16, oh, 15], [Attribute(.kernelShape, ints: [3, 3]), Attribute(.strides, ints: [2, 2]),
-                                                        Attribute(.pads, ints: [1, 1, 1, 1])])
-        } else {
+        switch reader {
+        case .conv:
+            m = h.node(.conv, [c, h.constant("wm", [16, 16, 3, 3], values(16 * 144, 0.2))], [1, 16, oh, 15], s2)
+        case .depthwise:
+            m = h.node(.conv, [c, h.constant("wm", [16, 1, 3, 3], values(144, 0.5))], [1, 16, oh, 15],
+                       s2 + [Attribute(.group, ints: [16])])
+        case .maxPool:
+            m = h.node(.maxPool, [c], [1, 16, oh, 15], s2 + [Attribute(.kernelShape, ints: [3, 3])])
+        case .averagePool:
             m = h.node(.averagePool, [c], [1, 16, oh, 15], [Attribute(.kernelShape, ints: [2, 2]), Attribute(.strides, ints: [2, 2])])
         }
         let w2 = h.constant("w2", [16, 16, 1, 1], values(256, 0.5))
@@ -177,9 +184,9 @@ extension CodecSessionTests {
         return (h, c, m, k, y)
     }
 
-    func testPoolsReadTheirProducerThroughAFloatLineBuffer() throws {
-        for (isMax, height) in [(true, 41), (false, 40)] {
-            let net = convThenPool(max: isMax, height: height)
+    func testPoolsAndFP32DepthwiseConvsReadTheirProducerThroughAFloatLineBuffer() throws {
+        for (reader, height) in [(WindowReader.maxPool, 41), (.averagePool, 40), (.depthwise, 41)] {
+            let net = convThenWindows(reader, height: height)
             var h = net.0
             let coded = [net.c, net.m, net.k]
             let samples = try Self.samples(h, outputs: [net.y], coded: coded, inputs: (1...3).map { Self.poolInput(UInt64($0), height: height) })
@@ -191,16 +198,16 @@ extension CodecSessionTests {
                 }
                 let m = try h.model(outputs: [net.y])
                 let pl = try XCTUnwrap(m.codecPlacement)
-                let label = "\(isMax ? "max" : "average") pool height \(height) bits \(bits) c coded \(cCoded)"
+                let label = "\(reader) height \(height) bits \(bits) c coded \(cCoded)"
                 let conv = try XCTUnwrap(pl.bands[0], label)
                 XCTAssertGreaterThan(conv.lineRows, 0, label)
                 XCTAssertEqual(conv.bands.count, height, "one-row bands: \(label)")
-                let pool = try XCTUnwrap(conv.folded.first, label)
-                XCTAssertEqual(pool.node, 1, label)
-                XCTAssertNil(pool.inputs[0].byteMap, "a float window: \(label)")
+                let consumer = try XCTUnwrap(conv.folded.first, label)
+                XCTAssertEqual(consumer.node, 1, label)
+                XCTAssertNil(consumer.inputs[0].byteMap, "a float window: \(label)")
                 XCTAssertEqual(pl.lineCodec(of: net.c) != nil, cCoded, label)
                 XCTAssertNil(pl.codedIndex(of: net.c), "no slot for the conv's output: \(label)")
-                XCTAssertEqual(pool.folded.first?.node, 2, "the 1×1 conv runs on the pool's bands: \(label)")
+                XCTAssertEqual(consumer.folded.first?.node, 2, "the 1×1 conv runs on the reader's bands: \(label)")
                 XCTAssertNil(pl.codedIndex(of: net.m), label)
                 XCTAssertNotNil(pl.codedIndex(of: net.k), label)
                 XCTAssertEqual(Array(pl.runsFolded.prefix(3)), [false, true, true], label)
@@ -211,10 +218,10 @@ extension CodecSessionTests {
         }
     }
 
-    /// An fp32 conv reading more rows gets no line buffer: its producer's one-row bands would run the conv a row at
-    /// a time against all of its weights (`BandPlan.readsLineBuffer`).
-    func testFP32ConvsReadTheirInputWithoutALineBuffer() throws {
-        let net = convThenPool(max: true, height: 41, poolIsConv: true)
+    /// A dense fp32 conv reading more rows gets no line buffer: its producer's one-row bands would run the conv a row
+    /// at a time against all of its weights (`BandPlan.readsLineBuffer`).
+    func testDenseFP32ConvsReadTheirInputWithoutALineBuffer() throws {
+        let net = convThenWindows(.conv, height: 41)
         var h = net.0
         let coded = [net.c, net.m, net.k]
         let samples = try Self.samples(h, outputs: [net.y], coded: coded, inputs: [Self.poolInput(1, height: 41)])
@@ -227,6 +234,34 @@ extension CodecSessionTests {
         XCTAssertEqual(pl.bands[0]?.lineRows ?? 0, 0)
         XCTAssertNotNil(pl.codedIndex(of: net.c), "the conv's output is held coded")
         XCTAssertFalse(pl.runsFolded[1])
+    }
+
+    /// x → c = fp32 Conv3x3 → s = Sigmoid(c) → e = c · s (Swish, as EfficientNet exports it) → fp32 depthwise Conv3x3
+    /// stride 2 → GlobalAveragePool: the depthwise conv's producer is the multiply, whose one-row bands would decode
+    /// each multi-row tile of c and s once per row, so it gets no float line buffer (`BandPlan.make`).
+    func testElementwiseProducersFeedNoFloatLineBuffer() throws {
+        var h = GraphHarness()
+        var rng = SeededValues(state: 31)
+        let x = h.input("x", [1, 8, 81, 30])
+        let c = h.node(.conv, [x, h.constant("w", [16, 8, 3, 3], rng.next(16 * 72, 0.3))], [1, 16, 81, 30],
+                       [Attribute(.pads, ints: [1, 1, 1, 1])])
+        let sig = h.node(.sigmoid, [c], [1, 16, 81, 30])
+        let e = h.node(.mul, [c, sig], [1, 16, 81, 30])
+        let m = h.node(.conv, [e, h.constant("wd", [16, 1, 3, 3], rng.next(144, 0.5))], [1, 16, 41, 15],
+                       [Attribute(.strides, ints: [2, 2]), Attribute(.pads, ints: [1, 1, 1, 1]), Attribute(.group, ints: [16])])
+        let y = h.node(.globalAveragePool, [m], [1, 16, 1, 1])
+        let coded = [c, sig, e, m]
+        let samples = try Self.samples(h, outputs: [y], coded: coded, inputs: [Self.poolInput(1, height: 81)])
+        h.graph.codecTables = try coded.indices.map {
+            var entry = try Self.entry(tensor: coded[$0], bits: 8, values: samples[$0], signed: samples[$0].contains { $0 < 0 })
+            entry.expectedBytes = samples[$0].count
+            return entry
+        }
+        let model = try h.model(outputs: [y])
+        let pl = try XCTUnwrap(model.codecPlacement)
+        XCTAssertTrue(pl.bands.allSatisfy { ($0?.lineRows ?? 0) == 0 }, "no line buffer")
+        XCTAssertNotNil(pl.codedIndex(of: e), "the multiply's output is held coded")
+        try assertCatSessionsMatchTheEmulation(model, input: Self.poolInput(2, height: 81), "swish → depthwise")
     }
 
     static func poolInput(_ seed: UInt64, height: Int) -> [Float] {
