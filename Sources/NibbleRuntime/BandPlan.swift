@@ -257,8 +257,8 @@ struct BandPlan {
             } else if codedIndex[out] < 0, lineBuffered == false,
                       var q = make(graph: graph, node: consumer, codedIndex: codedIndex, codecs: codecs, tilesPerBand: tilesPerBand, consumer: next,
                                      lineBuffered: true),
-                      q.inputs.count == 1, q.inputs[0].tensor == out, !q.reducesRows, BandPlan.readsLineBuffer(q.variants[0]),
-                      node.op == .conv || BandPlan.isInt8Conv(q.variants[0]),  // floats: a conv producer (`readsLineBuffer`)
+                      q.inputs.count == 1, q.inputs[0].tensor == out, !q.reducesRows,
+                      BandPlan.readsLineBuffer(q.variants[0], producerIsConv: node.op == .conv),
                       q.bands.contains(where: { $0.inRows != $0.outRows }),  // a taller kernel or a stride: it reads other rows
                       BandPlan.readsInOrder(q.bands) {
                 // One-row bands here: each row goes into the window as it is made.
@@ -269,7 +269,8 @@ struct BandPlan {
                 }
                 // An int8 conv's is a byte window, filled row by row: the rows on t's CAT grid mapped to the conv's
                 // (as a decoded window would be), or, with t uncoded, quantized on the conv's grid directly. Any
-                // other consumer's (an fp32 conv or pool) holds floats: t's rows through its CAT grid, or as they are.
+                // other consumer's (a pool, an fp32 depthwise conv) holds floats: t's rows through its CAT grid, or
+                // as they are.
                 if case .conv(let first) = q.variants[0], first.precision == .int8 {
                     BandPlan.readBytes(&q.inputs[0], &q.variants, lineCodec, first)
                 }
@@ -317,18 +318,12 @@ struct BandPlan {
     /// 7-column panel against all of its weights. A float line buffer also needs a conv producer: an elementwise
     /// one's one-row bands decode each multi-row tile of its coded inputs once per row (EfficientNet-B0's Swish
     /// multiply before its depthwise convs, line-buffered: 54.4 → 63.2 ms).
-    static func readsLineBuffer(_ step: Step) -> Bool {
-        switch step {
-        case .conv(let c): return c.precision == .int8 || (c.precision == .float32 && c.geometry.isDepthwise)
-        case .pool: return true
+    static func readsLineBuffer(_ consumer: Step, producerIsConv: Bool) -> Bool {
+        switch consumer {
+        case .conv(let c): return c.precision == .int8 || (producerIsConv && c.precision == .float32 && c.geometry.isDepthwise)
+        case .pool: return producerIsConv
         default: return false
         }
-    }
-
-    /// The consumer reads a byte window (`readBytes`).
-    static func isInt8Conv(_ step: Step) -> Bool {
-        if case .conv(let c) = step { return c.precision == .int8 }
-        return false
     }
 
     /// Applies `change` to the plan `depth` folds down from `plan` (0: `plan` itself).
