@@ -115,19 +115,19 @@ struct BandPlan {
     var bandBytes: Int { 4 * channels * bandRows * width }
 
     /// The band plan of node `n`, or nil when it runs whole: it must be a Conv (any precision), Max/AveragePool
-    /// (no ceil_mode) or elementwise step with a [1, C, H, W] output, whose row inputs (the data input; for
+    /// (no ceil_mode), elementwise step or channel Concat with a [1, C, H, W] output, whose row inputs (the data input; for
     /// elementwise steps the inputs of the output's shape) and output are uncoded or CAT-coded, at least one
     /// coded, and whose other inputs are constants or broadcast along rows. `codecs[k]` is coded tensor k's codec.
     /// Bands are `tilesPerBand` output tiles tall (taller bands: fewer, longer kernel calls and fewer halo rows, for
-    /// bigger windows and band buffers; `CodecPlacement` picks it). Node `consumer` (if ≥ 0) is folded in (see
-    /// `folded`): nil unless it runs by bands with the same rows, or line-buffered (then with node `next`, if ≥ 0,
-    /// folded into it).
-    static func make(graph: Graph, node n: Int, codedIndex: [Int], codecs: [MapCodec], tilesPerBand: Int = 1, consumer: Int = -1,
-                     next: Int = -1, lineBuffered: Bool = false, lineCodec: TensorCodec? = nil, tileRows rowsOverride: Int? = nil) -> BandPlan? {
+    /// bigger windows and band buffers; `CodecPlacement` picks it). The nodes of `chain` are folded in, each into the
+    /// one before (see `folded`): nil unless each runs by bands with the same rows as the one before, or (the first
+    /// only) line-buffered. A plan made `asConsumer` is folded into another's and line-buffers nothing.
+    static func make(graph: Graph, node n: Int, codedIndex: [Int], codecs: [MapCodec], tilesPerBand: Int = 1, chain: ArraySlice<Int> = [],
+                     asConsumer: Bool = false, lineCodec: TensorCodec? = nil, tileRows rowsOverride: Int? = nil) -> BandPlan? {
         let node = graph.nodes[n]
         guard node.outputs.count == 1 else { return nil }
         if node.op == .globalAveragePool {
-            return tilesPerBand == 1 && consumer < 0 ? globalAveragePool(graph: graph, node: n, codedIndex: codedIndex, codecs: codecs) : nil
+            return tilesPerBand == 1 && chain.isEmpty ? globalAveragePool(graph: graph, node: n, codedIndex: codedIndex, codecs: codecs) : nil
         }
         let out = node.outputs[0]
         let os = graph.tensors[out].shape
@@ -167,6 +167,16 @@ struct BandPlan {
                 } else if !(t.shape.count < 2 || t.shape[t.shape.count - 2] == 1) {
                     return nil  // varies along rows but is not a row input: a full-size constant or another shape
                 }
+            }
+        case .concat:
+            // Along channels: a band of the output is its inputs' windows one after another ([C][rows][W] each), so
+            // a concat of coded maps (DenseNet's, of every map of its block) never holds them decoded whole.
+            windowed = false
+            guard node.attribute(.axis)?.ints == [1] else { return nil }
+            for i in node.inputs {
+                guard i != absentTensor, graph.tensors[i].role != .constant, graph.tensors[i].shape.count == 4,
+                      graph.tensors[i].shape[2...] == os[2...] else { return nil }
+                if !rowInputs.contains(i) { rowInputs.append(i) }
             }
         default: return nil
         }
@@ -243,20 +253,22 @@ struct BandPlan {
         }
         var folded: [BandPlan] = []
         var lineRows = 0
-        if consumer >= 0 {
+        if let consumer = chain.first {
             // Each consumer band reads exactly this band's rows and writes the same rows (elementwise, or a 1×1
             // stride-1 conv), or it is line-buffered.
-            let direct = make(graph: graph, node: consumer, codedIndex: codedIndex, codecs: codecs, tilesPerBand: tilesPerBand)
+            let rest = chain.dropFirst()
+            let direct = make(graph: graph, node: consumer, codedIndex: codedIndex, codecs: codecs, tilesPerBand: tilesPerBand, chain: rest,
+                              asConsumer: true)
             if let q = direct, q.bands.map({ $0.outRows }) == bands.map({ $0.outRows }), q.bands.map({ $0.inRows }) == bands.map({ $0.outRows }) {
                 folded = [q]
             } else if let q = direct, outCodec.codec == nil, rowsOverride == nil, q.tileRows != tileRows, q.bands.allSatisfy({ $0.inRows == $0.outRows }),
-                      let same = make(graph: graph, node: n, codedIndex: codedIndex, codecs: codecs, tilesPerBand: tilesPerBand, consumer: consumer,
-                                      next: next, lineBuffered: lineBuffered, lineCodec: lineCodec, tileRows: q.tileRows) {
+                      let same = make(graph: graph, node: n, codedIndex: codedIndex, codecs: codecs, tilesPerBand: tilesPerBand, chain: chain,
+                                      asConsumer: asConsumer, lineCodec: lineCodec, tileRows: q.tileRows) {
                 // This node's output is not coded: its bands may take the consumer's tile rows.
                 return same
-            } else if codedIndex[out] < 0, lineBuffered == false,
-                      var q = make(graph: graph, node: consumer, codedIndex: codedIndex, codecs: codecs, tilesPerBand: tilesPerBand, consumer: next,
-                                     lineBuffered: true),
+            } else if codedIndex[out] < 0, !asConsumer,
+                      var q = make(graph: graph, node: consumer, codedIndex: codedIndex, codecs: codecs, tilesPerBand: tilesPerBand, chain: rest,
+                                   asConsumer: true),
                       q.inputs.count == 1, q.inputs[0].tensor == out, !q.reducesRows,
                       BandPlan.readsLineBuffer(q.variants[0], producerIsConv: node.op == .conv),
                       q.bands.contains(where: { $0.inRows != $0.outRows }),  // a taller kernel or a stride: it reads other rows
@@ -264,8 +276,8 @@ struct BandPlan {
                 // One-row bands here: each row goes into the window as it is made.
                 if bands.contains(where: { $0.outRows.count != 1 }) {
                     guard rowsOverride == nil, outCodec.codec == nil else { return nil }
-                    return make(graph: graph, node: n, codedIndex: codedIndex, codecs: codecs, tilesPerBand: 1, consumer: consumer,
-                                next: next, lineBuffered: lineBuffered, lineCodec: lineCodec, tileRows: 1)
+                    return make(graph: graph, node: n, codedIndex: codedIndex, codecs: codecs, tilesPerBand: 1, chain: chain,
+                                asConsumer: asConsumer, lineCodec: lineCodec, tileRows: 1)
                 }
                 // An int8 conv's is a byte window, filled row by row: the rows on t's CAT grid mapped to the conv's
                 // (as a decoded window would be), or, with t uncoded, quantized on the conv's grid directly. Any
@@ -282,9 +294,9 @@ struct BandPlan {
             scratch = max(scratch, folded[0].scratchBytes)
             taskScratch = max(taskScratch, folded[0].taskScratchBytes)
         }
-        // Something of the step is coded: its inputs or output, or with a line buffer its consumers' (a line-buffered
-        // consumer itself may hold nothing coded, its consumer does).
-        guard anyCoded || lineBuffered || (lineRows > 0 && folded[0].holdsCoded) else { return nil }
+        // Something of the step is coded: its inputs or output, or its folded consumers'. A folded consumer itself may
+        // hold nothing coded (a DenseNet layer's batch-norm scale between its concat and the shift's coded output).
+        guard anyCoded || asConsumer || folded.first?.holdsCoded == true else { return nil }
         var plan = BandPlan(node: n, inputs: inputs, output: out, outputCodec: outCodec.codec, outputCoded: codedIndex[out],
                             channels: os[1], height: os[2], width: os[3], bands: bands, variants: variants,
                             tileRows: tileRows, tilesPerBand: tilesPerBand, inPlaceInput: inPlace,

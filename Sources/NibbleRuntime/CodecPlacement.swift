@@ -103,11 +103,13 @@ public struct CodecPlacement: Sendable {
         let none = [Int](repeating: -1, count: graph.nodes.count)
         let plain = folding && lineBuffers != true ? CodecPlacement.folds(graph: graph, codecs: all, lineBuffers: false) : none
         let lined = folding && lineBuffers != false ? CodecPlacement.folds(graph: graph, codecs: all, lineBuffers: true) : plain
-        func plan(_ consumers: [Int]) -> CodecPlacement {
+        func plan(_ consumers: [Int]) -> CodecPlacement? {
             CodecPlacement.planned(graph: graph, codecs: all, kernelScratchBytes: kernelScratchBytes, tallerBands: tallerBands, consumers: consumers)
         }
+        // Folds nothing: every step can run as it is.
+        func unfolded() -> CodecPlacement { plan(none)! }
         if lineBuffers == true {
-            self = plan(lined)
+            self = plan(lined) ?? unfolded()
             return
         }
         // Line buffers one at a time, the whole chain as `lined` has it (the consumer's own fold runs in the producer's
@@ -115,7 +117,7 @@ public struct CodecPlacement: Sendable {
         // each kept when the expected peak does not grow: where the peak is not their step they still save an encode
         // and a decode (an int8 conv's; a pool's only where it lowers the peak, below).
         var consumers = plain
-        var best = plan(plain)
+        var best = plan(plain) ?? unfolded()
         for n in graph.nodes.indices where lined[n] >= 0 && lined[n] != plain[n] && !lined.contains(n) {
             var trial = consumers
             var k = n
@@ -123,7 +125,7 @@ public struct CodecPlacement: Sendable {
                 trial[k] = lined[k]
                 k = lined[k]
             }
-            let p = plan(trial)
+            guard let p = plan(trial) else { continue }
             // A line buffer of floats (a pool's, an fp32 depthwise conv's) must lower the peak: its producer's one-row bands can cost more
             // than the encode and decode it saves, most where the map was held as RAW tiles (DenseNet-121's
             // transitions, fp32 1×1 conv and pool: 2.6 → 2.8 ms at 56², 2.7 → 3.7 ms at 14², at the same peak).
@@ -138,19 +140,20 @@ public struct CodecPlacement: Sendable {
     }
 
     private static func planned(graph: Graph, codecs all: [(tensor: Int, codec: MapCodec, expectedBytes: Int)], kernelScratchBytes: Int,
-                                tallerBands: Bool, consumers: [Int]) -> CodecPlacement {
+                                tallerBands: Bool, consumers: [Int]) -> CodecPlacement? {
         var foldedAway = [Bool](repeating: false, count: graph.tensors.count)
         for (n, m) in consumers.enumerated() where m >= 0 { foldedAway[graph.nodes[n].outputs[0]] = true }
         let codecs = all.filter { !foldedAway[$0.tensor] }
         var codedIndex = [Int](repeating: -1, count: graph.tensors.count)
         for (k, c) in codecs.enumerated() { codedIndex[c.tensor] = k }
         let maps = codecs.map { $0.codec }
-        func next(_ n: Int) -> Int { consumers[n] >= 0 ? consumers[consumers[n]] : -1 }
         func lineCodec(_ n: Int) -> TensorCodec? { catCodec(of: graph.nodes[n].outputs[0], in: all) }
         var bands = graph.nodes.indices.map {
-            consumers.contains($0) ? nil : BandPlan.make(graph: graph, node: $0, codedIndex: codedIndex, codecs: maps, consumer: consumers[$0],
-                                                         next: next($0), lineCodec: lineCodec($0))
+            consumers.contains($0) ? nil : BandPlan.make(graph: graph, node: $0, codedIndex: codedIndex, codecs: maps,
+                                                         chain: chain(from: $0, consumers), lineCodec: lineCodec($0))
         }
+        // A chain spliced from two fold choices (`init`) may leave a root that cannot run its chain by bands.
+        for n in bands.indices where consumers[n] >= 0 && !consumers.contains(n) && bands[n] == nil { return nil }
         let base = CodecPlacement(graph: graph, codecs: codecs, codedIndex: codedIndex, kernelScratchBytes: kernelScratchBytes,
                                   bands: bands, consumers: consumers)
         var best = base
@@ -160,7 +163,7 @@ public struct CodecPlacement: Sendable {
             // Per-task scratch (allocated per thread outside the arena, `Model.taskScratchBytes`) must not grow
             // either: a taller variant may take what the whole step takes.
             var taskLimit = base.bandTaskScratchBytes
-            for k in [n, consumers[n], next(n)] where k >= 0 {
+            for k in [n] + chain(from: n, consumers) {
                 if let (whole, bytes) = try? Step.make(graph: graph, index: k), whole.splitsIntoTasks {
                     taskLimit = max(taskLimit, bytes - whole.taskScratchOffset)
                 }
@@ -170,7 +173,7 @@ public struct CodecPlacement: Sendable {
             while tiles < one.outputTiles {
                 tiles = min(2 * tiles, one.outputTiles)
                 guard let taller = BandPlan.make(graph: graph, node: n, codedIndex: codedIndex, codecs: maps, tilesPerBand: tiles,
-                                                 consumer: consumers[n], next: next(n), lineCodec: lineCodec(n)) else { break }
+                                                 chain: chain(from: n, consumers), lineCodec: lineCodec(n)) else { break }
                 var trial = bands
                 trial[n] = taller
                 let p = CodecPlacement(graph: graph, codecs: codecs, codedIndex: codedIndex, kernelScratchBytes: kernelScratchBytes,
@@ -207,6 +210,17 @@ public struct CodecPlacement: Sendable {
         return result
     }
 
+    /// The nodes folded into node n's step, in order (`folds`' `consumers` followed from n).
+    static func chain(from n: Int, _ consumers: [Int]) -> ArraySlice<Int> {
+        var chain: [Int] = []
+        var k = consumers[n]
+        while k >= 0 {
+            chain.append(k)
+            k = consumers[k]
+        }
+        return chain[...]
+    }
+
     /// Tensor t's CAT codec in `codecs`, if it has one.
     static func catCodec(of t: Int, in codecs: [(tensor: Int, codec: MapCodec, expectedBytes: Int)]) -> TensorCodec? {
         guard let c = codecs.first(where: { $0.tensor == t }), case .cat(let codec) = c.codec else { return nil }
@@ -215,12 +229,13 @@ public struct CodecPlacement: Sendable {
 
     /// Per node n, the node folded into n's row bands, or -1 (`BandPlan.folded`): the only reader of n's single
     /// output t — an elementwise node, a conv or a pool — which is not a graph output, whose other inputs all exist
-    /// before n (so it can run on each of n's bands), and both run by bands when t is not coded, the consumer reading
-    /// and writing exactly the rows of n's bands (elementwise; a 1×1 stride-1 conv), or line-buffered (an int8 conv,
-    /// a pool or an fp32 depthwise conv reading more rows, `BandPlan.readsLineBuffer`). t then never exists whole: the codec's slot for it (and its
-    /// quantization) is dropped, and the consumer's output slot is live from n. A folded consumer's own output is
-    /// folded again only when it is line-buffered, into one that reads its rows (the chain expansion → depthwise →
-    /// projection of an inverted residual runs in the expansion's step).
+    /// before the chain's root (so it can run on each of its bands), and both run by bands when t is not coded, the
+    /// consumer reading and writing exactly the rows of n's bands (elementwise; a 1×1 stride-1 conv), or, folded into
+    /// a root, line-buffered (an int8 conv, a pool or an fp32 depthwise conv reading more rows,
+    /// `BandPlan.readsLineBuffer`). t then never exists whole: the codec's slot for it (and its quantization) is
+    /// dropped, and the consumer's output slot is live from the root's step. Folds chain: a folded consumer's own
+    /// reader folds into it on its rows (an inverted residual's expansion → depthwise → projection → residual Add runs
+    /// in the expansion's step; a DenseNet layer's concat → batch-norm scale → shift → 1×1 conv in the concat's).
     ///
     /// `lineBuffers: false` makes no line-buffered folds, but folds nothing into n either where the consumer could
     /// line-buffer its own reader, so the maps either way quantizes are the same but for the line-buffered ones.
@@ -234,10 +249,15 @@ public struct CodecPlacement: Sendable {
         var consumers = [Int](repeating: -1, count: graph.nodes.count)
         var lineBuffered = [Bool](repeating: false, count: graph.nodes.count)
         for (n, node) in graph.nodes.enumerated() {
-            // A folded consumer folds one of its own only when it is line-buffered (into its producer p's plan).
-            let p = consumers.firstIndex(of: n) ?? -1
-            guard node.outputs.count == 1, p < 0 || lineBuffered[p] else { continue }
-            let t = node.outputs[0], root = p >= 0 ? p : n
+            // The chain n is in: the root whose step it runs in, and the nodes folded from there down to n.
+            var path: [Int] = []
+            var root = n
+            while let q = consumers.firstIndex(of: root) {
+                path.insert(root, at: 0)
+                root = q
+            }
+            guard node.outputs.count == 1 else { continue }
+            let t = node.outputs[0]
             guard readers[t].count == 1, let m = readers[t].first, m > n, writesInPlace(graph.nodes[m].op) || readsWindows(graph.nodes[m].op),
                   !graph.outputs.contains(t),
                   graph.nodes[m].inputs.allSatisfy({
@@ -246,14 +266,17 @@ public struct CodecPlacement: Sendable {
                   }) else { continue }
             var trial = codedIndex
             trial[t] = -1
-            if p >= 0 {
-                guard let plan = BandPlan.make(graph: graph, node: p, codedIndex: trial, codecs: maps, consumer: n, next: m,
-                                               lineCodec: catCodec(of: node.inputs[0], in: codecs)),
-                      plan.lineRows > 0, plan.folded[0].folded.count == 1 else { continue }
+            if root != n {
+                // m joins n's chain on n's rows: after a line-buffered consumer (an inverted residual's projection on its
+                // depthwise conv's bands, then the residual Add) or after direct folds (a DenseNet layer's concat →
+                // batch-norm scale → shift → 1×1 conv, none of those maps held). The root's first fold stays what it was.
+                guard let plan = BandPlan.make(graph: graph, node: root, codedIndex: trial, codecs: maps, chain: (path + [m])[...],
+                                               lineCodec: catCodec(of: graph.nodes[root].outputs[0], in: codecs)),
+                      (plan.lineRows > 0) == lineBuffered[root] else { continue }
             } else {
                 // A line buffer quantizes t with its CAT codec, or on the consumer's grid when t is not coded.
                 let lineCodec = catCodec(of: t, in: codecs)
-                guard let plan = BandPlan.make(graph: graph, node: n, codedIndex: trial, codecs: maps, consumer: m, lineCodec: lineCodec),
+                guard let plan = BandPlan.make(graph: graph, node: n, codedIndex: trial, codecs: maps, chain: [m], lineCodec: lineCodec),
                       plan.lineRows == 0 || (lineBuffers && (codedIndex[t] < 0 || lineCodec != nil)) else { continue }
                 lineBuffered[n] = plan.lineRows > 0
                 // m folded into n could not line-buffer its own reader: when it could, that removes the bigger map
@@ -263,7 +286,7 @@ public struct CodecPlacement: Sendable {
                    let r = readers[u].first, r > m, graph.nodes[r].op == .conv, !graph.outputs.contains(u) {
                     var withoutU = codedIndex
                     withoutU[u] = -1
-                    if let q = BandPlan.make(graph: graph, node: m, codedIndex: withoutU, codecs: maps, consumer: r), q.lineRows > 0 { continue }
+                    if let q = BandPlan.make(graph: graph, node: m, codedIndex: withoutU, codecs: maps, chain: [r]), q.lineRows > 0 { continue }
                 }
             }
             codedIndex = trial

@@ -74,9 +74,9 @@ extension CodecSessionTests {
         for bits in [8, 5, 3] {
             let (m, f) = try convModel(bits: bits)
             let p = try XCTUnwrap(m.codecPlacement)
-            XCTAssertEqual(p.bandedNodes, [0, 1, 2, 3, 5, 6, 8, 9], "every node, the global pool too, runs by bands")
-            XCTAssertEqual(p.runsFolded.indices.filter { p.runsFolded[$0] }, [4, 7],
-                           "the Add and the HardSwish run folded (the average pool does not line-buffer: the peak would not drop)")
+            XCTAssertEqual(p.bandedNodes, [0, 2, 3, 5, 6, 9], "every node, the global pool too, runs by bands, in its own step or folded")
+            XCTAssertEqual(p.runsFolded.indices.filter { p.runsFolded[$0] }, [1, 4, 7, 8],
+                           "the Relu, the Add, the HardSwish and its Mul run folded (the average pool does not line-buffer: the peak would not drop)")
             XCTAssertTrue(p.bands[m.graph.nodes.count - 1]!.reducesRows)
             XCTAssertGreaterThan(p.bands[0]!.bands.count, 3)
             XCTAssertGreaterThan(p.bands[2]!.bands.count, 1, "the stride-2 conv")
@@ -115,11 +115,12 @@ extension CodecSessionTests {
             let p = try XCTUnwrap(m.codecPlacement)
             let unfolded = try oneTilePlacement(m, tallerBands: true, folding: false)
             XCTAssertEqual(unfolded.coded.map(\.tensor), f.coded)
-            XCTAssertEqual(p.coded.map(\.tensor), f.coded.enumerated().filter { $0.offset != 3 && $0.offset != 6 }.map(\.element),
-                           "dw's and p's outputs are folded away")
+            XCTAssertEqual(p.coded.map(\.tensor), f.coded.enumerated().filter { ![0, 3, 6, 7].contains($0.offset) }.map(\.element),
+                           "c1's, dw's, p's and the HardSwish's outputs are folded away")
             XCTAssertEqual(unfolded.bandedNodes, Array(0..<m.graph.nodes.count))
             XCTAssertEqual(p.bands[3]?.folded.first?.node, 4)
             XCTAssertEqual(p.bands[6]?.folded.first?.node, 7)
+            XCTAssertEqual(p.bands[6]?.folded.first?.folded.first?.node, 8, "the HardSwish's Mul on the same bands")
             // A folded node allocates nothing of its own; the Add reads its skip c2 as bytes (`BinaryStep.symbols`),
             // folded or not.
             XCTAssertFalse(p.live.contains { $0.stepBuffer && ($0.first == 4 || $0.first == 7) })

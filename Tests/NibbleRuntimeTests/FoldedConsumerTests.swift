@@ -8,8 +8,8 @@ extension CodecSessionTests {
     /// x[1,4,12,10] → c1 = Conv3x3 pad 1 (4→8) → c2 = Conv3x3 pad 1 (c1) → d = Conv3x3 pad 1 (c2) → p = Conv1x1 (c1)
     /// → a = d + p → r = Conv1x1 (a) → g = Relu(r) → c3 = Conv3x3 pad 1 (g) → c4 = Conv1x1 (c3)
     /// → y = GlobalAveragePool(c4). Maps of 8×12×10 are two bands of 6 rows. Must not fold: c2 into d (a 3×3 band
-    /// reads rows of the bands around it), d into a (a's other input p is made after d). Folds: p into a, r into g,
-    /// c3 into c4 (a 1×1 conv on c3's two bands); a and g are folded consumers, so their outputs do not fold again.
+    /// reads rows of the bands around it), d into a (a's other input p is made after d), g into c3. Folds: p into a,
+    /// then r (a 1×1 conv) and g on the same bands (a chain of direct folds), c3 into c4 (a 1×1 conv on c3's two bands).
     func testFoldsOnlyWhereEveryOtherInputExistsAndRowsMatch() throws {
         var h = GraphHarness()
         var rng = SeededValues(state: 9)
@@ -54,8 +54,9 @@ extension CodecSessionTests {
             }
             let m = try hb.model(outputs: [y])
             let pl = try XCTUnwrap(m.codecPlacement)
-            XCTAssertEqual(pl.runsFolded.indices.filter { pl.runsFolded[$0] }, [4, 6, 8], "bits \(bits)")
-            XCTAssertEqual(pl.coded.map(\.tensor), [c1, c2, d, a, g, c4], "p, r and c3 are folded away")
+            XCTAssertEqual(pl.runsFolded.indices.filter { pl.runsFolded[$0] }, [4, 5, 6, 8], "bits \(bits)")
+            XCTAssertEqual(pl.coded.map(\.tensor), [c1, c2, d, g, c4], "p, a, r and c3 are folded away")
+            XCTAssertEqual(pl.bands[3]?.folded.first?.folded.first?.folded.first?.node, 6, "p → a → r → g in p's step")
             XCTAssertEqual(pl.bands[7]?.folded.first?.bands.count, 2, "c4 runs on c3's two bands")
             XCTAssertEqual(pl.bands[7]?.folded.first?.inPlaceInput, -1, "a conv consumer writes its own band buffer")
             let unfoldedRaw = try Session(model: m)
