@@ -57,7 +57,8 @@ public enum CodecFitter {
         // placeholder codecs on every candidate, as the session will with the real ones.
         // Line-buffered maps keep their tables: a session uses them when it does not line-buffer (see
         // `CodecPlacement.init`), and quantizes with them when it does.
-        let consumers = CodecPlacement.folds(graph: graph, codecs: placeholders(graph, all), lineBuffers: false)
+        // Maps a chain of folds removes keep theirs too: a session keeps the placement without chains when its peak is lower.
+        let consumers = CodecPlacement.folds(graph: graph, codecs: placeholders(graph, all), lineBuffers: false, chains: false)
         let folded = Set(consumers.indices.filter { consumers[$0] >= 0 }.map { graph.nodes[$0].outputs[0] })
         return all.filter { !folded.contains($0) }
     }

@@ -94,15 +94,22 @@ public struct CodecPlacement: Sendable {
     public init(graph: Graph, codecs all: [(tensor: Int, codec: MapCodec, expectedBytes: Int)], kernelScratchBytes: Int,
          tallerBands: Bool = true, folding: Bool = true, lineBuffers: Bool? = nil, rawTiles: Bool = true) {
         self.init(graph: graph, codecs: all, kernelScratchBytes: kernelScratchBytes, tallerBands: tallerBands, folding: folding,
-                  lineBuffers: lineBuffers)
+                  lineBuffers: lineBuffers, chains: true)
+        // A chain's last output slot is live from its first node's step, beside every window of the chain: a chain can
+        // raise the peak (MobileNetV2: features.3's expansion → depthwise → projection → Add → features.4's 24 → 144
+        // channel expansion put that expansion's slot in features.3's expansion step, 456,826 → 516,761 B). The
+        // placement with chains is kept unless the one without has the lower expected peak.
+        let unchained = CodecPlacement(graph: graph, codecs: all, kernelScratchBytes: kernelScratchBytes, tallerBands: tallerBands,
+                                       folding: folding, lineBuffers: lineBuffers, chains: false)
+        if unchained.expectedActivationBytes < expectedActivationBytes { self = unchained }
         if rawTiles { self = storingRawTiles() }
     }
 
     private init(graph: Graph, codecs all: [(tensor: Int, codec: MapCodec, expectedBytes: Int)], kernelScratchBytes: Int,
-         tallerBands: Bool, folding: Bool, lineBuffers: Bool?) {
+         tallerBands: Bool, folding: Bool, lineBuffers: Bool?, chains: Bool) {
         let none = [Int](repeating: -1, count: graph.nodes.count)
-        let plain = folding && lineBuffers != true ? CodecPlacement.folds(graph: graph, codecs: all, lineBuffers: false) : none
-        let lined = folding && lineBuffers != false ? CodecPlacement.folds(graph: graph, codecs: all, lineBuffers: true) : plain
+        let plain = folding && lineBuffers != true ? CodecPlacement.folds(graph: graph, codecs: all, lineBuffers: false, chains: chains) : none
+        let lined = folding && lineBuffers != false ? CodecPlacement.folds(graph: graph, codecs: all, lineBuffers: true, chains: chains) : plain
         func plan(_ consumers: [Int]) -> CodecPlacement? {
             CodecPlacement.planned(graph: graph, codecs: all, kernelScratchBytes: kernelScratchBytes, tallerBands: tallerBands, consumers: consumers)
         }
@@ -239,7 +246,8 @@ public struct CodecPlacement: Sendable {
     ///
     /// `lineBuffers: false` makes no line-buffered folds, but folds nothing into n either where the consumer could
     /// line-buffer its own reader, so the maps either way quantizes are the same but for the line-buffered ones.
-    public static func folds(graph: Graph, codecs: [(tensor: Int, codec: MapCodec, expectedBytes: Int)], lineBuffers: Bool = true) -> [Int] {
+    public static func folds(graph: Graph, codecs: [(tensor: Int, codec: MapCodec, expectedBytes: Int)], lineBuffers: Bool = true,
+                             chains: Bool = true) -> [Int] {
         var codedIndex = [Int](repeating: -1, count: graph.tensors.count)
         for (k, c) in codecs.enumerated() { codedIndex[c.tensor] = k }
         let maps = codecs.map { $0.codec }
@@ -266,28 +274,33 @@ public struct CodecPlacement: Sendable {
                   }) else { continue }
             var trial = codedIndex
             trial[t] = -1
+            // m folded directly into n's step could not line-buffer its own reader: when it could, that removes the
+            // bigger map (an inverted residual's expansion, not its input, nor the projection before it). Not for a
+            // pool reader: the map before a pool is no bigger than the one m's fold removes, and folding m saves an
+            // encode and a decode too.
+            func couldLineBufferItsReader() -> Bool {
+                guard graph.nodes[m].outputs.count == 1, case let u = graph.nodes[m].outputs[0], readers[u].count == 1,
+                      let r = readers[u].first, r > m, graph.nodes[r].op == .conv, !graph.outputs.contains(u) else { return false }
+                var withoutU = codedIndex
+                withoutU[u] = -1
+                return BandPlan.make(graph: graph, node: m, codedIndex: withoutU, codecs: maps, chain: [r]).map { $0.lineRows > 0 } ?? false
+            }
             if root != n {
                 // m joins n's chain on n's rows: after a line-buffered consumer (an inverted residual's projection on its
                 // depthwise conv's bands, then the residual Add) or after direct folds (a DenseNet layer's concat →
                 // batch-norm scale → shift → 1×1 conv, none of those maps held). The root's first fold stays what it was.
-                guard let plan = BandPlan.make(graph: graph, node: root, codedIndex: trial, codecs: maps, chain: (path + [m])[...],
+                // Without `chains`, only a line-buffered consumer folds its own consumer.
+                guard chains || (lineBuffered[root] && path.count == 1),
+                      let plan = BandPlan.make(graph: graph, node: root, codedIndex: trial, codecs: maps, chain: (path + [m])[...],
                                                lineCodec: catCodec(of: graph.nodes[root].outputs[0], in: codecs)),
-                      (plan.lineRows > 0) == lineBuffered[root] else { continue }
+                      (plan.lineRows > 0) == lineBuffered[root], !couldLineBufferItsReader() else { continue }
             } else {
                 // A line buffer quantizes t with its CAT codec, or on the consumer's grid when t is not coded.
                 let lineCodec = catCodec(of: t, in: codecs)
                 guard let plan = BandPlan.make(graph: graph, node: n, codedIndex: trial, codecs: maps, chain: [m], lineCodec: lineCodec),
                       plan.lineRows == 0 || (lineBuffers && (codedIndex[t] < 0 || lineCodec != nil)) else { continue }
+                if plan.lineRows == 0 && couldLineBufferItsReader() { continue }
                 lineBuffered[n] = plan.lineRows > 0
-                // m folded into n could not line-buffer its own reader: when it could, that removes the bigger map
-                // (an inverted residual's expansion, not its input). Not for a pool reader: the map before a pool
-                // is no bigger than the one m's fold removes, and folding m saves an encode and a decode too.
-                if plan.lineRows == 0, graph.nodes[m].outputs.count == 1, case let u = graph.nodes[m].outputs[0], readers[u].count == 1,
-                   let r = readers[u].first, r > m, graph.nodes[r].op == .conv, !graph.outputs.contains(u) {
-                    var withoutU = codedIndex
-                    withoutU[u] = -1
-                    if let q = BandPlan.make(graph: graph, node: m, codedIndex: withoutU, codecs: maps, chain: [r]), q.lineRows > 0 { continue }
-                }
             }
             codedIndex = trial
             consumers[n] = m

@@ -54,9 +54,16 @@ extension CodecSessionTests {
             }
             let m = try hb.model(outputs: [y])
             let pl = try XCTUnwrap(m.codecPlacement)
-            XCTAssertEqual(pl.runsFolded.indices.filter { pl.runsFolded[$0] }, [4, 5, 6, 8], "bits \(bits)")
-            XCTAssertEqual(pl.coded.map(\.tensor), [c1, c2, d, g, c4], "p, a, r and c3 are folded away")
-            XCTAssertEqual(pl.bands[3]?.folded.first?.folded.first?.folded.first?.node, 6, "p → a → r → g in p's step")
+            // With chains, p → a → r → g run in p's step; without, a folds into p and g into r. The session keeps the
+            // placement with the lower peak; both compute the same.
+            let tables = pl.coded.map { (tensor: $0.tensor, codec: $0.codec, expectedBytes: $0.expectedBytes) }
+            let chained = CodecPlacement.folds(graph: m.graph, codecs: tables, lineBuffers: false)
+            XCTAssertEqual(chained.indices.filter { chained[$0] >= 0 }.map { chained[$0] }, [4, 5, 6, 8], "bits \(bits)")
+            let unchained = CodecPlacement.folds(graph: m.graph, codecs: tables, lineBuffers: false, chains: false)
+            XCTAssertEqual(unchained.indices.filter { unchained[$0] >= 0 }.map { unchained[$0] }, [4, 6, 8], "bits \(bits)")
+            let folded = pl.runsFolded.indices.filter { pl.runsFolded[$0] }
+            XCTAssertTrue(folded == [4, 5, 6, 8] || folded == [4, 6, 8], "bits \(bits): \(folded)")
+            XCTAssertEqual(pl.coded.map(\.tensor), folded.count == 4 ? [c1, c2, d, g, c4] : [c1, c2, d, a, g, c4], "p, r and c3 (and a, chained) are folded away")
             XCTAssertEqual(pl.bands[7]?.folded.first?.bands.count, 2, "c4 runs on c3's two bands")
             XCTAssertEqual(pl.bands[7]?.folded.first?.inPlaceInput, -1, "a conv consumer writes its own band buffer")
             let unfoldedRaw = try Session(model: m)

@@ -84,11 +84,17 @@ extension CodecSessionTests {
                 XCTAssertEqual(pl.lineCodec(of: e) != nil, eCoded, label)
                 XCTAssertNil(pl.codedIndex(of: e), "no slot for the expansion")
                 XCTAssertNil(pl.codedIndex(of: d), "nor for the depthwise output")
-                // The residual Add (stride 1) runs on the projection's bands too: p is never held, a is.
-                XCTAssertEqual(pl.codedIndex(of: p) == nil, s == 1, label)
-                XCTAssertEqual(expansion.folded.first?.folded.first?.folded.first?.node, s == 1 ? 3 : nil, label)
+                // With chains, the residual Add (stride 1) runs on the projection's bands too, and p is never held; the
+                // session keeps that placement unless the one without chains has the lower peak.
+                let addFolded = pl.runsFolded[3] && s == 1
+                XCTAssertEqual(pl.codedIndex(of: p) == nil, addFolded, label)
+                XCTAssertEqual(expansion.folded.first?.folded.first?.folded.first?.node, addFolded ? 3 : nil, label)
                 XCTAssertNotNil(pl.codedIndex(of: a), label)
-                XCTAssertEqual(Array(pl.runsFolded.prefix(4)), [false, true, true, s == 1], label)
+                XCTAssertEqual(Array(pl.runsFolded.prefix(3)), [false, true, true], label)
+                if s == 1 {
+                    let tables = pl.coded.map { (tensor: $0.tensor, codec: $0.codec, expectedBytes: $0.expectedBytes) }
+                    XCTAssertEqual(CodecPlacement.folds(graph: m.graph, codecs: tables)[2], 3, "with chains the Add folds: \(label)")
+                }
                 let unfolded = try Session(model: m)
                 for (threads, seeds) in [(1, [61, 62]), (3, [63])] as [(Int, [UInt64])] {
                     let cat = try Session(model: m, codec: .cat, threads: threads)
