@@ -22,7 +22,7 @@ struct CodecAction: Sendable {
 /// The arena plan of a session running the CAT or transform codec (issue 6, "placement"). Every coded tensor lives in
 /// the arena only as a compressed slot sized from the worst-case bound (`TensorCodec.worstCaseBytes`, the raw
 /// fallback of every tile), so no input can overflow it. A [1, C, H, W] CAT map is tiled in row bands
-/// (`TileLayout`), and a node that can run by rows — Conv of any precision, Max/AveragePool, elementwise steps —
+/// (`TileLayout`), and a node that can run by rows — Conv of any precision, Max/AveragePool, elementwise steps, channel Concat —
 /// whose row inputs or output are CAT-coded runs band by band (`BandPlan`): only a window of input rows per row
 /// input and one output band (one output tile) are live, the band is encoded straight into the slot. Other nodes
 /// (FC, global pooling, reshapes, softmax, transform-coded maps) keep whole-tensor buffers for that step only:
