@@ -93,6 +93,8 @@ public enum OpType: UInt16, Sendable, CaseIterable {
     case slice = 20
     case leakyRelu = 21
     case tanh = 22
+    /// x·sigmoid(x) (SiLU): the converter's fusion of ONNX Mul(x, Sigmoid(x)).
+    case swish = 23
 
     public var name: String {
         switch self {
@@ -118,6 +120,7 @@ public enum OpType: UInt16, Sendable, CaseIterable {
         case .slice: return "Slice"
         case .leakyRelu: return "LeakyRelu"
         case .tanh: return "Tanh"
+        case .swish: return "Swish"
         }
     }
 }

@@ -157,7 +157,7 @@ struct BandPlan {
             if let v = attr(.dilations), v.count == 2 { d = v[0] }
             if let v = attr(.ceilMode), v.first ?? 0 != 0 { return nil }
             rowInputs = [x]
-        case .relu, .clip, .sigmoid, .hardSigmoid, .hardSwish, .add, .sub, .mul, .div:
+        case .relu, .clip, .sigmoid, .hardSigmoid, .hardSwish, .swish, .add, .sub, .mul, .div:
             windowed = false
             for i in node.inputs {
                 guard i != absentTensor else { return nil }

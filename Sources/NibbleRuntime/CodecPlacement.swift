@@ -502,7 +502,7 @@ public struct CodecPlacement: Sendable {
     /// and is written after it is read (UnaryStep, BinaryStep).
     static func writesInPlace(_ op: OpType) -> Bool {
         switch op {
-        case .relu, .clip, .sigmoid, .hardSigmoid, .hardSwish, .add, .sub, .mul, .div: return true
+        case .relu, .clip, .sigmoid, .hardSigmoid, .hardSwish, .swish, .add, .sub, .mul, .div: return true
         default: return false
         }
     }

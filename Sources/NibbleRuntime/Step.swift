@@ -45,7 +45,7 @@ enum Step {
         case .fullyConnected:
             let (s, scratch) = try FullyConnectedStep.make(c); return (.fullyConnected(s), scratch)
         case .add, .sub, .mul, .div: return (.binary(try BinaryStep.make(c)), 0)
-        case .relu, .clip, .sigmoid, .hardSigmoid, .hardSwish, .leakyRelu, .tanh: return (.unary(try UnaryStep.make(c)), 0)
+        case .relu, .clip, .sigmoid, .hardSigmoid, .hardSwish, .leakyRelu, .tanh, .swish: return (.unary(try UnaryStep.make(c)), 0)
         case .maxPool, .averagePool: return (.pool(try PoolStep.make(c)), 0)
         case .globalAveragePool: return (.globalAveragePool(try GlobalAveragePoolStep.make(c)), 0)
         case .softmax: return (.softmax(try SoftmaxStep.make(c)), 0)

@@ -22,6 +22,37 @@ final class SyntheticModelTests: XCTestCase {
         XCTAssertEqual(y, expected)
     }
 
+    /// SiLU as PyTorch exports it, Mul(x, Sigmoid(x)) in either operand order, becomes one Swish node; a Sigmoid
+    /// another node also reads, or one of another tensor (an SE block's gate), stays.
+    func testMulOfASigmoidOfItsOtherOperandBecomesSwish() throws {
+        func model(_ order: [String], gateReadTwice: Bool = false, gateOfOther: Bool = false) -> ONNXBuilder {
+            var b = ONNXBuilder()
+            b.input("x", ["N", 2, 1, 3])
+            b.initializer("w", [2, 2, 1, 1], [1, -0.5, 0.25, 2])
+            b.node("Conv", ["x", "w"], ["c"])
+            b.node("Sigmoid", [gateOfOther ? "x" : "c"], ["s"])
+            b.node("Mul", order.map { $0 == "s" ? "s" : "c" }, ["m"])
+            if gateReadTwice {
+                b.node("Add", ["m", "s"], ["y"])
+            } else {
+                b.node("Relu", ["m"], ["y"])
+            }
+            b.outputs = ["y"]
+            return b
+        }
+        let x: [Float] = [-3, -1, 0, 0.5, 2, 7]
+        func swish(_ v: Float) -> Float { v * (1 / (1 + Float(Foundation.exp(-Double(v))))) }
+        let c: [Float] = (0..<6).map { i in i < 3 ? x[i] - 0.5 * x[i + 3] : 0.25 * x[i - 3] + 2 * x[i] }
+        for order in [["c", "s"], ["s", "c"]] {
+            let (g, run) = try convert(model(order))
+            XCTAssertEqual(g.nodes.map { $0.op }, [.conv, .swish, .relu], "\(order)")
+            let y = try run.run(x)
+            for i in 0..<6 { XCTAssertEqual(y[i], max(0, swish(c[i])), accuracy: 1e-6, "\(order) element \(i)") }
+        }
+        XCTAssertEqual(try convert(model(["c", "s"], gateReadTwice: true)).0.nodes.map { $0.op }, [.conv, .sigmoid, .mul, .add])
+        XCTAssertEqual(try convert(model(["c", "s"], gateOfOther: true)).0.nodes.map { $0.op }, [.conv, .sigmoid, .mul], "the Relu fused into the Mul")
+    }
+
     func testGemmAlphaBetaTransB0() throws {
         var b = ONNXBuilder()
         b.input("x", [3, 2])  // a numeric batch dim is also the batch

@@ -40,6 +40,14 @@ final class ActivationRowsTests: XCTestCase {
         }
     }
 
+    /// Swish is Sigmoid's floats times x, so a fused Mul(x, Sigmoid(x)) gives what the two nodes gave.
+    func testSwishAtEveryLevel() {
+        let high: Float = 88.7, low: Float = 87.3
+        check("swish", specials: common + [high, -high, low, -low, 88.5, -88.5], { $0 * (1 / (1 + Exponential.exp(-$0))) }) {
+            ActivationRows.swish($0, count: $2, into: $1, isa: $3)
+        }
+    }
+
     func testHardSigmoidAndHardSwishAtEveryLevel() {
         // HardSwish's clamp turns at ±3; HardSigmoid(α 0.2, β 0.5) at ±2.5.
         let edges: [Float] = [3, -3, Float(3).nextUp, Float(-3).nextDown, 2.5, -2.5, Float(2.5).nextDown, Float(-2.5).nextUp]

@@ -80,6 +80,7 @@ final class OpTests: XCTestCase {
             (.leakyRelu, [Attribute(.alpha, floats: [0.2])], { (v: Float) in v < 0 ? 0.2 * v : v }),
             (.leakyRelu, [], { (v: Float) in v < 0 ? 0.01 * v : v }),
             (.tanh, [], { (v: Float) in Float(Foundation.tanh(Double(v))) }),
+            (.swish, [], { (v: Float) in Float(Double(v) / (1 + Foundation.exp(-Double(v)))) }),
         ] {
             var h = GraphHarness()
             let x = h.input("x", [1, 6])

@@ -6,6 +6,7 @@ extension ONNXImporter {
     static func lowerBinary(_ n: NodeView, _ b: GraphBuilder) throws {
         try n.requireArity(inputs: 2...2, consumed: b.consumed)
         if try fuseChannelAffine(n, b) { return }
+        if fuseSwish(n, b) { return }
         guard let va = try b.value(n, 0), let vb = try b.value(n, 1) else { throw n.malformed("needs two inputs") }
         guard let shape = ShapeRules.broadcast(b.shape(va), b.shape(vb)) else {
             throw n.malformed("shapes \(b.shape(va)) and \(b.shape(vb)) do not broadcast")
@@ -14,6 +15,23 @@ extension ONNXImporter {
         let ta = try b.tensorInput(n, 0, "A"), tb = try b.tensorInput(n, 1, "B")
         let y = try b.addNode(n, op: op, inputs: [ta, tb], output: n.outputs[0], shape: shape)
         b.bind(n.outputs[0], .tensor(y))
+    }
+
+    /// Mul(x, Sigmoid(x)), SiLU as PyTorch exports it (EfficientNet's every activation), becomes one Swish node in the
+    /// Sigmoid's place when nothing else reads the Sigmoid: the same floats (`Exponential.swish`), one pass, and one
+    /// map fewer — with a codec, a map that was coded and then decoded again for the Mul.
+    static func fuseSwish(_ n: NodeView, _ b: GraphBuilder) -> Bool {
+        guard n.op == "Mul" else { return false }
+        for k in 0..<2 {
+            let s = n.inputs[k], x = n.inputs[1 - k]
+            guard let p = b.soleProducer(of: s), b.nodes[p].op == .sigmoid, b.nodes[p].attributes.isEmpty,
+                  case .tensor(let tx)? = b.values[x], b.nodes[p].inputs == [tx], case .tensor(let ts)? = b.values[s] else { continue }
+            b.nodes[p].op = .swish
+            if let u = b.uses[x] { b.uses[x] = u - 1 }  // the Mul's read of x; the Swish node still reads it
+            b.alias(n.outputs[0], to: ts, absorbing: s)
+            return true
+        }
+        return false
     }
 
     /// Clamps `name`'s producer (Conv/FullyConnected or Add/Sub/Mul/Div, with no other reader) to [lo, hi]; false if not possible.

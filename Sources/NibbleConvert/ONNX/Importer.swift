@@ -11,7 +11,7 @@ public struct ImportedModel {
 
 /// ONNX → Nibble graph: weights from initializers and Constant nodes, static shapes with batch 1,
 /// shape subgraphs folded, BatchNorm folded into the preceding Conv/Gemm, Relu/Clip fused into
-/// Conv/FullyConnected, dead code removed. Every unsupported construct is a `ConvertError` naming the node.
+/// Conv/FullyConnected, Mul(x, Sigmoid(x)) fused into Swish, dead code removed. Every unsupported construct is a `ConvertError` naming the node.
 public enum ONNXImporter {
     public static let supportedOperators = [
         "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "ConstantOfShape", "Conv",

@@ -22,6 +22,21 @@ public enum ActivationRows {
         }
     }
 
+    /// y[i] = x[i] · (1 / (1 + Exponential.exp(−x[i]))) for i < count (Swish). `y` may be `x`.
+    public static func swish(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, isa: KernelISA = KernelISA.current) {
+        switch isa {
+        #if canImport(NibbleKernelsAVX2) && canImport(NibbleKernelsAVX512)
+        case .avx512: NibbleKernelsAVX512.Exponential.swish(x, count: count, into: y)
+        case .avx2: NibbleKernelsAVX2.Exponential.swish(x, count: count, into: y)
+        #else
+        case .avx512, .avx2:
+            fallthrough
+        #endif
+        case .portable: Exponential.swish(x, count: count, into: y)
+        case .reference: for i in 0..<count { y[i] = x[i] * (1 / (1 + Exponential.exp(-x[i]))) }
+        }
+    }
+
     /// y[i] = HardActivations.hardSigmoid(x[i], alpha, beta) for i < count. `y` may be `x`.
     public static func hardSigmoid(_ x: UnsafePointer<Float>, count: Int, alpha: Float, beta: Float, into y: UnsafeMutablePointer<Float>,
                                    isa: KernelISA = KernelISA.current) {

@@ -54,4 +54,12 @@ public enum Exponential {
         let one = FVec(repeating: 1)
         LaneRows.map(x, count: count, into: y) { one / (one + expLanes(-$0)) }
     }
+
+    /// y[i] = x[i] · sigmoid(x[i]) (Swish, SiLU) for i < count: the floats of `sigmoid` and then a multiply, as the
+    /// graph Sigmoid → Mul computes them, in one pass. `y` may be `x`.
+    @inline(__always)
+    public static func swish(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>) {
+        let one = FVec(repeating: 1)
+        LaneRows.map(x, count: count, into: y) { $0 * (one / (one + expLanes(-$0))) }
+    }
 }

@@ -2,9 +2,10 @@ import NibbleFormat
 import NibbleKernels
 
 /// Elementwise activations: Relu, Clip, Sigmoid, HardSigmoid (ONNX: max(0, min(1, αx+β))),
-/// HardSwish (x·HardSigmoid(x) with α=1/6, β=1/2; MobileNetV3), LeakyRelu (x < 0: αx), Tanh.
+/// HardSwish (x·HardSigmoid(x) with α=1/6, β=1/2; MobileNetV3), LeakyRelu (x < 0: αx), Tanh, Swish (x·Sigmoid(x);
+/// EfficientNet).
 struct UnaryStep {
-    enum Function { case relu, clip, sigmoid, hardSigmoid, hardSwish, leakyRelu, tanh }
+    enum Function { case relu, clip, sigmoid, hardSigmoid, hardSwish, leakyRelu, tanh, swish }
     let function: Function
     let input: Int, output: Int, count: Int
     let alpha: Float, beta: Float
@@ -24,6 +25,7 @@ struct UnaryStep {
         case .hardSigmoid: f = .hardSigmoid
         case .leakyRelu: f = .leakyRelu
         case .tanh: f = .tanh
+        case .swish: f = .swish
         default: f = .hardSwish
         }
         let alpha = try c.float(.alpha, default: f == .hardSwish ? 1.0 / 6 : f == .leakyRelu ? 0.01 : 0.2)
@@ -48,6 +50,7 @@ struct UnaryStep {
         case .hardSwish: ActivationRows.hardSwish(x + r.lowerBound, count: r.count, into: y + r.lowerBound)
         case .leakyRelu: for i in r { y[i] = x[i] < 0 ? alpha * x[i] : x[i] }
         case .tanh: for i in r { y[i] = UnaryStep.tanh(x[i]) }
+        case .swish: ActivationRows.swish(x + r.lowerBound, count: r.count, into: y + r.lowerBound)
         }
     }
 
