@@ -56,20 +56,22 @@ public struct ArenaPlan: Sendable {
     static func pack(_ items: [(size: Int, first: Int, last: Int)]) -> (offsets: [Int], top: Int) {
         let order = items.indices.sorted { items[$0].size != items[$1].size ? items[$0].size > items[$1].size : $0 < $1 }
         var offsets = [Int](repeating: 0, count: items.count)
+        // Kept sorted by offset, so the intervals whose lifetimes overlap an item come in offset order without a sort
+        // per item (a CAT placement of DenseNet-121 packs ~2,000 items for each of its hundreds of trial plans).
         var placed: [(offset: Int, end: Int, first: Int, last: Int)] = []
         var top = 0
         for k in order {
             let it = items[k]
             let size = Layout.alignUp(max(it.size, 1))
-            // Intervals already placed whose lifetimes overlap this one, by offset.
-            let conflicts = placed.filter { !($0.last < it.first || it.last < $0.first) }.sorted { $0.offset < $1.offset }
             var candidate = 0
-            for c in conflicts {
+            for c in placed where !(c.last < it.first || it.last < c.first) {
                 if candidate + size <= c.offset { break }
                 candidate = max(candidate, c.end)
             }
             offsets[k] = candidate
-            placed.append((candidate, candidate + size, it.first, it.last))
+            var at = placed.count
+            while at > 0 && placed[at - 1].offset > candidate { at -= 1 }
+            placed.insert((candidate, candidate + size, it.first, it.last), at: at)
             top = max(top, candidate + size)
         }
         return (offsets, top)
@@ -83,6 +85,19 @@ public struct ArenaPlan: Sendable {
 
     /// Per node step, the bytes of the items live at it (what `peakLive` takes the maximum of).
     static func liveBytes(_ items: [(size: Int, first: Int, last: Int)], nodeCount: Int) -> [Int] {
-        (0..<max(nodeCount, 1)).map { n in items.reduce(0) { $1.first <= n && n <= $1.last ? $0 + $1.size : $0 } }
+        // Each item adds its size from its first live step to its last: a difference array, one pass over the items.
+        let count = max(nodeCount, 1)
+        var change = [Int](repeating: 0, count: count + 1)
+        for it in items {
+            let lo = max(it.first, 0), hi = min(it.last, count - 1)
+            if lo > hi { continue }
+            change[lo] += it.size
+            change[hi + 1] -= it.size
+        }
+        var live = 0
+        return (0..<count).map { n in
+            live += change[n]
+            return live
+        }
     }
 }
