@@ -86,7 +86,8 @@ struct BandPlan {
     /// (`CodecPlacement.folds`): zero or one plan, reading and writing the same rows per band (an elementwise node
     /// or a 1×1 stride-1 conv). Its input that is this node's output reads the band buffer, so that map never
     /// exists whole, coded or raw (a ResNet block's pre-add conv output, an inverted residual's depthwise output
-    /// before its 1×1 projection, a conv's separate activation).
+    /// before its 1×1 projection, a conv's separate activation). It may have a folded consumer of its own on the same
+    /// rows, and so on: a chain (a DenseNet layer's concat → batch-norm scale → shift → 1×1 conv).
     ///
     /// A *line-buffered* consumer (`lineRows > 0`) reads more rows than a band gives: an int8 conv, a pool or an fp32
     /// depthwise conv with a taller kernel or a stride (`readsLineBuffer`: an inverted residual's depthwise conv after

@@ -99,9 +99,11 @@ public struct CodecPlacement: Sendable {
         // raise the peak (MobileNetV2: features.3's expansion → depthwise → projection → Add → features.4's 24 → 144
         // channel expansion put that expansion's slot in features.3's expansion step, 456,826 → 516,761 B). The
         // placement with chains is kept unless the one without has the lower expected peak.
-        let unchained = CodecPlacement(graph: graph, codecs: all, kernelScratchBytes: kernelScratchBytes, tallerBands: tallerBands,
-                                       folding: folding, lineBuffers: lineBuffers, chains: false)
-        if unchained.expectedActivationBytes < expectedActivationBytes { self = unchained }
+        if folding {
+            let unchained = CodecPlacement(graph: graph, codecs: all, kernelScratchBytes: kernelScratchBytes, tallerBands: tallerBands,
+                                           folding: folding, lineBuffers: lineBuffers, chains: false)
+            if unchained.expectedActivationBytes < expectedActivationBytes { self = unchained }
+        }
         if rawTiles { self = storingRawTiles() }
     }
 
