@@ -100,6 +100,8 @@ public enum Converter {
             sparseLayers = try PruningRecipe.encode(&result, options: pruning)
             nib = try serialize(result)
         }
+        // Last: a recipe may give a conv a precision without an activation epilogue.
+        if ConvActivationFusion.apply(&result) > 0 { nib = try serialize(result) }
         try verifyLoads(nib)
         var report = ConversionReport(graph: result.graph, recipe: recipe, calibrationMethod: usedCalibration,
                                       calibrationSamples: usedCalibration == nil ? 0 : calibration?.sampleCount ?? 0, fileBytes: nib.count,

@@ -154,6 +154,7 @@ public enum AttributeKey: UInt16, Sendable {
     case outputGrid = 25          // floats [step, zero point, bits]: the source model's activation quantization of the output
     case starts = 26              // ints, one per dimension: Slice's first index
     case steps = 27               // ints, one per dimension: Slice's step (non-zero, may be negative)
+    case outputActivation = 28    // ints [a]: an fp32/int8 Conv's fused activation after its clamp: 1 Swish, 2 HardSwish
 
     public var name: String {
         switch self {
@@ -184,6 +185,7 @@ public enum AttributeKey: UInt16, Sendable {
         case .outputGrid: return "output_grid"
         case .starts: return "starts"
         case .steps: return "steps"
+        case .outputActivation: return "output_activation"
         }
     }
 }

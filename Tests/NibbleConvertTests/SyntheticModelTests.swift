@@ -23,32 +23,42 @@ final class SyntheticModelTests: XCTestCase {
     }
 
     /// SiLU as PyTorch exports it, Mul(x, Sigmoid(x)) in either operand order, becomes one Swish node; a Sigmoid
-    /// another node also reads, or one of another tensor (an SE block's gate), stays.
+    /// another node also reads, or one of another tensor (an SE block's gate), stays. Last, a Swish or HardSwish that
+    /// alone reads a conv becomes the conv's `output_activation` (`ConvActivationFusion`); with the conv's output
+    /// also a graph output, the Swish node stays.
     func testMulOfASigmoidOfItsOtherOperandBecomesSwish() throws {
-        func model(_ order: [String], gateReadTwice: Bool = false, gateOfOther: Bool = false) -> ONNXBuilder {
+        func model(_ order: [String], gateReadTwice: Bool = false, gateOfOther: Bool = false, convIsOutput: Bool = false,
+                   hardSwish: Bool = false) -> ONNXBuilder {
             var b = ONNXBuilder()
             b.input("x", ["N", 2, 1, 3])
             b.initializer("w", [2, 2, 1, 1], [1, -0.5, 0.25, 2])
             b.node("Conv", ["x", "w"], ["c"])
-            b.node("Sigmoid", [gateOfOther ? "x" : "c"], ["s"])
-            b.node("Mul", order.map { $0 == "s" ? "s" : "c" }, ["m"])
+            if hardSwish {
+                b.node("HardSwish", ["c"], ["m"])
+            } else {
+                b.node("Sigmoid", [gateOfOther ? "x" : "c"], ["s"])
+                b.node("Mul", order.map { $0 == "s" ? "s" : "c" }, ["m"])
+            }
             if gateReadTwice {
                 b.node("Add", ["m", "s"], ["y"])
             } else {
                 b.node("Relu", ["m"], ["y"])
             }
-            b.outputs = ["y"]
+            b.outputs = convIsOutput ? ["y", "c"] : ["y"]
             return b
         }
         let x: [Float] = [-3, -1, 0, 0.5, 2, 7]
         func swish(_ v: Float) -> Float { v * (1 / (1 + Float(Foundation.exp(-Double(v))))) }
+        func hardSwish(_ v: Float) -> Float { v * max(0, min(1, v / 6 + 0.5)) }
         let c: [Float] = (0..<6).map { i in i < 3 ? x[i] - 0.5 * x[i + 3] : 0.25 * x[i - 3] + 2 * x[i] }
-        for order in [["c", "s"], ["s", "c"]] {
-            let (g, run) = try convert(model(order))
-            XCTAssertEqual(g.nodes.map { $0.op }, [.conv, .swish, .relu], "\(order)")
+        for (order, hard) in [(["c", "s"], false), (["s", "c"], false), ([], true)] {
+            let (g, run) = try convert(model(order, hardSwish: hard))
+            XCTAssertEqual(g.nodes.map { $0.op }, [.conv, .relu], "\(order)")
+            XCTAssertEqual(g.nodes[0].attribute(.outputActivation)?.ints, [hard ? 2 : 1])
             let y = try run.run(x)
-            for i in 0..<6 { XCTAssertEqual(y[i], max(0, swish(c[i])), accuracy: 1e-6, "\(order) element \(i)") }
+            for i in 0..<6 { XCTAssertEqual(y[i], max(0, hard ? hardSwish(c[i]) : swish(c[i])), accuracy: 1e-6, "\(order) element \(i)") }
         }
+        XCTAssertEqual(try convert(model(["c", "s"], convIsOutput: true)).0.nodes.map { $0.op }, [.conv, .swish, .relu])
         XCTAssertEqual(try convert(model(["c", "s"], gateReadTwice: true)).0.nodes.map { $0.op }, [.conv, .sigmoid, .mul, .add])
         XCTAssertEqual(try convert(model(["c", "s"], gateOfOther: true)).0.nodes.map { $0.op }, [.conv, .sigmoid, .mul], "the Relu fused into the Mul")
     }

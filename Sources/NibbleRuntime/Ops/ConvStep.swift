@@ -2,7 +2,8 @@ import NibbleFormat
 import NibbleKernels
 
 /// Conv over NCHW (batch 1) with OIHW weights used in place; fp32 or int8 (per-channel weight scales,
-/// per-tensor uint8 activations), with an optional fused clamp (ReLU, ReLU6, Clip).
+/// per-tensor uint8 activations), with an optional fused clamp (ReLU, ReLU6, Clip) and then an optional fused Swish or
+/// HardSwish (`FusedActivation`), so an expansion conv with its activation is one producer a line buffer can follow.
 struct ConvStep {
     let geometry: ConvGeometry
     let input: Int, weights: Int, output: Int
@@ -24,7 +25,7 @@ struct ConvStep {
         let g = try geometry(c, input: x, weights: w)
         let ws = c.tensor(w).shape
         let step = ConvStep(geometry: g, input: x, weights: w, output: c.output, precision: c.node.precision,
-                            p: try WeightedOpParameters.make(c, outChannels: ws[0]))
+                            p: try WeightedOpParameters.make(c, outChannels: ws[0], fusesActivation: true))
         let scratch = int8 ? Int8Conv.scratchByteCount(g) : FP32Conv.scratchFloatCount(g) * 4
         return (step, scratch)
     }
@@ -114,6 +115,9 @@ struct ConvStep {
                              bias: b.optionalF32(p.bias), output: b.f32(self.output), scratch: scratch, outputMin: p.outputMin,
                              outputMax: p.outputMax, outputPixels: pixels, quantizedInput: bytes(b, from: 0), rowSums: sums)
             }
+            if let a = p.activation {
+                for o in 0..<g.outC { a.apply(b.f32(self.output) + o * g.outPixels + pixels.lowerBound, count: pixels.count) }
+            }
             return
         }
         // Tile rows: 6 for the fp32 microkernel, 4 for the int8 tiles on AVX2 and portable builds.
@@ -134,5 +138,6 @@ struct ConvStep {
             FP32Conv.run(s.geometry, input: input, weights: b.f32(weights) + weightOffset, bias: bias, output: output,
                          scratch: scratch.assumingMemoryBound(to: Float.self), outputMin: p.outputMin, outputMax: p.outputMax)
         }
+        p.activation?.apply(output, count: s.geometry.outC * g.outPixels)
     }
 }

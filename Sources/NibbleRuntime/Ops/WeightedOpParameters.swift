@@ -1,4 +1,19 @@
 import NibbleFormat
+import NibbleKernels
+
+/// A Conv's fused activation after its clamp (`output_activation`): a Swish or HardSwish node that alone read it.
+enum FusedActivation {
+    case swish, hardSwish
+
+    /// y = activation(y) over `count` values in place: the floats the separate node computed (`ActivationRows`).
+    @inline(__always)
+    func apply(_ y: UnsafeMutablePointer<Float>, count: Int) {
+        switch self {
+        case .swish: ActivationRows.swish(y, count: count, into: y)
+        case .hardSwish: ActivationRows.hardSwish(y, count: count, into: y)
+        }
+    }
+}
 
 /// What Conv and FullyConnected share: an optional per-channel bias, the int8 quantization of the input
 /// and weights (FORMAT.md §4.2, precision int8), and the fused output clamp.
@@ -10,10 +25,12 @@ struct WeightedOpParameters {
     let inputScale: Float
     let inputZeroPoint: Int32
     let outputMin: Float, outputMax: Float
+    let activation: FusedActivation?
 
     /// Checks inputs 2 (bias) and 3 (int8 weight scales) and the attributes, for `outChannels` outputs.
-    /// `int8Weights` overrides "precision is int8" (sparse nodes store int8 or fp32 values).
-    static func make(_ c: NodeChecker, outChannels: Int, int8Weights: Bool? = nil) throws(NibbleError) -> WeightedOpParameters {
+    /// `int8Weights` overrides "precision is int8" (sparse nodes store int8 or fp32 values). Only a step that applies
+    /// `output_activation` (`fusesActivation`: fp32 and int8 Conv) accepts one.
+    static func make(_ c: NodeChecker, outChannels: Int, int8Weights: Bool? = nil, fusesActivation: Bool = false) throws(NibbleError) -> WeightedOpParameters {
         let int8 = int8Weights ?? (c.node.precision == .int8)
         let b = c.optionalInput(2)
         if b != absentTensor {
@@ -38,7 +55,16 @@ struct WeightedOpParameters {
         }
         let minV = try c.float(.outputMin, default: -.infinity), maxV = try c.float(.outputMax, default: .infinity)
         if minV > maxV { throw c.fail("output_min \(minV) > output_max \(maxV)") }
+        var activation: FusedActivation? = nil
+        if let a = c.node.attribute(.outputActivation) {
+            guard fusesActivation else { throw c.fail("output_activation is only supported on fp32 and int8 Conv") }
+            switch a.ints {
+            case [1]: activation = .swish
+            case [2]: activation = .hardSwish
+            default: throw c.fail("output_activation \(a.ints) is not 1 (Swish) or 2 (HardSwish)")
+            }
+        }
         return WeightedOpParameters(bias: b, weightScales: scales, inputScale: inputScale, inputZeroPoint: zeroPoint,
-                                    outputMin: minV, outputMax: maxV)
+                                    outputMin: minV, outputMax: maxV, activation: activation)
     }
 }
